@@ -38,6 +38,7 @@ class Gpu:
     index: int
     name: str
     compute_capability: str | None = None  # "X.Y"
+    compute_capability_source: str | None = None  # nvml | knowledge-base (from the product name)
     memory_total_mib: int | None = None
     memory_used_mib: int | None = None
     brand: str | None = None  # NVML brand as the host reports it ("GeForce", "Tesla", "NVIDIA"...)
@@ -54,8 +55,10 @@ class Gpu:
 @dataclass
 class Toolkit:
     version: str | None  # full version, e.g. "13.0.88"
-    path: str | None
-    source: str  # nvcc | version.json | version.txt
+    path: str | None  # the toolkit's root directory, or the nvcc found on PATH when no root is known
+    source: str  # how the version was read: nvcc | version.json | version.txt
+    nvcc: str | None = None  # path of its nvcc, when it has one
+    found_via: list[str] = field(default_factory=list)  # PATH, CUDA_HOME, CUDA_PATH, /usr/local/cuda...
 
 
 @dataclass

@@ -37,6 +37,14 @@ class Version:
         return cls(tuple(int(p) for p in stripped.split(".")), stripped)
 
     @classmethod
+    def parse_or_none(cls, text: str | None) -> Version | None:
+        """For values a probe may not have read: None and garbage both give None."""
+        try:
+            return cls.parse(text) if text else None
+        except VersionError:
+            return None
+
+    @classmethod
     def of(cls, *parts: int) -> Version:
         return cls(tuple(parts), ".".join(str(p) for p in parts))
 

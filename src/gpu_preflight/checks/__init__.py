@@ -1,0 +1,48 @@
+"""Checks: pure functions of (host, knowledge) that yield findings. They never touch the machine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from gpu_preflight.findings import Finding
+from gpu_preflight.host import Host
+
+
+@dataclass
+class CheckContext:
+    host: Host
+    db: str | None = None
+    _kb: object = field(default=None, repr=False)
+
+    @property
+    def kb(self):
+        """The knowledge base, loaded on first use."""
+        if self._kb is None:
+            from gpu_preflight.knowledge import load_knowledge
+
+            self._kb = load_knowledge(self.db)
+        return self._kb
+
+
+Check = Callable[[CheckContext], Iterable[Finding]]
+
+
+def all_checks() -> list[Check]:
+    from gpu_preflight.checks import driver, environment, frameworks, gpus, toolkit, versions
+
+    return [
+        driver.check_driver,
+        environment.check_visible_devices,
+        gpus.check_gpus,
+        frameworks.check_frameworks,
+        toolkit.check_toolkits,
+        versions.check_cuda_versions,
+    ]
+
+
+def run_checks(context: CheckContext) -> list[Finding]:
+    findings: list[Finding] = []
+    for check in all_checks():
+        findings.extend(check(context))
+    return findings

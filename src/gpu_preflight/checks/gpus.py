@@ -1,0 +1,93 @@
+"""Each GPU on its own line: what it is, and whether this driver branch still supports it."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from gpu_preflight.checks import CheckContext
+from gpu_preflight.findings import Finding, Severity
+from gpu_preflight.host import Gpu
+from gpu_preflight.versions import Version
+
+
+def check_gpus(ctx: CheckContext) -> Iterator[Finding]:
+    host = ctx.host
+    if not host.gpus:
+        if host.driver.version is not None:
+            yield Finding(
+                code="no-gpu-visible",
+                severity=Severity.FAIL,
+                cause="no-driver",
+                title=f"Driver {host.driver.version} is loaded but no GPU is visible",
+                detail="NVML lists no devices: the GPU may have fallen off the bus, be bound to another driver (vfio), or be hidden from this container.",
+                fix=["Check 'nvidia-smi' and 'dmesg | grep -i -E \"nvrm|xid\"' on the host.", "In a container: pass the device (docker run --gpus all)."],
+            )
+        return
+    for gpu in host.gpus:
+        yield from _check_gpu(ctx, gpu)
+
+
+def _check_gpu(ctx: CheckContext, gpu: Gpu) -> Iterator[Finding]:
+    cc = Version.parse_or_none(gpu.compute_capability)
+    arch = ctx.kb.architecture_of_cc(cc) if cc else None
+    evidence = {
+        "name": gpu.name,
+        "compute_capability": gpu.compute_capability,
+        "compute_capability_source": gpu.compute_capability_source,
+        "architecture": arch.name if arch else gpu.architecture,
+        "memory_total_mib": gpu.memory_total_mib,
+        "memory_used_mib": gpu.memory_used_mib,
+        "uuid": gpu.uuid,
+    }
+    if cc is None:
+        yield Finding(
+            code="gpu-unknown",
+            severity=Severity.WARN,
+            title=f"GPU {gpu.index}: {gpu.name}: compute capability unknown",
+            detail="The driver did not report it and the knowledge base does not know this product name"
+            + (f" or PCI device id {gpu.pci_device_id}" if gpu.pci_device_id else "")
+            + ": architecture checks for this GPU are skipped.",
+            device=gpu.index,
+            evidence=evidence,
+            fix=["Run with --deep (torch reports the capability), or update the knowledge base (--db)."],
+        )
+        return
+    dropped = _branch_dropped(ctx, gpu, cc, arch)
+    if dropped:
+        yield dropped
+        return
+    memory = f", {gpu.memory_total_mib} MiB" if gpu.memory_total_mib else ""
+    used = f" ({gpu.memory_used_mib} MiB in use)" if gpu.memory_used_mib else ""
+    mig = " MIG enabled," if gpu.mig_mode == "Enabled" else ""
+    yield Finding(
+        code="gpu",
+        severity=Severity.PASS,
+        title=f"GPU {gpu.index}: {gpu.name} — compute capability {cc}{f' ({arch.name})' if arch else ''}{memory}{used}",
+        detail=(f"{mig} {len(gpu.mig_devices)} MIG device(s)." if mig else "")
+        + (" Assumed (what-if), not measured." if gpu.assumed else ""),
+        device=gpu.index,
+        evidence=evidence,
+    )
+
+
+def _branch_dropped(ctx: CheckContext, gpu: Gpu, cc: Version, arch) -> Finding | None:
+    """A driver branch newer than the architecture's last one cannot drive it (Kepler ends at
+    R470; Maxwell, Pascal and Volta at R580): upgrading the driver is then not a fix."""
+    driver = Version.parse_or_none(ctx.host.driver.version)
+    if arch is None or driver is None or arch.last_driver_branch is None or driver.major <= arch.last_driver_branch:
+        return None
+    last = arch.last_driver_branch
+    return Finding(
+        code="driver-dropped-gpu",
+        severity=Severity.FAIL,
+        cause="gpu-too-old",
+        title=f"GPU {gpu.index}: {gpu.name} ({arch.name}, CC {cc}) is not supported by driver branch R{driver.major}",
+        detail=f"The last driver branch that supports {arch.name} GPUs is R{last}. A newer driver is not a fix for this GPU.",
+        device=gpu.index,
+        evidence={"driver_version": str(driver), "last_driver_branch": last, "architecture": arch.name},
+        fix=[
+            f"Install a driver from branch R{last} (Ubuntu: sudo apt install nvidia-driver-{last}), and frameworks built for CUDA it supports.",
+            "Or run on a newer GPU.",
+        ],
+    )
+

@@ -1,0 +1,40 @@
+"""Can this driver run code built with this CUDA runtime? The one rule every layer shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gpu_preflight.versions import Version
+
+
+@dataclass(frozen=True)
+class RuntimeVerdict:
+    cuda: Version
+    driver: Version
+    status: str  # native | minor-compat | too-old | unknown
+    native: Version | None = None  # driver that supports this CUDA natively
+    minor_compat: Version | None = None  # floor of the major's minor-version compatibility
+    exact: bool = True  # False when the knowledge base only knows the branch
+
+    @property
+    def runs(self) -> bool:
+        return self.status in ("native", "minor-compat")
+
+
+def judge_runtime(kb, cuda: Version, driver: Version, platform: str = "linux") -> RuntimeVerdict:
+    requirement = kb.driver_requirement(cuda.truncate(2), platform=platform)
+    if requirement is None or requirement.native is None:
+        return RuntimeVerdict(cuda, driver, "unknown")
+    common = dict(native=requirement.native, minor_compat=requirement.minor_compat, exact=requirement.exact)
+    if _at_least(driver, requirement.native):
+        return RuntimeVerdict(cuda, driver, "native", **common)
+    if requirement.minor_compat is not None and _at_least(driver, requirement.minor_compat):
+        return RuntimeVerdict(cuda, driver, "minor-compat", **common)
+    return RuntimeVerdict(cuda, driver, "too-old", **common)
+
+
+def _at_least(driver: Version, floor: Version) -> bool:
+    """A bare branch floor (``615``) is met by any driver of that branch (615.x)."""
+    if len(floor.parts) == 1:
+        return driver.major >= floor.major
+    return driver >= floor

@@ -1,0 +1,44 @@
+"""``doctor``: run every check over a host and collect the report (gpu-preflight/report/v1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gpu_preflight.checks import CheckContext, run_checks
+from gpu_preflight.findings import Finding, Severity, overall_status
+from gpu_preflight.host import Host
+
+SCHEMA = "gpu-preflight/report/v1"
+
+
+@dataclass
+class Report:
+    host: Host
+    findings: list[Finding]
+    targets: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return overall_status(self.findings)
+
+    def exit_code(self, strict: bool = False) -> int:
+        worst = max((f.severity for f in self.findings), default=Severity.PASS)
+        return 1 if worst == Severity.FAIL or (strict and worst == Severity.WARN) else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "status": self.status,
+            "host": self.host.to_dict(),
+            "targets": self.targets,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def diagnose(host: Host, db: str | None = None) -> Report:
+    context = CheckContext(host=host, db=db)
+    findings = run_checks(context)
+    # Failures first, then warnings, then the rest; stable within a severity.
+    findings.sort(key=lambda f: -f.severity)
+    return Report(host=host, findings=findings)

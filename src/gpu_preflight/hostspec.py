@@ -1,0 +1,111 @@
+"""Which machine to judge: the live probe, a snapshot, an nvidia-smi XML dump, and what-if
+``--assume-*`` values applied on top of any of them (design.md, HOST flags)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gpu_preflight.errors import UsageError
+from gpu_preflight.host import Gpu, Host
+from gpu_preflight.inputs import load_json, parse_memory_mib, read_input
+from gpu_preflight.versions import Version, VersionError
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    snapshot: str | None = None
+    nvidia_smi_xml: str | None = None
+    assume_driver: str | None = None
+    assume_gpus: tuple[str, ...] = ()
+    python: str | None = None
+    deep: bool = False
+    timeout: float = 15.0
+
+
+def resolve_host(spec: HostSpec, db: str | None = None) -> Host:
+    if spec.snapshot and spec.nvidia_smi_xml:
+        raise UsageError("--snapshot and --nvidia-smi-xml each describe a whole host: give one")
+    if spec.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    # Parse the what-if values first: a typo should not cost a probe.
+    assumed_driver = _parse_driver(spec.assume_driver) if spec.assume_driver else None
+    assumed_gpus = [_split_gpu(text) for text in spec.assume_gpus]
+
+    host = _base_host(spec)
+    kb = None
+    if assumed_driver or assumed_gpus or any(g.compute_capability is None for g in host.gpus):
+        from gpu_preflight.knowledge import load_knowledge
+
+        kb = load_knowledge(db)
+    if assumed_driver:
+        host.driver.version = str(assumed_driver)
+        cuda = kb.max_cuda_for_driver(assumed_driver)
+        host.driver.cuda = str(cuda.truncate(2)) if cuda else None
+        host.driver.source = "assumed"
+        host.driver.kernel_module = None  # a what-if driver has no separately loaded module
+    if assumed_gpus:
+        host.gpus = [_assumed_gpu(kb, index, name, memory) for index, (name, memory) in enumerate(assumed_gpus)]
+    if kb is not None:
+        _fill_compute_capability(kb, host)
+    return host
+
+
+def _base_host(spec: HostSpec) -> Host:
+    if spec.snapshot:
+        data = read_input(spec.snapshot, "--snapshot")
+        return Host.from_dict(load_json(data, f"--snapshot {spec.snapshot}"), f"--snapshot {spec.snapshot}")
+    if spec.nvidia_smi_xml:
+        from gpu_preflight.probe.smi_xml import parse_smi_xml
+
+        data = read_input(spec.nvidia_smi_xml, "--nvidia-smi-xml")
+        return parse_smi_xml(data, origin=f"--nvidia-smi-xml {spec.nvidia_smi_xml}")
+    from gpu_preflight.probe import ProbeOptions, probe_host
+
+    return probe_host(ProbeOptions(python=spec.python, deep=spec.deep, timeout=spec.timeout))
+
+
+def _parse_driver(text: str) -> Version:
+    try:
+        version = Version.parse(text)
+    except VersionError:
+        raise UsageError(f"--assume-driver {text!r}: not a driver version (examples: 550.54.15, 535)") from None
+    if not 100 <= version.major <= 9999 or len(version.parts) > 4:
+        raise UsageError(f"--assume-driver {text!r}: not a driver version (examples: 550.54.15, 535)")
+    return version
+
+
+def _split_gpu(text: str) -> tuple[str, int | None]:
+    name, sep, memory = text.rpartition(":")
+    if not sep:
+        name, memory = text, ""
+    name = " ".join(name.split())
+    if not name or len(name) > 200 or not name.isprintable():
+        raise UsageError(f"--assume-gpu {text[:80]!r}: expected NAME[:MEMORY], e.g. 'Tesla T4:16GiB'")
+    return name, (parse_memory_mib(memory) if memory else None)
+
+
+def _assumed_gpu(kb, index: int, name: str, memory_mib: int | None) -> Gpu:
+    product = kb.gpu_product(name=name)
+    if product is None:
+        raise UsageError(f"--assume-gpu {name!r}: unknown GPU product (see 'preflight db')")
+    return Gpu(
+        index=index,
+        name=product.name,
+        compute_capability=str(product.compute_capability),
+        compute_capability_source="knowledge-base",
+        memory_total_mib=memory_mib or product.memory_mib,
+        memory_used_mib=0,
+        brand=product.brand,
+        architecture=product.architecture,
+        assumed=True,
+    )
+
+
+def _fill_compute_capability(kb, host: Host) -> None:
+    """XML dumps and old drivers do not report the compute capability; the product does."""
+    for gpu in host.gpus:
+        if gpu.compute_capability is None:
+            product = kb.gpu_product(name=gpu.name, pci_device_id=gpu.pci_device_id)
+            if product is not None:
+                gpu.compute_capability = str(product.compute_capability)
+                gpu.compute_capability_source = "knowledge-base"

@@ -1,0 +1,62 @@
+"""Reading user-supplied files and values: anything wrong becomes one clear UsageError line."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any
+
+from gpu_preflight.errors import UsageError
+
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+
+
+def read_input(path: str, what: str, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """The bytes of a file (or ``-`` for stdin), refusing what cannot be a real input."""
+    import sys
+
+    if path == "-":
+        data = sys.stdin.buffer.read(limit + 1)
+    else:
+        if os.path.isdir(path):
+            raise UsageError(f"{what} {path}: is a directory, not a file")
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(limit + 1)
+        except OSError as exc:
+            raise UsageError(f"{what} {path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise UsageError(f"{what} {path}: larger than {limit // (1024 * 1024)} MiB, refusing to read it")
+    if not data.strip():
+        raise UsageError(f"{what} {path}: file is empty")
+    return data
+
+
+def load_json(data: bytes, origin: str) -> Any:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UsageError(f"{origin}: not JSON (binary or not UTF-8)") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{origin}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise UsageError(f"{origin}: JSON nested too deeply") from None
+
+
+_MEMORY = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[KMGT])?(?:i?B)?\s*$", re.I)
+_UNIT_MIB = {"": 1.0, "K": 1 / 1024, "M": 1.0, "G": 1024.0, "T": 1024.0 * 1024.0}
+
+
+def parse_memory_mib(text: str) -> int:
+    """``16GiB`` -> 16384; a bare number is MiB. GB is read as GiB, as GPU vendors mean it
+    (a "16GB" T4 has 16 GiB of memory chips)."""
+    match = _MEMORY.match(text)
+    if not match:
+        raise UsageError(f"not a memory size: {text!r} (examples: 16GiB, 24GB, 81559MiB)")
+    mib = int(float(match.group("number")) * _UNIT_MIB[(match.group("unit") or "").upper()])
+    if mib <= 0 or mib > 64 * 1024 * 1024:
+        raise UsageError(f"memory size out of range: {text!r}")
+    return mib
