@@ -89,7 +89,7 @@ def _missing_driver(ctx: CheckContext) -> Finding:
     else:
         fixes.append("Install the NVIDIA driver for your GPU (Ubuntu: sudo ubuntu-drivers install), then reboot.")
     if container.in_container:
-        fixes.append(f"This runs in a {container.runtime or 'container'}: if the host has a GPU, restart it with GPU access (docker run --gpus all, with the NVIDIA Container Toolkit on the host).")
+        fixes.append(f"This runs in a {container.runtime + ' ' if container.runtime else ''}container: if the host has a GPU, restart it with GPU access (docker run --gpus all, with the NVIDIA Container Toolkit on the host).")
     fixes.append("If this machine has no NVIDIA GPU, nothing CUDA can run here; ask what-if questions with --assume-gpu / --assume-driver or judge another machine with --snapshot.")
     return Finding(
         code="no-driver",

@@ -1,0 +1,68 @@
+"""Time whole `preflight doctor --json` runs against a peer tool, side by side in one run.
+
+The peer is cuda-doctor 0.2.0 from PyPI (`cuda-doctor diagnose --format json`), installed into
+a throwaway virtual environment under .bench/ on first use. Runs alternate A B A B ... after a
+warm-up of each, so drift of a shared machine hits both equally; the ratio is taken pair by pair.
+Goal (issue 2): median at most 0.25 s, and at least 2x faster than the peer.
+
+    python benchmarks/doctor_speed.py [--runs 21]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PEER_VENV = ROOT / ".bench" / "cuda-doctor-0.2.0"
+PEER = "cuda-doctor==0.2.0"
+
+
+def peer_command() -> list[str]:
+    exe = PEER_VENV / "bin" / "cuda-doctor"
+    if not exe.exists():
+        print(f"installing {PEER} into {PEER_VENV} ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+        subprocess.run([str(PEER_VENV / "bin" / "pip"), "install", "-q", PEER], check=True)
+    return [str(exe), "diagnose", "--format", "json"]
+
+
+def ours_command() -> list[str]:
+    exe = shutil.which("preflight")
+    return [exe, "doctor", "--json"] if exe else [sys.executable, "-m", "gpu_preflight", "doctor", "--json"]
+
+
+def once(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=21)
+    args = parser.parse_args()
+    ours, peer = ours_command(), peer_command()
+    env_note = f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+    once(ours), once(peer)  # warm the page cache for both
+    pairs = [(once(ours), once(peer)) for _ in range(args.runs)]
+    a = [p[0] for p in pairs]
+    b = [p[1] for p in pairs]
+    ratios = [x / y for x, y in pairs]
+    print(f"{args.runs} alternating runs each ({env_note})")
+    print(f"  preflight doctor --json       median {statistics.median(a) * 1000:7.1f} ms  (min {min(a) * 1000:.1f}, max {max(a) * 1000:.1f})")
+    print(f"  cuda-doctor diagnose -f json  median {statistics.median(b) * 1000:7.1f} ms  (min {min(b) * 1000:.1f}, max {max(b) * 1000:.1f})")
+    print(f"  ratio preflight/peer          median {statistics.median(ratios):.2f}  -> {1 / statistics.median(ratios):.1f}x faster")
+    target_ok = statistics.median(a) <= 0.25 and statistics.median(ratios) <= 0.5
+    print(f"  goal (<= 250 ms and >= 2x faster): {'met' if target_ok else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

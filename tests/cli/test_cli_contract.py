@@ -1,0 +1,153 @@
+"""The command line as users and outside scripts call it: exit codes, JSON shapes, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+HOST_KEYS = {"schema", "hostname", "driver", "gpus", "toolkits", "frameworks", "container", "errors"}
+GPU_KEYS = {"index", "name", "compute_capability", "memory_total_mib", "memory_used_mib", "brand", "uuid"}
+FINDING_KEYS = {"code", "severity", "cause", "title", "detail", "device", "evidence", "fix"}
+
+
+def test_version(run_cli):
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout.startswith("gpu-preflight ")
+
+
+def test_probe_json_shape(run_cli):
+    result = run_cli("probe", "--json")
+    assert result.returncode == 0, result.stderr
+    document = result.json()
+    assert HOST_KEYS <= document.keys()
+    assert document["schema"] == "gpu-preflight/host/v1"
+    assert {"version", "cuda", "source"} <= document["driver"].keys()
+    for error in document["errors"]:
+        assert set(error) == {"probe", "message"}
+
+
+def test_doctor_json_shape_and_exit_code_agree(run_cli):
+    result = run_cli("doctor", "--json")
+    report = result.json()
+    assert report["schema"] == "gpu-preflight/report/v1"
+    assert report["status"] in ("pass", "warn", "fail")
+    assert report["host"]["schema"] == "gpu-preflight/host/v1"
+    for finding in report["findings"]:
+        assert set(finding) == FINDING_KEYS
+        assert finding["severity"] in ("pass", "info", "warn", "fail")
+    assert result.returncode == (1 if report["status"] == "fail" else 0)
+
+
+def test_bare_preflight_is_doctor(run_cli):
+    plain, doctor = run_cli(), run_cli("doctor")
+    assert plain.returncode == doctor.returncode
+    assert "CUDA versions" in plain.stdout and "Status:" in plain.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["frobnicate"],
+        ["doctor", "--no-such-flag"],
+        ["doctor", "--json", "--markdown"],
+        ["doctor", "--assume-driver", "banana"],
+        ["doctor", "--assume-driver", "12"],
+        ["doctor", "--assume-driver", "550.54.15.1.2"],
+        ["doctor", "--assume-gpu", "Tesla T4:lots"],
+        ["doctor", "--assume-gpu", ":16GiB"],
+        ["doctor", "--assume-gpu", "Imaginary GPU 9000"],
+        ["doctor", "--timeout", "-1"],
+        ["probe", "--snapshot", "/nonexistent/file.json"],
+        ["probe", "--snapshot", "a.json", "--nvidia-smi-xml", "b.xml"],
+        ["db", "--db", "/nonexistent/dir"],
+    ],
+)
+def test_unusable_requests_exit_2_with_one_line(run_cli, args):
+    result = run_cli(*args)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("preflight: error: ")
+    assert "Traceback" not in result.stderr
+
+
+ENTITY_BOMB = """<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<nvidia_smi_log>&lol3;</nvidia_smi_log>"""
+
+BAD_FILES = {
+    "empty.xml": b"",
+    "blank.xml": b"   \n\n",
+    "binary.xml": bytes(range(256)) * 8,
+    "truncated.xml": b'<?xml version="1.0" ?>\n<nvidia_smi_log>\n<driver_version>550.54.15</driver_version>\n<gpu id="0"><product_name>NVIDIA',
+    "wrong-root.xml": b"<html><body>not nvidia-smi</body></html>",
+    "bomb.xml": ENTITY_BOMB.encode(),
+    "external.xml": b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><nvidia_smi_log>&e;</nvidia_smi_log>',
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+@pytest.mark.parametrize("command", ["probe", "doctor"])
+def test_bad_xml_dumps(run_cli, tmp_path, name, command):
+    path = tmp_path / name
+    path.write_bytes(BAD_FILES[name])
+    result = run_cli(command, "--nvidia-smi-xml", str(path), timeout=30)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+BAD_SNAPSHOTS = {
+    "empty.json": b"",
+    "binary.json": b"\x00\xff\xfe" * 100,
+    "not-json.json": b"driver: 550",
+    "truncated.json": b'{"schema": "gpu-preflight/host/v1", "driver": {"version": "550',
+    "list.json": b"[1, 2, 3]",
+    "other-schema.json": b'{"schema": "gpu-preflight/report/v1"}',
+    "wrong-types.json": b'{"schema": "gpu-preflight/host/v1", "gpus": [{"index": "zero", "name": 5}]}',
+    "gpus-not-list.json": b'{"gpus": {"index": 0}}',
+    "deep.json": b"[" * 100000 + b"]" * 100000,
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_SNAPSHOTS))
+def test_bad_snapshots(run_cli, tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(BAD_SNAPSHOTS[name])
+    result = run_cli("doctor", "--snapshot", str(path))
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_directory_as_input(run_cli, tmp_path):
+    result = run_cli("probe", "--snapshot", str(tmp_path))
+    assert result.returncode == 2 and "is a directory" in result.stderr
+
+
+def test_snapshot_round_trip(run_cli, tmp_path):
+    first = run_cli("probe", "--json")
+    path = tmp_path / "host.json"
+    path.write_text(first.stdout)
+    again = run_cli("probe", "--json", "--snapshot", str(path))
+    assert again.returncode == 0
+    original, reread = first.json(), again.json()
+    assert reread["driver"] == original["driver"] and reread["toolkits"] == original["toolkits"]
+    assert reread["gpus"] == original["gpus"]
+
+
+def test_doctor_never_imports_torch(run_cli, tmp_path):
+    """A torch whose import would leave a mark: doctor (without --deep) must describe it from
+    metadata alone."""
+    site = tmp_path / "site"
+    (site / "torch").mkdir(parents=True)
+    (site / "torch-2.4.1+cu121.dist-info").mkdir()
+    (site / "torch-2.4.1+cu121.dist-info" / "METADATA").write_text("Name: torch\nVersion: 2.4.1+cu121\n")
+    marker = tmp_path / "imported"
+    (site / "torch" / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    (site / "torch" / "version.py").write_text("cuda = '12.1'\n")
+    import os
+
+    env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", ""), str(__import__("pathlib").Path(__file__).resolve().parents[2] / "src")])}
+    result = run_cli("doctor", "--json", env=env)
+    assert not marker.exists()
+    torch = next(f for f in result.json()["host"]["frameworks"] if f["name"] == "torch")
+    assert (torch["version"], torch["cuda"]) == ("2.4.1+cu121", "12.1")
