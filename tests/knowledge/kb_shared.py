@@ -1,0 +1,46 @@
+"""Shared helpers of the knowledge-base tests: where ../shared is, and parametrisation that
+skips with a clear reason when the shared reference or fixtures are absent."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+try:
+    import gpu_preflight  # noqa: F401
+except ImportError:  # running from a checkout without an install: use src/
+    sys.path.insert(0, str(ROOT / "src"))
+
+SHARED = ROOT / ".." / "shared"
+REAL = SHARED / "fixtures" / "real"
+FACTS_JSON = SHARED / "reference" / "cuda-facts.json"
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared, or skip the test when it is not there."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared fixtures not available: {path} is absent")
+    return path
+
+
+def shared_files(folder: str, pattern: str) -> list[Path]:
+    """Files of a shared fixture folder ([] when absent)."""
+    base = REAL / folder
+    return sorted(base.glob(pattern)) if base.is_dir() else []
+
+
+def load_facts() -> dict:
+    """cuda-facts.json at collection time ({} when absent)."""
+    return json.loads(FACTS_JSON.read_text(encoding="utf-8")) if FACTS_JSON.is_file() else {}
+
+
+def params(items: list, ids=None, reason: str = "shared reference/fixtures (../shared) are absent") -> list:
+    """Parametrise over ``items``, or over one skipped case that says why there are none."""
+    if not items:
+        return [pytest.param(None, marks=pytest.mark.skip(reason=reason))]
+    return [pytest.param(item, id=str(ids(item)) if ids else None) for item in items]

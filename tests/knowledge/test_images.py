@@ -1,0 +1,114 @@
+"""Container images: nvidia/cuda tags and NVIDIA_REQUIRE_CUDA, pytorch/pytorch, vLLM, NGC PyTorch."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from kb_shared import REAL, params
+from gpu_preflight.knowledge import KnowledgeBase
+from gpu_preflight.versions import Version
+
+V = Version.parse
+REQUIRE_TSV = REAL / "require-cuda" / "nvidia-require-cuda.latest-ubuntu-x86_64.tsv"
+
+
+def _require_rows() -> list[dict[str, str]]:
+    if not REQUIRE_TSV.is_file():
+        return []
+    with open(REQUIRE_TSV, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+REQUIRE_ROWS = _require_rows()
+
+
+@pytest.mark.parametrize("row", params(REQUIRE_ROWS, ids=lambda r: r["cuda_version"]))
+def test_require_cuda_is_the_exact_string(kb: KnowledgeBase, row: dict[str, str]) -> None:
+    assert kb.require_cuda_for(V(row["cuda_version"])) == row["NVIDIA_REQUIRE_CUDA"]
+
+
+def test_require_cuda_table_is_complete(kb: KnowledgeBase) -> None:
+    if not REQUIRE_ROWS:
+        pytest.skip(f"shared fixture {REQUIRE_TSV} is absent")
+    assert len(kb.require_cuda_values) == len(REQUIRE_ROWS)
+
+
+def test_require_cuda_examples(kb: KnowledgeBase) -> None:
+    value = kb.require_cuda_for(V("12.4.1"))
+    assert value.startswith("cuda>=12.4 brand=tesla,driver>=470,driver<471 ")
+    assert "brand=titanrtx,driver>=535,driver<536" in value
+    assert kb.require_cuda_for(V("8.0.61")) == "cuda>=8.0"
+    assert kb.require_cuda_for(V("13.0.2")) is None  # not in the table: not guessed
+    assert kb.require_cuda_for("12.4") == kb.require_cuda_for("12.4.0")
+
+
+@pytest.mark.parametrize(
+    "tag, cuda, flavor, cudnn, os",
+    [
+        ("12.4.1-runtime-ubuntu22.04", "12.4.1", "runtime", None, "ubuntu22.04"),
+        ("nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04", "12.4.1", "devel", "cudnn", "ubuntu22.04"),
+        ("11.8.0-cudnn8-runtime-ubuntu22.04", "11.8.0", "runtime", "cudnn8", "ubuntu22.04"),
+        ("12.8.1-cudnn-devel-oraclelinux8", "12.8.1", "devel", "cudnn", "oraclelinux8"),
+        ("12.6.3-runtime-rockylinux9", "12.6.3", "runtime", None, "rockylinux9"),
+        ("13.0.2-devel-ubuntu24.04", "13.0.2", "devel", None, "ubuntu24.04"),
+        ("docker.io/nvidia/cuda:11.1-base-ubuntu20.04", "11.1", "base", None, "ubuntu20.04"),
+    ],
+)
+def test_cuda_image_tags(kb: KnowledgeBase, tag, cuda, flavor, cudnn, os) -> None:
+    image = kb.cuda_image(tag)
+    assert (image.cuda, image.flavor, image.cudnn, image.os) == (V(cuda), flavor, cudnn, os)
+    assert image.require_cuda == kb.require_cuda_for(V(cuda))
+    assert image.sources
+    if image.require_cuda is None:
+        assert image.status == "unconfirmed" and image.note
+
+
+@pytest.mark.parametrize("tag", ["latest", "12.4.1-ubuntu22.04", "12.4.1-runtime", "pytorch/pytorch:2.1.0"])
+def test_not_a_cuda_tag(kb: KnowledgeBase, tag: str) -> None:
+    assert kb.cuda_image(tag) is None
+
+
+@pytest.mark.parametrize(
+    "tag, torch, cuda, cudnn, flavor, status",
+    [
+        ("pytorch/pytorch:2.1.0-cuda11.8-cudnn8-runtime", "2.1.0", "11.8", "8", "runtime", "observed"),
+        ("2.9.0-cuda13.0-cudnn9-runtime", "2.9.0", "13.0", "9", "runtime", "observed"),
+        ("2.4.1-cuda12.1-cudnn9-devel", "2.4.1", "12.1", "9", "devel", "derived"),
+    ],
+)
+def test_pytorch_image(kb: KnowledgeBase, tag, torch, cuda, cudnn, flavor, status) -> None:
+    image = kb.pytorch_image(tag)
+    assert (image.torch, image.cuda, image.cudnn, image.flavor, image.status) == (torch, V(cuda), cudnn, flavor, status)
+    assert image.note == ""
+
+
+def test_pytorch_image_with_no_official_wheel_says_so(kb: KnowledgeBase) -> None:
+    assert "no official cu128" in kb.pytorch_image("2.6.0-cuda12.8-cudnn9-runtime").note
+    assert kb.pytorch_image("2.1.0-cuda11.8-runtime") is None
+
+
+@pytest.mark.parametrize(
+    "tag, cuda, torch",
+    [("vllm/vllm-openai:v0.20.0", "13.0.2", "2.11.0"), ("v0.12.0", "12.9", "2.9.0"),
+     ("0.23.0", "13.0.2", None)],
+)
+def test_vllm_images(kb: KnowledgeBase, tag: str, cuda: str, torch: str | None) -> None:
+    image = kb.vllm_image(tag)
+    assert (image.cuda, image.torch) == (V(cuda), torch)
+    assert image.sources
+
+
+def test_unknown_images_are_none(kb: KnowledgeBase) -> None:
+    assert kb.vllm_image("v0.1.0") is None
+    assert kb.ngc_pytorch_image("19.01-py3") is None
+
+
+@pytest.mark.parametrize(
+    "tag, cuda, torch",
+    [("nvcr.io/nvidia/pytorch:25.12-py3", "13.1.0", "2.10.0a0+b4e4ee81d3"), ("20.02", "10.2.89", "1.4.0a0+a5b4d78")],
+)
+def test_ngc_pytorch_images(kb: KnowledgeBase, tag: str, cuda: str, torch: str) -> None:
+    image = kb.ngc_pytorch_image(tag)
+    assert (image.image, image.cuda, image.torch, image.status) == ("nvcr.io/nvidia/pytorch", V(cuda), torch, "confirmed")

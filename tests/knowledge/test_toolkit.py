@@ -1,0 +1,228 @@
+"""CUDA toolkit -> driver floors, minor-version compatibility, driver branches."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from kb_shared import load_facts, params
+from gpu_preflight.knowledge import KnowledgeBase
+from gpu_preflight.versions import Version
+
+V = Version.parse
+FACTS = load_facts()
+
+
+# --- every Table 3 row, cross-checked against the reference ------------------------------
+
+def _release_version(text: str) -> str:
+    m = re.search(r"\((\d+\.\d+(?:\.\d+)?)", text) or re.search(r"(\d+\.\d+\.\d+)", text)
+    if m:
+        return m.group(1)
+    return re.search(r"CUDA (\d+\.\d+)", text).group(1)  # "CUDA 13.5 (13.5.x)"
+
+
+@pytest.mark.parametrize(
+    "row", params(FACTS.get("toolkit_min_driver", []), ids=lambda r: r["release"])
+)
+def test_every_toolkit_row_matches_the_reference(kb: KnowledgeBase, row: dict) -> None:
+    release = kb.toolkit_release(V(_release_version(row["release"])))
+    assert release is not None, row["release"]
+    assert release.label == row["release"]
+    if not release.conflict:  # a conflict row's status is that of the side we took
+        assert row["status"].startswith(release.status)
+    assert set(row["source"]) <= set(release.sources)
+
+    linux = re.search(r">=\s*(\d+(?:\.\d+)*)", row["linux_x86_64"])
+    branch_only = re.search(r"branch R(\d+)", row["linux_x86_64"])
+    if linux:
+        expected = V(linux.group(1))
+        if release.conflict:  # we took the conservative side: never a lower floor
+            assert release.linux_min_driver >= expected
+            assert str(expected) in release.conflict or str(release.linux_min_driver) in release.conflict
+        else:
+            assert release.linux_min_driver == expected
+            assert release.linux_exact
+    elif branch_only:
+        assert release.linux_min_driver == V(branch_only.group(1))
+        assert not release.linux_exact
+    else:
+        assert release.linux_min_driver is None
+
+    windows = re.fullmatch(r">=(\d+(?:\.\d+)*)", row["windows_x86_64"].strip())
+    assert release.windows_min_driver == (V(windows.group(1)) if windows else None)
+
+    branch = re.match(r"R(\d+)", row["bundled_driver_branch"])
+    assert release.branch == (int(branch.group(1)) if branch else None)
+
+
+def test_table_has_no_rows_beyond_the_reference(kb: KnowledgeBase) -> None:
+    rows = FACTS.get("toolkit_min_driver")
+    if not rows:
+        pytest.skip("shared reference facts are absent")
+    assert len(kb.toolkit_releases) == len(rows)
+
+
+@pytest.mark.parametrize(
+    "cuda, linux, windows",
+    [
+        ("8.0.44", "367.48", "369.30"),
+        ("9.1.85", "390.46", "391.29"),
+        ("10.2.89", "440.33", "441.22"),
+        ("11.0.2", "450.51.05", "451.48"),
+        ("11.8.0", "520.61.05", "520.06"),
+        ("12.0.0", "525.60.13", "527.41"),
+        ("12.4.0", "550.54.14", "551.61"),
+        ("12.4.1", "550.54.15", "551.78"),
+        ("12.9.1", "575.57.08", "576.57"),
+        ("13.0.0", "580.65.06", None),
+        ("13.2.2", "595.71.05", None),
+        ("13.3.0", "610.43.02", None),
+    ],
+)
+def test_known_floors(kb: KnowledgeBase, cuda: str, linux: str, windows: str | None) -> None:
+    release = kb.toolkit_release(V(cuda))
+    assert release.linux_min_driver == V(linux)
+    assert release.windows_min_driver == (V(windows) if windows else None)
+
+
+def test_short_version_is_the_ga_row(kb: KnowledgeBase) -> None:
+    assert kb.toolkit_release(V("12.4")).version == V("12.4.0")
+    assert kb.toolkit_release(V("11.0")).label == "CUDA 11.0.2 GA"
+    assert kb.toolkit_release(V("13.4")).version.parts == (13, 4, 1)  # 13.4.0 was a preview
+    assert kb.toolkit_release(V("10.1.243")).kind == "family"
+    assert kb.toolkit_release(V("12.7")) is None
+
+
+@pytest.mark.parametrize(
+    "cuda, native, exact, minor_compat, status",
+    [
+        ("12.4.0", "550.54.14", True, "525.60.13", "confirmed"),
+        ("12.4.1", "550.54.15", True, "525.60.13", "confirmed"),
+        # unknown update: the highest floor of the line is the conservative one
+        ("12.4", "550.54.15", True, "525.60.13", "confirmed"),
+        ("12.6", "560.35.05", True, "525.60.13", "confirmed"),
+        ("11.8", "520.61.05", True, "450.80.02", "confirmed"),
+        ("10.2", "440.33", True, None, "confirmed"),
+        ("10.1.243", "418.39", True, None, "confirmed"),
+        # a branch, not a patch-level floor
+        ("13.4", "615", False, "580", "third-party"),
+        ("13.4.0", "616.00", True, "580", "third-party"),
+        # a release without a Table 3 row, and an unconfirmed row, say so
+        ("12.3.2", "545.23.08", True, "525.60.13", "unconfirmed"),
+        ("13.0", "580.126.20", True, "580", "unconfirmed"),
+        ("13.5", None, False, "580", "unconfirmed"),
+        ("12.7", None, False, "525.60.13", "unconfirmed"),
+        ("14.0", None, False, None, "unconfirmed"),
+    ],
+)
+def test_driver_requirement(kb, cuda, native, exact, minor_compat, status) -> None:
+    req = kb.driver_requirement(V(cuda))
+    assert req.native == (V(native) if native else None)
+    assert req.exact is exact
+    assert req.minor_compat == (V(minor_compat) if minor_compat else None)
+    assert req.status == status
+    assert bool(req.sources) == bool(req.native or req.minor_compat)  # nothing known, nothing cited
+    if status == "unconfirmed":
+        assert req.note
+
+
+def test_driver_requirement_windows(kb: KnowledgeBase) -> None:
+    req = kb.driver_requirement(V("12.4.1"), platform="windows")
+    assert (req.native, req.minor_compat) == (V("551.78"), V("528.33"))
+    req = kb.driver_requirement(V("13.0.2"), platform="windows")
+    assert req.native is None and req.minor_compat == V("580") and req.status == "unconfirmed"
+    with pytest.raises(ValueError):
+        kb.driver_requirement(V("12.4"), platform="macos")
+
+
+@pytest.mark.parametrize(
+    "driver, mode",
+    [("550.54.15", "native"), ("550.54.14", "minor-compat"), ("535.104.05", "minor-compat"),
+     ("525.60.13", "minor-compat"), ("525.60.12", None), ("470.256.02", None)],
+)
+def test_requirement_mode_for_a_driver(kb: KnowledgeBase, driver: str, mode: str | None) -> None:
+    assert kb.driver_requirement(V("12.4.1")).mode_for(V(driver)) == mode
+
+
+# --- minor-version compatibility floors --------------------------------------------------
+
+@pytest.mark.parametrize(
+    "major, platform, driver, exact",
+    [
+        (11, "linux", "450.80.02", True),
+        (11, "windows", "452.39", True),
+        (12, "linux", "525.60.13", True),
+        (12, "windows", "528.33", True),  # conflict 527.41 vs 528.33: the higher one
+        (13, "linux", "580", False),
+        (13, "windows", "580", False),
+    ],
+)
+def test_minor_compat_floors(kb, major, platform, driver, exact) -> None:
+    floor = kb.minor_compat_floor(major, platform)
+    assert floor.driver == V(driver) and floor.exact is exact
+    assert floor.sources
+
+
+def test_minor_compat_floor_conflict_is_recorded(kb: KnowledgeBase) -> None:
+    floor = kb.minor_compat_floor(12, "windows")
+    assert "527.41" in floor.conflict and "528.33" in floor.chosen
+    assert kb.minor_compat_floor(10) is None
+
+
+@pytest.mark.parametrize("row", params(FACTS.get("minor_compat_floor", []), ids=lambda r: r["major"]))
+def test_minor_compat_floors_match_the_reference(kb: KnowledgeBase, row: dict) -> None:
+    floor = kb.minor_compat_floor(int(row["major"].split(".")[0]), "linux")
+    exact = re.search(r">=(\d+\.\d+\.\d+)", row["linux_exact"])
+    assert floor.driver == V(exact.group(1) if exact else row["min_driver"].lstrip(">="))
+
+
+# --- driver branches ---------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "row", params(FACTS.get("driver_branch_max_cuda", []), ids=lambda r: r["branch"])
+)
+def test_every_branch_matches_the_reference(kb: KnowledgeBase, row: dict) -> None:
+    branch = int(row["branch"].lstrip("R"))
+    listed = next(b for b in kb.driver_branches if b.branch == branch)
+    if re.fullmatch(r"\d+\.\d+", row["max_cuda"]):
+        assert listed.max_cuda == V(row["max_cuda"])
+        assert kb.max_cuda_for_driver(V(f"{branch}.10")) == V(row["max_cuda"])
+    else:
+        assert listed.max_cuda is None and listed.status == "unconfirmed"
+    assert set(row["source"]) <= set(listed.sources)
+
+
+@pytest.mark.parametrize(
+    "driver, branch, max_cuda, lower_bound",
+    [
+        ("550.54.15", 550, "12.4", False),
+        ("418.39", 418, "10.1", False),
+        ("565.57.01", 565, "12.7", False),
+        ("580.95.05", 580, "13.0", False),
+        ("610.57.04", 610, "13.3", False),
+        ("551.78", 551, "12.4", True),   # a Windows driver of R550
+        ("576.57", 576, "12.9", True),
+        ("616.00", 616, "13.4", True),   # developer branch
+        ("620.10", 620, "13.4", True),   # listed, max CUDA unconfirmed: lower bound
+    ],
+)
+def test_driver_branch(kb, driver, branch, max_cuda, lower_bound) -> None:
+    found = kb.driver_branch(V(driver))
+    assert kb.branch_of(V(driver)) == branch
+    assert found.branch == branch
+    assert found.max_cuda == V(max_cuda)
+    assert found.lower_bound is lower_bound
+    assert kb.max_cuda_for_driver(V(driver)) == V(max_cuda)
+
+
+def test_driver_older_than_every_known_branch(kb: KnowledgeBase) -> None:
+    assert kb.driver_branch(V("340.108")) is None
+    assert kb.max_cuda_for_driver(V("340.108")) is None
+
+
+def test_a_branch_reports_at_least_every_cuda_it_was_bundled_with(kb: KnowledgeBase) -> None:
+    for release in kb.toolkit_releases:
+        if release.branch is not None:
+            assert kb.max_cuda_for_driver(V(str(release.branch))) >= release.version.truncate(2), release.label
