@@ -37,6 +37,13 @@ def _add_host_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--timeout", type=float, default=15.0, metavar="S", help="timeout for nvidia-smi/NVML/nvcc (default 15)")
 
 
+def _add_target_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("TARGET (what you want to run; repeatable; default: the installed frameworks)")
+    group.add_argument("--torch", metavar="SPEC", action="append", default=[], help="a torch wheel: 2.1.0+cu118, 2.6.0 (its default PyPI wheel), torch==2.4.1")
+    group.add_argument("--cuda", metavar="X.Y", action="append", default=[], help="a CUDA runtime")
+    group.add_argument("--requirements", metavar="FILE", action="append", default=[], help="torch pins in a requirements.txt or pyproject.toml")
+
+
 def _add_db_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", metavar="DIR", help="knowledge-base data files to use instead of the packaged ones ($GPU_PREFLIGHT_DB)")
 
@@ -47,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     doctor = sub.add_parser("doctor", help="judge this host (the default command)")
+    _add_target_flags(doctor)
     _add_host_flags(doctor)
     _add_db_flag(doctor)
     output = doctor.add_mutually_exclusive_group()
@@ -133,9 +141,11 @@ def _probe(args: argparse.Namespace) -> int:
 
 def _doctor(args: argparse.Namespace) -> int:
     from gpu_preflight.doctor import diagnose
+    from gpu_preflight.targets import collect_targets
 
+    targets = collect_targets(torch=args.torch, cuda=args.cuda, requirements=args.requirements)
     host = _host(args)
-    report = diagnose(host, db=args.db)
+    report = diagnose(host, targets, db=args.db)
     if args.json:
         _emit_json(report.to_dict())
     elif args.markdown:

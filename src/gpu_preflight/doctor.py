@@ -36,9 +36,10 @@ class Report:
         }
 
 
-def diagnose(host: Host, db: str | None = None) -> Report:
-    context = CheckContext(host=host, db=db)
-    findings = run_checks(context)
+def diagnose(host: Host, targets=None, db: str | None = None) -> Report:
+    """Judge ``host`` for ``targets`` (a Targets; None or empty: what is installed)."""
+    items = tuple(targets or ())
+    findings = run_checks(CheckContext(host=host, db=db, targets=items))
     # Failures first, then warnings, then the rest; stable within a severity.
     findings.sort(key=lambda f: -f.severity)
-    return Report(host=host, findings=findings)
+    return Report(host=host, findings=findings, targets=targets.to_list() if targets else [])

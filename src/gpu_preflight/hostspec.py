@@ -90,7 +90,7 @@ def _assumed_gpu(kb, index: int, name: str, memory_mib: int | None) -> Gpu:
         raise UsageError(f"--assume-gpu {name!r}: unknown GPU product (see 'preflight db')")
     return Gpu(
         index=index,
-        name=product.name,
+        name=name,  # as the user wrote it; the product may be a family row ("RTX 50xx")
         compute_capability=str(product.compute_capability),
         compute_capability_source="knowledge-base",
         memory_total_mib=memory_mib or product.memory_mib,

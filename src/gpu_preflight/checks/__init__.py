@@ -13,6 +13,7 @@ from gpu_preflight.host import Host
 class CheckContext:
     host: Host
     db: str | None = None
+    targets: tuple = ()  # TorchTarget / CudaTarget; empty: judge what is installed
     _kb: object = field(default=None, repr=False)
 
     @property
@@ -29,13 +30,14 @@ Check = Callable[[CheckContext], Iterable[Finding]]
 
 
 def all_checks() -> list[Check]:
-    from gpu_preflight.checks import driver, environment, frameworks, gpus, toolkit, versions
+    from gpu_preflight.checks import compat, deep, driver, environment, gpus, toolkit, versions
 
     return [
         driver.check_driver,
         environment.check_visible_devices,
         gpus.check_gpus,
-        frameworks.check_frameworks,
+        compat.check_builds,
+        deep.check_deep_probe,
         toolkit.check_toolkits,
         versions.check_cuda_versions,
     ]

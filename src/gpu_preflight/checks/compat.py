@@ -1,0 +1,246 @@
+"""The heart of doctor: will each build run on this host, per GPU, and what is the smallest fix.
+
+For every build (a ``--torch`` wheel, a ``--cuda`` runtime, an installed framework):
+  1. the driver against the CUDA runtime (native, minor-version compatibility, or too old),
+  2. each GPU's compute capability against the compiled architectures (SASS, PTX through JIT),
+     telling a new GPU the build lacks (no-kernel-image) from an old GPU it dropped (gpu-too-old),
+  3. on mixed hosts, the CUDA_VISIBLE_DEVICES value that keeps only the GPUs that work.
+Fixes come smallest first: upgrade the driver before changing the wheel, and never suggest a
+driver branch the GPU cannot use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from gpu_preflight.checks import CheckContext
+from gpu_preflight.checks.builds import Build, host_platform, resolve_builds
+from gpu_preflight.checks.fixes import torch_wheel_command
+from gpu_preflight.checks.runtime import RuntimeVerdict, judge_runtime
+from gpu_preflight.findings import Finding, Severity
+from gpu_preflight.host import Gpu
+from gpu_preflight.versions import Version
+
+
+@dataclass(frozen=True)
+class GpuVerdict:
+    gpu: Gpu
+    cc: Version
+    ok: bool
+    finding: Finding | None  # None when covered by SASS (summarised once per build)
+    via: str | None = None
+
+
+def check_builds(ctx: CheckContext) -> Iterator[Finding]:
+    for build in resolve_builds(ctx.kb, ctx.host, ctx.targets):
+        yield from judge_build(ctx, build)
+
+
+def judge_build(ctx: CheckContext, build: Build) -> Iterator[Finding]:
+    evidence = {"target": build.label, "source": build.source}
+    if build.unknown:
+        yield Finding(code="target-unknown", severity=Severity.WARN, title=f"{build.label}: cannot be judged", detail=build.unknown, evidence=evidence)
+        return
+    if build.cpu_only:
+        yield _cpu_only(ctx, build, evidence)
+        return
+    driver = Version.parse_or_none(ctx.host.driver.version)
+    runtime = judge_runtime(ctx.kb, build.cuda, driver, ctx.host.driver.platform or "linux") if driver else None
+    gpus = [(g, cc) for g in ctx.host.gpus if (cc := Version.parse_or_none(g.compute_capability))]
+    verdicts = [_judge_gpu(ctx, build, gpu, cc, runtime) for gpu, cc in gpus]
+    if runtime is not None:
+        yield _runtime_finding(ctx, build, runtime, verdicts, evidence)
+    yield from (v.finding for v in verdicts if v.finding)
+    covered = [v for v in verdicts if v.ok and v.finding is None]
+    if covered:
+        yield Finding(
+            code="arch-coverage",
+            severity=Severity.PASS,
+            title=f"{build.label} has code for " + ", ".join(f"GPU {v.gpu.index} (CC {v.cc}, {v.via})" for v in covered),
+            evidence={**evidence, "archs": str(build.archs) if build.archs else None, "archs_source": build.archs_source},
+        )
+    working = [v.gpu.index for v in verdicts if v.ok]
+    if working and len(working) < len(verdicts):
+        value = ",".join(str(i) for i in working)
+        yield Finding(
+            code="mixed-gpus",
+            severity=Severity.INFO,
+            title=f"{build.label} can run on GPU(s) {value} only",
+            detail="Hide the others from CUDA so frameworks do not pick them. Indices follow nvidia-smi's order; set CUDA_DEVICE_ORDER=PCI_BUS_ID so CUDA uses the same.",
+            evidence={**evidence, "working_gpus": working},
+            fix=[f"export CUDA_DEVICE_ORDER=PCI_BUS_ID CUDA_VISIBLE_DEVICES={value}"],
+        )
+    for note in build.notes:
+        yield Finding(code="target-note", severity=Severity.INFO, title=f"{build.label}: {note}", evidence=evidence)
+
+
+def _cpu_only(ctx: CheckContext, build: Build, evidence: dict) -> Finding:
+    wheel = suggest_wheel(ctx, build.torch_version) if build.torch_version else None
+    return Finding(
+        code="cpu-only-build",
+        severity=Severity.WARN if build.installed else Severity.FAIL,
+        cause="cpu-only-build",
+        title=f"{build.label} is a CPU-only build: it will not use any GPU",
+        detail="Asked for CUDA it says 'Torch not compiled with CUDA enabled'.",
+        evidence=evidence,
+        fix=[wheel] if wheel else ["Install a CUDA build (https://pytorch.org/get-started/locally/)."],
+    )
+
+
+def _runtime_finding(ctx: CheckContext, build: Build, runtime: RuntimeVerdict, verdicts: list[GpuVerdict], evidence: dict) -> Finding:
+    cuda, driver = build.cuda, runtime.driver
+    evidence = {**evidence, "cuda": str(cuda), "driver": str(driver), "mode": runtime.status,
+                "native_driver": _str(runtime.native), "minor_compat_driver": _str(runtime.minor_compat)}
+    if runtime.status == "native":
+        return Finding(code="driver-runtime", severity=Severity.PASS, title=f"{build.label}: driver {driver} supports CUDA {cuda} natively", evidence=evidence)
+    if runtime.status == "unknown":
+        return Finding(code="driver-runtime", severity=Severity.WARN, title=f"{build.label}: the driver CUDA {cuda} needs is not in the knowledge base", evidence=evidence)
+    upgrade = driver_upgrade_fix(ctx, runtime)
+    if runtime.status == "minor-compat":
+        return Finding(
+            code="driver-runtime",
+            severity=Severity.WARN,
+            cause="ptx-too-new",
+            title=f"{build.label}: runs on driver {driver} through CUDA minor-version compatibility",
+            detail=(f"CUDA {cuda} natively needs driver >= {runtime.native}; any {cuda.major}.x runs on >= {runtime.minor_compat}, "
+                    "but PTX newer than the driver cannot be JIT-compiled and some newer APIs return cudaErrorCallRequiresNewerDriver."),
+            evidence=evidence,
+            fix=[upgrade] if upgrade else [],
+        )
+    fixes = [f for f in (upgrade, _forward_compat_fix(ctx, build, runtime)) if f]
+    if build.torch_version:
+        wheel = suggest_wheel(ctx, build.torch_version)
+        if wheel:
+            fixes.append(f"Or keep the driver and use a wheel built for an older CUDA: {wheel}")
+    return Finding(
+        code="driver-runtime",
+        severity=Severity.FAIL,
+        cause="driver-too-old",
+        title=f"{build.label}: driver {driver} is too old for CUDA {cuda}",
+        detail=(f"CUDA {cuda} needs driver >= {runtime.native}" + (f" (>= {runtime.minor_compat} through minor-version compatibility)" if runtime.minor_compat else "")
+                + f"; it fails with 'CUDA driver version is insufficient for CUDA runtime version' (error 35)."),
+        evidence=evidence,
+        fix=fixes,
+    )
+
+
+def _judge_gpu(ctx: CheckContext, build: Build, gpu: Gpu, cc: Version, runtime: RuntimeVerdict | None) -> GpuVerdict:
+    evidence = {"target": build.label, "gpu": gpu.name, "compute_capability": str(cc)}
+    if build.archs is None:
+        return _judge_gpu_by_cuda(ctx, build, gpu, cc, evidence)
+    coverage = build.archs.covers(cc)
+    evidence.update(archs=str(build.archs), archs_source=build.archs_source, covered_by=coverage.via)
+    if coverage.kind == "sass":
+        return GpuVerdict(gpu, cc, True, None, coverage.via)
+    if coverage.kind == "ptx":
+        jit_blocked = runtime is not None and runtime.status == "minor-compat"
+        return GpuVerdict(gpu, cc, not jit_blocked, Finding(
+            code="arch-ptx",
+            severity=Severity.FAIL if jit_blocked else Severity.WARN,
+            cause="ptx-too-new" if jit_blocked else None,
+            title=f"GPU {gpu.index}: {build.label} has no SASS for CC {cc}, only {coverage.via} PTX"
+            + (" that this driver cannot JIT-compile" if jit_blocked else " (JIT-compiled at first load)"),
+            detail=coverage.note,
+            device=gpu.index,
+            evidence=evidence,
+            fix=_arch_fixes(ctx, build, cc),
+        ), coverage.via)
+    oldest = min(build.archs.targets, key=lambda t: t.cc, default=None)
+    too_old = oldest is not None and cc < oldest.cc
+    return GpuVerdict(gpu, cc, False, Finding(
+        code="arch-missing",
+        severity=Severity.FAIL,
+        cause="gpu-too-old" if too_old else "no-kernel-image",
+        title=f"GPU {gpu.index}: {build.label} has no code for {gpu.name} (CC {cc})",
+        detail=(f"Its oldest target is {oldest.name}: the build dropped this GPU's architecture." if too_old
+                else f"{coverage.note}: the build predates this GPU and fails with 'no kernel image is available for execution on the device'.")
+        + f" Compiled: {build.archs}.",
+        device=gpu.index,
+        evidence=evidence,
+        fix=_arch_fixes(ctx, build, cc),
+    ))
+
+
+def _judge_gpu_by_cuda(ctx: CheckContext, build: Build, gpu: Gpu, cc: Version, evidence: dict) -> GpuVerdict:
+    """No architecture list: judge by what the CUDA release can target at all."""
+    arch = ctx.kb.architecture_of_cc(cc)
+    if arch is None or arch.targetable_by(build.cuda):
+        return GpuVerdict(gpu, cc, True, None, f"CUDA {build.cuda} targets CC {cc}" if arch else "architecture unknown")
+    dropped = arch.removed_in_cuda is not None and build.cuda.truncate(2) >= arch.removed_in_cuda
+    evidence.update(architecture=arch.name, first_cuda=str(arch.first_cuda), removed_in_cuda=_str(arch.removed_in_cuda))
+    return GpuVerdict(gpu, cc, False, Finding(
+        code="arch-cuda",
+        severity=Severity.FAIL,
+        cause="gpu-too-old" if dropped else "no-kernel-image",
+        title=f"GPU {gpu.index}: CUDA {build.cuda} cannot target {gpu.name} ({arch.name}, CC {cc})",
+        detail=(f"CUDA {arch.removed_in_cuda} removed {arch.name}; the last CUDA for it is {arch.last_cuda or 'the previous major'}."
+                if dropped else f"{arch.name} needs CUDA >= {arch.first_cuda}."),
+        device=gpu.index,
+        evidence=evidence,
+        fix=[f"Use a CUDA {arch.last_cuda or '12.x'} build for this GPU." if dropped else f"Use CUDA >= {arch.first_cuda} (and a driver for it)."],
+    ))
+
+
+def _arch_fixes(ctx: CheckContext, build: Build, cc: Version) -> list[str]:
+    if not build.torch_version:
+        return []
+    wheel = suggest_wheel(ctx, build.torch_version, ccs=[cc], any_driver=True)
+    return [wheel] if wheel else [f"No official torch wheel known to the knowledge base has code for CC {cc}."]
+
+
+def driver_upgrade_fix(ctx: CheckContext, runtime: RuntimeVerdict) -> str | None:
+    """``Install driver >= X`` unless a GPU here cannot use that branch (then no driver fixes it)."""
+    needed = runtime.native
+    if needed is None:
+        return None
+    for gpu in ctx.host.gpus:
+        arch = ctx.kb.architecture_of_cc(cc) if (cc := Version.parse_or_none(gpu.compute_capability)) else None
+        if arch and arch.last_driver_branch is not None and needed.major > arch.last_driver_branch:
+            return None  # e.g. Kepler ends at R470: the driver cannot be the fix
+    floor = f"; any driver >= {runtime.minor_compat} runs it through minor-version compatibility" if runtime.minor_compat and runtime.minor_compat < needed else ""
+    exact = f">= {needed}" if runtime.exact else f"from branch R{needed.major} or newer"
+    return f"Install NVIDIA driver {exact} (branch R{needed.major}; Ubuntu: sudo apt install nvidia-driver-{needed.major}), then reboot{floor}."
+
+
+def _forward_compat_fix(ctx: CheckContext, build: Build, runtime: RuntimeVerdict) -> str | None:
+    """Forward compatibility crosses CUDA majors, and only on datacenter GPUs (else error 804)."""
+    products = [ctx.kb.gpu_product(name=g.name, pci_device_id=g.pci_device_id) for g in ctx.host.gpus]
+    if not products or runtime.minor_compat is None or runtime.driver >= runtime.minor_compat:
+        return None
+    package = f"cuda-compat-{build.cuda.major}-{build.cuda.minor}"
+    if all(p is not None and p.forward_compat_eligible for p in products):
+        return f"Or keep the driver and install {package} (forward compatibility, datacenter GPUs only), with LD_LIBRARY_PATH=/usr/local/cuda/compat."
+    return f"Forward compatibility ({package}) is not an option here: {', '.join(sorted({g.name for g in ctx.host.gpus}))} is not a datacenter GPU (it would fail with error 804)."
+
+
+def suggest_wheel(ctx: CheckContext, torch_version: str, ccs: list[Version] | None = None, any_driver: bool = False) -> str | None:
+    """The official torch wheel that is the smallest change: code for every GPU here (else for
+    ``ccs``), runs on this driver (unless ``any_driver``: then the least driver upgrade), the
+    same release before others, newer releases before older."""
+    driver = Version.parse_or_none(ctx.host.driver.version)
+    platform = host_platform(ctx.host)
+    release = ctx.kb.torch_release(torch_version)
+    every_gpu = [cc for g in ctx.host.gpus if (cc := Version.parse_or_none(g.compute_capability))]
+    for wanted in ([every_gpu, ccs] if ccs else [every_gpu]):
+        candidates = []
+        for candidate in ctx.kb.torch_releases:
+            for wheel in ctx.kb.torch_variants_for(str(candidate.version), platform):
+                if not (wheel.cuda and wheel.archs and all(wheel.archs.covers(cc).kind == "sass" for cc in wanted)):
+                    continue
+                runtime = judge_runtime(ctx.kb, wheel.cuda, driver) if driver else None
+                upgrade = runtime is not None and runtime.status != "native"
+                if upgrade and not any_driver:
+                    continue
+                rank = (candidate is not release, upgrade, runtime.native if upgrade else Version.of(0), -candidate.version.major, -candidate.version.minor, -wheel.cuda.major, -wheel.cuda.minor)
+                candidates.append((rank, candidate, wheel, runtime if upgrade else None))
+        if candidates:
+            _, candidate, wheel, runtime = min(candidates, key=lambda c: c[0])
+            same = candidate is release and torch_version.count(".") == 2
+            command = torch_wheel_command(torch_version.split("+")[0] if same else f"{candidate.version}.*", wheel.variant)
+            return command + (f" (needs driver >= {runtime.native})" if runtime and runtime.native else "")
+    return None
+
+
+def _str(value) -> str | None:
+    return str(value) if value is not None else None
