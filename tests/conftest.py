@@ -8,12 +8,10 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_REAL = ROOT.parent / "shared" / "fixtures" / "real"
+from fixture_paths import MISSING, ROOT
+from fixture_paths import REAL as SHARED_REAL
 
 
 @dataclass
@@ -46,5 +44,5 @@ def run_cli(tmp_path):
 @pytest.fixture(scope="session")
 def shared_real() -> Path:
     if not SHARED_REAL.is_dir():
-        pytest.skip(f"real fixtures not found at {SHARED_REAL} (the shared folder beside the repo root)")
+        pytest.skip(MISSING)
     return SHARED_REAL

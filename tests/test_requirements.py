@@ -37,7 +37,7 @@ from gpu_preflight.requirements import (
 )
 from gpu_preflight.versions import Version
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "real"
+from fixture_paths import REAL  # noqa: E402
 CASES_FILE = REAL / "container-toolkit-tests" / "requirements-test-cases.json"
 REQUIRE_CUDA = REAL / "require-cuda"
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
+import os
 
 import pytest
+from fixture_paths import ROOT
 
 HOST_KEYS = {"schema", "hostname", "driver", "gpus", "toolkits", "frameworks", "container", "errors"}
 GPU_KEYS = {"index", "name", "compute_capability", "memory_total_mib", "memory_used_mib", "brand", "uuid"}
@@ -144,9 +145,7 @@ def test_doctor_never_imports_torch(run_cli, tmp_path):
     marker = tmp_path / "imported"
     (site / "torch" / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
     (site / "torch" / "version.py").write_text("cuda = '12.1'\n")
-    import os
-
-    env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", ""), str(__import__("pathlib").Path(__file__).resolve().parents[2] / "src")])}
+    env = {"PYTHONPATH": os.pathsep.join([str(site), str(ROOT / "src")])}
     result = run_cli("doctor", "--json", env=env)
     assert not marker.exists()
     torch = next(f for f in result.json()["host"]["frameworks"] if f["name"] == "torch")

@@ -4,20 +4,10 @@ skips with a clear reason when the shared reference or fixtures are absent."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-try:
-    import gpu_preflight  # noqa: F401
-except ImportError:  # running from a checkout without an install: use src/
-    sys.path.insert(0, str(ROOT / "src"))
-
-SHARED = ROOT / ".." / "shared"
-REAL = SHARED / "fixtures" / "real"
-FACTS_JSON = SHARED / "reference" / "cuda-facts.json"
+from fixture_paths import FACTS_JSON, REAL, ROOT, SHARED  # noqa: F401
 
 
 def shared_path(*parts: str) -> Path:

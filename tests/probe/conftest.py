@@ -9,18 +9,11 @@ the folder. Both skip, saying why, when the shared folder is absent.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-REAL_FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real"
-MISSING = f"real fixtures not found at {REAL_FIXTURES} (the shared folder beside the repo root)"
-
-try:  # let a plain checkout run the tests too, without `pip install -e .`
-    import gpu_preflight  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
+from fixture_paths import MISSING
+from fixture_paths import REAL as REAL_FIXTURES
 
 
 def pytest_configure(config: pytest.Config) -> None:

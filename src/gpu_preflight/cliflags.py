@@ -1,0 +1,60 @@
+"""Flag groups shared by several commands (design.md's HOST and TARGET flags), and the small
+helpers every command uses to turn them into values."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def add_host_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("HOST (default: this machine, probed live)")
+    group.add_argument("--snapshot", metavar="FILE", help="a host document written by 'preflight probe --json'")
+    group.add_argument("--nvidia-smi-xml", metavar="FILE", help="an 'nvidia-smi -q -x' dump")
+    group.add_argument("--assume-driver", metavar="VERSION", help="what-if: this driver version instead of the probed one")
+    group.add_argument(
+        "--assume-gpu", metavar="NAME[:MEMORY]", action="append", default=[],
+        help="what-if: this GPU instead of the probed ones (repeatable), e.g. 'Tesla T4:16GiB'",
+    )
+    group.add_argument("--python", metavar="PATH", help="inspect the frameworks of another interpreter (a venv or conda env)")
+    group.add_argument("--deep", action="store_true", help="import torch in a subprocess and launch one kernel")
+    group.add_argument("--timeout", type=float, default=15.0, metavar="S", help="timeout for nvidia-smi/NVML/nvcc (default 15)")
+
+
+def add_target_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("TARGET (what you want to run; repeatable; default: the installed frameworks)")
+    group.add_argument("--torch", metavar="SPEC", action="append", default=[], help="a torch wheel: 2.1.0+cu118, 2.6.0 (its default PyPI wheel), torch==2.4.1")
+    group.add_argument("--cuda", metavar="X.Y", action="append", default=[], help="a CUDA runtime")
+    group.add_argument("--requirements", metavar="FILE", action="append", default=[], help="torch pins in a requirements.txt or pyproject.toml")
+
+
+def add_db_flag(parser: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> None:
+    # Accepted before or after the command; SUPPRESS keeps a subcommand from erasing the other.
+    parser.add_argument("--db", metavar="DIR", default=default, help="knowledge-base data files to use instead of the packaged ones ($GPU_PREFLIGHT_DB)")
+
+
+def host_from_args(args: argparse.Namespace):
+    from gpu_preflight.hostspec import HostSpec, resolve_host
+
+    spec = HostSpec(
+        snapshot=args.snapshot,
+        nvidia_smi_xml=args.nvidia_smi_xml,
+        assume_driver=args.assume_driver,
+        assume_gpus=tuple(args.assume_gpu),
+        python=args.python,
+        deep=args.deep,
+        timeout=args.timeout,
+    )
+    return resolve_host(spec, db=args.db)
+
+
+def targets_from_args(args: argparse.Namespace):
+    from gpu_preflight.targets import collect_targets
+
+    return collect_targets(torch=args.torch, cuda=args.cuda, requirements=args.requirements)
+
+
+def emit_json(document: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")

@@ -1,0 +1,38 @@
+"""``preflight doctor``: judge the host for what the user wants to run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from gpu_preflight.cliflags import add_db_flag, add_host_flags, add_target_flags, emit_json, host_from_args, targets_from_args
+
+HELP = "judge this host (the default command)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_target_flags(parser)
+    add_host_flags(parser)
+    add_db_flag(parser)
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="the gpu-preflight/report/v1 document")
+    output.add_argument("--markdown", action="store_true", help="a report to paste into an issue")
+    parser.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from gpu_preflight.doctor import diagnose
+
+    targets = targets_from_args(args)  # parsed first: a typo should not cost a probe
+    report = diagnose(host_from_args(args), targets, db=args.db)
+    if args.json:
+        emit_json(report.to_dict())
+    elif args.markdown:
+        from gpu_preflight.report.markdown import render_report_markdown
+
+        sys.stdout.write(render_report_markdown(report))
+    else:
+        from gpu_preflight.report.terminal import render_report
+
+        sys.stdout.write(render_report(report))
+    return report.exit_code(strict=args.strict)
