@@ -30,13 +30,14 @@ Check = Callable[[CheckContext], Iterable[Finding]]
 
 
 def all_checks() -> list[Check]:
-    from gpu_preflight.checks import compat, deep, driver, environment, gpus, toolkit, versions
+    from gpu_preflight.checks import compat, container, deep, driver, environment, gpus, toolkit, versions
 
     return [
         driver.check_driver,
         environment.check_visible_devices,
         gpus.check_gpus,
         compat.check_builds,
+        container.check_container_requirement,
         deep.check_deep_probe,
         toolkit.check_toolkits,
         versions.check_cuda_versions,

@@ -108,7 +108,8 @@ def _runtime_finding(ctx: CheckContext, build: Build, runtime: RuntimeVerdict, v
             evidence=evidence,
             fix=[upgrade] if upgrade else [],
         )
-    fixes = [f for f in (upgrade, _forward_compat_fix(ctx, build, runtime)) if f]
+    forward = _forward_compat(ctx, build, runtime)
+    fixes = [f for f in (upgrade, forward if forward and forward.startswith("Or") else None) if f]
     if build.torch_version:
         wheel = suggest_wheel(ctx, build.torch_version)
         if wheel:
@@ -119,7 +120,8 @@ def _runtime_finding(ctx: CheckContext, build: Build, runtime: RuntimeVerdict, v
         cause="driver-too-old",
         title=f"{build.label}: driver {driver} is too old for CUDA {cuda}",
         detail=(f"CUDA {cuda} needs driver >= {runtime.native}" + (f" (>= {runtime.minor_compat} through minor-version compatibility)" if runtime.minor_compat else "")
-                + f"; it fails with 'CUDA driver version is insufficient for CUDA runtime version' (error 35)."),
+                + "; it fails with 'CUDA driver version is insufficient for CUDA runtime version' (error 35)."
+                + (f" {forward}" if forward and not forward.startswith("Or") else "")),
         evidence=evidence,
         fix=fixes,
     )
@@ -203,8 +205,9 @@ def driver_upgrade_fix(ctx: CheckContext, runtime: RuntimeVerdict) -> str | None
     return f"Install NVIDIA driver {exact} (branch R{needed.major}; Ubuntu: sudo apt install nvidia-driver-{needed.major}), then reboot{floor}."
 
 
-def _forward_compat_fix(ctx: CheckContext, build: Build, runtime: RuntimeVerdict) -> str | None:
-    """Forward compatibility crosses CUDA majors, and only on datacenter GPUs (else error 804)."""
+def _forward_compat(ctx: CheckContext, build: Build, runtime: RuntimeVerdict) -> str | None:
+    """Forward compatibility crosses CUDA majors, and only on datacenter GPUs (else error 804):
+    a fix ("Or ...") where every GPU is eligible, else the reason it is not one."""
     products = [ctx.kb.gpu_product(name=g.name, pci_device_id=g.pci_device_id) for g in ctx.host.gpus]
     if not products or runtime.minor_compat is None or runtime.driver >= runtime.minor_compat:
         return None
@@ -216,8 +219,9 @@ def _forward_compat_fix(ctx: CheckContext, build: Build, runtime: RuntimeVerdict
 
 def suggest_wheel(ctx: CheckContext, torch_version: str, ccs: list[Version] | None = None, any_driver: bool = False) -> str | None:
     """The official torch wheel that is the smallest change: code for every GPU here (else for
-    ``ccs``), runs on this driver (unless ``any_driver``: then the least driver upgrade), the
-    same release before others, newer releases before older."""
+    ``ccs``), runs on this driver (natively before through minor-version compatibility; with
+    ``any_driver``, else the least driver upgrade), the same release before others, newer
+    releases before older."""
     driver = Version.parse_or_none(ctx.host.driver.version)
     platform = host_platform(ctx.host)
     release = ctx.kb.torch_release(torch_version)
@@ -229,10 +233,12 @@ def suggest_wheel(ctx: CheckContext, torch_version: str, ccs: list[Version] | No
                 if not (wheel.cuda and wheel.archs and all(wheel.archs.covers(cc).kind == "sass" for cc in wanted)):
                     continue
                 runtime = judge_runtime(ctx.kb, wheel.cuda, driver) if driver else None
-                upgrade = runtime is not None and runtime.status != "native"
+                upgrade = runtime is not None and not runtime.runs
                 if upgrade and not any_driver:
                     continue
-                rank = (candidate is not release, upgrade, runtime.native if upgrade else Version.of(0), -candidate.version.major, -candidate.version.minor, -wheel.cuda.major, -wheel.cuda.minor)
+                limited = runtime is not None and runtime.status == "minor-compat"
+                rank = (candidate is not release, upgrade, limited, runtime.native if upgrade else Version.of(0),
+                        -candidate.version.major, -candidate.version.minor, -wheel.cuda.major, -wheel.cuda.minor)
                 candidates.append((rank, candidate, wheel, runtime if upgrade else None))
         if candidates:
             _, candidate, wheel, runtime = min(candidates, key=lambda c: c[0])

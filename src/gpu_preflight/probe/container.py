@@ -25,7 +25,8 @@ def probe_container(env: dict[str, str], root: str = "/") -> Container:
         in_container=runtime is not None,
         runtime=runtime,
         device_files=sorted("/" + os.path.relpath(p, root) for p in glob.glob(at("/dev/nvidia*"))),
-        nvidia_env={k: v[:2000] for k, v in sorted(env.items()) if k.startswith("NVIDIA_")},
+        # CUDA_VERSION alone is a legacy image's requirement (cuda>=X.Y), so it is kept too
+        nvidia_env={k: v[:2000] for k, v in sorted(env.items()) if k.startswith("NVIDIA_") or k == "CUDA_VERSION"},
     )
 
 
