@@ -1,8 +1,10 @@
 """Time whole `preflight doctor --json` runs against a peer tool, side by side in one run.
 
 The peer is cuda-doctor 0.2.0 from PyPI (`cuda-doctor diagnose --format json`), installed into
-a throwaway virtual environment under .bench/ on first use. Runs alternate A B A B ... after a
-warm-up of each, so drift of a shared machine hits both equally; the ratio is taken pair by pair.
+a throwaway virtual environment under .bench/ on first use. This checkout is installed the same
+way (`pip install .`, which byte-compiles it as a user's install would) into another one, anew on
+every run. Runs alternate A B A B ... after a warm-up of each, so drift of a shared machine hits
+both equally; the ratio is taken pair by pair.
 Goal (issue 2): median at most 0.25 s, and at least 2x faster than the peer.
 
     python benchmarks/doctor_speed.py [--runs 21]
@@ -22,20 +24,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PEER_VENV = ROOT / ".bench" / "cuda-doctor-0.2.0"
 PEER = "cuda-doctor==0.2.0"
+OURS_VENV = ROOT / ".bench" / "preflight"
+
+
+def venv_with(venv: Path, *requirements: str, fresh: bool = False) -> Path:
+    if fresh and venv.exists():
+        shutil.rmtree(venv)
+    if not venv.exists():
+        print(f"installing {' '.join(requirements)} into {venv} ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *requirements], check=True)
+    return venv / "bin"
 
 
 def peer_command() -> list[str]:
-    exe = PEER_VENV / "bin" / "cuda-doctor"
-    if not exe.exists():
-        print(f"installing {PEER} into {PEER_VENV} ...", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
-        subprocess.run([str(PEER_VENV / "bin" / "pip"), "install", "-q", PEER], check=True)
-    return [str(exe), "diagnose", "--format", "json"]
+    return [str(venv_with(PEER_VENV, PEER) / "cuda-doctor"), "diagnose", "--format", "json"]
 
 
 def ours_command() -> list[str]:
-    exe = shutil.which("preflight")
-    return [exe, "doctor", "--json"] if exe else [sys.executable, "-m", "gpu_preflight", "doctor", "--json"]
+    return [str(venv_with(OURS_VENV, str(ROOT), fresh=True) / "preflight"), "doctor", "--json"]
 
 
 def once(command: list[str]) -> float:

@@ -51,6 +51,8 @@ def host_from_args(args: argparse.Namespace):
 
 
 def targets_from_args(args: argparse.Namespace):
+    if not (args.torch or args.cuda or args.requirements):
+        return ()  # judge what is installed; skips importing the target parsers (and packaging)
     from gpu_preflight.targets import collect_targets
 
     return collect_targets(torch=args.torch, cuda=args.cuda, requirements=args.requirements)

@@ -109,9 +109,11 @@ def test_short_version_is_the_ga_row(kb: KnowledgeBase) -> None:
         # a branch, not a patch-level floor
         ("13.4", "615", False, "580", "third-party"),
         ("13.4.0", "616.00", True, "580", "third-party"),
-        # a release without a Table 3 row, and an unconfirmed row, say so
+        # a release without a Table 3 row says so
         ("12.3.2", "545.23.08", True, "525.60.13", "unconfirmed"),
-        ("13.0", "580.126.20", True, "580", "unconfirmed"),
+        # 13.0.3's third-party 580.126.20 is not taken as the line's floor over confirmed rows
+        ("13.0", "580.95.05", True, "580", "confirmed"),
+        ("13.0.3", "580.126.20", True, "580", "unconfirmed"),
         ("13.5", None, False, "580", "unconfirmed"),
         ("12.7", None, False, "525.60.13", "unconfirmed"),
         ("14.0", None, False, None, "unconfirmed"),

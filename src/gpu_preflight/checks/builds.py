@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 from gpu_preflight.host import Framework, Host
 from gpu_preflight.knowledge import ArchList, ArchListError
-from gpu_preflight.targets import CudaTarget, TorchTarget
 from gpu_preflight.versions import Version
 
 
@@ -38,7 +37,8 @@ def host_platform(host: Host) -> str:
     return "linux-x86_64"
 
 
-def build_for_torch(kb, target: TorchTarget, platform: str) -> Build:
+def build_for_torch(kb, target, platform: str) -> Build:
+    """A ``TorchTarget`` (targets.py) as a Build."""
     label = f"torch {target.torch_version or target.specifier or '(any)'}" + (f"+{target.variant}" if target.variant else "")
     if not target.pinned or target.torch_version is None:
         return Build(label, target.source, None, unknown=f"{target.source} does not pin one torch release ({target.specifier or 'no version'}); pin one (torch==X.Y.Z) to judge it")
@@ -57,7 +57,8 @@ def build_for_torch(kb, target: TorchTarget, platform: str) -> Build:
     )
 
 
-def build_for_cuda(target: CudaTarget) -> Build:
+def build_for_cuda(target) -> Build:
+    """A ``CudaTarget`` (targets.py) as a Build."""
     return Build(f"CUDA {target.cuda} runtime", target.source, target.cuda)
 
 
@@ -69,7 +70,7 @@ def build_for_framework(kb, framework: Framework, platform: str) -> Build | None
         deep = framework.details.get("deep") or {}
         archs, archs_source = _deep_archs(deep), "torch.cuda.get_arch_list()"
         if framework.variant == "cpu":
-            return Build(label, "installed", None, installed=True)
+            return Build(label, "installed", None, torch_version=framework.version.split("+")[0], installed=True)
         if framework.variant and not framework.variant.startswith("cu"):
             return None  # ROCm and friends: not ours to judge
         release = framework.version.split("+")[0]
@@ -96,7 +97,7 @@ def resolve_builds(kb, host: Host, targets) -> list[Build]:
     """The builds to judge: the targets when any were given, else what is installed."""
     platform = host_platform(host)
     if targets:
-        return [build_for_torch(kb, t, platform) if isinstance(t, TorchTarget) else build_for_cuda(t) for t in targets]
+        return [build_for_torch(kb, t, platform) if hasattr(t, "torch_version") else build_for_cuda(t) for t in targets]
     builds = (build_for_framework(kb, f, platform) for f in host.frameworks if f.name in JUDGED_FRAMEWORKS or f.name.startswith("cupy"))
     return [b for b in builds if b is not None]
 

@@ -237,7 +237,9 @@ def suggest_wheel(ctx: CheckContext, torch_version: str, ccs: list[Version] | No
                 if upgrade and not any_driver:
                     continue
                 limited = runtime is not None and runtime.status == "minor-compat"
-                rank = (candidate is not release, upgrade, limited, runtime.native if upgrade else Version.of(0),
+                # without a driver to judge by, the wheel a plain `pip install torch` gets is the natural pick
+                rank = (candidate is not release, upgrade, limited, driver is None and not wheel.default_pypi,
+                        runtime.native if upgrade else Version.of(0),
                         -candidate.version.major, -candidate.version.minor, -wheel.cuda.major, -wheel.cuda.minor)
                 candidates.append((rank, candidate, wheel, runtime if upgrade else None))
         if candidates:

@@ -9,11 +9,12 @@ from typing import Iterator
 from gpu_preflight.checks import CheckContext
 from gpu_preflight.errors import UsageError
 from gpu_preflight.findings import Finding, Severity
-from gpu_preflight.requirements import DeviceFacts, brand_id, evaluate, requirements_from_env
 from gpu_preflight.versions import Version
 
 
-def device_facts(host) -> list[DeviceFacts]:
+def device_facts(host):
+    from gpu_preflight.requirements import DeviceFacts, brand_id
+
     cuda = Version.parse_or_none(host.driver.cuda)
     driver = Version.parse_or_none(host.driver.version)
     return [
@@ -26,6 +27,8 @@ def check_container_requirement(ctx: CheckContext) -> Iterator[Finding]:
     env = ctx.host.container.nvidia_env
     if not any(k.startswith("NVIDIA_REQUIRE_") or k == "CUDA_VERSION" for k in env):
         return
+    from gpu_preflight.requirements import evaluate, requirements_from_env
+
     try:
         requirements = requirements_from_env(env)
     except UsageError as exc:  # an image's own value that the runtime would refuse

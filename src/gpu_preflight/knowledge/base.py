@@ -216,7 +216,8 @@ class KnowledgeBase:
         without its own Table 3 row (12.3.2, 12.4.127), the native floor is the *highest*
         among the line's rows (12.4 -> 550.54.15, Update 1): a 12.4.x build may need any of
         them, so the highest is the conservative answer. Preview rows (13.4.0) are left out
-        of that, as GA supersedes them; an exact version still finds its own row.
+        of that, as GA supersedes them, and so are unconfirmed rows where confirmed ones
+        exist; an exact version still finds its own row.
         """
         platform = _platform(platform)
         cuda = _version(cuda)
@@ -231,6 +232,10 @@ class KnowledgeBase:
                 if r.version.truncate(2) == line and r.kind != "preview"
             ]
         with_floor = [r for r in candidates if r.min_driver(platform) is not None]
+        # An unconfirmed row (13.0.3's third-party 580.126.20) must not become the line's floor
+        # while confirmed rows exist: we state what a source supports, not a guess.
+        confirmed = [r for r in with_floor if r.status != "unconfirmed"]
+        with_floor = confirmed or with_floor
         chosen = max(with_floor, key=lambda r: r.min_driver(platform), default=None)
 
         notes: list[str] = []
@@ -239,6 +244,8 @@ class KnowledgeBase:
         if chosen is not None:
             status = chosen.status
             sources += chosen.sources
+            if status == "unconfirmed":
+                notes.append(f"{chosen.label}: floor not confirmed by NVIDIA's table ({chosen.note or 'third-party'})")
             if exact_row is None and len(with_floor) > 1:
                 notes.append(
                     f"highest floor among the CUDA {line} rows ({chosen.label}): "

@@ -23,7 +23,7 @@ def cuda_version_facts(host: Host) -> list[tuple[str, str]]:
         first = "none: no NVIDIA driver loaded"
     second = driver.cuda or ("unknown (not reported)" if driver.version else "none: needs a driver")
     frameworks = [f for f in host.frameworks if not f.name.startswith(("nvidia-", "cuda-"))]
-    third = "; ".join(f"{f.name} {f.version}: " + (f"CUDA {f.cuda}" if f.cuda else (f.variant or "no CUDA")) for f in frameworks)
+    third = "; ".join(f"{f.name} {f.version}: " + (f"CUDA {f.cuda}" if f.cuda else ("CPU-only build, no CUDA" if f.variant == "cpu" else f.variant or "no CUDA")) for f in frameworks)
     toolkits = "; ".join(f"{t.version or 'unknown'} at {t.path}" + (f" ({', '.join(t.found_via)})" if t.found_via else "") for t in host.toolkits)
     env = host.container.nvidia_env
     if env.get("NVIDIA_REQUIRE_CUDA"):
