@@ -26,6 +26,17 @@ class CheckContext:
         return self._kb
 
 
+    @property
+    def visible_gpus(self) -> list:
+        """The GPUs CUDA programs will see: all, or those CUDA_VISIBLE_DEVICES keeps, in its order."""
+        value = self.host.env.get("CUDA_VISIBLE_DEVICES")
+        if value is None:
+            return list(self.host.gpus)
+        from gpu_preflight.checks.environment import resolve_visible_devices
+
+        return resolve_visible_devices(value, self.host.gpus).visible
+
+
 Check = Callable[[CheckContext], Iterable[Finding]]
 
 

@@ -16,7 +16,7 @@ from typing import Iterator
 
 from gpu_preflight.checks import CheckContext
 from gpu_preflight.checks.builds import Build, host_platform, resolve_builds
-from gpu_preflight.checks.fixes import torch_wheel_command
+from gpu_preflight.checks.fixes import branch_blocker, install_driver, torch_wheel_command
 from gpu_preflight.checks.runtime import RuntimeVerdict, judge_runtime
 from gpu_preflight.findings import Finding, Severity
 from gpu_preflight.host import Gpu
@@ -47,7 +47,7 @@ def judge_build(ctx: CheckContext, build: Build) -> Iterator[Finding]:
         return
     driver = Version.parse_or_none(ctx.host.driver.version)
     runtime = judge_runtime(ctx.kb, build.cuda, driver, ctx.host.driver.platform or "linux") if driver else None
-    gpus = [(g, cc) for g in ctx.host.gpus if (cc := Version.parse_or_none(g.compute_capability))]
+    gpus = [(g, cc) for g in ctx.visible_gpus if (cc := Version.parse_or_none(g.compute_capability))]
     verdicts = [_judge_gpu(ctx, build, gpu, cc, runtime) for gpu, cc in gpus]
     if runtime is not None:
         yield _runtime_finding(ctx, build, runtime, verdicts, evidence)
@@ -96,7 +96,7 @@ def _runtime_finding(ctx: CheckContext, build: Build, runtime: RuntimeVerdict, v
         return Finding(code="driver-runtime", severity=Severity.PASS, title=f"{build.label}: driver {driver} supports CUDA {cuda} natively", evidence=evidence)
     if runtime.status == "unknown":
         return Finding(code="driver-runtime", severity=Severity.WARN, title=f"{build.label}: the driver CUDA {cuda} needs is not in the knowledge base", evidence=evidence)
-    upgrade = driver_upgrade_fix(ctx, runtime)
+    upgrade, blocker = driver_upgrade(ctx, runtime)
     if runtime.status == "minor-compat":
         return Finding(
             code="driver-runtime",
@@ -121,7 +121,7 @@ def _runtime_finding(ctx: CheckContext, build: Build, runtime: RuntimeVerdict, v
         title=f"{build.label}: driver {driver} is too old for CUDA {cuda}",
         detail=(f"CUDA {cuda} needs driver >= {runtime.native}" + (f" (>= {runtime.minor_compat} through minor-version compatibility)" if runtime.minor_compat else "")
                 + "; it fails with 'CUDA driver version is insufficient for CUDA runtime version' (error 35)."
-                + (f" {forward}" if forward and not forward.startswith("Or") else "")),
+                + "".join(f" {note[0].upper()}{note[1:]}." for note in (blocker, forward) if note and not note.startswith("Or"))),
         evidence=evidence,
         fix=fixes,
     )
@@ -191,30 +191,31 @@ def _arch_fixes(ctx: CheckContext, build: Build, cc: Version) -> list[str]:
     return [wheel] if wheel else [f"No official torch wheel known to the knowledge base has code for CC {cc}."]
 
 
-def driver_upgrade_fix(ctx: CheckContext, runtime: RuntimeVerdict) -> str | None:
-    """``Install driver >= X`` unless a GPU here cannot use that branch (then no driver fixes it)."""
+def driver_upgrade(ctx: CheckContext, runtime: RuntimeVerdict) -> tuple[str | None, str | None]:
+    """(``Install driver >= X`` fix, None), or (None, why no driver can fix it here)."""
     needed = runtime.native
     if needed is None:
-        return None
-    for gpu in ctx.host.gpus:
-        arch = ctx.kb.architecture_of_cc(cc) if (cc := Version.parse_or_none(gpu.compute_capability)) else None
-        if arch and arch.last_driver_branch is not None and needed.major > arch.last_driver_branch:
-            return None  # e.g. Kepler ends at R470: the driver cannot be the fix
-    floor = f"; any driver >= {runtime.minor_compat} runs it through minor-version compatibility" if runtime.minor_compat and runtime.minor_compat < needed else ""
-    exact = f">= {needed}" if runtime.exact else f"from branch R{needed.major} or newer"
-    return f"Install NVIDIA driver {exact} (branch R{needed.major}; Ubuntu: sudo apt install nvidia-driver-{needed.major}), then reboot{floor}."
+        return None, None
+    blocker = branch_blocker(ctx.kb, ctx.visible_gpus, runtime.branch or needed.major)
+    if blocker:
+        return None, blocker
+    return install_driver(needed if runtime.exact else Version.of(needed.major), minor_compat=runtime.minor_compat,
+                          branch=runtime.branch, platform=runtime.platform), None
 
 
 def _forward_compat(ctx: CheckContext, build: Build, runtime: RuntimeVerdict) -> str | None:
     """Forward compatibility crosses CUDA majors, and only on datacenter GPUs (else error 804):
     a fix ("Or ...") where every GPU is eligible, else the reason it is not one."""
-    products = [ctx.kb.gpu_product(name=g.name, pci_device_id=g.pci_device_id) for g in ctx.host.gpus]
+    products = [ctx.kb.gpu_product(name=g.name, pci_device_id=g.pci_device_id) for g in ctx.visible_gpus]
     if not products or runtime.minor_compat is None or runtime.driver >= runtime.minor_compat:
         return None
     package = f"cuda-compat-{build.cuda.major}-{build.cuda.minor}"
+    targetable = [a.targetable_by(build.cuda) for p in products if p and (a := ctx.kb.architecture_of_cc(p.compute_capability))]
+    if not all(targetable):
+        return None  # CUDA itself dropped (or predates) a GPU here: compat libraries cannot help
     if all(p is not None and p.forward_compat_eligible for p in products):
         return f"Or keep the driver and install {package} (forward compatibility, datacenter GPUs only), with LD_LIBRARY_PATH=/usr/local/cuda/compat."
-    return f"Forward compatibility ({package}) is not an option here: {', '.join(sorted({g.name for g in ctx.host.gpus}))} is not a datacenter GPU (it would fail with error 804)."
+    return f"forward compatibility ({package}) is not an option here: {', '.join(sorted({g.name for g in ctx.visible_gpus}))} is not a datacenter GPU (it would fail with error 804)"
 
 
 def suggest_wheel(ctx: CheckContext, torch_version: str, ccs: list[Version] | None = None, any_driver: bool = False) -> str | None:
@@ -225,7 +226,7 @@ def suggest_wheel(ctx: CheckContext, torch_version: str, ccs: list[Version] | No
     driver = Version.parse_or_none(ctx.host.driver.version)
     platform = host_platform(ctx.host)
     release = ctx.kb.torch_release(torch_version)
-    every_gpu = [cc for g in ctx.host.gpus if (cc := Version.parse_or_none(g.compute_capability))]
+    every_gpu = [cc for g in ctx.visible_gpus if (cc := Version.parse_or_none(g.compute_capability))]
     for wanted in ([every_gpu, ccs] if ccs else [every_gpu]):
         candidates = []
         for candidate in ctx.kb.torch_releases:

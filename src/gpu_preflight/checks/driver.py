@@ -22,6 +22,16 @@ def check_driver(ctx: CheckContext) -> Iterator[Finding]:
     if mismatch:
         yield mismatch
         return
+    if driver.version is None and host.gpus:
+        # an nvidia-smi dump that lists GPUs proves a driver ran; its version was just not kept
+        yield Finding(
+            code="driver",
+            severity=Severity.WARN,
+            title="Driver version unknown: the source lists GPUs but not the driver version",
+            detail=f"Reported by {driver.source}. Checks that compare the driver with a CUDA runtime are skipped.",
+            evidence={"source": driver.source},
+        )
+        return
     if driver.version is None:
         yield _missing_driver(ctx)
         return
@@ -109,7 +119,7 @@ def _toolkit_driver_floor(ctx: CheckContext) -> tuple[str, Version] | None:
         return None
     newest = max(versions)
     requirement = ctx.kb.driver_requirement(newest.truncate(2))
-    return (str(newest.truncate(2)), requirement.native) if requirement else None
+    return (str(newest.truncate(2)), requirement.native) if requirement.native else None
 
 
 def _kb_max_cuda(ctx: CheckContext, version: Version | None) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from gpu_preflight.checks import CheckContext
+from gpu_preflight.checks.fixes import install_driver
 from gpu_preflight.findings import Finding, Severity
 from gpu_preflight.host import Gpu
 from gpu_preflight.versions import Version
@@ -52,9 +53,9 @@ def _check_gpu(ctx: CheckContext, gpu: Gpu) -> Iterator[Finding]:
             fix=["Run with --deep (torch reports the capability), or update the knowledge base (--db)."],
         )
         return
-    dropped = _branch_dropped(ctx, gpu, cc, arch)
-    if dropped:
-        yield dropped
+    unsupported = _branch_support(ctx, gpu, cc, arch)
+    if unsupported:
+        yield unsupported
         return
     memory = f", {gpu.memory_total_mib} MiB" if gpu.memory_total_mib else ""
     used = f" ({gpu.memory_used_mib} MiB in use)" if gpu.memory_used_mib else ""
@@ -70,24 +71,38 @@ def _check_gpu(ctx: CheckContext, gpu: Gpu) -> Iterator[Finding]:
     )
 
 
-def _branch_dropped(ctx: CheckContext, gpu: Gpu, cc: Version, arch) -> Finding | None:
-    """A driver branch newer than the architecture's last one cannot drive it (Kepler ends at
-    R470; Maxwell, Pascal and Volta at R580): upgrading the driver is then not a fix."""
+def _branch_support(ctx: CheckContext, gpu: Gpu, cc: Version, arch) -> Finding | None:
+    """Each architecture has a window of driver branches: a branch older than its first cannot
+    drive it (Ada needs R520+), and one newer than its last neither (Kepler ends at R470;
+    Maxwell, Pascal and Volta at R580), so upgrading the driver is then not a fix."""
     driver = Version.parse_or_none(ctx.host.driver.version)
-    if arch is None or driver is None or arch.last_driver_branch is None or driver.major <= arch.last_driver_branch:
+    if arch is None or driver is None:
         return None
-    last = arch.last_driver_branch
-    return Finding(
-        code="driver-dropped-gpu",
-        severity=Severity.FAIL,
-        cause="gpu-too-old",
-        title=f"GPU {gpu.index}: {gpu.name} ({arch.name}, CC {cc}) is not supported by driver branch R{driver.major}",
-        detail=f"The last driver branch that supports {arch.name} GPUs is R{last}. A newer driver is not a fix for this GPU.",
-        device=gpu.index,
-        evidence={"driver_version": str(driver), "last_driver_branch": last, "architecture": arch.name},
-        fix=[
-            f"Install a driver from branch R{last} (Ubuntu: sudo apt install nvidia-driver-{last}), and frameworks built for CUDA it supports.",
-            "Or run on a newer GPU.",
-        ],
-    )
-
+    first, last = arch.first_driver_branch, arch.last_driver_branch
+    evidence = {"driver_version": str(driver), "architecture": arch.name, "first_driver_branch": first, "last_driver_branch": last}
+    if last is not None and driver.major > last:
+        return Finding(
+            code="driver-dropped-gpu",
+            severity=Severity.FAIL,
+            cause="gpu-too-old",
+            title=f"GPU {gpu.index}: {gpu.name} ({arch.name}, CC {cc}) is not supported by driver branch R{driver.major}",
+            detail=f"The last driver branch that supports {arch.name} GPUs is R{last}. A newer driver is not a fix for this GPU.",
+            device=gpu.index,
+            evidence=evidence,
+            fix=[
+                f"Install a driver from branch R{last} (Ubuntu: sudo apt install nvidia-driver-{last}), and frameworks built for a CUDA it supports.",
+                "Or run on a newer GPU.",
+            ],
+        )
+    if first is not None and driver.major < first:
+        return Finding(
+            code="driver-predates-gpu",
+            severity=Severity.FAIL,
+            cause="driver-too-old",
+            title=f"GPU {gpu.index}: {gpu.name} ({arch.name}, CC {cc}) needs driver branch R{first} or newer, not R{driver.major}",
+            detail=f"{arch.name} GPUs arrived with CUDA {arch.first_cuda}; older driver branches do not know them.",
+            device=gpu.index,
+            evidence=evidence,
+            fix=[install_driver(Version.of(first), f"for {arch.name} GPUs")],
+        )
+    return None

@@ -15,6 +15,8 @@ class RuntimeVerdict:
     native: Version | None = None  # driver that supports this CUDA natively
     minor_compat: Version | None = None  # floor of the major's minor-version compatibility
     exact: bool = True  # False when the knowledge base only knows the branch
+    branch: int | None = None  # the branch of ``native`` (Windows numbers differ: 551.78 is R550)
+    platform: str = "linux"
 
     @property
     def runs(self) -> bool:
@@ -22,10 +24,13 @@ class RuntimeVerdict:
 
 
 def judge_runtime(kb, cuda: Version, driver: Version, platform: str = "linux") -> RuntimeVerdict:
-    requirement = kb.driver_requirement(cuda.truncate(2), platform=platform)
+    """``cuda`` as precise as known: ``12.4.0`` finds its own Table 3 row, ``12.4`` the line's
+    highest floor (its update is unknown)."""
+    requirement = kb.driver_requirement(cuda, platform=platform)
     if requirement is None or requirement.native is None:
-        return RuntimeVerdict(cuda, driver, "unknown")
-    common = dict(native=requirement.native, minor_compat=requirement.minor_compat, exact=requirement.exact)
+        return RuntimeVerdict(cuda, driver, "unknown", platform=platform)
+    branch = requirement.release.branch if requirement.release and requirement.release.branch else requirement.native.major
+    common = dict(native=requirement.native, minor_compat=requirement.minor_compat, exact=requirement.exact, branch=branch, platform=platform)
     if _at_least(driver, requirement.native):
         return RuntimeVerdict(cuda, driver, "native", **common)
     if requirement.minor_compat is not None and _at_least(driver, requirement.minor_compat):

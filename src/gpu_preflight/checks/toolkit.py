@@ -1,11 +1,12 @@
-"""Toolkits on disk (nvcc): they compile CUDA code; the driver decides whether it runs."""
+"""Toolkits on disk (nvcc): they compile CUDA code; the driver decides whether it runs.
+Warnings only: a toolkit is not what runs a model, but what it builds must run somewhere."""
 
 from __future__ import annotations
 
 from typing import Iterator
 
 from gpu_preflight.checks import CheckContext
-from gpu_preflight.checks.fixes import install_driver
+from gpu_preflight.checks.fixes import branch_blocker, install_driver
 from gpu_preflight.checks.runtime import judge_runtime
 from gpu_preflight.findings import Finding, Severity
 from gpu_preflight.host import Toolkit
@@ -34,9 +35,12 @@ def _judge(ctx: CheckContext, toolkit: Toolkit, driver: Version | None) -> Findi
     evidence = {"toolkit_version": toolkit.version, "path": toolkit.path, "found_via": toolkit.found_via, "nvcc": toolkit.nvcc}
     if cuda is None:
         return Finding(code="toolkit", severity=Severity.WARN, title=f"CUDA toolkit at {where}: version unreadable", evidence=evidence)
-    label = f"CUDA toolkit {toolkit.version}"
+    line, label = cuda.truncate(2), f"CUDA toolkit {toolkit.version}"
+    if toolkit.source == "nvcc":
+        cuda = line  # nvcc's own version (13.0.88) is not a toolkit release number (13.0.2)
     if driver is None:
-        requirement = ctx.kb.driver_requirement(cuda.truncate(2))
+        requirement = ctx.kb.driver_requirement(line)
+        fix, _ = _driver_fix(ctx, requirement.native, f"to run CUDA {line} code")
         return Finding(
             code="toolkit-without-driver",
             severity=Severity.WARN,
@@ -44,12 +48,15 @@ def _judge(ctx: CheckContext, toolkit: Toolkit, driver: Version | None) -> Findi
             title=f"{label} can compile, but nothing it builds can run here: no driver",
             detail=f"{label} at {where}. nvcc works without a GPU; running its output needs an NVIDIA driver and a GPU.",
             evidence=evidence,
-            fix=[install_driver(requirement.native, f"to run CUDA {cuda.truncate(2)} code")] if requirement and requirement.native else [],
+            fix=fix,
         )
     verdict = judge_runtime(ctx.kb, cuda, driver, ctx.host.driver.platform or "linux")
     evidence.update(driver_version=str(driver), status=verdict.status, native_driver=str(verdict.native) if verdict.native else None)
     if verdict.status == "native":
         return Finding(code="toolkit", severity=Severity.PASS, title=f"{label} at {where}", evidence=evidence)
+    if verdict.status == "unknown":
+        return Finding(code="toolkit", severity=Severity.INFO, title=f"{label} at {where}: driver requirement unknown to the knowledge base", evidence=evidence)
+    fix, blocker = _driver_fix(ctx, verdict.native, f"for CUDA {line}", verdict.minor_compat, verdict.branch, verdict.platform)
     if verdict.status == "minor-compat":
         return Finding(
             code="toolkit-newer-than-driver",
@@ -58,20 +65,27 @@ def _judge(ctx: CheckContext, toolkit: Toolkit, driver: Version | None) -> Findi
             title=f"{label} is newer than driver {driver} supports natively",
             detail=(
                 f"Programs it builds run through CUDA minor-version compatibility (driver >= {verdict.minor_compat}), "
-                f"with limits: PTX it emits cannot be JIT-compiled by this driver (build SASS for your GPU with -arch=sm_XX), "
+                "with limits: PTX it emits cannot be JIT-compiled by this driver (build SASS for your GPU with -arch=sm_XX), "
                 "and some newer APIs return cudaErrorCallRequiresNewerDriver."
             ),
             evidence=evidence,
-            fix=[install_driver(verdict.native, f"for full CUDA {cuda.truncate(2)} support")],
+            fix=fix,
         )
-    if verdict.status == "too-old":
-        return Finding(
-            code="toolkit-newer-than-driver",
-            severity=Severity.WARN,
-            cause="driver-too-old",
-            title=f"{label} can compile, but driver {driver} cannot run what it builds",
-            detail=f"CUDA {cuda.truncate(2)} needs driver >= {verdict.native}" + (f" (>= {verdict.minor_compat} through minor-version compatibility)." if verdict.minor_compat else "."),
-            evidence=evidence,
-            fix=[install_driver(verdict.minor_compat or verdict.native, f"to run CUDA {cuda.truncate(2)} code")],
-        )
-    return Finding(code="toolkit", severity=Severity.INFO, title=f"{label} at {where}: driver requirement unknown to the knowledge base", evidence=evidence)
+    return Finding(
+        code="toolkit-newer-than-driver",
+        severity=Severity.WARN,
+        cause="driver-too-old",
+        title=f"{label} can compile, but driver {driver} cannot run what it builds",
+        detail=f"CUDA {line} needs driver >= {verdict.native}" + (f" (>= {verdict.minor_compat} through minor-version compatibility)" if verdict.minor_compat else "")
+        + (f"; {blocker}: use a toolkit for an older CUDA." if blocker else "."),
+        evidence=evidence,
+        fix=fix,
+    )
+
+
+def _driver_fix(ctx: CheckContext, minimum: Version | None, reason: str, minor_compat: Version | None = None,
+                branch: int | None = None, platform: str = "linux") -> tuple[list[str], str | None]:
+    if minimum is None:
+        return [], None
+    blocker = branch_blocker(ctx.kb, ctx.host.gpus, branch or minimum.major)
+    return ([], blocker) if blocker else ([install_driver(minimum, reason, minor_compat, branch, platform)], None)

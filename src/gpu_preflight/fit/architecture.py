@@ -1,0 +1,202 @@
+"""A model's architecture, read from its config.json, and its parameter count.
+
+The count follows the modules transformers builds for the family (rules.toml, [family.*]):
+embeddings (tied or not), attention with grouped KV heads and the family's biases, the gated
+MLP or its experts, and the RMSNorm weight vectors. Tests compare it with transformers
+instantiating the same config on the meta device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gpu_preflight.errors import UsageError
+from gpu_preflight.fit import data
+
+# Anything larger is not a real model: refuse it before multiplying (a hostile config.json).
+_MAX_DIMENSION = 1 << 24
+_MAX_LAYERS = 4096
+
+
+@dataclass(frozen=True)
+class Architecture:
+    model_type: str
+    family: str  # the rules.toml family used; differs from model_type when approximated
+    hidden_size: int
+    layers: int
+    attention_heads: int
+    kv_heads: int
+    head_dim: int
+    intermediate_size: int
+    vocab_size: int
+    tied_embeddings: bool
+    max_position_embeddings: int | None
+    config_dtype: str | None  # the checkpoint's torch_dtype, canonical ("bfloat16"), if known
+    qkv_bias: bool = False
+    o_bias: bool = False
+    mlp_bias: bool = False
+    norms_per_layer: int = 2
+    qk_norm: bool = False
+    experts: int = 0  # routed experts per sparse layer; 0 for a dense model
+    experts_per_token: int = 0
+    expert_size: int = 0
+    shared_expert_size: int = 0
+    shared_expert_gate: bool = False
+    sparse_layers: int = 0
+    quantization: dict[str, Any] | None = None  # config.json's quantization_config
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def approximate(self) -> bool:
+        return self.family != self.model_type
+
+
+@dataclass(frozen=True)
+class ParameterCount:
+    total: int
+    embeddings: int  # token embedding
+    lm_head: int  # 0 when tied to the embedding
+    active: int  # per token: differs from total only for mixture-of-experts
+
+
+def architecture_from_config(config: Any, origin: str) -> Architecture:
+    """Validate a config.json mapping; every problem is one UsageError line naming ``origin``."""
+    if not isinstance(config, dict):
+        raise UsageError(f"{origin}: config.json is not a JSON object")
+    notes = []
+    text_config = config.get("text_config")
+    if "hidden_size" not in config and isinstance(text_config, dict):
+        # Multimodal checkpoints (Gemma 3, LLaVA...) nest the language model's config.
+        notes.append("text_config only: a vision or audio tower is not counted without safetensors headers")
+        config = {**text_config, "torch_dtype": text_config.get("torch_dtype", config.get("torch_dtype"))}
+    rules = data.rules()
+    model_type = str(config.get("model_type") or "unknown")
+    family = model_type if model_type in rules["family"] else "llama"
+    if family != model_type:
+        notes.append(f"model_type {model_type!r} is not one this tool knows: counted as a Llama-style decoder (approximate)")
+    traits = rules["family"][family]
+    read = _Reader(config, origin)
+
+    hidden = read.positive("hidden_size")
+    heads = read.positive("num_attention_heads")
+    kv_heads = read.positive("num_key_value_heads", default=heads)
+    if heads % kv_heads:
+        raise UsageError(f"{origin}: num_attention_heads ({heads}) is not a multiple of num_key_value_heads ({kv_heads})")
+    head_dim = read.positive("head_dim", default=traits.get("head_dim_default") or hidden // heads)
+    experts = read.positive(traits["experts"], default=0, zero_ok=True) if "experts" in traits else 0
+    if not experts and family == "llama":
+        # An unknown family that still declares experts: count them Mixtral-style.
+        experts = read.positive("num_local_experts", default=0, zero_ok=True) or read.positive("num_experts", default=0, zero_ok=True)
+    layers = read.positive("num_hidden_layers", limit=_MAX_LAYERS)
+    intermediate = read.positive("intermediate_size", default=0 if experts else None, zero_ok=bool(experts))
+    moe = _moe_fields(read, traits, experts, intermediate, layers) if experts else {}
+    return Architecture(
+        model_type=model_type,
+        family=family,
+        hidden_size=hidden,
+        layers=layers,
+        attention_heads=heads,
+        kv_heads=kv_heads,
+        head_dim=head_dim,
+        intermediate_size=intermediate,
+        vocab_size=read.positive("vocab_size"),
+        tied_embeddings=read.flag("tie_word_embeddings", default=traits.get("tied_default", False)),
+        max_position_embeddings=read.positive("max_position_embeddings", default=0, zero_ok=True) or None,
+        config_dtype=_config_dtype(config),
+        qkv_bias=read.trait(traits, "qkv_bias"),
+        o_bias=read.trait(traits, "o_bias"),
+        mlp_bias=read.trait(traits, "mlp_bias"),
+        norms_per_layer=int(traits.get("norms_per_layer", 2)),
+        qk_norm=bool(traits.get("qk_norm", False)),
+        **moe,
+        quantization=config.get("quantization_config") if isinstance(config.get("quantization_config"), dict) else None,
+        notes=notes,
+    )
+
+
+def count_parameters(arch: Architecture) -> ParameterCount:
+    hidden, head_dim = arch.hidden_size, arch.head_dim
+    q_width, kv_width = arch.attention_heads * head_dim, arch.kv_heads * head_dim
+    attention = hidden * q_width + 2 * hidden * kv_width + q_width * hidden
+    attention += (q_width + 2 * kv_width) if arch.qkv_bias else 0
+    attention += hidden if arch.o_bias else 0
+    attention += 2 * head_dim if arch.qk_norm else 0
+    norms = arch.norms_per_layer * hidden
+
+    def gated_mlp(width: int) -> int:  # gate, up and down projections
+        return 3 * hidden * width + ((2 * width + hidden) if arch.mlp_bias else 0)
+
+    dense_layer = attention + norms + gated_mlp(arch.intermediate_size)
+    shared = gated_mlp(arch.shared_expert_size) + (hidden if arch.shared_expert_gate else 0) if arch.shared_expert_size else 0
+    router = arch.experts * hidden
+
+    def sparse_layer(experts: int) -> int:
+        return attention + norms + router + experts * gated_mlp(arch.expert_size) + shared
+
+    dense_layers = arch.layers - arch.sparse_layers
+    embeddings = arch.vocab_size * hidden
+    lm_head = 0 if arch.tied_embeddings else arch.vocab_size * hidden
+    outside_layers = embeddings + lm_head + hidden  # + the final norm
+    total = outside_layers + dense_layers * dense_layer + arch.sparse_layers * sparse_layer(arch.experts)
+    active = outside_layers + dense_layers * dense_layer + arch.sparse_layers * sparse_layer(arch.experts_per_token)
+    return ParameterCount(total=total, embeddings=embeddings, lm_head=lm_head, active=active)
+
+
+def _moe_fields(read: _Reader, traits: dict[str, Any], experts: int, intermediate: int, layers: int) -> dict[str, Any]:
+    step = read.positive(traits["sparse_step"], default=1) if "sparse_step" in traits else 1
+    dense = read.int_list(traits["dense_layers"]) if "dense_layers" in traits else set()
+    shared_key = traits.get("shared_expert_size")
+    return {
+        "experts": experts,
+        "experts_per_token": read.positive("num_experts_per_tok", default=min(experts, 2), limit=experts),
+        "expert_size": read.positive(traits.get("expert_size", "moe_intermediate_size"), default=intermediate or None),
+        "shared_expert_size": read.positive(shared_key, default=0, zero_ok=True) if shared_key else 0,
+        "shared_expert_gate": bool(traits.get("shared_expert_gate", False)),
+        "sparse_layers": sum(1 for i in range(layers) if i not in dense and (i + 1) % step == 0),
+    }
+
+
+def _config_dtype(config: dict[str, Any]) -> str | None:
+    value = config.get("torch_dtype") or config.get("dtype")  # transformers 5 writes "dtype"
+    if not isinstance(value, str):
+        return None
+    try:
+        return data.canonical_dtype(value)
+    except UsageError:
+        return None
+
+
+class _Reader:
+    """Typed reads of config.json keys with one-line errors."""
+
+    def __init__(self, config: dict[str, Any], origin: str) -> None:
+        self.config, self.origin = config, origin
+
+    def positive(self, key: str, default: Any = None, zero_ok: bool = False, limit: int = _MAX_DIMENSION) -> int:
+        value = self.config.get(key)
+        if value is None:
+            if default is None:
+                raise UsageError(f"{self.origin}: config.json has no {key} (is this a decoder-only language model?)")
+            return int(default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero_ok else 1) or value > limit:
+            raise UsageError(f"{self.origin}: config.json {key} must be an integer from {0 if zero_ok else 1} to {limit}, got {str(value)[:40]!r}")
+        return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.config.get(key)
+        if value is None:
+            return bool(default)
+        if not isinstance(value, bool):
+            raise UsageError(f"{self.origin}: config.json {key} must be true or false, got {str(value)[:40]!r}")
+        return value
+
+    def trait(self, traits: dict[str, Any], name: str) -> bool:
+        value = traits.get(name, False)
+        return self.flag(value, False) if isinstance(value, str) else bool(value)
+
+    def int_list(self, key: str) -> set[int]:
+        value = self.config.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise UsageError(f"{self.origin}: config.json {key} must be a list of layer numbers")
+        return set(value)

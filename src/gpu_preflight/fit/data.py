@@ -1,0 +1,55 @@
+"""The two data files of ``preflight fit``: rules.toml (dtypes, families, engines, overheads)
+and models.toml (built-in profiles). Read once per process."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Any
+
+from gpu_preflight.errors import UsageError
+
+HERE = Path(__file__).resolve().parent
+
+
+@functools.lru_cache(maxsize=None)
+def load(name: str) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    path = HERE / name
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"{path}: unusable data file: {exc}") from None
+
+
+def rules() -> dict[str, Any]:
+    return load("rules.toml")
+
+
+def profiles() -> list[dict[str, Any]]:
+    return load("models.toml")["model"]
+
+
+def dtype_names() -> list[str]:
+    return list(rules()["dtype"])
+
+
+def canonical_dtype(text: str, flag: str = "--dtype") -> str:
+    """``bf16`` -> ``bfloat16``; anything unknown is a UsageError naming the choices."""
+    wanted = text.strip().lower().removeprefix("torch.")
+    for name, row in rules()["dtype"].items():
+        if wanted == name or wanted in row["aliases"]:
+            return name
+    raise UsageError(f"{flag} {text!r}: unknown dtype (choose from {', '.join(dtype_names())})")
+
+
+def dtype_bits(name: str) -> float:
+    return float(rules()["dtype"][name]["bits"])
+
+
+def dtype_row(name: str) -> dict[str, Any]:
+    return rules()["dtype"][name]

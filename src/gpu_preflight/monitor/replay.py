@@ -1,0 +1,75 @@
+"""``--replay FILE``: samples from a recording, through the same loop as live NVML samples.
+
+A recording is either the JSON lines ``preflight monitor --json`` wrote, or nvidia-smi
+``--query-gpu ... --format=csv`` output (see ``smi_csv``); the first meaningful character tells
+which. The whole file is read and checked before the first sample is shown, so bad input ends
+with one line and exit 2 rather than half a replay.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import sys
+
+from gpu_preflight.errors import UsageError
+from gpu_preflight.monitor.sample import Sample
+from gpu_preflight.monitor.smi_csv import CsvError, parse_csv
+from gpu_preflight.monitor.source import SeriesSource
+
+MAX_BYTES = 512 * 1024 * 1024
+
+
+def open_replay(path: str) -> SeriesSource:
+    return SeriesSource(read_recording(path))
+
+
+def read_recording(path: str) -> list[Sample]:
+    name = "stdin" if path == "-" else path
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(MAX_BYTES + 1)
+        else:
+            with open(path, "rb") as stream:
+                data = stream.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read replay file {name}: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise UsageError(f"replay file {name} is larger than {MAX_BYTES // (1024 * 1024)} MiB")
+    text = _decode(data, name)
+    try:
+        if text.lstrip().startswith("{"):
+            return parse_json_lines(text)
+        return parse_csv(text)
+    except (CsvError, ValueError) as exc:
+        raise UsageError(f"replay file {name}: {exc}") from None
+
+
+def _decode(data: bytes, name: str) -> str:
+    # PowerShell's ">" writes UTF-16 with a byte-order mark; other tools UTF-8, with or without one.
+    for bom, encoding in ((codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"), (codecs.BOM_UTF8, "utf-8-sig")):
+        if data.startswith(bom):
+            break
+    else:
+        encoding = "utf-8"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        raise UsageError(f"replay file {name} is not text (binary?): expected monitor JSON lines or nvidia-smi CSV") from None
+    if "\x00" in text:
+        raise UsageError(f"replay file {name} is not text (binary?): expected monitor JSON lines or nvidia-smi CSV")
+    if not text.strip():
+        raise UsageError(f"replay file {name} is empty")
+    return text
+
+
+def parse_json_lines(text: str) -> list[Sample]:
+    samples = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            samples.append(Sample.from_dict(json.loads(line)))
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError
+            raise ValueError(f"line {number}: not a monitor JSON line ({exc})") from None
+    return samples
