@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ V100 = ("Tesla V100-SXM3-32GB", "7.0", "Tesla")
 
 def host(
     driver: str | None,
-    *gpus: tuple[str, str, str],
+    *gpus: tuple[str, str | None, str | None],
     platform: str | None = None,
     driver_cuda: str | None = None,
     kernel_module: str | None = None,
@@ -97,8 +97,15 @@ def materialise(spec: Host | WhatIf, tmp_path: Path) -> Host:
     return resolve_host(HostSpec(snapshot=str(snapshot), assume_driver=spec.assume_driver, assume_gpus=spec.assume_gpus))
 
 
-def run_doctor(spec: Host | WhatIf, tmp_path: Path, torch: tuple[str, ...] = (), cuda: tuple[str, ...] = ()) -> Report:
-    targets = collect_targets(torch=list(torch), cuda=list(cuda)) if (torch or cuda) else None
+def run_doctor(spec: Host | WhatIf, tmp_path: Path, torch: tuple[str, ...] = (), cuda: tuple[str, ...] = (),
+               requirements: tuple[str, ...] = ()) -> Report:
+    """doctor over ``spec`` for the targets; ``requirements`` are file contents (``--requirements``)."""
+    files = []
+    for n, text in enumerate(requirements):
+        path = tmp_path / f"requirements-{n}.txt"
+        path.write_text(text)
+        files.append(str(path))
+    targets = collect_targets(torch=list(torch), cuda=list(cuda), requirements=files) if (torch or cuda or files) else None
     return diagnose(materialise(spec, tmp_path), targets)
 
 
@@ -190,17 +197,30 @@ class Says:
 
 
 @dataclass(frozen=True)
+class NotSays:
+    """No finding matching ``key`` says ``pattern`` in its title, detail or fixes."""
+
+    key: str
+    pattern: str
+
+    def verify(self, report: Report) -> str | None:
+        texts = [" ".join([f.title, f.detail, *f.fix]) for f in report.findings if _matches_key(f, self.key)]
+        bad = [t for t in texts if re.search(self.pattern, t)]
+        return f"{self.key!r} findings must not say /{self.pattern}/: {bad}" if bad else None
+
+
+@dataclass(frozen=True)
 class Scenario:
     id: str
     host: Host | WhatIf
     status: str | tuple[str, ...]
     torch: tuple[str, ...] = ()
     cuda: tuple[str, ...] = ()
+    requirements: tuple[str, ...] = ()  # contents of requirements files (--requirements)
     must: tuple[F, ...] = ()
     must_not: tuple[F, ...] = ()
     checks: tuple[Any, ...] = ()  # FixHas / FixNot / FixOrder / Says
     bug: str | None = None  # the code is wrong here: an xfail(strict=True) with this reason
-    tags: tuple[str, ...] = field(default=())
 
 
 def describe(report: Report) -> str:

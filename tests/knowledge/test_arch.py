@@ -99,7 +99,7 @@ def test_covers(archs: str, cc: str, kind: str | None, via: str | None) -> None:
         ("8.0", "Ampere", "11.0", None, None, 450, None, None),
         ("8.6", "Ampere", "11.1", None, None, 455, None, None),
         ("8.9", "Ada Lovelace", "11.8", None, None, 520, None, None),
-        ("9.0", "Hopper", "11.8", None, None, 525, None, None),
+        ("9.0", "Hopper", "11.8", None, None, 520, None, None),
         ("10.0", "Blackwell", "12.8", None, None, 570, None, None),
         ("12.0", "Blackwell", "12.8", None, None, 570, None, None),
         ("10.3", "Blackwell", "12.9", None, None, 575, None, None),
@@ -123,17 +123,18 @@ def test_unknown_cc(kb: KnowledgeBase) -> None:
     assert kb.cuda_supports_cc(V("13.0"), V("9.1")) is False
 
 
-def test_recorded_conflicts_take_the_conservative_side(kb: KnowledgeBase) -> None:
+def test_recorded_conflicts_say_which_side_was_taken(kb: KnowledgeBase) -> None:
     ampere = kb.architecture_of_cc(V("8.6"))
     assert ampere.first_cuda == V("11.1") and "11.0" in ampere.conflict
+    # NVIDIA's H100 brief (R520) over a third-party note (R525): a hard failure rests on NVIDIA's word
     hopper = kb.architecture_of_cc(V("9.0"))
-    assert hopper.first_driver_branch == 525 and "R520" in hopper.conflict
+    assert hopper.first_driver_branch == 520 and "R525" in hopper.conflict and hopper.chosen
 
 
 @pytest.mark.parametrize(
     "branch, cc, supported",
     [(470, "3.7", True), (495, "3.7", False), (580, "6.1", True), (590, "6.1", False),
-     (590, "7.5", True), (580, "7.0", True), (590, "7.0", False), (520, "9.0", False)],
+     (590, "7.5", True), (580, "7.0", True), (590, "7.0", False), (515, "9.0", False), (520, "9.0", True)],
 )
 def test_supported_by_branch(kb, branch: int, cc: str, supported: bool) -> None:
     assert kb.architecture_of_cc(V(cc)).supported_by_branch(branch) is supported

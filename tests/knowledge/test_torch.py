@@ -136,7 +136,7 @@ def test_variant_without_known_archs_says_so(kb: KnowledgeBase) -> None:
         ("2.13", "cu126", "linux", "7.0", "sass"),
         ("2.13", "cu130", "linux-aarch64", "11.0", "sass"),
         ("2.12", "cu130", "windows", "8.6", "sass"),
-        ("2.8", "cu128", "linux", "7.0", None),        # conflict: the conservative side
+        ("2.8", "cu128", "linux", "7.0", "sass"),      # conflict: the shipped wheel has sm_70
     ],
 )
 def test_wheel_covers(kb, torch, variant, platform, cc, kind) -> None:

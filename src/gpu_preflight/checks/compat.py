@@ -11,6 +11,7 @@ driver branch the GPU cannot use.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -101,7 +102,6 @@ def _runtime_finding(ctx: CheckContext, build: Build, runtime: RuntimeVerdict, v
         return Finding(
             code="driver-runtime",
             severity=Severity.WARN,
-            cause="ptx-too-new",
             title=f"{build.label}: runs on driver {driver} through CUDA minor-version compatibility",
             detail=(f"CUDA {cuda} natively needs driver >= {runtime.native}; any {cuda.major}.x runs on >= {runtime.minor_compat}, "
                     "but PTX newer than the driver cannot be JIT-compiled and some newer APIs return cudaErrorCallRequiresNewerDriver."),
@@ -245,8 +245,9 @@ def suggest_wheel(ctx: CheckContext, torch_version: str, ccs: list[Version] | No
                 candidates.append((rank, candidate, wheel, runtime if upgrade else None))
         if candidates:
             _, candidate, wheel, runtime = min(candidates, key=lambda c: c[0])
-            same = candidate is release and torch_version.count(".") == 2
-            command = torch_wheel_command(torch_version.split("+")[0] if same else f"{candidate.version}.*", wheel.variant)
+            version = torch_version.split("+")[0]
+            exact = candidate is release and re.fullmatch(r"\d+\.\d+\.\d+", version)  # not 2.7.0a0: no index has it
+            command = torch_wheel_command(version if exact else f"{candidate.version}.*", wheel.variant)
             return command + (f" (needs driver >= {runtime.native})" if runtime and runtime.native else "")
     return None
 

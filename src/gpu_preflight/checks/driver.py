@@ -36,7 +36,7 @@ def check_driver(ctx: CheckContext) -> Iterator[Finding]:
         yield _missing_driver(ctx)
         return
     version = Version.parse_or_none(driver.version)
-    branch = f"R{version.major}" if version else "unknown branch"
+    branch = f"R{branch_of(ctx.kb, version, driver.platform)}" if version else "unknown branch"
     cuda = driver.cuda or _kb_max_cuda(ctx, version)
     detail = f"Reported by {driver.source}."
     if driver.cuda is None and cuda:
@@ -48,6 +48,16 @@ def check_driver(ctx: CheckContext) -> Iterator[Finding]:
         detail=detail,
         evidence={"driver_version": driver.version, "driver_cuda": cuda, "source": driver.source},
     )
+
+
+def branch_of(kb, version: Version, platform: str | None) -> int:
+    """Linux drivers are numbered by branch (550.54.15 is R550); Windows numbers run ahead of
+    it (536.40 is R535), so there the branch is the nearest known one at or below."""
+    if platform == "windows":
+        known = [b.branch for b in kb.driver_branches if b.branch <= version.major]
+        if known:
+            return max(known)
+    return version.major
 
 
 def _library_mismatch(host) -> Finding | None:

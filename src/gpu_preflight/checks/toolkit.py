@@ -61,7 +61,6 @@ def _judge(ctx: CheckContext, toolkit: Toolkit, driver: Version | None) -> Findi
         return Finding(
             code="toolkit-newer-than-driver",
             severity=Severity.WARN,
-            cause="ptx-too-new",
             title=f"{label} is newer than driver {driver} supports natively",
             detail=(
                 f"Programs it builds run through CUDA minor-version compatibility (driver >= {verdict.minor_compat}), "

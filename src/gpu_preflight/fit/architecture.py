@@ -84,10 +84,9 @@ def architecture_from_config(config: Any, origin: str) -> Architecture:
     if heads % kv_heads:
         raise UsageError(f"{origin}: num_attention_heads ({heads}) is not a multiple of num_key_value_heads ({kv_heads})")
     head_dim = read.positive("head_dim", default=traits.get("head_dim_default") or hidden // heads)
-    experts = read.positive(traits["experts"], default=0, zero_ok=True) if "experts" in traits else 0
-    if not experts and family == "llama":
-        # An unknown family that still declares experts: count them Mixtral-style.
-        experts = read.positive("num_local_experts", default=0, zero_ok=True) or read.positive("num_experts", default=0, zero_ok=True)
+    # An unknown family that still declares experts is counted Mixtral-style.
+    expert_keys = traits.get("experts", ["num_local_experts", "num_experts"] if family != model_type else [])
+    experts = next((read.positive(key, zero_ok=True) for key in expert_keys if config.get(key) is not None), 0)
     layers = read.positive("num_hidden_layers", limit=_MAX_LAYERS)
     intermediate = read.positive("intermediate_size", default=0 if experts else None, zero_ok=bool(experts))
     moe = _moe_fields(read, traits, experts, intermediate, layers) if experts else {}

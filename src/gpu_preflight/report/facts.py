@@ -18,7 +18,8 @@ def cuda_version_facts(host: Host) -> list[tuple[str, str]]:
     driver = host.driver
     if driver.version:
         module = f", kernel module {driver.kernel_module}" if driver.kernel_module and driver.kernel_module != driver.version else ""
-        first = f"{driver.version} (R{driver.version.split('.')[0]}, from {driver.source}{module})"
+        branch = "" if driver.platform == "windows" else f"R{driver.version.split('.')[0]}, "  # Windows numbers are not branches
+        first = f"{driver.version} ({branch}from {driver.source}{module})"
     else:
         first = "none: no NVIDIA driver loaded"
     second = driver.cuda or ("unknown (not reported)" if driver.version else "none: needs a driver")

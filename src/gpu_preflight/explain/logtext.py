@@ -1,0 +1,175 @@
+"""A pasted log, cleaned once and searched many times.
+
+Real logs arrive with CRLF or bare-CR progress bars, ANSI colours, lines wrapped by a terminal
+or a GitHub comment box, UTF-16 from PowerShell redirection, and now and then megabytes of
+training output around the one line that matters. ``LogText`` keeps the cleaned lines (for
+evidence and fact extraction) and a folded copy of the whole text for phrase search:
+ASCII-only, lower case, every character that is not a letter or digit turned into a space,
+newlines included, and *the same length* as the text, so an offset found in the folded copy
+is an offset in the text. Matching whole words across line ends is what makes wrapped lines
+match; searching bytes with ``bytes.find`` and literal-anchored patterns keeps a 10 MB log fast
+and every search linear.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+import sys
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from gpu_preflight.errors import UsageError
+
+MAX_LOG_BYTES = 32 * 1024 * 1024
+MAX_LINE = 4096  # longer lines are split into pieces of this size (a JSON blob, a one-line dump)
+GAP = 240  # "..." in a phrase: at most this many characters between the words around it
+MAX_HITS = 3  # evidence kept per phrase
+
+# CSI (colours, cursor moves), OSC (titles, hyperlinks; bounded), and two-byte escapes.
+_ANSI = re.compile(r"\x1b\[[0-?]{0,32}[ -/]{0,8}[@-~]|\x1b\][^\x07\x1b]{0,512}(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
+# Control characters that never occur in text: their share tells a binary file from a log.
+_BINARY = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\ufffd]")
+# Folding table: ASCII letters to lower case, digits kept, every other byte to a space.
+_FOLD = bytes(
+    (c | 0x20) if (65 <= c <= 90 or 97 <= c <= 122) else c if 48 <= c <= 57 else 32 for c in range(256)
+)
+
+
+def read_log(path: str, limit: int = MAX_LOG_BYTES) -> bytes:
+    """The bytes of a log file, or of stdin for ``-``; one clear UsageError when unreadable.
+
+    An empty log is readable (it simply explains nothing).
+    """
+    what = "log"
+    if path == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError("no log given: name a FILE, or pipe the log in with '-' (preflight explain - < log.txt)")
+        data = sys.stdin.buffer.read(limit + 1)
+    else:
+        if os.path.isdir(path):
+            raise UsageError(f"{what} {path}: is a directory, not a file")
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(limit + 1)
+        except OSError as exc:
+            raise UsageError(f"{what} {path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise UsageError(f"{what} {path}: larger than {limit // (1024 * 1024)} MiB; pass the part around the error")
+    return data
+
+
+def decode_log(data: bytes, origin: str = "log") -> str:
+    """Text from bytes: UTF-8 (BOM or not) or UTF-16 (PowerShell's ``>``); binary is refused."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text = data.decode("utf-16", errors="replace")
+    elif len(data) >= 4 and data[1:64:2].count(0) > len(data[1:64:2]) * 0.8 and data[0:64:2].count(0) == 0:
+        text = data.decode("utf-16-le", errors="replace")  # UTF-16 without a BOM: every other byte 0
+    else:
+        text = data.decode("utf-8", errors="replace").removeprefix("\ufeff")
+    if text:
+        odd = sum(1 for _ in _BINARY.finditer(text, 0, 1 << 20))
+        sample = min(len(text), 1 << 20)
+        if odd > max(8, sample // 50):
+            raise UsageError(f"{origin}: not a text log (binary data)")
+    return text
+
+
+@dataclass
+class LogText:
+    """Cleaned lines plus the folded search copy (see the module docstring)."""
+
+    lines: list[str]
+    text: str = field(init=False, repr=False)
+    folded: bytes = field(init=False, repr=False)
+    starts: list[int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.text = "\n".join(self.lines)
+        # errors="replace" turns each non-ASCII character into one "?": offsets stay aligned.
+        self.folded = self.text.encode("ascii", errors="replace").translate(_FOLD)
+        starts, offset = [], 0
+        for line in self.lines:
+            starts.append(offset)
+            offset += len(line) + 1
+        self.starts = starts
+
+    @classmethod
+    def from_text(cls, text: str) -> LogText:
+        lines: list[str] = []
+        for raw in text.splitlines():  # \r\n, \n and bare \r (progress bars) all end a line
+            line = _ANSI.sub("", raw).rstrip()
+            if "\x1b" in line:  # a stray escape the pattern did not consume
+                line = line.replace("\x1b", "")
+            lines.extend(line[i:i + MAX_LINE] for i in range(0, max(len(line), 1), MAX_LINE))
+        return cls(lines)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, origin: str = "log") -> LogText:
+        return cls.from_text(decode_log(data, origin))
+
+    def line_of(self, offset: int) -> int:
+        return max(bisect_right(self.starts, offset) - 1, 0)
+
+    @cached_property
+    def words(self) -> frozenset[bytes]:
+        """Every folded word: a phrase whose words are not all here cannot match (cheap filter)."""
+        return frozenset(self.folded.split())
+
+    def lines_with(self, needle: str, limit: int = 200) -> list[int]:
+        """Indices of lines whose folded text contains ``needle`` (a folded fragment)."""
+        key = fold(needle)
+        found: list[int] = []
+        position = self.folded.find(key)
+        while position >= 0 and len(found) < limit:
+            index = self.line_of(position)
+            if not found or found[-1] != index:
+                found.append(index)
+            position = self.folded.find(key, self.starts[index] + len(self.lines[index]) + 1)
+        return found
+
+    def search(self, phrase: Phrase) -> list[tuple[int, int]]:
+        """(first line, last line) of up to MAX_HITS places where the phrase occurs."""
+        if not all(word in self.words for word in phrase.words):
+            return []
+        hits: list[tuple[int, int]] = []
+        for match in phrase.pattern.finditer(self.folded):
+            hits.append((self.line_of(match.start()), self.line_of(match.end() - 1)))
+            if len(hits) >= MAX_HITS:
+                break
+        return hits
+
+
+def fold(text: str) -> bytes:
+    return text.encode("ascii", errors="replace").translate(_FOLD)
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A loose phrase: words in order, any punctuation, case or line breaks between them.
+
+    ``...`` stands for up to GAP characters of anything. Words match whole: ``oom`` does not
+    match inside ``room``. Compiled to a bytes pattern anchored on a literal first word, with
+    only bounded repetition, so a search is linear in the log's size whatever the log holds.
+    """
+
+    text: str
+    words: tuple[bytes, ...]
+    pattern: re.Pattern[bytes]
+
+    @classmethod
+    def compile(cls, text: str) -> Phrase:
+        segments = [fold(part).split() for part in text.split("...")]
+        if not segments[0] or not all(segments):
+            raise ValueError(f"phrase {text!r}: '...' must stand between words")
+        words = tuple(w for segment in segments for w in segment)
+        if len(words[0]) < 3:
+            raise ValueError(f"phrase {text!r}: must start with a distinctive word")
+        body = (rb"[^a-z0-9]{1,%d}" % 40).join  # punctuation and spaces between words
+        joined = (rb"(?:[^a-z0-9]{1,40}|[^a-z0-9].{0,%d}?[^a-z0-9])" % GAP).join(
+            body(re.escape(w) for w in segment) for segment in segments
+        )
+        pattern = re.compile(rb"(?<![a-z0-9])" + joined + rb"(?![a-z0-9])", re.DOTALL)
+        return cls(text, words, pattern)

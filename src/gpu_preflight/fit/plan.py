@@ -1,0 +1,334 @@
+"""The memory plan: what a model needs on one GPU at a dtype, context and batch, under an
+engine's rules, and what each GPU of a host can hold.
+
+``plan_memory`` is host-independent; ``fit_devices`` judges it against a Host. Every constant
+comes from rules.toml. Per GPU, never summed across GPUs unless the engine shards the model
+(vLLM ``--tensor-parallel``): mixed GPUs are judged one by one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from gpu_preflight.errors import UsageError
+from gpu_preflight.fit import data
+from gpu_preflight.fit.sources import Model
+from gpu_preflight.host import Gpu, Host
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+ENGINES = ("vllm", "transformers")
+KV_CACHE_DTYPES = ("fp8", "bfloat16", "float16", "float32")
+# Without a max_position_embeddings the search for the largest context stops here.
+UNBOUNDED_CONTEXT = 1 << 24
+
+
+@dataclass(frozen=True)
+class Settings:
+    dtype: str  # weights, canonical rules.toml name
+    dtype_requested: bool  # False: taken from the checkpoint (an engine's "auto" may differ)
+    compute_dtype: str  # activations (and the KV cache unless kv_cache_dtype says otherwise)
+    kv_cache_dtype: str
+    context: int  # tokens per sequence: prompt plus generated
+    batch: int  # sequences at once
+    engine: str
+    tensor_parallel: int = 1
+    gpu_memory_utilization: float | None = None  # vLLM only
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Bytes on one GPU; the keys of the JSON contract's "bytes"."""
+
+    weights: int
+    kv_cache: int
+    activations: int
+    overhead: int
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.kv_cache + self.activations + self.overhead
+
+    def to_dict(self) -> dict[str, int]:
+        return {**asdict(self), "total": self.total}
+
+
+@dataclass
+class MemoryPlan:
+    model: Model
+    settings: Settings
+    weight_bytes: int  # the whole model; one GPU holds weight_bytes / tensor_parallel
+    kv_bytes_per_token: int  # the whole model, per token of one sequence
+    kv_bytes_per_token_per_gpu: int
+    notes: list[str] = field(default_factory=list)
+
+    def breakdown(self, context: int, batch: int, gpu: Gpu | None = None) -> Breakdown:
+        """Bytes on one GPU (``gpu`` decides vLLM's batch defaults) for ``batch`` sequences of
+        ``context`` tokens."""
+        rules, s = data.rules(), self.settings
+        engine = rules["engine"][s.engine]
+        tokens_per_sequence = context
+        if s.engine == "vllm":
+            block = engine["block_size"]
+            tokens_per_sequence = math.ceil(context / block) * block
+        kv_cache = self.kv_bytes_per_token_per_gpu * tokens_per_sequence * batch
+        activations = self._activations(context, batch, gpu)
+        overhead = (rules["overhead"]["cuda_context_mib"] + rules["overhead"]["workspace_mib"]) * MIB
+        if s.tensor_parallel > 1:
+            overhead += rules["overhead"]["tensor_parallel_mib"] * MIB
+        if s.engine == "vllm":
+            overhead += engine["cuda_graphs_mib"] * MIB
+        else:
+            overhead += math.ceil(engine["allocator_slack"] * (kv_cache + activations))
+        return Breakdown(math.ceil(self.weight_bytes / s.tensor_parallel), kv_cache, activations, overhead)
+
+    def _activations(self, context: int, batch: int, gpu: Gpu | None) -> int:
+        rules, s, arch = data.rules(), self.settings, self.model.architecture
+        factors = rules["activation"]
+        if s.engine == "vllm":
+            defaults = vllm_batch_defaults(gpu)
+            tokens, logit_rows = defaults["max_num_batched_tokens"], defaults["max_num_seqs"]
+        else:
+            tokens, logit_rows = context * batch, batch
+        mlp_width = arch.intermediate_size if arch.layers > arch.sparse_layers else 0
+        if arch.experts:
+            mlp_width = max(mlp_width, arch.experts_per_token * arch.expert_size + arch.shared_expert_size)
+        width = factors["mlp_factor"] * mlp_width / s.tensor_parallel + factors["hidden_factor"] * arch.hidden_size
+        forward = tokens * width * data.dtype_bits(s.compute_dtype) / 8
+        sampler = logit_rows * arch.vocab_size * factors["sampler_bytes_per_logit"]
+        return math.ceil(max(forward, sampler))
+
+    def budget(self, gpu: Gpu) -> tuple[int | None, str | None]:
+        """Bytes this engine may use on ``gpu`` and, when it cannot start there, why."""
+        if gpu.memory_total_mib is None:
+            return None, "its memory size is unknown"
+        total = gpu.memory_total_mib * MIB
+        free = total - (gpu.memory_used_mib or 0) * MIB
+        if self.settings.engine != "vllm":
+            return free, None
+        reserved = math.floor(self.settings.gpu_memory_utilization * total)
+        if free < reserved:
+            return reserved, (
+                f"vLLM reserves {self.settings.gpu_memory_utilization:g} of total memory ({reserved / GIB:.1f} GiB) "
+                f"and refuses to start with {free / GIB:.1f} GiB free"
+            )
+        return reserved, None
+
+
+def vllm_batch_defaults(gpu: Gpu | None) -> dict[str, Any]:
+    """EngineArgs.get_batch_defaults for `vllm serve` on this GPU (rules.toml)."""
+    total_gib = (gpu.memory_total_mib or 0) / 1024 if gpu else 0
+    name = (gpu.name if gpu else "").lower()
+    for row in data.rules()["engine"]["vllm"]["batch_defaults"]:
+        if total_gib >= row["min_memory_gib"] and not (row.get("not_named") and row["not_named"] in name):
+            return row
+    raise AssertionError("rules.toml: engine.vllm.batch_defaults needs a catch-all row")
+
+
+def plan_memory(
+    model: Model,
+    *,
+    dtype: str | None = None,
+    kv_cache_dtype: str | None = None,
+    context: int | None = None,
+    batch: int = 1,
+    engine: str = "vllm",
+    tensor_parallel: int = 1,
+    gpu_memory_utilization: float | None = None,
+) -> MemoryPlan:
+    """The plan for one model and one set of settings, before any host is looked at.
+
+    ``dtype`` None: the checkpoint's own (its quantisation, or config.json's torch_dtype, else
+    bfloat16). ``context`` None: the model's max_position_embeddings, as vLLM serves it.
+    """
+    arch, rules = model.architecture, data.rules()
+    if engine not in ENGINES:
+        raise UsageError(f"--engine {engine!r}: choose from {', '.join(ENGINES)}")
+    notes = list(arch.notes)
+    context = _check_context(context, arch.max_position_embeddings, notes)
+    if batch < 1:
+        raise UsageError(f"--batch must be at least 1, got {batch}")
+    _check_tensor_parallel(tensor_parallel, engine, arch.attention_heads, arch.kv_heads)
+    if engine == "vllm":
+        gpu_memory_utilization = rules["engine"]["vllm"]["gpu_memory_utilization"] if gpu_memory_utilization is None else gpu_memory_utilization
+        if not 0 < gpu_memory_utilization <= 1:
+            raise UsageError(f"--gpu-memory-utilization must be in (0, 1], got {gpu_memory_utilization:g}")
+    elif gpu_memory_utilization is not None:
+        raise UsageError("--gpu-memory-utilization is vLLM's rule: use it with --engine vllm")
+
+    requested = dtype is not None
+    dtype = data.canonical_dtype(dtype) if requested else _checkpoint_dtype(model, notes)
+    quantized = bool(data.dtype_row(dtype).get("quantized"))
+    compute = dtype if not quantized else (arch.config_dtype if arch.config_dtype in ("bfloat16", "float16") else "bfloat16")
+    kv_dtype = compute if kv_cache_dtype in (None, "auto") else data.canonical_dtype(kv_cache_dtype, "--kv-cache-dtype")
+    if kv_dtype not in KV_CACHE_DTYPES:
+        raise UsageError(f"--kv-cache-dtype {kv_cache_dtype!r}: choose from auto, {', '.join(KV_CACHE_DTYPES)}")
+
+    settings = Settings(dtype, requested, compute, kv_dtype, context, batch, engine, tensor_parallel, gpu_memory_utilization)
+    kv_bytes = data.dtype_bits(kv_dtype) / 8
+    per_token = 2 * arch.layers * arch.kv_heads * arch.head_dim * kv_bytes
+    # vLLM splits KV heads across tensor-parallel ranks, replicating them when ranks outnumber heads.
+    kv_heads_per_gpu = max(1, arch.kv_heads // tensor_parallel)
+    per_token_per_gpu = 2 * arch.layers * kv_heads_per_gpu * arch.head_dim * kv_bytes
+    if arch.sparse_layers:
+        notes.append(f"mixture of experts: all {arch.experts} experts per layer are resident; {arch.experts_per_token} run per token ({model.computed.active:,} active parameters)")
+    return MemoryPlan(model, settings, _weight_bytes(model, dtype, requested), math.ceil(per_token), math.ceil(per_token_per_gpu), notes)
+
+
+def _check_context(context: int | None, model_max: int | None, notes: list[str]) -> int:
+    if context is None:
+        if model_max is None:
+            raise UsageError("config.json has no max_position_embeddings: give --context N")
+        notes.append(f"context defaults to the model's max_position_embeddings ({model_max}): vLLM's default max_model_len")
+        return model_max
+    if context < 1:
+        raise UsageError(f"--context must be at least 1 token, got {context}")
+    return context
+
+
+def _check_tensor_parallel(size: int, engine: str, heads: int, kv_heads: int) -> None:
+    if size < 1:
+        raise UsageError(f"--tensor-parallel must be at least 1, got {size}")
+    if size > 1 and engine != "vllm":
+        raise UsageError("--tensor-parallel shards the model across GPUs only with --engine vllm")
+    if heads % size or (kv_heads >= size and kv_heads % size) or (kv_heads < size and size % kv_heads):
+        raise UsageError(f"--tensor-parallel {size}: the model's {heads} attention heads and {kv_heads} KV heads cannot be split {size} ways")
+
+
+def _checkpoint_dtype(model: Model, notes: list[str]) -> str:
+    arch = model.architecture
+    if arch.quantization is None:
+        if arch.config_dtype is None:
+            notes.append("config.json names no torch_dtype: planned as bfloat16")
+        return arch.config_dtype or "bfloat16"
+    quant = _quantization_dtype(arch.quantization)
+    if quant is None:
+        raise UsageError(f"{model.id}: quantization {arch.quantization.get('quant_method')!r} of unknown size: give --dtype int4|int8|fp8")
+    notes.append(f"weights quantised in the checkpoint ({arch.quantization.get('quant_method')}): planned as {quant}")
+    return quant
+
+
+def _quantization_dtype(quantization: dict[str, Any]) -> str | None:
+    method = str(quantization.get("quant_method", "")).lower()
+    if "fp8" in method:
+        return "fp8"
+    bits = quantization.get("bits") or (4 if quantization.get("load_in_4bit") else 8 if quantization.get("load_in_8bit") else None)
+    return {4: "int4", 8: "int8"}.get(bits)
+
+
+def _weight_bytes(model: Model, dtype: str, requested: bool) -> int:
+    arch, stored = model.architecture, model.stored
+    if arch.quantization is not None and stored is not None and not requested:
+        return stored.bytes  # the checkpoint as stored is exactly what loads
+    bits = data.dtype_bits(dtype)
+    params = model.params
+    if not data.dtype_row(dtype).get("quantized"):
+        return math.ceil(params * bits / 8)
+    kept = model.computed.embeddings + model.computed.lm_head  # rules.toml [quantized]
+    return math.ceil(kept * 2 + (params - kept) * bits / 8)
+
+
+# --- judging a plan against the GPUs of a host ----------------------------------------------
+
+
+@dataclass
+class DeviceFit:
+    index: int
+    name: str
+    compute_capability: str | None
+    total_bytes: int | None
+    used_bytes: int | None
+    free_bytes: int | None
+    budget_bytes: int | None  # what the engine may use: free memory, or vLLM's reservation
+    fits: bool
+    reason: str | None  # why it cannot run at all (unknown memory, vLLM's start check)
+    max_context: int
+    context_capped_by_model: bool
+    max_concurrency: int
+    dtype_supported: bool | None  # None: compute capability unknown
+    bytes: Breakdown
+
+    def to_dict(self) -> dict[str, Any]:
+        document = asdict(self)
+        document["bytes"] = self.bytes.to_dict()
+        return document
+
+
+def fit_devices(plan: MemoryPlan, host: Host) -> list[DeviceFit]:
+    """One row per GPU the plan would use: every GPU on its own, or the first N of a
+    tensor-parallel group (each holding its shard; the group is as large as its smallest)."""
+    gpus = host.gpus[: plan.settings.tensor_parallel] if plan.settings.tensor_parallel > 1 else host.gpus
+    return [fit_device(plan, gpu) for gpu in gpus]
+
+
+def fit_device(plan: MemoryPlan, gpu: Gpu) -> DeviceFit:
+    s, model_max = plan.settings, plan.model.architecture.max_position_embeddings
+    budget, reason = plan.budget(gpu)
+    total = gpu.memory_total_mib * MIB if gpu.memory_total_mib is not None else None
+    used = (gpu.memory_used_mib or 0) * MIB if total is not None else None
+
+    def fits(context: int, batch: int) -> bool:
+        return budget is not None and reason is None and plan.breakdown(context, batch, gpu).total <= budget
+
+    max_context = _largest(model_max or UNBOUNDED_CONTEXT, lambda c: fits(c, s.batch))
+    per_sequence = max(1, plan.kv_bytes_per_token_per_gpu * s.context)
+    ceiling = 1 + (budget or 0) // per_sequence
+    return DeviceFit(
+        index=gpu.index,
+        name=gpu.name,
+        compute_capability=gpu.compute_capability,
+        total_bytes=total,
+        used_bytes=used,
+        free_bytes=(total - used) if total is not None else None,
+        budget_bytes=budget,
+        fits=fits(s.context, s.batch),
+        reason=reason,
+        max_context=max_context,
+        context_capped_by_model=model_max is not None and max_context == model_max,
+        max_concurrency=_largest(ceiling, lambda b: fits(s.context, b)),
+        dtype_supported=dtype_supported(s.dtype, gpu.compute_capability),
+        bytes=plan.breakdown(s.context, s.batch, gpu),
+    )
+
+
+def _largest(upper: int, ok) -> int:
+    """The largest n in [0, upper] with ok(n), for ok monotone (true, then false)."""
+    if upper < 1 or not ok(1):
+        return 0
+    low, high = 1, upper
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if ok(middle) else (low, middle - 1)
+    return low
+
+
+def dtype_supported(dtype: str, compute_capability: str | None) -> bool | None:
+    minimum = data.dtype_row(dtype).get("min_cc")
+    if minimum is None:
+        return True
+    if compute_capability is None:
+        return None
+    from gpu_preflight.versions import Version
+
+    return Version.parse(compute_capability) >= Version.parse(minimum)
+
+
+def with_settings(plan: MemoryPlan, **changes: Any) -> MemoryPlan:
+    """The same model re-planned with some settings changed (for fixes that are checked)."""
+    s = plan.settings
+    current = {
+        "dtype": s.dtype if s.dtype_requested else None,
+        "kv_cache_dtype": s.kv_cache_dtype if s.kv_cache_dtype != s.compute_dtype else None,
+        "context": s.context,
+        "batch": s.batch,
+        "engine": s.engine,
+        "tensor_parallel": s.tensor_parallel,
+        "gpu_memory_utilization": s.gpu_memory_utilization if s.engine == "vllm" else None,
+    }
+    current.update(changes)
+    if current["engine"] != "vllm":
+        current["gpu_memory_utilization"] = None
+    return plan_memory(plan.model, **current)
+

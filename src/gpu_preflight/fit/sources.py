@@ -1,0 +1,130 @@
+"""Where a model's config.json comes from: a local directory, a built-in profile, the Hugging
+Face cache on this machine, or the Hub over the network (short timeout, one clear line when
+the network is not there)."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gpu_preflight.errors import UsageError
+from gpu_preflight.fit import data
+from gpu_preflight.fit.architecture import Architecture, ParameterCount, architecture_from_config, count_parameters
+from gpu_preflight.fit.safetensors import StoredWeights, read_weights
+from gpu_preflight.inputs import load_json, read_input
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
+DEFAULT_ENDPOINT = "https://huggingface.co"
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+FETCH_TIMEOUT_S = 10.0
+
+
+@dataclass
+class Model:
+    id: str
+    source: str  # directory | profile | hub-cache | hub
+    location: str  # the directory, the profile's source, or the URL config.json came from
+    architecture: Architecture
+    computed: ParameterCount
+    stored: StoredWeights | None = None
+    profile: dict[str, Any] | None = None
+
+    @property
+    def params(self) -> int:
+        """Exact from safetensors headers when they hold plain (unpacked) weights, else computed."""
+        if self.stored is not None and self.architecture.quantization is None:
+            return self.stored.elements - self.stored.tied_duplicate
+        return self.computed.total
+
+    @property
+    def params_source(self) -> str:
+        return "safetensors" if self.stored is not None and self.architecture.quantization is None else "architecture"
+
+
+def resolve_model(text: str, timeout: float = FETCH_TIMEOUT_S) -> Model:
+    """MODEL as the user typed it -> a Model, or a UsageError saying what was tried."""
+    if not text.strip():
+        raise UsageError("MODEL is empty: give a directory with config.json, a built-in model or a Hugging Face id")
+    path = Path(text).expanduser()
+    if path.exists():
+        return _from_directory(path.parent if path.is_file() else path, text, "directory")
+    profile = find_profile(text)
+    if profile is not None:
+        arch = architecture_from_config(profile["config"], f"built-in profile {profile['id']}")
+        return Model(profile["id"], "profile", profile["source"], arch, count_parameters(arch), profile=profile)
+    if not HUB_ID.match(text):
+        raise UsageError(
+            f"unknown model {text!r}: not a directory, not a built-in model ({', '.join(p['id'] for p in data.profiles())}), "
+            "not a Hugging Face id (owner/name)"
+        )
+    cached = _hub_cache_snapshot(text)
+    if cached is not None:
+        return _from_directory(cached, text, "hub-cache", model_id=text)
+    url, config = _fetch_config(text, timeout)
+    arch = architecture_from_config(config, url)
+    return Model(text, "hub", url, arch, count_parameters(arch))
+
+
+def find_profile(text: str) -> dict[str, Any] | None:
+    wanted = text.strip().lower()
+    for profile in data.profiles():
+        if wanted == profile["id"].lower() or wanted in (alias.lower() for alias in profile.get("aliases", [])):
+            return profile
+    return None
+
+
+def _from_directory(directory: Path, text: str, source: str, model_id: str | None = None) -> Model:
+    config_path = directory / "config.json"
+    if not config_path.is_file():
+        raise UsageError(f"{text}: no config.json in {directory}")
+    origin = str(config_path)
+    config = load_json(read_input(str(config_path), "config.json", limit=MAX_CONFIG_BYTES), origin)
+    arch = architecture_from_config(config, origin)
+    stored = read_weights(directory, arch.tied_embeddings)
+    return Model(model_id or directory.name or text, source, str(directory), arch, count_parameters(arch), stored)
+
+
+def _hub_cache_snapshot(model_id: str) -> Path | None:
+    """The snapshot huggingface_hub downloaded (refs/main first), without importing it."""
+    cache = os.environ.get("HF_HUB_CACHE") or os.path.join(
+        os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface"), "hub"
+    )
+    repo = Path(cache) / f"models--{model_id.replace('/', '--')}"
+    try:
+        revision = (repo / "refs" / "main").read_text().strip()
+    except OSError:
+        revision = ""
+    candidates = [repo / "snapshots" / revision] if revision else []
+    if (repo / "snapshots").is_dir():
+        candidates += sorted((repo / "snapshots").iterdir())
+    return next((c for c in candidates if (c / "config.json").is_file()), None)
+
+
+def _fetch_config(model_id: str, timeout: float) -> tuple[str, Any]:
+    import urllib.error
+    import urllib.request
+
+    endpoint = (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+    url = f"{endpoint}/{model_id}/resolve/main/config.json"
+    offline = "use a local directory with config.json, or a built-in model"
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        raise UsageError(f"{model_id}: not in the Hugging Face cache and HF_HUB_OFFLINE is set ({offline})")
+    request = urllib.request.Request(url, headers={"User-Agent": "gpu-preflight"})
+    token = os.environ.get("HF_TOKEN")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read(MAX_CONFIG_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        why = {401: "gated or private: set HF_TOKEN", 403: "gated or private: set HF_TOKEN", 404: "no such model on the Hub"}
+        raise UsageError(f"{model_id}: cannot fetch {url}: HTTP {exc.code} ({why.get(exc.code, exc.reason)})") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UsageError(f"{model_id}: cannot fetch {url} within {timeout:g}s: {reason} (no network? {offline})") from None
+    if len(body) > MAX_CONFIG_BYTES:
+        raise UsageError(f"{url}: larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB: not a config.json")
+    return url, load_json(body, url)

@@ -1,0 +1,235 @@
+"""Reading a fleet, one host at a time: host documents, nvidia-smi XML dumps and Kubernetes nodes.
+
+Every reader is a generator of ``HostInput`` (a host to judge), ``Skipped`` (a node that is not
+a GPU node) or ``Unreadable`` (an input that is not one of ours: recorded, and the survey goes
+on). Nothing is kept once yielded, so a directory of 10,000 files or a JSON Lines file of
+10,000 documents is read in the memory of one document.
+
+HOSTFILE may be:
+* a file: ``preflight probe --json`` output (also a ``doctor --json`` report, whose host is
+  used), an ``nvidia-smi -q -x`` dump (starts with ``<``), ``kubectl get nodes -o json`` output,
+  or JSON Lines (``.jsonl``/``.ndjson``, or any file holding one JSON document per line);
+* a directory: its ``.json``, ``.jsonl``, ``.ndjson`` and ``.xml`` files, recursively, sorted,
+  hidden ones skipped;
+* ``-``: standard input, read line by line when its first line is a whole JSON document.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import IO, Iterable, Iterator, Union
+
+from gpu_preflight.errors import UsageError
+from gpu_preflight.fleet import k8s
+from gpu_preflight.host import SCHEMA as HOST_SCHEMA
+from gpu_preflight.host import Host
+from gpu_preflight.inputs import read_input
+
+JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
+DIRECTORY_SUFFIXES = (".json", ".xml") + JSON_LINES_SUFFIXES
+NOT_OURS = "not a host document (preflight probe --json), an nvidia-smi -q -x dump or Kubernetes nodes"
+
+
+@dataclass(frozen=True)
+class HostInput:
+    name: str  # the node name, the document's hostname, else the file name
+    source: str  # where it was read: "hosts/a.json", "fleet.jsonl:12", "nodes.json: node gpu-7"
+    doc: dict | None = None  # a host document, validated only when its shape is new (judge.py)
+    host: Host | None = None  # already built (XML, labels)
+    hostname: str | None = None  # value of the kubernetes.io/hostname label, for nodeAffinity
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    source: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    name: str
+    source: str
+    reason: str
+
+
+Item = Union[HostInput, Unreadable, Skipped]
+
+
+def check_paths(paths: Iterable[str]) -> None:
+    """A path that does not exist is a typo in the request, not a bad host: refuse it up front."""
+    for path in paths:
+        if path != "-" and not os.path.exists(path):
+            raise UsageError(f"{path}: no such file or directory")
+
+
+def read_hostfiles(paths: Iterable[str]) -> Iterator[Item]:
+    for path in paths:
+        if path == "-":
+            yield from _stdin()
+        elif os.path.isdir(path):
+            for file in _walk(path):
+                yield from read_file(file)
+        else:
+            yield from read_file(path)
+
+
+def read_k8s_nodes(path: str) -> Iterator[Item]:
+    """``--k8s-nodes FILE``: Kubernetes nodes as JSON or as pasted label text."""
+    try:
+        data = read_input(path, "--k8s-nodes")
+        text = data.decode("utf-8-sig")
+    except UsageError as exc:
+        yield Unreadable(path, str(exc))
+        return
+    except UnicodeDecodeError:
+        yield Unreadable(path, f"--k8s-nodes {path}: binary data, not Kubernetes nodes")
+        return
+    try:
+        nodes = k8s.nodes_from_json(json.loads(text))
+    except (json.JSONDecodeError, RecursionError):
+        nodes = None
+    try:
+        nodes = nodes if nodes is not None else k8s.nodes_from_text(text, f"--k8s-nodes {path}")
+    except UsageError as exc:
+        yield Unreadable(path, str(exc))
+        return
+    yield from node_inputs(nodes, path, _stem(path))
+
+
+def read_file(path: str) -> Iterator[Item]:
+    if path.lower().endswith(JSON_LINES_SUFFIXES):
+        try:
+            with open(path, "rb") as stream:
+                yield from _json_lines(stream, path)
+        except OSError as exc:
+            yield Unreadable(path, f"{path}: cannot read: {exc.strerror or exc}")
+        return
+    try:
+        data = read_input(path, "HOSTFILE")
+    except UsageError as exc:
+        yield Unreadable(path, str(exc))
+        return
+    yield from read_document(data, path, _stem(path))
+
+
+def read_document(data: bytes, origin: str, name: str) -> Iterator[Item]:
+    """One input's bytes: XML, one JSON document, or JSON Lines without the file suffix."""
+    if data.lstrip()[:1] == b"<":
+        from gpu_preflight.probe.smi_xml import parse_smi_xml
+
+        try:
+            yield HostInput(name, origin, host=parse_smi_xml(data, origin))
+        except UsageError as exc:
+            yield Unreadable(origin, str(exc))
+        return
+    try:
+        yield from from_json(json.loads(data), origin, name)
+    except UnicodeDecodeError:
+        yield Unreadable(origin, f"{origin}: binary data or not UTF-8")
+    except RecursionError:
+        yield Unreadable(origin, f"{origin}: JSON nested too deeply")
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data" and exc.lineno > 1:  # one document per line
+            yield from _json_lines(data.splitlines(), origin)
+        else:
+            yield Unreadable(origin, f"{origin}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})")
+
+
+def from_json(doc: object, origin: str, name: str) -> Iterator[Item]:
+    """A parsed JSON document: a host document, a doctor report, or Kubernetes nodes."""
+    if isinstance(doc, dict) and str(doc.get("schema", "")).startswith("gpu-preflight/report/"):
+        doc = doc.get("host")
+    if is_host_document(doc):
+        hostname = doc.get("hostname")
+        yield HostInput(hostname if isinstance(hostname, str) and hostname else name, origin, doc=doc)
+        return
+    nodes = k8s.nodes_from_json(doc)
+    if nodes is None:
+        yield Unreadable(origin, f"{origin}: {NOT_OURS}")
+    else:
+        yield from node_inputs(nodes, origin, name)
+
+
+def is_host_document(doc: object) -> bool:
+    if not isinstance(doc, dict):
+        return False
+    schema = doc.get("schema")
+    # A newer schema is passed on so that Host.from_dict can say which one it is.
+    return str(schema).startswith("gpu-preflight/host/") if schema is not None else "driver" in doc and "gpus" in doc
+
+
+def node_inputs(nodes: list[k8s.RawNode], origin: str, fallback: str) -> Iterator[Item]:
+    for node in nodes:
+        hostname = node.labels.get("kubernetes.io/hostname")
+        name = node.name or hostname or fallback
+        source = f"{origin}: node {name}" if node.name or len(nodes) > 1 else origin
+        published = node.annotations.get(k8s.HOST_ANNOTATION)
+        if published is not None:  # a probe document beats labels: it has every GPU's facts
+            try:
+                doc = json.loads(published)
+            except (json.JSONDecodeError, RecursionError):
+                doc = None
+            if is_host_document(doc):
+                yield HostInput(name, source, doc=doc, hostname=hostname)
+            else:
+                yield Unreadable(source, f"{source}: annotation {k8s.HOST_ANNOTATION} is not a host document")
+            continue
+        gpu = k8s.GpuLabels.from_labels(node.labels)
+        if gpu is None:
+            yield Skipped(name, source, "no nvidia.com GPU labels (not a GPU node, or GPU Feature Discovery does not run there)")
+        else:
+            yield HostInput(name, source, host=gpu.to_host(name), hostname=hostname)
+
+
+def _json_lines(lines: Iterable[bytes], origin: str, first: int = 1) -> Iterator[Item]:
+    for number, line in enumerate(lines, first):
+        if not line.strip():
+            continue
+        where = f"{origin}:{number}"
+        try:
+            doc = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            yield Unreadable(where, f"{where}: not a JSON document on this line")
+            continue
+        yield from from_json(doc, where, where if origin != "-" else f"stdin:{number}")
+
+
+def _stdin(stream: IO[bytes] | None = None) -> Iterator[Item]:
+    stream = stream or sys.stdin.buffer
+    head, number = b"", 0
+    for head in stream:
+        number += 1
+        if head.strip():
+            break
+    try:
+        first = json.loads(head)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        first = None
+    if isinstance(first, (dict, list)):  # JSON Lines: stream it
+        yield from from_json(first, f"-:{number}", f"stdin:{number}")
+        yield from _json_lines(stream, "-", number + 1)
+        return
+    rest = stream.read()
+    if not (head + rest).strip():
+        yield Unreadable("-", "standard input is empty")
+    else:
+        yield from read_document(head + rest, "-", "stdin")
+
+
+def _walk(directory: str) -> Iterator[str]:
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for file in sorted(files):
+            if not file.startswith(".") and file.lower().endswith(DIRECTORY_SUFFIXES):
+                yield os.path.join(root, file)
+
+
+def _stem(path: str) -> str:
+    base = os.path.basename(path.rstrip("/")) or path
+    for suffix in DIRECTORY_SUFFIXES + (".yaml", ".yml", ".txt"):
+        if base.lower().endswith(suffix):
+            return base[: -len(suffix)]
+    return base
