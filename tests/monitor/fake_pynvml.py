@@ -76,8 +76,13 @@ class FakeNVML:
         self._supported(handle)
         return SimpleNamespace(gpu=97, memory=45)
 
-    def nvmlDeviceGetMemoryInfo(self, handle):
+    nvmlMemory_v2 = 0x02000028
+    RESERVED_MIB = 400  # counted as used by the v1 call, apart from it by v2
+
+    def nvmlDeviceGetMemoryInfo(self, handle, version=None):
         used, total = [(61234, 81559), (300, 15360)][handle[1]]
+        if not version:
+            used += self.RESERVED_MIB
         return SimpleNamespace(used=used * MIB, total=total * MIB, free=(total - used) * MIB)
 
     def nvmlDeviceGetTemperature(self, handle, sensor):

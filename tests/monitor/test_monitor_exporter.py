@@ -24,9 +24,9 @@ def scrape(port: int) -> dict[str, list]:
     return {family.name: family.samples for family in parser.text_string_to_metric_families(text)}
 
 
-def value(families, name, **labels):
-    matches = [s.value for s in families.get(name, []) if all(s.labels.get(k) == v for k, v in labels.items())]
-    assert len(matches) == 1, (name, labels, families.get(name))
+def value(families, metric, **labels):
+    matches = [s.value for s in families.get(metric, []) if all(s.labels.get(k) == v for k, v in labels.items())]
+    assert len(matches) == 1, (metric, labels, families.get(metric))
     return matches[0]
 
 

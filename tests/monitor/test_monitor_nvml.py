@@ -45,6 +45,14 @@ def test_reader_reports_unsupported_as_null_and_drains_xid_events():
     assert gpu_from_dict(reader.read()["gpus"][1]).xid_errors == []  # reported once, then drained
 
 
+def test_reader_falls_back_to_v1_memory_info_on_old_bindings():
+    class OldBindings(FakeNVML):
+        nvmlMemory_v2 = None
+
+    h100 = NvmlReader(OldBindings()).read()["gpus"][0]
+    assert h100["memory_used_mib"] == 61234 + FakeNVML.RESERVED_MIB  # v1 counts reserved memory as used
+
+
 def test_reader_close_frees_events_and_shuts_down():
     nvml = FakeNVML()
     reader = NvmlReader(nvml)

@@ -121,7 +121,7 @@ class NvmlReader:
     def _gpu(self, index: int, handle: Any, xids: dict[int, list[int]]) -> dict[str, Any]:
         nvml = self.nvml
         util = _call(nvml.nvmlDeviceGetUtilizationRates, handle)
-        memory = _call(nvml.nvmlDeviceGetMemoryInfo, handle)
+        memory = self._memory(handle)
         power_mw = _call(nvml.nvmlDeviceGetPowerUsage, handle)
         limit_mw = _call(nvml.nvmlDeviceGetEnforcedPowerLimit, handle)
         throttle = _call(self._throttle, handle)
@@ -145,6 +145,13 @@ class NvmlReader:
             "xid_errors": xids.get(index, []) if index in self.xid_watched else None,
             "processes": self._processes(handle),
         }
+
+    def _memory(self, handle: Any) -> Any:
+        # v2 keeps the driver's reserved memory out of "used", as nvidia-smi does since R510; v1
+        # counts it as used. Older bindings or drivers have only v1.
+        version = getattr(self.nvml, "nvmlMemory_v2", None)
+        memory = _call(self.nvml.nvmlDeviceGetMemoryInfo, handle, version) if version else None
+        return memory if memory is not None else _call(self.nvml.nvmlDeviceGetMemoryInfo, handle)
 
     def _ecc(self, handle: Any, kind: int) -> int | None:
         count = _call(self.nvml.nvmlDeviceGetTotalEccErrors, handle, kind, self.nvml.NVML_VOLATILE_ECC)
@@ -238,6 +245,7 @@ class NvmlSource:
                 start_new_session=True,  # Ctrl-C reaches the parent only, which then closes the child
             )
         except OSError as exc:
+            self._stderr.close()
             raise NvmlUnavailable(f"the NVML helper could not be started: {exc}") from None
         self._answers = queue.Queue()
         threading.Thread(target=_pump, args=(self._proc.stdout, self._answers), daemon=True).start()
@@ -270,7 +278,7 @@ class NvmlSource:
         code = self._proc.wait()
         self._stderr.seek(0)
         last = self._stderr.read().decode(errors="replace").strip().splitlines()[-1:] or [""]
-        self._proc = None
+        self._forget()
         if code < 0:
             try:
                 return f"killed by {signal.Signals(-code).name}"
@@ -281,11 +289,20 @@ class NvmlSource:
     def _kill(self) -> None:
         if self._proc is not None:
             try:
-                os.killpg(self._proc.pid, signal.SIGKILL)
-            except OSError:
+                os.killpg(self._proc.pid, signal.SIGKILL)  # its whole group, in case it started others
+            except (OSError, AttributeError):  # gone already; or Windows, which has no process groups
                 self._proc.kill()
             self._proc.wait()
-            self._proc = None
+            self._forget()
+
+    def _forget(self) -> None:
+        proc, self._proc = self._proc, None
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
+        proc.stdout.close()  # ends the pump thread's read
+        self._stderr.close()
 
     def close(self) -> None:
         if self._proc is None:
@@ -293,14 +310,19 @@ class NvmlSource:
         try:
             self._proc.stdin.close()  # end of requests: the child shuts NVML down and exits
             self._proc.wait(timeout=2)
-            self._proc = None
+            self._forget()
         except (OSError, subprocess.TimeoutExpired):
             self._kill()
 
 
 def _pump(stream, answers: queue.Queue) -> None:
-    for line in stream:
-        answers.put(line)
+    """Move the child's answer lines onto a queue, so that the parent can wait with a timeout
+    (select() does not work on Windows pipes). ``None`` marks the end."""
+    try:
+        for line in stream:
+            answers.put(line)
+    except (OSError, ValueError):  # the parent closed the pipe after killing the child
+        pass
     answers.put(None)
 
 

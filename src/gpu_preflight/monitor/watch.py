@@ -38,6 +38,8 @@ def watch(
         taken += 1
         if count is not None and taken >= count:
             return
+        if taken == 1:
+            due = clock()  # the cadence starts after the first sample, which includes NVML's start-up
         due += interval
         delay = due - clock()
         if delay > 0:
