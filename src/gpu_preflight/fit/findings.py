@@ -37,7 +37,7 @@ def fit_findings(plan: MemoryPlan, host: Host, devices: list[DeviceFit] | None =
         )]
     if s.tensor_parallel > len(host.gpus):
         findings.append(Finding(
-            code="fit-tensor-parallel", severity=Severity.FAIL, cause="out-of-memory",
+            code="fit-tensor-parallel", severity=Severity.FAIL,
             title=f"{name}: --tensor-parallel {s.tensor_parallel} needs {s.tensor_parallel} GPUs; this host has {len(host.gpus)}",
             fix=[f"--tensor-parallel {len(host.gpus)}"] if len(host.gpus) > 1 else ["--tensor-parallel 1"],
         ))

@@ -249,6 +249,7 @@ class DeviceFit:
     max_concurrency: int
     dtype_supported: bool | None  # None: compute capability unknown
     bytes: Breakdown
+    kv_cache_tokens: int | None = None  # vLLM: tokens its KV cache would hold ("GPU KV cache size")
 
     def to_dict(self) -> dict[str, Any]:
         document = asdict(self)
@@ -273,6 +274,12 @@ def fit_device(plan: MemoryPlan, gpu: Gpu) -> DeviceFit:
         return budget is not None and reason is None and plan.breakdown(context, batch, gpu).total <= budget
 
     max_context = _largest(model_max or UNBOUNDED_CONTEXT, lambda c: fits(c, s.batch))
+    breakdown = plan.breakdown(s.context, s.batch, gpu)
+    kv_cache_tokens = None
+    if s.engine == "vllm" and budget is not None and reason is None:
+        # What vLLM gives the KV cache: its reservation minus weights, profiled activations and the rest.
+        spare = budget - (breakdown.total - breakdown.kv_cache)
+        kv_cache_tokens = max(0, spare // plan.kv_bytes_per_token_per_gpu)
     per_sequence = max(1, plan.kv_bytes_per_token_per_gpu * s.context)
     ceiling = 1 + (budget or 0) // per_sequence
     return DeviceFit(
@@ -289,7 +296,8 @@ def fit_device(plan: MemoryPlan, gpu: Gpu) -> DeviceFit:
         context_capped_by_model=model_max is not None and max_context == model_max,
         max_concurrency=_largest(ceiling, lambda b: fits(s.context, b)),
         dtype_supported=dtype_supported(s.dtype, gpu.compute_capability),
-        bytes=plan.breakdown(s.context, s.batch, gpu),
+        bytes=breakdown,
+        kv_cache_tokens=kv_cache_tokens,
     )
 
 

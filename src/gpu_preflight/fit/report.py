@@ -102,6 +102,8 @@ def render_fit_text(plan: MemoryPlan, devices: list[DeviceFit], findings: list[F
         lines.append(f"  usable      {_gib(device.budget_bytes):>8} GiB ({budget}): {verdict}")
         lines.append(f"  largest context at batch {s.batch}: {device.max_context}{' (model limit)' if device.context_capped_by_model else ''}"
                      f" · largest batch at {s.context} tokens: {device.max_concurrency}")
+        if device.kv_cache_tokens is not None:
+            lines.append(f"  vLLM's KV cache would hold {device.kv_cache_tokens:,} tokens")
     lines += ["", style.bold("Checks")]
     for finding in findings:
         lines.append(f"{style.mark(finding.severity)} {finding.title}")
