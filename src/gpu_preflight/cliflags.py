@@ -30,6 +30,41 @@ def add_target_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--requirements", metavar="FILE", action="append", default=[], help="torch pins in a requirements.txt or pyproject.toml")
 
 
+def add_model_flags(parser: argparse.ArgumentParser, positional: bool = False) -> None:
+    """MODEL and its memory-plan settings (``fit MODEL``, ``doctor --model MODEL``)."""
+    what = "a directory with config.json, a built-in model (VibeThinker-1.5B...), or a Hugging Face id"
+    if positional:
+        parser.add_argument("model", metavar="MODEL", help=what)
+    group = parser.add_argument_group("MODEL (memory plan)")
+    if not positional:
+        group.add_argument("--model", metavar="MODEL", help=what)
+    group.add_argument("--dtype", metavar="D", help="weights: float32, bfloat16, float16, fp8, int8, int4 (default: the checkpoint's)")
+    group.add_argument("--kv-cache-dtype", metavar="D", default="auto", help="auto (the compute dtype), fp8, bfloat16, float16, float32")
+    group.add_argument("--context", type=int, metavar="N", help="tokens per sequence, prompt plus output (default: the model's max_position_embeddings)")
+    group.add_argument("--batch", type=int, default=1, metavar="N", help="sequences at once (default 1)")
+    group.add_argument("--engine", choices=("vllm", "transformers"), default="vllm", help="whose memory rules to plan with (default vllm)")
+    group.add_argument("--tensor-parallel", type=int, default=1, metavar="N", help="vLLM: shard over the first N GPUs")
+    group.add_argument("--gpu-memory-utilization", type=float, metavar="F", help="vLLM: fraction of total memory it reserves (default 0.9)")
+    group.add_argument("--hub-timeout", type=float, default=10.0, metavar="S", help="seconds to wait for the Hugging Face Hub (default 10)")
+
+
+def plan_from_args(args: argparse.Namespace):
+    """The memory plan the MODEL flags ask for, or None without a model. Checked before any
+    probe: a typo should not cost one."""
+    if not getattr(args, "model", None):
+        return None
+    from gpu_preflight.errors import UsageError
+    from gpu_preflight.fit import plan_memory, resolve_model
+
+    if args.hub_timeout <= 0:
+        raise UsageError("--hub-timeout must be a positive number of seconds")
+    return plan_memory(
+        resolve_model(args.model, timeout=args.hub_timeout), dtype=args.dtype, kv_cache_dtype=args.kv_cache_dtype,
+        context=args.context, batch=args.batch, engine=args.engine, tensor_parallel=args.tensor_parallel,
+        gpu_memory_utilization=args.gpu_memory_utilization,
+    )
+
+
 def add_db_flag(parser: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> None:
     # Accepted before or after the command; SUPPRESS keeps a subcommand from erasing the other.
     parser.add_argument("--db", metavar="DIR", default=default, help="knowledge-base data files to use instead of the packaged ones ($GPU_PREFLIGHT_DB)")

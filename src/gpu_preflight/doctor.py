@@ -36,10 +36,11 @@ class Report:
         }
 
 
-def diagnose(host: Host, targets=None, db: str | None = None) -> Report:
-    """Judge ``host`` for ``targets`` (a Targets; None or empty: what is installed)."""
+def diagnose(host: Host, targets=None, db: str | None = None, model_plan=None) -> Report:
+    """Judge ``host`` for ``targets`` (a Targets; None or empty: what is installed) and, with
+    a fit ``MemoryPlan``, for the model's memory."""
     items = tuple(targets or ())
-    findings = run_checks(CheckContext(host=host, db=db, targets=items))
+    findings = run_checks(CheckContext(host=host, db=db, targets=items, model_plan=model_plan))
     # Failures first, then warnings, then the rest; stable within a severity.
     findings.sort(key=lambda f: -f.severity)
     return Report(host=host, findings=findings, targets=targets.to_list() if targets else [])

@@ -150,3 +150,19 @@ def test_doctor_never_imports_torch(run_cli, tmp_path):
     assert not marker.exists()
     torch = next(f for f in result.json()["host"]["frameworks"] if f["name"] == "torch")
     assert (torch["version"], torch["cuda"]) == ("2.4.1+cu121", "12.1")
+
+
+def test_doctor_model_turns_the_plan_into_findings(run_cli):
+    fits = run_cli("doctor", "--json", "--model", "VibeThinker-1.5B", "--context", "32768",
+                   "--assume-gpu", "NVIDIA H100 80GB HBM3", "--assume-driver", "580.95.05", "--torch", "2.9.1+cu128")
+    findings = fits.json()["findings"]
+    assert any(f["code"] == "fit" and f["severity"] == "pass" for f in findings)
+    too_small = run_cli("doctor", "--json", "--model", "VibeThinker-1.5B", "--engine", "transformers", "--dtype", "float32",
+                        "--assume-gpu", "Tesla T4:4GiB", "--assume-driver", "580.95.05", "--torch", "2.9.1+cu128")
+    assert too_small.returncode == 1
+    assert any(f["cause"] == "out-of-memory" and f["device"] == 0 for f in too_small.json()["findings"])
+
+
+def test_doctor_model_typo_costs_no_probe(run_cli):
+    result = run_cli("doctor", "--model", "VibeThinker-1.5B", "--dtype", "float7")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1

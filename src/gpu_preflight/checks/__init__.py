@@ -14,6 +14,7 @@ class CheckContext:
     host: Host
     db: str | None = None
     targets: tuple = ()  # TorchTarget / CudaTarget; empty: judge what is installed
+    model_plan: object = None  # a fit.MemoryPlan for --model
     _kb: object = field(default=None, repr=False)
 
     @property
@@ -41,7 +42,7 @@ Check = Callable[[CheckContext], Iterable[Finding]]
 
 
 def all_checks() -> list[Check]:
-    from gpu_preflight.checks import compat, container, deep, driver, environment, gpus, toolkit, versions
+    from gpu_preflight.checks import compat, container, deep, driver, environment, gpus, memory, toolkit, versions
 
     return [
         driver.check_driver,
@@ -49,6 +50,7 @@ def all_checks() -> list[Check]:
         gpus.check_gpus,
         compat.check_builds,
         container.check_container_requirement,
+        memory.check_model_memory,
         deep.check_deep_probe,
         toolkit.check_toolkits,
         versions.check_cuda_versions,

@@ -5,13 +5,23 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gpu_preflight.cliflags import add_db_flag, add_host_flags, add_target_flags, emit_json, host_from_args, targets_from_args
+from gpu_preflight.cliflags import (
+    add_db_flag,
+    add_host_flags,
+    add_model_flags,
+    add_target_flags,
+    emit_json,
+    host_from_args,
+    plan_from_args,
+    targets_from_args,
+)
 
 HELP = "judge this host (the default command)"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_target_flags(parser)
+    add_model_flags(parser)
     add_host_flags(parser)
     add_db_flag(parser)
     output = parser.add_mutually_exclusive_group()
@@ -24,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from gpu_preflight.doctor import diagnose
 
     targets = targets_from_args(args)  # parsed first: a typo should not cost a probe
-    report = diagnose(host_from_args(args), targets, db=args.db)
+    plan = plan_from_args(args)
+    report = diagnose(host_from_args(args), targets, db=args.db, model_plan=plan)
     if args.json:
         emit_json(report.to_dict())
     elif args.markdown:
