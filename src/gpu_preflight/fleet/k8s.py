@@ -37,9 +37,13 @@ HOST_ANNOTATION = "gpu-preflight/host"
 
 _NV = "nvidia.com/"
 _MIG_PROFILE = "nvidia.com/mig-"
+MAX_GPUS = 1024  # 8 GPUs x 7 MIG devices is 56; nothing real comes near
 _ARCH = {"amd64": "x86_64", "arm64": "aarch64"}  # Kubernetes' GOARCH names -> platform.machine()
 # gpu.memory is MiB; no GPU has 16 TiB, while the byte count of any real GPU is above this.
 _BYTES_THRESHOLD = 1 << 24
+# Labels only GPU Feature Discovery writes (the GPU Operator's gpu.deploy.* and gpu.present are
+# on nodes before GFD ran, and say nothing about the GPUs).
+_GFD_KEYS = ("gpu.product", "gpu.count", "cuda.driver.major", "cuda.driver-version.major", "cuda.driver-version.full")
 _ELISIONS = frozenset({"...", "[...]", "{", "}", "[", "]", "---"})
 _PAIR = re.compile(r"""(?P<key>"[^"]*"|'[^']*'|[^\s:='"]+)\s*(?P<sep>[:=])\s*(?P<value>.*)""")
 _ITEM_START = re.compile(r"^\s*- (apiVersion|kind|metadata):")
@@ -75,7 +79,7 @@ class GpuLabels:
     @classmethod
     def from_labels(cls, labels: dict[str, str]) -> GpuLabels | None:
         """None for a node without GFD labels (a CPU node, or GFD not running there)."""
-        if not any(key.startswith(_NV) and (".driver" in key or key.startswith(_NV + "gpu.")) for key in labels):
+        if not any(_NV + key in labels for key in _GFD_KEYS):
             return None
         get = labels.get
         profiles = tuple(
@@ -90,7 +94,7 @@ class GpuLabels:
             driver_version=_driver_version(labels),
             driver_cuda=_driver_cuda(labels),
             product=get(_NV + "gpu.product") or None,
-            count=_int(get(_NV + "gpu.count")),
+            count=_count(get(_NV + "gpu.count")),
             memory_mib=_memory_mib(get(_NV + "gpu.memory")),
             compute_capability=_joined(labels, "gpu.compute.major", "gpu.compute.minor", exact=2),
             family=get(_NV + "gpu.family") or None,
@@ -129,7 +133,12 @@ class GpuLabels:
 
 def _int(value: str | None) -> int | None:
     value = (value or "").strip()
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
+def _count(value: str | None) -> int | None:
+    count = _int(value)
+    return count if count is not None and count <= MAX_GPUS else None  # a typo must not build a million GPUs
 
 
 def _memory_mib(value: str | None) -> int | None:
@@ -139,16 +148,14 @@ def _memory_mib(value: str | None) -> int | None:
     return number >> 20 if number >= _BYTES_THRESHOLD else number  # bytes (16106127360 on a T4)
 
 
-def _joined(labels: dict[str, str], *names: str, exact: int | None = None) -> str | None:
-    """``major.minor[.rev]`` from separate labels, each part as written; None unless the parts
-    present are all digits and the first is there."""
+def _joined(labels: dict[str, str], *names: str, exact: int = 1) -> str | None:
+    """``major.minor[.rev]`` from separate labels, each part as written; None unless the first
+    ``exact`` parts are there and all parts present are digits."""
     parts = [labels.get(_NV + name, "").strip() for name in names]
-    if exact is not None and not all(parts[:exact]):
+    if not all(parts[:exact]):
         return None
     parts = [p for p in parts if p]
-    if not parts or not parts[0] or not all(p.isdigit() for p in parts):
-        return None
-    return ".".join(parts)
+    return ".".join(parts) if all(p.isascii() and p.isdigit() for p in parts) else None
 
 
 def _driver_version(labels: dict[str, str]) -> str | None:

@@ -24,7 +24,6 @@ from typing import IO, Iterable, Iterator, Union
 
 from gpu_preflight.errors import UsageError
 from gpu_preflight.fleet import k8s
-from gpu_preflight.host import SCHEMA as HOST_SCHEMA
 from gpu_preflight.host import Host
 from gpu_preflight.inputs import read_input
 
@@ -88,11 +87,14 @@ def read_k8s_nodes(path: str) -> Iterator[Item]:
         yield Unreadable(path, f"--k8s-nodes {path}: binary data, not Kubernetes nodes")
         return
     try:
-        nodes = k8s.nodes_from_json(json.loads(text))
+        document = json.loads(text)
     except (json.JSONDecodeError, RecursionError):
-        nodes = None
+        document = None
+    if document is not None:  # kubectl -o json, a label map (or a host document given here)
+        yield from from_json(document, path, _stem(path))
+        return
     try:
-        nodes = nodes if nodes is not None else k8s.nodes_from_text(text, f"--k8s-nodes {path}")
+        nodes = k8s.nodes_from_text(text, f"--k8s-nodes {path}")
     except UsageError as exc:
         yield Unreadable(path, str(exc))
         return
@@ -192,7 +194,9 @@ def _json_lines(lines: Iterable[bytes], origin: str, first: int = 1) -> Iterator
         try:
             doc = json.loads(line)
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-            yield Unreadable(where, f"{where}: not a JSON document on this line")
+            text = line.decode("utf-8", "replace").strip() if isinstance(line, bytes) else str(line).strip()
+            shown = text if len(text) <= 100 else text[:100] + "..."
+            yield Unreadable(where, f"{where}: not a JSON document on this line: {shown!r}")
             continue
         yield from from_json(doc, where, where if origin != "-" else f"stdin:{number}")
 
@@ -214,7 +218,7 @@ def _stdin(stream: IO[bytes] | None = None) -> Iterator[Item]:
         return
     rest = stream.read()
     if not (head + rest).strip():
-        yield Unreadable("-", "standard input is empty")
+        yield Unreadable("-", "-: standard input is empty")
     else:
         yield from read_document(head + rest, "-", "stdin")
 

@@ -209,6 +209,11 @@ class KnowledgeBase:
                 return r
         return None
 
+    @cached_property
+    def _requirements(self) -> dict:
+        """Memo of driver_requirement: a fleet asks the same few questions thousands of times."""
+        return {}
+
     def driver_requirement(self, cuda: Version | str, platform: str = "linux") -> DriverRequirement:
         """The driver a CUDA runtime needs, natively and through minor-version compatibility.
 
@@ -219,6 +224,12 @@ class KnowledgeBase:
         of that, as GA supersedes them, and so are unconfirmed rows where confirmed ones
         exist; an exact version still finds its own row.
         """
+        key = (_version(cuda).parts, platform)  # parts, not the Version: 12.4 and 12.4.0 differ here
+        if key not in self._requirements:
+            self._requirements[key] = self._driver_requirement(cuda, platform)
+        return self._requirements[key]
+
+    def _driver_requirement(self, cuda: Version | str, platform: str) -> DriverRequirement:
         platform = _platform(platform)
         cuda = _version(cuda)
         line = cuda.truncate(2)

@@ -1,0 +1,33 @@
+"""``preflight fleet``: which hosts of a fleet can run the target, and why the others cannot.
+
+    items = read_hostfiles(["hosts/"])            # or read_k8s_nodes("nodes.json")
+    report = survey(items, targets, db=None)      # doctor's verdict per host, cached per shape
+    report.to_dict(DEFAULT_LABEL)                 # gpu-preflight/fleet/v1
+    node_affinity_yaml(affinity_names(report.ready()))
+
+Modules: ``sources`` (reading host documents, XML dumps, Kubernetes nodes, one at a time),
+``k8s`` (GPU Feature Discovery labels -> Host), ``judge`` (verdicts, the shape cache, the
+report and its summary), ``render`` (terminal text, nodeAffinity YAML, kubectl label commands).
+"""
+
+from gpu_preflight.fleet.judge import SCHEMA, FleetReport, HostResult, Verdict, affinity_names, survey
+from gpu_preflight.fleet.render import DEFAULT_LABEL, kubectl_label_commands, node_affinity, node_affinity_yaml
+from gpu_preflight.fleet.sources import HostInput, Skipped, Unreadable, read_hostfiles, read_k8s_nodes
+
+__all__ = [
+    "DEFAULT_LABEL",
+    "SCHEMA",
+    "FleetReport",
+    "HostInput",
+    "HostResult",
+    "Skipped",
+    "Unreadable",
+    "Verdict",
+    "affinity_names",
+    "kubectl_label_commands",
+    "node_affinity",
+    "node_affinity_yaml",
+    "read_hostfiles",
+    "read_k8s_nodes",
+    "survey",
+]
