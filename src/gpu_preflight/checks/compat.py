@@ -51,7 +51,7 @@ def judge_build(ctx: CheckContext, build: Build) -> Iterator[Finding]:
     gpus = [(g, cc) for g in ctx.visible_gpus if (cc := Version.parse_or_none(g.compute_capability))]
     verdicts = [_judge_gpu(ctx, build, gpu, cc, runtime) for gpu, cc in gpus]
     if runtime is not None:
-        yield _runtime_finding(ctx, build, runtime, verdicts, evidence)
+        yield _runtime_finding(ctx, build, runtime, evidence)
     yield from (v.finding for v in verdicts if v.finding)
     covered = [v for v in verdicts if v.ok and v.finding is None]
     if covered:
@@ -89,7 +89,7 @@ def _cpu_only(ctx: CheckContext, build: Build, evidence: dict) -> Finding:
     )
 
 
-def _runtime_finding(ctx: CheckContext, build: Build, runtime: RuntimeVerdict, verdicts: list[GpuVerdict], evidence: dict) -> Finding:
+def _runtime_finding(ctx: CheckContext, build: Build, runtime: RuntimeVerdict, evidence: dict) -> Finding:
     cuda, driver = build.cuda, runtime.driver
     evidence = {**evidence, "cuda": str(cuda), "driver": str(driver), "mode": runtime.status,
                 "native_driver": _str(runtime.native), "minor_compat_driver": _str(runtime.minor_compat)}
@@ -108,8 +108,8 @@ def _runtime_finding(ctx: CheckContext, build: Build, runtime: RuntimeVerdict, v
             evidence=evidence,
             fix=[upgrade] if upgrade else [],
         )
-    forward = _forward_compat(ctx, build, runtime)
-    fixes = [f for f in (upgrade, forward if forward and forward.startswith("Or") else None) if f]
+    forward, no_forward = _forward_compat(ctx, build, runtime)
+    fixes = [f for f in (upgrade, forward) if f]
     if build.torch_version:
         wheel = suggest_wheel(ctx, build.torch_version)
         if wheel:
@@ -121,7 +121,7 @@ def _runtime_finding(ctx: CheckContext, build: Build, runtime: RuntimeVerdict, v
         title=f"{build.label}: driver {driver} is too old for CUDA {cuda}",
         detail=(f"CUDA {cuda} needs driver >= {runtime.native}" + (f" (>= {runtime.minor_compat} through minor-version compatibility)" if runtime.minor_compat else "")
                 + "; it fails with 'CUDA driver version is insufficient for CUDA runtime version' (error 35)."
-                + "".join(f" {note[0].upper()}{note[1:]}." for note in (blocker, forward) if note and not note.startswith("Or"))),
+                + "".join(f" {note[0].upper()}{note[1:]}." for note in (blocker, no_forward) if note)),
         evidence=evidence,
         fix=fixes,
     )
@@ -203,19 +203,20 @@ def driver_upgrade(ctx: CheckContext, runtime: RuntimeVerdict) -> tuple[str | No
                           branch=runtime.branch, platform=runtime.platform), None
 
 
-def _forward_compat(ctx: CheckContext, build: Build, runtime: RuntimeVerdict) -> str | None:
+def _forward_compat(ctx: CheckContext, build: Build, runtime: RuntimeVerdict) -> tuple[str | None, str | None]:
     """Forward compatibility crosses CUDA majors, and only on datacenter GPUs (else error 804):
-    a fix ("Or ...") where every GPU is eligible, else the reason it is not one."""
+    (the fix, None) where every GPU is eligible, (None, why not) where some is not."""
     products = [ctx.kb.gpu_product(name=g.name, pci_device_id=g.pci_device_id) for g in ctx.visible_gpus]
     if not products or runtime.minor_compat is None or runtime.driver >= runtime.minor_compat:
-        return None
+        return None, None
     package = f"cuda-compat-{build.cuda.major}-{build.cuda.minor}"
     targetable = [a.targetable_by(build.cuda) for p in products if p and (a := ctx.kb.architecture_of_cc(p.compute_capability))]
     if not all(targetable):
-        return None  # CUDA itself dropped (or predates) a GPU here: compat libraries cannot help
+        return None, None  # CUDA itself dropped (or predates) a GPU here: compat libraries cannot help
     if all(p is not None and p.forward_compat_eligible for p in products):
-        return f"Or keep the driver and install {package} (forward compatibility, datacenter GPUs only), with LD_LIBRARY_PATH=/usr/local/cuda/compat."
-    return f"forward compatibility ({package}) is not an option here: {', '.join(sorted({g.name for g in ctx.visible_gpus}))} is not a datacenter GPU (it would fail with error 804)"
+        return f"Or keep the driver and install {package} (forward compatibility, datacenter GPUs only), with LD_LIBRARY_PATH=/usr/local/cuda/compat.", None
+    names = ", ".join(sorted({g.name for g in ctx.visible_gpus}))
+    return None, f"forward compatibility ({package}) is not an option here: {names} is not a datacenter GPU (it would fail with error 804)"
 
 
 def suggest_wheel(ctx: CheckContext, torch_version: str, ccs: list[Version] | None = None, any_driver: bool = False) -> str | None:
@@ -233,7 +234,7 @@ def suggest_wheel(ctx: CheckContext, torch_version: str, ccs: list[Version] | No
             for wheel in ctx.kb.torch_variants_for(str(candidate.version), platform):
                 if not (wheel.cuda and wheel.archs and all(wheel.archs.covers(cc).kind == "sass" for cc in wanted)):
                     continue
-                runtime = judge_runtime(ctx.kb, wheel.cuda, driver) if driver else None
+                runtime = judge_runtime(ctx.kb, wheel.cuda, driver, ctx.host.driver.platform or "linux") if driver else None
                 upgrade = runtime is not None and not runtime.runs
                 if upgrade and not any_driver:
                     continue
