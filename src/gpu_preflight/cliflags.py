@@ -28,6 +28,12 @@ def add_target_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--torch", metavar="SPEC", action="append", default=[], help="a torch wheel: 2.1.0+cu118, 2.6.0 (its default PyPI wheel), torch==2.4.1")
     group.add_argument("--cuda", metavar="X.Y", action="append", default=[], help="a CUDA runtime")
     group.add_argument("--requirements", metavar="FILE", action="append", default=[], help="torch pins in a requirements.txt or pyproject.toml")
+    group.add_argument("--image", metavar="REF", action="append", default=[], help="a container image: nvidia/cuda:12.4.1-runtime-ubuntu22.04, nvcr.io/nvidia/pytorch:24.05-py3")
+    group.add_argument("--dockerfile", metavar="PATH", action="append", default=[], help="the image a Dockerfile builds (its last stage)")
+    group.add_argument("--require-cuda", metavar="EXPR", action="append", default=[], help="a raw NVIDIA_REQUIRE_CUDA value, e.g. 'cuda>=12.4 brand=tesla,driver>=470,driver<471'")
+    group.add_argument("--image-config", metavar="FILE", action="append", default=[], help="'docker image inspect' output or an OCI image config for --image / the Dockerfile's base")
+    group.add_argument("--registry-lookup", action="store_true", help="read image configs from their registry (network; anonymous pulls only)")
+    group.add_argument("--cdi", action="store_true", help="containers get GPUs through CDI: no NVIDIA_REQUIRE_* gate runs")
 
 
 def add_model_flags(parser: argparse.ArgumentParser, positional: bool = False) -> None:
@@ -91,6 +97,16 @@ def targets_from_args(args: argparse.Namespace):
     from gpu_preflight.targets import collect_targets
 
     return collect_targets(torch=args.torch, cuda=args.cuda, requirements=args.requirements)
+
+
+def image_requests_from_args(args: argparse.Namespace):
+    """--image / --dockerfile / --image-config / --require-cuda, parsed and read (no network yet)."""
+    if not (args.image or args.dockerfile or args.image_config or args.require_cuda):
+        return None
+    from gpu_preflight.images import collect_image_requests
+
+    return collect_image_requests(images=args.image, dockerfiles=args.dockerfile,
+                                  image_configs=args.image_config, require_cuda=args.require_cuda)
 
 
 def emit_json(document: dict[str, Any]) -> None:

@@ -36,11 +36,15 @@ class Report:
         }
 
 
-def diagnose(host: Host, targets=None, db: str | None = None, model_plan=None) -> Report:
+def diagnose(host: Host, targets=None, db: str | None = None, model_plan=None,
+             images: tuple = (), require_cuda: tuple = (), container_mode: str | None = None) -> Report:
     """Judge ``host`` for ``targets`` (a Targets; None or empty: what is installed) and, with
     a fit ``MemoryPlan``, for the model's memory."""
     items = tuple(targets or ())
-    findings = run_checks(CheckContext(host=host, db=db, targets=items, model_plan=model_plan))
+    findings = run_checks(CheckContext(host=host, db=db, targets=items, model_plan=model_plan, images=tuple(images),
+                                       require_cuda=tuple(require_cuda), container_mode=container_mode))
     # Failures first, then warnings, then the rest; stable within a severity.
     findings.sort(key=lambda f: -f.severity)
-    return Report(host=host, findings=findings, targets=targets.to_list() if targets else [])
+    listed = (targets.to_list() if targets else []) + [image.to_dict() for image in images]
+    listed += [{"kind": "require-cuda", "value": text} for text in require_cuda]
+    return Report(host=host, findings=findings, targets=listed)

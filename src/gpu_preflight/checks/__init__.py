@@ -15,6 +15,9 @@ class CheckContext:
     db: str | None = None
     targets: tuple = ()  # TorchTarget / CudaTarget; empty: judge what is installed
     model_plan: object = None  # a fit.MemoryPlan for --model
+    images: tuple = ()  # images.ImageFacts of --image / --dockerfile / --image-config
+    require_cuda: tuple = ()  # --require-cuda values (already validated)
+    container_mode: str | None = None  # "cdi": containers get GPUs through CDI (no NVIDIA_REQUIRE_* gate)
     _kb: object = field(default=None, repr=False)
 
     @property
@@ -43,6 +46,7 @@ Check = Callable[[CheckContext], Iterable[Finding]]
 
 def all_checks() -> list[Check]:
     from gpu_preflight.checks import compat, container, deep, driver, environment, gpus, memory, toolkit, versions
+    from gpu_preflight import images
 
     return [
         driver.check_driver,
@@ -50,6 +54,7 @@ def all_checks() -> list[Check]:
         gpus.check_gpus,
         compat.check_builds,
         container.check_container_requirement,
+        images.check_images,
         memory.check_model_memory,
         deep.check_deep_probe,
         toolkit.check_toolkits,

@@ -34,6 +34,8 @@ class GpuVerdict:
 
 
 def check_builds(ctx: CheckContext) -> Iterator[Finding]:
+    if not ctx.targets and (ctx.images or ctx.require_cuda):
+        return  # the user named images: what is installed here is not what will run
     for build in resolve_builds(ctx.kb, ctx.host, ctx.targets):
         yield from judge_build(ctx, build)
 

@@ -12,6 +12,7 @@ from gpu_preflight.cliflags import (
     add_target_flags,
     emit_json,
     host_from_args,
+    image_requests_from_args,
     plan_from_args,
     targets_from_args,
 )
@@ -35,7 +36,16 @@ def run(args: argparse.Namespace) -> int:
 
     targets = targets_from_args(args)  # parsed first: a typo should not cost a probe
     plan = plan_from_args(args)
-    report = diagnose(host_from_args(args), targets, db=args.db, model_plan=plan)
+    images = image_requests_from_args(args)  # also before the probe
+    host = host_from_args(args)
+    image_facts = ()
+    if images:
+        from gpu_preflight.images import resolve_images
+        from gpu_preflight.knowledge import load_knowledge
+
+        image_facts = resolve_images(images, load_knowledge(args.db), host, registry_lookup=args.registry_lookup)
+    report = diagnose(host, targets, db=args.db, model_plan=plan, images=image_facts,
+                      require_cuda=images.require_cuda if images else (), container_mode="cdi" if args.cdi else None)
     if args.json:
         emit_json(report.to_dict())
     elif args.markdown:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gpu_preflight.cliflags import add_db_flag, add_target_flags, emit_json, targets_from_args
+from gpu_preflight.cliflags import add_db_flag, add_target_flags, emit_json, image_requests_from_args, targets_from_args
 
 HELP = "judge many hosts (probe documents, nvidia-smi XML, Kubernetes nodes) for a target"
 
@@ -46,11 +46,19 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give HOSTFILEs (probe --json documents, nvidia-smi -q -x dumps, directories) or --k8s-nodes FILE")
     label = render.check_label(args.label or render.DEFAULT_LABEL)
     targets = targets_from_args(args)  # parsed first: a typo should not cost reading the fleet
+    requests = image_requests_from_args(args)
+    images = ()
+    if requests:
+        from gpu_preflight.images import resolve_images
+        from gpu_preflight.knowledge import load_knowledge
+
+        images = resolve_images(requests, load_knowledge(args.db), None, registry_lookup=args.registry_lookup)  # once, for linux/amd64
     sources.check_paths([*args.hostfiles, *args.k8s_nodes])
     if [*args.hostfiles, *args.k8s_nodes].count("-") > 1:
         raise UsageError("standard input (-) can be read only once")
     items = chain(sources.read_hostfiles(args.hostfiles), *(sources.read_k8s_nodes(p) for p in args.k8s_nodes))
-    report = judge.survey(items, targets, db=args.db, strict=args.strict)
+    report = judge.survey(items, targets, db=args.db, strict=args.strict, images=images,
+                          require_cuda=requests.require_cuda if requests else ())
     if not report.hosts and not report.skipped and report.unreadable:
         raise UsageError(f"no host could be read: {report.unreadable[0].message}")
     for line in render.unreadable_warnings(report):

@@ -65,8 +65,8 @@ class Verdict:
     gpus: str  # "8x NVIDIA H100 80GB HBM3 (CC 9.0)"
 
     @classmethod
-    def of(cls, host: Host, targets, db: str | None, strict: bool) -> Verdict:
-        report = diagnose(host, targets, db=db)
+    def of(cls, host: Host, targets, db: str | None, strict: bool, images: dict | None = None) -> Verdict:
+        report = diagnose(host, targets, db=db, **(images or {}))
         problems = [f for f in report.findings if f.severity >= Severity.WARN]
         return cls(
             status=report.status,
@@ -104,10 +104,10 @@ class HostResult:
 class FleetJudge:
     """Verdicts per host with the shape cache; the knowledge base is loaded once, here."""
 
-    def __init__(self, targets=(), db: str | None = None, strict: bool = False) -> None:
+    def __init__(self, targets=(), db: str | None = None, strict: bool = False, images: dict | None = None) -> None:
         from gpu_preflight.knowledge import load_knowledge
 
-        self.targets, self.db, self.strict = targets, db, strict
+        self.targets, self.db, self.strict, self.images = targets, db, strict, images
         self.kb = load_knowledge(db)
         self._verdicts: dict[bytes, Verdict] = {}
         self.judged = 0  # diagnose runs: the number of distinct shapes, unless the cache filled
@@ -124,7 +124,7 @@ class FleetJudge:
             host = item.host
             key = shape_key(host.to_dict())
         fill_compute_capability(self.kb, host)
-        verdict = Verdict.of(host, self.targets, self.db, self.strict)
+        verdict = Verdict.of(host, self.targets, self.db, self.strict, self.images)
         self.judged += 1
         if key is not None and len(self._verdicts) < MAX_SHAPES:
             self._verdicts[key] = verdict
@@ -204,13 +204,15 @@ def affinity_names(hosts: list[HostResult]) -> list[str]:
     return list(dict.fromkeys(h.hostname or h.name for h in hosts))
 
 
-def survey(items: Iterable[Item], targets=(), db: str | None = None, strict: bool = False) -> FleetReport:
+def survey(items: Iterable[Item], targets=(), db: str | None = None, strict: bool = False,
+           images: tuple = (), require_cuda: tuple = ()) -> FleetReport:
     """Judge every host ``items`` yields against ``targets`` (what ``targets_from_args``
-    returns; empty: each host's installed frameworks)."""
-    judge = FleetJudge(targets, db, strict)
+    returns; empty: each host's installed frameworks), resolved ``images`` (ImageFacts) and
+    ``--require-cuda`` values."""
+    judge = FleetJudge(targets, db, strict, dict(images=images, require_cuda=require_cuda) if images or require_cuda else None)
     report = FleetReport(
-        targets=[t.to_dict() for t in targets],
-        target_labels=[t.describe() for t in targets],
+        targets=[t.to_dict() for t in targets] + [i.to_dict() for i in images] + [{"kind": "require-cuda", "value": r} for r in require_cuda],
+        target_labels=[t.describe() for t in targets] + [i.label for i in images] + [f"NVIDIA_REQUIRE_CUDA={r}" for r in require_cuda],
         strict=strict,
     )
     for item in items:

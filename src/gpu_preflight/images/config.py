@@ -41,7 +41,7 @@ def config_from_document(document: object, source: str) -> ImageConfig:
     if not isinstance(inner, dict) and not ("RepoTags" in document or "architecture" in document or "Architecture" in document):
         raise UsageError(f"{source}: not an image config or 'docker image inspect' output (no Config/config object)")
     inner = inner if isinstance(inner, dict) else {}
-    labels = inner.get("Labels") or {}
+    labels = {} if inner.get("Labels") is None else inner["Labels"]
     if not isinstance(labels, dict):
         raise UsageError(f"{source}: Labels must be an object")
     os_name = document.get("Os", document.get("os"))

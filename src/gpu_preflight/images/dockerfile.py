@@ -8,7 +8,8 @@ Followed as BuildKit reads the file (docs.docker.com/reference/dockerfile):
   chain is walked back to the external base image, whose metadata the caller resolves like any
   ``--image``. ``FROM scratch`` has no base.
 * ``ARG`` before the first ``FROM`` is global and only usable in ``FROM`` lines; inside a stage
-  ``ARG NAME`` re-imports its global default. ``$VAR``, ``${VAR}``, ``${VAR:-default}`` and
+  ``ARG NAME`` re-imports its global default. BuildKit's automatic ``TARGETARCH`` & co. (which
+  NVIDIA's own Dockerfiles use: ``FROM base-${TARGETARCH}``) stand for the host's platform. ``$VAR``, ``${VAR}``, ``${VAR:-default}`` and
   ``${VAR:+alternative}`` are expanded, not inside single quotes. A ``FROM`` that needs an
   argument without a default (given only by ``--build-arg``) leaves the base unknown, said so.
 * ``ENV`` (``KEY=VALUE ...`` and the old ``KEY VALUE`` form) in the chain of the last stage,
@@ -144,10 +145,11 @@ def _expand(text: str, variables: dict[str, str | None], missing: set[str] | Non
     return "".join(p if k % 2 else _VARIABLE.sub(value, p) for k, p in enumerate(pieces))
 
 
-def _words(text: str, escape: str = "\\") -> list[str]:
-    """Words of an instruction's arguments, quotes removed (after expansion)."""
+def _words(text: str) -> list[str]:
+    """Words of an instruction's arguments, quotes removed (after expansion). Unbalanced quotes
+    fall back to plain splitting: the build would fail there, not this reading."""
     try:
-        return shlex.split(text.replace(escape, "\\") if escape != "\\" else text)
+        return shlex.split(text)
     except ValueError:
         return text.split()
 
@@ -228,7 +230,7 @@ def _torch_installs(command: str, source: str, notes: list[str]) -> list[TorchTa
 # --- stages -------------------------------------------------------------------------------------
 
 
-def parse_dockerfile(path: str) -> DockerfileFacts:
+def parse_dockerfile(path: str, platform: str = "linux/amd64") -> DockerfileFacts:
     """The last stage of the Dockerfile at ``path``; ``UsageError`` (one line) when it is not one."""
     data = read_input(path, "--dockerfile", MAX_DOCKERFILE_BYTES)
     try:
@@ -237,11 +239,20 @@ def parse_dockerfile(path: str) -> DockerfileFacts:
         raise UsageError(f"--dockerfile {path}: not a text file (not UTF-8)") from None
     if "\x00" in text:
         raise UsageError(f"--dockerfile {path}: not a text file (NUL bytes)")
-    return dockerfile_facts(text, path)
+    return dockerfile_facts(text, path, platform)
 
 
-def dockerfile_facts(text: str, path: str = "Dockerfile") -> DockerfileFacts:
-    global_args: dict[str, str | None] = {}
+def _automatic_args(platform: str) -> dict[str, str | None]:
+    """BuildKit's predefined platform ARGs (``FROM base-${TARGETARCH}``), for a build on and for ``platform``."""
+    os_name, _, rest = platform.partition("/")
+    arch, _, variant = rest.partition("/")
+    values = {"PLATFORM": platform, "OS": os_name, "ARCH": arch, "VARIANT": variant}
+    return {f"{side}{key}": value for side in ("TARGET", "BUILD") for key, value in values.items()}
+
+
+def dockerfile_facts(text: str, path: str = "Dockerfile", platform: str = "linux/amd64") -> DockerfileFacts:
+    """The last stage of a Dockerfile's text; ``platform`` is what TARGETARCH & co. stand for."""
+    global_args = _automatic_args(platform)
     stages: list[_Stage] = []
     for number, instruction, args in _instructions(text, path):
         where = f"{path}:{number}"

@@ -85,7 +85,7 @@ def parse_reference(text: object, flag: str = "--image") -> ImageReference:
     """An image reference, normalised as Docker does; ``UsageError`` (one line) if it is not one."""
     if not isinstance(text, str):
         raise UsageError(f"{flag}: expected text, got {type(text).__name__}")
-    value = text.strip()
+    value = text.strip(" ")  # spaces only: a newline or other control character is refused below
     problem = _problem(value)
     if problem:
         raise UsageError(f"{flag} {show(value)}: {problem}")
