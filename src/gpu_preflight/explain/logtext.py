@@ -31,7 +31,7 @@ MAX_HITS = 3  # evidence kept per phrase
 # CSI (colours, cursor moves), OSC (titles, hyperlinks; bounded), and two-byte escapes.
 _ANSI = re.compile(r"\x1b\[[0-?]{0,32}[ -/]{0,8}[@-~]|\x1b\][^\x07\x1b]{0,512}(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
 # Control characters that never occur in text: their share tells a binary file from a log.
-_BINARY = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\ufffd]")
+_BINARY = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 # Folding table: ASCII letters to lower case, digits kept, every other byte to a space.
 _FOLD = bytes(
     (c | 0x20) if (65 <= c <= 90 or 97 <= c <= 122) else c if 48 <= c <= 57 else 32 for c in range(256)
@@ -62,18 +62,20 @@ def read_log(path: str, limit: int = MAX_LOG_BYTES) -> bytes:
 
 
 def decode_log(data: bytes, origin: str = "log") -> str:
-    """Text from bytes: UTF-8 (BOM or not) or UTF-16 (PowerShell's ``>``); binary is refused."""
+    """Text from bytes: UTF-8 (BOM or not), UTF-16 (PowerShell's ``>``), else a legacy 8-bit
+    encoding (a GBK or cp1252 console log keeps its ASCII, which is all the signatures need).
+    Binary data, recognised by control characters that text never holds, is refused."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         text = data.decode("utf-16", errors="replace")
     elif len(data) >= 4 and data[1:64:2].count(0) > len(data[1:64:2]) * 0.8 and data[0:64:2].count(0) == 0:
         text = data.decode("utf-16-le", errors="replace")  # UTF-16 without a BOM: every other byte 0
     else:
         text = data.decode("utf-8", errors="replace").removeprefix("\ufeff")
-    if text:
-        odd = sum(1 for _ in _BINARY.finditer(text, 0, 1 << 20))
-        sample = min(len(text), 1 << 20)
-        if odd > max(8, sample // 50):
-            raise UsageError(f"{origin}: not a text log (binary data)")
+        if text.count("\ufffd", 0, 1 << 20) > min(len(text), 1 << 20) // 100:
+            text = data.decode("latin-1")  # not UTF-8: keep every byte, ASCII stays readable
+    sample = min(len(text), 1 << 20)
+    if sample and sum(1 for _ in _BINARY.finditer(text, 0, sample)) > max(8, sample // 100):
+        raise UsageError(f"{origin}: not a text log (binary data)")
     return text
 
 
@@ -165,7 +167,7 @@ class Phrase:
         if not segments[0] or not all(segments):
             raise ValueError(f"phrase {text!r}: '...' must stand between words")
         words = tuple(w for segment in segments for w in segment)
-        if len(words[0]) < 3:
+        if len(words[0]) < 2:
             raise ValueError(f"phrase {text!r}: must start with a distinctive word")
         body = (rb"[^a-z0-9]{1,%d}" % 40).join  # punctuation and spaces between words
         joined = (rb"(?:[^a-z0-9]{1,40}|[^a-z0-9].{0,%d}?[^a-z0-9])" % GAP).join(

@@ -1,0 +1,70 @@
+"""``preflight explain``: an error log -> ranked root causes, the lines that show them, fixes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from gpu_preflight.cliflags import add_db_flag, add_host_flags, emit_json
+
+HELP = "error log -> ranked root causes and fixes"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", nargs="?", default="-", metavar="FILE",
+                        help="the log to explain; '-' or nothing reads standard input")
+    add_host_flags(parser)
+    for group in parser._action_groups:  # the shared group says "default: this machine"; not here
+        if group.title and group.title.startswith("HOST"):
+            group.title = "HOST (default: none, only the log is used; --here probes this machine)"
+    parser.add_argument("--here", action="store_true",
+                        help="probe this machine and use it as the HOST (default: only the log is used)")
+    add_db_flag(parser)
+    parser.add_argument("--json", action="store_true", help="the gpu-preflight/explanation/v1 document")
+
+
+def wants_host(args: argparse.Namespace) -> bool:
+    return bool(args.here or args.snapshot or args.nvidia_smi_xml or args.assume_driver or args.assume_gpu)
+
+
+def host_for(args: argparse.Namespace):
+    """The HOST flags as a Host, or None. ``--assume-*`` alone describe a what-if machine
+    without probing this one; ``--here`` (or a snapshot / XML dump) gives the base."""
+    if not wants_host(args):
+        return None
+    from gpu_preflight.cliflags import host_from_args
+
+    if args.here or args.snapshot or args.nvidia_smi_xml:
+        return host_from_args(args)
+    return assumed_host(args)
+
+
+def assumed_host(args: argparse.Namespace):
+    from gpu_preflight.host import Driver, Host
+    from gpu_preflight.hostspec import _assumed_gpu, _parse_driver, _split_gpu
+    from gpu_preflight.knowledge import load_knowledge
+
+    kb = load_knowledge(args.db)
+    host = Host(source="assumed")
+    if args.assume_driver:
+        driver = _parse_driver(args.assume_driver)
+        cuda = kb.max_cuda_for_driver(driver)
+        host.driver = Driver(version=str(driver), cuda=str(cuda.truncate(2)) if cuda else None, source="assumed")
+    host.gpus = [_assumed_gpu(kb, index, *_split_gpu(text)) for index, text in enumerate(args.assume_gpu)]
+    return host
+
+
+def run(args: argparse.Namespace) -> int:
+    from gpu_preflight.explain import explain_bytes, read_log
+
+    data = read_log(args.file)
+    host = host_for(args)
+    explanation = explain_bytes(data, host=host, db=args.db, origin=f"log {args.file}")
+    if args.json:
+        emit_json(explanation.to_dict())
+    else:
+        from gpu_preflight.explain.render import render_explanation
+
+        origin = "standard input" if args.file == "-" else args.file
+        sys.stdout.write(render_explanation(explanation, origin))
+    return 0

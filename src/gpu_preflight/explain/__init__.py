@@ -1,0 +1,59 @@
+"""``preflight explain``: from a pasted log to ranked root causes with evidence and fixes.
+
+    log (bytes) -> LogText (clean lines + folded search text)   logtext.py
+                -> LogFacts (versions, GPUs, error numbers)      facts.py
+                -> Situation (facts + HOST + knowledge base)     situation.py
+                -> signatures that fire -> ranked causes         signatures.toml, matcher.py
+                -> fix templates filled in                       advice.py
+                -> terminal text or the explanation/v1 document  render.py
+
+Facts live in signatures.toml (how a cause shows itself, how sure it makes us, what to do);
+the code above is generic. The HOST is optional: without one only the log is used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gpu_preflight.explain.facts import LogFacts, extract_facts
+from gpu_preflight.explain.logtext import LogText, decode_log, read_log
+from gpu_preflight.explain.matcher import RankedCause, rank
+from gpu_preflight.explain.signatures import load_signatures
+from gpu_preflight.explain.situation import Situation
+from gpu_preflight.host import Host
+
+SCHEMA = "gpu-preflight/explanation/v1"
+
+
+@dataclass
+class Explanation:
+    causes: list[RankedCause]
+    facts: LogFacts
+    lines: int
+
+    def to_dict(self) -> dict:
+        return {
+            "schema": SCHEMA,
+            "causes": [c.to_dict() for c in self.causes],
+            "facts": self.facts.summary(),
+            "lines": self.lines,
+        }
+
+
+def explain_log(log: LogText, host: Host | None = None, db: str | None = None) -> Explanation:
+    facts = extract_facts(log)
+    situation = Situation(facts, host, db)
+    return Explanation(rank(log, situation, load_signatures()), facts, len(log.lines))
+
+
+def explain_text(text: str, host: Host | None = None, db: str | None = None) -> Explanation:
+    return explain_log(LogText.from_text(text), host, db)
+
+
+def explain_bytes(data: bytes, host: Host | None = None, db: str | None = None, origin: str = "log") -> Explanation:
+    """Raises UsageError for input that is not a text log (binary data)."""
+    return explain_log(LogText.from_bytes(data, origin), host, db)
+
+
+__all__ = ["SCHEMA", "Explanation", "RankedCause", "decode_log", "explain_bytes", "explain_log",
+           "explain_text", "read_log"]

@@ -1,0 +1,280 @@
+"""Values for the fix templates of signatures.toml, from the log, the HOST and the knowledge base.
+
+A template such as "Install NVIDIA driver >= {min_driver} ..., e.g. {driver_package}" becomes
+specific when the needed CUDA and the driver are known, and is left out when they are not
+(the cause's general templates follow it). Each name below is one small function; None means
+"not known here".
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from gpu_preflight.checks.fixes import RELOAD_MODULES, torch_wheel_command
+from gpu_preflight.explain.situation import Situation
+from gpu_preflight.versions import Version
+
+_PLACEHOLDER = re.compile(r"\{(\w{1,40})\}")
+
+Value = Callable[[Situation], "str | None"]
+
+
+def _v(version: Version | None, parts: int = 0) -> str | None:
+    if version is None:
+        return None
+    return str(version.truncate(parts)) if parts else str(version)
+
+
+def _needed(s: Situation) -> Version | None:
+    return s.needed_cuda.value if s.needed_cuda is not None else None
+
+
+def min_driver(s: Situation) -> str | None:
+    """The lowest driver that runs the needed CUDA: the minor-version compatibility floor
+    (any 12.x on >= 525.60.13) where there is one, else the toolkit's own driver."""
+    needed = _needed(s)
+    if needed is None:
+        return None
+    requirement = s.kb.driver_requirement(needed.truncate(2))
+    floor = requirement.minor_compat or requirement.native
+    return str(floor) if floor is not None else None
+
+
+def native_driver(s: Situation) -> str | None:
+    """The driver that supports the needed CUDA natively: what a container's ``cuda>=X.Y``
+    start gate asks for (it compares the driver's own CUDA, minor compatibility aside)."""
+    needed = _needed(s)
+    if needed is None:
+        return None
+    native = s.kb.driver_requirement(needed.truncate(2)).native
+    return str(native) if native is not None else None
+
+
+def driver_package(s: Situation) -> str | None:
+    """``nvidia-driver-535``: the first long-term branch that runs the needed CUDA natively and
+    still supports every GPU here (else the branch that ships with that CUDA)."""
+    needed = _needed(s)
+    if needed is None:
+        return None
+    requirement = s.kb.driver_requirement(needed.truncate(2))
+    native = requirement.native or requirement.minor_compat
+    if native is None:
+        return None
+    last_branch = min((a.last_driver_branch for g in s.gpus if g.cc is not None
+                       if (a := s.kb.architecture_of_cc(g.cc)) and a.last_driver_branch), default=None)
+    long_term = [b.branch for b in s.kb.driver_branches if b.branch >= native.major and "LTSB" in b.lifecycle]
+    for branch in long_term[:1] + [native.major]:
+        if last_branch is None or branch <= last_branch:
+            return f"nvidia-driver-{branch}"
+    return None  # no driver branch runs this CUDA on this GPU: the templates about builds apply
+
+
+def _gpu_branch_limit(s: Situation):
+    """The last driver branch of the oldest architecture here, when it cannot run the needed CUDA."""
+    needed = _needed(s)
+    if needed is None:
+        return None
+    native = s.kb.driver_requirement(needed.truncate(2)).native
+    limits = [a.last_driver_branch for g in s.gpus if g.cc is not None
+              if (a := s.kb.architecture_of_cc(g.cc)) and a.last_driver_branch]
+    last = min(limits, default=None)
+    return last if last is not None and native is not None and native.major > last else None
+
+
+def gpu_last_branch(s: Situation) -> str | None:
+    last = _gpu_branch_limit(s)
+    return str(last) if last else None
+
+
+def gpu_last_branch_cuda(s: Situation) -> str | None:
+    last = _gpu_branch_limit(s)
+    cuda = s.kb.max_cuda_for_driver(Version.of(last)) if last else None
+    return _v(cuda, 2)
+
+
+def wheel_for_driver(s: Situation) -> str | None:
+    torch = s.facts.torch
+    if torch is None or s.driver is None:
+        return None
+    from gpu_preflight.checks import CheckContext
+    from gpu_preflight.checks.compat import suggest_wheel
+
+    wheel = suggest_wheel(CheckContext(host=s.as_host(), _kb=s.kb), str(torch.value))
+    return f", e.g. {wheel}" if wheel else None
+
+
+def wheel_for_gpu(s: Situation) -> str | None:
+    gpu = _first_gpu(s)
+    if gpu is None or gpu.cc is None:
+        return None
+    from gpu_preflight.checks import CheckContext
+    from gpu_preflight.checks.compat import suggest_wheel
+
+    torch = str(s.facts.torch.value) if s.facts.torch else str(s.kb.torch_releases[-1].version)
+    wheel = suggest_wheel(CheckContext(host=s.as_host(), _kb=s.kb), torch, ccs=[gpu.cc], any_driver=True)
+    return f", e.g. {wheel}" if wheel else None
+
+
+def wheel_for_host(s: Situation) -> str | None:
+    """For a CPU-only torch: the CUDA wheel of the same release that plain Linux pip would get."""
+    torch = s.facts.torch
+    if torch is None:
+        return None
+    version = str(torch.value).split("+")[0]
+    release = s.kb.torch_release(version)
+    if release is None or release.default_pypi_cuda is None or not re.fullmatch(r"\d+\.\d+\.\d+", version):
+        return None
+    cuda = release.default_pypi_cuda
+    return ": " + torch_wheel_command(version, f"cu{cuda.major}{cuda.minor}")
+
+
+def _first_gpu(s: Situation):
+    return next((g for g in s.gpus if g.cc is not None), None) or next(iter(s.gpus), None)
+
+
+def gpu(s: Situation) -> str | None:
+    found = _first_gpu(s)
+    return found.name if found and found.name else None
+
+
+def cc(s: Situation) -> str | None:
+    found = _first_gpu(s)
+    return _v(found.cc) if found else None
+
+
+def cc_digits(s: Situation) -> str | None:
+    found = _first_gpu(s)
+    return f"{found.cc.major}{found.cc.minor}" if found and found.cc else None
+
+
+def archs(s: Situation) -> str | None:
+    found = s.build_archs
+    return " ".join(t.name for t in found[0].targets) if found and found[0].targets else None
+
+
+def oldest_arch(s: Situation) -> str | None:
+    found = s.build_archs
+    if not found or not found[0].targets:
+        return None
+    return min(found[0].targets, key=lambda t: t.cc).name
+
+
+def _gpu_architecture(s: Situation):
+    found = _first_gpu(s)
+    return s.kb.architecture_of_cc(found.cc) if found and found.cc else None
+
+
+def gpu_arch(s: Situation) -> str | None:
+    arch = _gpu_architecture(s)
+    return arch.name if arch else None
+
+
+def gpu_last_cuda(s: Situation) -> str | None:
+    arch = _gpu_architecture(s)
+    return _v(arch.last_cuda) if arch and arch.last_cuda else None
+
+
+def disable_require_ok(s: Situation) -> str | None:
+    """Known (as "") only when the driver's CUDA has the required major: minor-version
+    compatibility then runs the image although the start gate refuses it."""
+    required, have = s.facts.required_cuda, s.driver_cuda
+    if required is None or have is None:
+        return None
+    return "" if required.value.major == have.major >= 11 else None
+
+
+def needed_major(s: Situation) -> str | None:
+    needed = _needed(s)
+    return str(needed.major) if needed else None
+
+
+def missing_cuda(s: Situation) -> str | None:
+    fact = s.facts.missing_library
+    match = re.search(r"lib(?:cudart|cublas|cublasLt|cufft|curand|cusparse|cusolver|nvrtc)\.so\.(\d{1,2}(?:\.\d)?)", str(fact.value)) if fact else None
+    return match[1] if match else None
+
+
+def missing_major(s: Situation) -> str | None:
+    cuda = missing_cuda(s)
+    return cuda.split(".")[0] if cuda else None
+
+
+def other_process(s: Situation) -> str | None:
+    fact = s.facts.other_process
+    return f"{fact.value[1]} (PID {fact.value[0]})" if fact else None
+
+
+def _fact(name: str, index: int | None = None) -> Value:
+    def value(s: Situation) -> str | None:
+        fact = getattr(s.facts, name)
+        if fact is None:
+            return None
+        return str(fact.value[index] if index is not None else fact.value)
+    return value
+
+
+VALUES: dict[str, Value] = {
+    "driver": lambda s: _v(s.driver),
+    "driver_cuda": lambda s: _v(s.driver_cuda, 2),
+    "driver_branch": lambda s: str(s.driver.major) if s.driver else None,
+    "needed_cuda": lambda s: _v(_needed(s), 2),
+    "needed_major": needed_major,
+    "min_driver": min_driver,
+    "native_driver": native_driver,
+    "vllm": lambda s: "" if "vllm" in s.facts.mentions else None,
+    "driver_package": driver_package,
+    "wheel_for_driver": wheel_for_driver,
+    "wheel_for_gpu": wheel_for_gpu,
+    "wheel_for_host": wheel_for_host,
+    "gpu": gpu,
+    "cc": cc,
+    "cc_digits": cc_digits,
+    "archs": archs,
+    "oldest_arch": oldest_arch,
+    "gpu_arch": gpu_arch,
+    "gpu_last_cuda": gpu_last_cuda,
+    "gpu_last_branch": gpu_last_branch,
+    "gpu_last_branch_cuda": gpu_last_branch_cuda,
+    "required": _fact("required"),
+    "disable_require_ok": disable_require_ok,
+    "reload_modules": lambda s: RELOAD_MODULES,
+    "missing_library": _fact("missing_library"),
+    "missing_cuda": missing_cuda,
+    "missing_major": missing_major,
+    "old_library": _fact("old_library"),
+    "cudnn_found": _fact("cudnn", 0),
+    "cudnn_built": _fact("cudnn", 1),
+    "toolkit_cuda": lambda s: _v(s.facts.toolkit_cuda.value, 2) if s.facts.toolkit_cuda else None,
+    "torch_cuda": lambda s: _v(s.facts.torch_cuda.value, 2) if s.facts.torch_cuda else None,
+    "other_process": other_process,
+}
+
+
+def placeholders(template: str) -> list[str]:
+    return _PLACEHOLDER.findall(template)
+
+
+def render(templates: list[str], s: Situation) -> list[str]:
+    """The templates whose every value is known, filled in. A template starting with "else:"
+    is used only when the one just before it was left out."""
+    cache: dict[str, str | None] = {}
+
+    def value(name: str) -> str | None:
+        if name not in cache:
+            cache[name] = VALUES[name](s)
+        return cache[name]
+
+    out: list[str] = []
+    previous_used = False
+    for template in templates:
+        fallback = template.startswith("else:")
+        body = template.removeprefix("else:").strip()
+        use = not (fallback and previous_used) and all(value(n) is not None for n in placeholders(body))
+        if use:
+            text = _PLACEHOLDER.sub(lambda m: value(m[1]) or "", body)
+            if text not in out:
+                out.append(text)
+        # an "else:" line keeps the chain going: used if no line of its group was used
+        previous_used = use or (fallback and previous_used)
+    return out

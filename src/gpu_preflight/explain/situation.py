@@ -1,0 +1,298 @@
+"""What the log and the HOST together say about the stack, and the named conditions
+(``when = "..."`` in signatures.toml) that judge it.
+
+A HOST, when given, is the machine the user will fix, so its driver and GPUs come first; the
+log fills what the host does not say. The knowledge base is loaded only when a condition or a
+fix needs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Callable
+
+from gpu_preflight.explain.facts import Fact, LogFacts
+from gpu_preflight.host import Driver, Gpu, Host
+from gpu_preflight.knowledge.arch import ArchList
+from gpu_preflight.versions import Version
+
+
+@dataclass(frozen=True)
+class GpuView:
+    name: str | None
+    cc: Version | None
+    line: int | None  # where the log names it; None when it comes from the HOST
+    product: object = None  # knowledge.GpuProduct when the name is known
+
+
+class Situation:
+    def __init__(self, facts: LogFacts, host: Host | None = None, db: str | None = None) -> None:
+        self.facts = facts
+        self.host = host
+        self.db = db
+
+    @cached_property
+    def kb(self):
+        from gpu_preflight.knowledge import load_knowledge
+
+        return load_knowledge(self.db)
+
+    # --- the stack, host first ----------------------------------------------------------------
+
+    @cached_property
+    def driver(self) -> Version | None:
+        if self.host is not None and self.host.driver.version:
+            return Version.parse_or_none(self.host.driver.version)
+        return self.facts.driver.value if self.facts.driver else None
+
+    @cached_property
+    def driver_cuda(self) -> Version | None:
+        if self.host is not None and self.host.driver.cuda:
+            return Version.parse_or_none(self.host.driver.cuda)
+        if self.facts.driver_cuda and (self.host is None or not self.host.driver.version):
+            return self.facts.driver_cuda.value
+        return self.kb.max_cuda_for_driver(self.driver) if self.driver else None
+
+    @cached_property
+    def needed_cuda(self) -> Fact | None:
+        """The CUDA the failing software needs from the driver: a container's requirement, the
+        torch build, the image, in that order (the toolkit only builds; the others run)."""
+        facts = self.facts
+        return facts.required_cuda or facts.torch_cuda or facts.image_cuda
+
+    @cached_property
+    def gpus(self) -> list[GpuView]:
+        if self.host is not None and self.host.gpus:
+            return [self._host_gpu(g) for g in self.host.gpus]
+        views, seen = [], set()
+        for gpu in self.facts.gpus:
+            product = self.kb.gpu_product(name=_trim_name(gpu.name)) if gpu.name else None
+            cc = gpu.cc or (product.compute_capability if product else None)
+            key = (gpu.name, cc)
+            if key not in seen:
+                seen.add(key)
+                views.append(GpuView(gpu.name, cc, gpu.line, product))
+        return views
+
+    def _host_gpu(self, gpu: Gpu) -> GpuView:
+        product = self.kb.gpu_product(name=gpu.name, pci_device_id=gpu.pci_device_id)
+        cc = Version.parse_or_none(gpu.compute_capability) or (product.compute_capability if product else None)
+        return GpuView(gpu.name, cc, None, product)
+
+    @cached_property
+    def build_archs(self) -> tuple[ArchList, int | None] | None:
+        """The architectures the build has: as the log lists them, else the official torch wheel's."""
+        if self.facts.archs is not None:
+            return self.facts.archs.value, self.facts.archs.line
+        torch = self.facts.torch
+        if torch is not None and "+cu" in str(torch.value):
+            wheel = self.kb.torch_wheel(str(torch.value))
+            if wheel is not None and wheel.archs is not None:
+                return wheel.archs, torch.line
+        return None
+
+    def as_host(self) -> Host:
+        """The HOST, or one pieced together from the log (for the shared fix helpers)."""
+        if self.host is not None:
+            return self.host
+        gpus = [Gpu(index=i, name=g.name or "GPU", compute_capability=str(g.cc) if g.cc else None)
+                for i, g in enumerate(self.gpus)]
+        return Host(driver=Driver(version=str(self.driver) if self.driver else None,
+                                  cuda=str(self.driver_cuda) if self.driver_cuda else None,
+                                  source="log"), gpus=gpus, source="log")
+
+    def arch_verdict(self) -> tuple[str, list[int]] | None:
+        """("older" | "newer", evidence lines) when a GPU here has no code in the build.
+
+        "older": the build's targets go above the GPU but skip it (the architecture was
+        dropped); "newer": the GPU is past everything the build has.
+        """
+        for gpu in self.gpus:
+            if gpu.cc is None:
+                continue
+            lines = [gpu.line] if gpu.line is not None else []
+            archs = self.build_archs
+            if archs is not None:
+                arch_list, line = archs
+                if not arch_list.targets or arch_list.covers(gpu.cc):
+                    continue
+                top = max(t.cc for t in arch_list.targets)
+                return ("older" if gpu.cc < top else "newer"), lines + ([line] if line is not None else [])
+            if self.facts.min_cc is not None and gpu.cc < self.facts.min_cc.value:
+                return "older", lines + [self.facts.min_cc.line]
+            built = self.facts.torch_cuda
+            arch = self.kb.architecture_of_cc(gpu.cc) if built else None
+            if arch is not None and not self.kb.cuda_supports_cc(built.value, gpu.cc):
+                dropped = arch.removed_in_cuda is not None and built.value.truncate(2) >= arch.removed_in_cuda
+                return ("older" if dropped else "newer"), lines + [built.line]
+        return None
+
+
+def _trim_name(name: str) -> str:
+    """Log spellings the product table does not know: "NVIDIA GeForce RTX 3080 Laptop GPU GPU"."""
+    name = " ".join(name.split())
+    while name.upper().endswith(" GPU"):
+        name = name[:-4]
+    return name
+
+
+# --- conditions ----------------------------------------------------------------------------------
+# Each returns the lines that show it (empty: the condition does not hold).
+
+Condition = Callable[[Situation, str | None], list[int]]
+
+
+def _lines(*facts: Fact | None) -> list[int]:
+    return [f.line for f in facts if f is not None]
+
+
+def driver_older_than_build(s: Situation, _: str | None) -> list[int]:
+    needed = s.needed_cuda
+    if needed is None:
+        return []
+    cuda: Version = needed.value.truncate(2)
+    if s.driver is not None:
+        from gpu_preflight.checks.runtime import judge_runtime
+
+        verdict = judge_runtime(s.kb, cuda, s.driver)
+        too_old = verdict.status == "too-old"
+    elif s.driver_cuda is not None:
+        have = s.driver_cuda
+        too_old = cuda.major > have.major or (cuda.major < 11 and cuda > have)
+    else:
+        return []
+    return _lines(needed, s.facts.driver, s.facts.driver_cuda) if too_old else []
+
+
+def gpu_older_than_build(s: Situation, _: str | None) -> list[int]:
+    verdict = s.arch_verdict()
+    return (verdict[1] or [0]) if verdict and verdict[0] == "older" else []
+
+
+def gpu_newer_than_build(s: Situation, _: str | None) -> list[int]:
+    verdict = s.arch_verdict()
+    return (verdict[1] or [0]) if verdict and verdict[0] == "newer" else []
+
+
+def cpu_build(s: Situation, _: str | None) -> list[int]:
+    return _lines(s.facts.cpu_build)
+
+
+def no_gpu_visible(s: Situation, _: str | None) -> list[int]:
+    facts = s.facts
+    if facts.no_gpu_collected and facts.cuda_available and facts.cuda_available.value is False and not facts.cpu_build:
+        return _lines(facts.cuda_available, facts.no_gpu_collected)
+    return []
+
+
+def kernel_module_differs(s: Situation, _: str | None) -> list[int]:
+    module = s.facts.kernel_module
+    library = s.facts.driver
+    if s.host is not None and s.host.driver.kernel_module and s.host.driver.version:
+        differs = Version.parse_or_none(s.host.driver.kernel_module) != Version.parse_or_none(s.host.driver.version)
+        return (_lines(module, library) or [0]) if differs else []
+    if module and library and module.value != library.value:
+        return _lines(module, library)
+    return []
+
+
+def docker_run_without_gpu(s: Situation, _: str | None) -> list[int]:
+    runs = s.facts.docker_runs
+    if runs and not any(run.value for run in runs):
+        return [run.line for run in runs]
+    return []
+
+
+def smi_error(s: Situation, value: str | None) -> list[int]:
+    fact = s.facts.smi_error
+    return [fact.line] if fact is not None and fact.value == value else []
+
+
+def cuda_error(s: Situation, value: str | None) -> list[int]:
+    line = s.facts.cuda_errors.get(int(value)) if value and value.isdigit() else None
+    return [line] if line is not None else []
+
+
+def cuda_versions_differ(s: Situation, _: str | None) -> list[int]:
+    """Two of: the driver's CUDA (nvidia-smi), the toolkit (nvcc), torch's bundled runtime."""
+    facts = s.facts
+    found = [f for f in (facts.driver_cuda, facts.toolkit_cuda, facts.torch_cuda) if f is not None]
+    if len({f.value.truncate(2) for f in found}) >= 2:
+        return _lines(*found)
+    return []
+
+
+def _requirement_outcomes(s: Situation):
+    """The log's NVIDIA_REQUIRE_CUDA judged against the HOST, as the container runtime would:
+    (start refused, starts only through a forward-compatibility clause on an ineligible GPU).
+
+    A GPU's NVML brand changes with the driver (Tesla T4 is "Tesla" on old drivers, "NVIDIA" on
+    new ones): a real host's reported brand is used; for a GPU known only by name every brand
+    the product has shown counts, and the most favourable outcome is taken.
+    """
+    fact = s.facts.require_expression
+    if fact is None or s.host is None or s.driver is None:
+        return None
+    from gpu_preflight.errors import UsageError
+    from gpu_preflight.requirements import DeviceFacts, brand_id, evaluate, requirements_from_env
+
+    try:
+        requirements = requirements_from_env({"NVIDIA_REQUIRE_CUDA": str(fact.value)})
+    except UsageError:
+        return None
+    refused = needs_compat = False
+    host_brands = {g.name: g.brand for g in s.host.gpus if not g.assumed}  # assumed: typical brand only
+    for gpu in s.gpus or [GpuView(None, None, None)]:
+        reported = host_brands.get(gpu.name)
+        brands = [reported] if reported else list(gpu.product.brands) if gpu.product is not None else []
+        outcomes = [evaluate(requirements, [DeviceFacts(cuda=s.driver_cuda, driver=s.driver, arch=gpu.cc,
+                                                        brand=brand_id(b) if b else None)])
+                    for b in brands or [None]]
+        passing = [o for o in outcomes if o.satisfied]
+        if not passing:
+            refused = True
+        elif all(o.exceptions for o in passing) and not (gpu.product is not None and gpu.product.forward_compat_eligible):
+            needs_compat = True
+    return refused, needs_compat, fact.line
+
+
+def requirement_fails_on_host(s: Situation, _: str | None) -> list[int]:
+    outcome = _requirement_outcomes(s)
+    return [outcome[2]] if outcome and outcome[0] else []
+
+
+def requirement_needs_compat_on_host(s: Situation, _: str | None) -> list[int]:
+    """The image starts only through a forward-compatibility clause, on a GPU that cannot use it."""
+    outcome = _requirement_outcomes(s)
+    return [outcome[2]] if outcome and not outcome[0] and outcome[1] else []
+
+
+CONDITIONS: dict[str, Condition] = {
+    "requirement_fails_on_host": requirement_fails_on_host,
+    "requirement_needs_compat_on_host": requirement_needs_compat_on_host,
+    "driver_older_than_build": driver_older_than_build,
+    "gpu_older_than_build": gpu_older_than_build,
+    "gpu_newer_than_build": gpu_newer_than_build,
+    "cpu_build": cpu_build,
+    "no_gpu_visible": no_gpu_visible,
+    "kernel_module_differs": kernel_module_differs,
+    "docker_run_without_gpu": docker_run_without_gpu,
+    "smi_error": smi_error,
+    "cuda_error": cuda_error,
+    "cuda_versions_differ": cuda_versions_differ,
+}
+
+
+def parse_condition(text: str) -> tuple[str, str | None]:
+    """``"cuda_error = 804"`` -> ("cuda_error", "804"); ``"cpu_build"`` -> ("cpu_build", None)."""
+    name, sep, value = text.partition("=")
+    name, value = name.strip(), value.strip() if sep else None
+    if name not in CONDITIONS:
+        raise ValueError(f"unknown condition {name!r} (known: {', '.join(sorted(CONDITIONS))})")
+    return name, value
+
+
+def holds(s: Situation, condition: tuple[str, str | None]) -> list[int]:
+    name, value = condition
+    return CONDITIONS[name](s, value)
