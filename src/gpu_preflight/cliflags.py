@@ -87,6 +87,7 @@ def host_from_args(args: argparse.Namespace):
         python=args.python,
         deep=args.deep,
         timeout=args.timeout,
+        probe_live=getattr(args, "probe_live", True),
     )
     return resolve_host(spec, db=args.db)
 

@@ -20,6 +20,7 @@ class HostSpec:
     python: str | None = None
     deep: bool = False
     timeout: float = 15.0
+    probe_live: bool = True  # False: without a snapshot or dump, start from an empty what-if host
 
 
 def resolve_host(spec: HostSpec, db: str | None = None) -> Host:
@@ -59,6 +60,8 @@ def _base_host(spec: HostSpec) -> Host:
 
         data = read_input(spec.nvidia_smi_xml, "--nvidia-smi-xml")
         return parse_smi_xml(data, origin=f"--nvidia-smi-xml {spec.nvidia_smi_xml}")
+    if not spec.probe_live:
+        return Host(source="assumed")
     from gpu_preflight.probe import ProbeOptions, probe_host
 
     return probe_host(ProbeOptions(python=spec.python, deep=spec.deep, timeout=spec.timeout))

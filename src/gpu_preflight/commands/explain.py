@@ -34,24 +34,8 @@ def host_for(args: argparse.Namespace):
         return None
     from gpu_preflight.cliflags import host_from_args
 
-    if args.here or args.snapshot or args.nvidia_smi_xml:
-        return host_from_args(args)
-    return assumed_host(args)
-
-
-def assumed_host(args: argparse.Namespace):
-    from gpu_preflight.host import Driver, Host
-    from gpu_preflight.hostspec import _assumed_gpu, _parse_driver, _split_gpu
-    from gpu_preflight.knowledge import load_knowledge
-
-    kb = load_knowledge(args.db)
-    host = Host(source="assumed")
-    if args.assume_driver:
-        driver = _parse_driver(args.assume_driver)
-        cuda = kb.max_cuda_for_driver(driver)
-        host.driver = Driver(version=str(driver), cuda=str(cuda.truncate(2)) if cuda else None, source="assumed")
-    host.gpus = [_assumed_gpu(kb, index, *_split_gpu(text)) for index, text in enumerate(args.assume_gpu)]
-    return host
+    args.probe_live = bool(args.here)
+    return host_from_args(args)
 
 
 def run(args: argparse.Namespace) -> int:
