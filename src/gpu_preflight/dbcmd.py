@@ -88,11 +88,11 @@ def render_db_text(doc: dict[str, Any]) -> str:
     origin = "packaged data"
     if where["directory"]:
         origin = f"{where['directory']} ({', '.join(overrides) or 'no files'} overriding the packaged data)"
-    max_cuda = newest["driver_branch_max_cuda"] or "unconfirmed"
+    max_cuda = f"max CUDA {newest['driver_branch_max_cuda']}" if newest["driver_branch_max_cuda"] else "max CUDA not known"
     lines = [
         f"Knowledge base {data['version']} ({data['date']}), from {origin}",
         f"  newest CUDA      {newest['cuda']} ({newest['cuda_status']}); newest confirmed {newest['cuda_confirmed']}",
-        f"  newest driver    R{newest['driver_branch']} (max CUDA {max_cuda}, {newest['driver_branch_status']})",
+        f"  newest driver    R{newest['driver_branch']} ({max_cuda}; {newest['driver_branch_status']})",
         f"  newest PyTorch   {newest['torch']}",
         "  tables           " + ", ".join(f"{name.replace('_', ' ')} {n}" for name, n in counts.items()),
         f"  rows with a recorded conflict {doc['quality']['rows_with_conflict']}, "
