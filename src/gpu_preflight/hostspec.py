@@ -47,7 +47,7 @@ def resolve_host(spec: HostSpec, db: str | None = None) -> Host:
     if assumed_gpus:
         host.gpus = [_assumed_gpu(kb, index, name, memory) for index, (name, memory) in enumerate(assumed_gpus)]
     if kb is not None:
-        _fill_compute_capability(kb, host)
+        fill_compute_capability(kb, host)
     return host
 
 
@@ -104,7 +104,7 @@ def _assumed_gpu(kb, index: int, name: str, memory_mib: int | None) -> Gpu:
     )
 
 
-def _fill_compute_capability(kb, host: Host) -> None:
+def fill_compute_capability(kb, host: Host) -> None:
     """XML dumps and old drivers do not report the compute capability; the product does."""
     for gpu in host.gpus:
         if gpu.compute_capability is None:

@@ -12,7 +12,8 @@ from gpu_preflight.errors import UsageError
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 
 
-def read_input(path: str, what: str, limit: int = MAX_INPUT_BYTES) -> bytes:
+def read_input(path: str, what: str, limit: int = MAX_INPUT_BYTES, allow_empty: bool = False,
+               too_big: str = "refusing to read it") -> bytes:
     """The bytes of a file (or ``-`` for stdin), refusing what cannot be a real input."""
     import sys
 
@@ -27,8 +28,8 @@ def read_input(path: str, what: str, limit: int = MAX_INPUT_BYTES) -> bytes:
         except OSError as exc:
             raise UsageError(f"{what} {path}: cannot read: {exc.strerror or exc}") from None
     if len(data) > limit:
-        raise UsageError(f"{what} {path}: larger than {limit // (1024 * 1024)} MiB, refusing to read it")
-    if not data.strip():
+        raise UsageError(f"{what} {path}: larger than {limit // (1024 * 1024)} MiB, {too_big}")
+    if not allow_empty and not data.strip():
         raise UsageError(f"{what} {path}: file is empty")
     return data
 

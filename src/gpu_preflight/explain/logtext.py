@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from gpu_preflight.errors import UsageError
+from gpu_preflight.inputs import read_input
 
 MAX_LOG_BYTES = 32 * 1024 * 1024
 MAX_LINE = 4096  # longer lines are split into pieces of this size (a JSON blob, a one-line dump)
@@ -43,22 +44,9 @@ def read_log(path: str, limit: int = MAX_LOG_BYTES) -> bytes:
 
     An empty log is readable (it simply explains nothing).
     """
-    what = "log"
-    if path == "-":
-        if sys.stdin is None or sys.stdin.isatty():
-            raise UsageError("no log given: name a FILE, or pipe the log in with '-' (preflight explain - < log.txt)")
-        data = sys.stdin.buffer.read(limit + 1)
-    else:
-        if os.path.isdir(path):
-            raise UsageError(f"{what} {path}: is a directory, not a file")
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read(limit + 1)
-        except OSError as exc:
-            raise UsageError(f"{what} {path}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > limit:
-        raise UsageError(f"{what} {path}: larger than {limit // (1024 * 1024)} MiB; pass the part around the error")
-    return data
+    if path == "-" and (sys.stdin is None or sys.stdin.isatty()):
+        raise UsageError("no log given: name a FILE, or pipe the log in with '-' (preflight explain - < log.txt)")
+    return read_input(path, "log", limit, allow_empty=True, too_big="pass the part around the error")
 
 
 def decode_log(data: bytes, origin: str = "log") -> str:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from gpu_preflight.doctor import diagnose
+from gpu_preflight.hostspec import fill_compute_capability
 from gpu_preflight.errors import UsageError
 from gpu_preflight.findings import Severity
 from gpu_preflight.fleet.sources import HostInput, Item, Skipped, Unreadable
@@ -129,16 +130,6 @@ class FleetJudge:
         if key is not None and len(self._verdicts) < MAX_SHAPES:
             self._verdicts[key] = verdict
         return verdict
-
-
-def fill_compute_capability(kb, host: Host) -> None:
-    """XML dumps, old probes and some labels lack the compute capability; the product has it."""
-    for gpu in host.gpus:
-        if gpu.compute_capability is None:
-            product = kb.gpu_product(name=gpu.name, pci_device_id=gpu.pci_device_id)
-            if product is not None:
-                gpu.compute_capability = str(product.compute_capability)
-                gpu.compute_capability_source = "knowledge-base"
 
 
 @dataclass

@@ -13,6 +13,7 @@ import json
 import sys
 
 from gpu_preflight.errors import UsageError
+from gpu_preflight.inputs import read_input
 from gpu_preflight.monitor.sample import Sample
 from gpu_preflight.monitor.smi_csv import CsvError, parse_csv
 from gpu_preflight.monitor.source import SeriesSource
@@ -26,16 +27,7 @@ def open_replay(path: str) -> SeriesSource:
 
 def read_recording(path: str) -> list[Sample]:
     name = "stdin" if path == "-" else path
-    try:
-        if path == "-":
-            data = sys.stdin.buffer.read(MAX_BYTES + 1)
-        else:
-            with open(path, "rb") as stream:
-                data = stream.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"cannot read replay file {name}: {exc.strerror or exc}") from None
-    if len(data) > MAX_BYTES:
-        raise UsageError(f"replay file {name} is larger than {MAX_BYTES // (1024 * 1024)} MiB")
+    data = read_input(path, "replay file", MAX_BYTES, allow_empty=True)
     text = _decode(data, name)
     try:
         if text.lstrip().startswith("{"):
