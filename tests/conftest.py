@@ -8,8 +8,9 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
-import pytest
+from pathlib import Path
 
+import pytest
 from fixture_paths import MISSING, ROOT
 from fixture_paths import REAL as SHARED_REAL
 

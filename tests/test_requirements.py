@@ -10,9 +10,9 @@ from __future__ import annotations
 import csv
 import json
 import time
-from pathlib import Path
 
 import pytest
+from fixture_paths import REAL  # noqa: E402
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -37,7 +37,6 @@ from gpu_preflight.requirements import (
 )
 from gpu_preflight.versions import Version
 
-from fixture_paths import REAL  # noqa: E402
 CASES_FILE = REAL / "container-toolkit-tests" / "requirements-test-cases.json"
 REQUIRE_CUDA = REAL / "require-cuda"
 

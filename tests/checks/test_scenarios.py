@@ -15,8 +15,33 @@ from __future__ import annotations
 
 import pytest
 from scenario_kit import (
-    A100, B200, B300, GB10, GTX1080, H100, K80, P100, RTX3080, RTX3090, RTX4090, RTX5090, T4, V100,
-    F, FixHas, FixNot, FixOrder, NotSays, Says, Scenario, WhatIf, describe, host, installed_torch, run_doctor, verify,
+    A100,
+    B200,
+    B300,
+    GB10,
+    GTX1080,
+    H100,
+    K80,
+    P100,
+    RTX3080,
+    RTX3090,
+    RTX4090,
+    RTX5090,
+    T4,
+    V100,
+    F,
+    FixHas,
+    FixNot,
+    FixOrder,
+    NotSays,
+    Says,
+    Scenario,
+    WhatIf,
+    describe,
+    host,
+    installed_torch,
+    run_doctor,
+    verify,
 )
 
 NO_DRIVER_BEYOND_470 = r"nvidia-driver-(?!470\b)\d+"  # Kepler: R470 is the last branch

@@ -7,7 +7,6 @@ import sys
 
 import pytest
 
-
 LOG = "RuntimeError: The NVIDIA driver on your system is too old (found version 11040).\n"
 CAUSE_KEYS = {"cause", "confidence", "title", "evidence", "fix"}
 

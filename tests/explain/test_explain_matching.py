@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from gpu_preflight.errors import UsageError
 from gpu_preflight.explain import explain_text
 from gpu_preflight.explain.logtext import LogText, Phrase, decode_log
-from gpu_preflight.explain.signatures import SignatureError, load_signatures, parse_signatures
-from gpu_preflight.errors import UsageError
+from gpu_preflight.explain.signatures import (
+    SignatureError,
+    load_signatures,
+    parse_signatures,
+)
 from gpu_preflight.findings import CAUSES
 
 MESSAGE = "RuntimeError: CUDA error: no kernel image is available for execution on the device"

@@ -6,7 +6,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from fit_shared import TINY_CONFIG, VIBE_CONFIG, VIBE_KV_BF16_PER_TOKEN, VIBE_PARAMS, model_dir, tiny_tensors, write_raw_safetensors
+from fit_shared import (
+    TINY_CONFIG,
+    VIBE_CONFIG,
+    VIBE_KV_BF16_PER_TOKEN,
+    VIBE_PARAMS,
+    model_dir,
+    tiny_tensors,
+    write_raw_safetensors,
+)
 
 FIT_KEYS = {"schema", "model", "params", "bytes", "kv_bytes_per_token", "devices"}
 BYTES_KEYS = {"weights", "kv_cache", "activations", "overhead", "total"}

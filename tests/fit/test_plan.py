@@ -5,7 +5,15 @@ from __future__ import annotations
 import math
 
 import pytest
-from fit_shared import GIB, MIB, VIBE_CONFIG, VIBE_KV_BF16_PER_TOKEN, VIBE_PARAMS, gpu, host
+from fit_shared import (
+    GIB,
+    MIB,
+    VIBE_CONFIG,
+    VIBE_KV_BF16_PER_TOKEN,
+    VIBE_PARAMS,
+    gpu,
+    host,
+)
 
 from gpu_preflight.errors import UsageError
 from gpu_preflight.fit import data, fit_device, fit_devices, plan_memory, resolve_model

@@ -6,7 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from fit_shared import TINY_CONFIG, model_dir, tiny_tensors, write_raw_safetensors, write_safetensors
+from fit_shared import (
+    TINY_CONFIG,
+    model_dir,
+    tiny_tensors,
+    write_raw_safetensors,
+    write_safetensors,
+)
 
 from gpu_preflight.errors import UsageError
 from gpu_preflight.fit.architecture import architecture_from_config, count_parameters

@@ -13,9 +13,19 @@ from gpu_preflight.errors import UsageError
 from gpu_preflight.findings import Severity
 from gpu_preflight.host import Gpu
 from gpu_preflight.images.config import ImageConfig
-from gpu_preflight.images.judge import check_images, gate_findings, image_findings, require_findings
+from gpu_preflight.images.judge import (
+    check_images,
+    gate_findings,
+    image_findings,
+    require_findings,
+)
 from gpu_preflight.images.reference import parse_reference
-from gpu_preflight.images.resolve import ImageFacts, collect_image_requests, resolve_image, resolve_images
+from gpu_preflight.images.resolve import (
+    ImageFacts,
+    collect_image_requests,
+    resolve_image,
+    resolve_images,
+)
 from gpu_preflight.knowledge import load_knowledge
 
 KB = load_knowledge()

@@ -15,9 +15,9 @@ import csv
 import re
 
 import pytest
+from fixture_paths import REAL
 from scenario_kit import A100, RTX3090, T4, V100, host
 
-from fixture_paths import REAL
 from gpu_preflight.checks import CheckContext
 from gpu_preflight.findings import Severity
 from gpu_preflight.images.judge import gate_findings

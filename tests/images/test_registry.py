@@ -3,15 +3,15 @@ images the tests push, and a bearer-token gate in front for the anonymous token 
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
+from registry_kit import APT_LINE, REGISTRY_BINARY, TokenGate, free_port, start_registry
 
 from gpu_preflight.images.reference import parse_reference
 from gpu_preflight.images.registry import RegistryError, fetch_image_config
 from gpu_preflight.images.resolve import collect_image_requests, resolve_images
-from registry_kit import APT_LINE, REGISTRY_BINARY, TokenGate, free_port, start_registry
-import os
 
 pytestmark = pytest.mark.skipif(
     not os.access(REGISTRY_BINARY, os.X_OK),

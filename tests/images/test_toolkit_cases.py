@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from fixture_paths import REAL
 from scenario_kit import A100, host
 
-from fixture_paths import REAL
 from gpu_preflight.checks import CheckContext
 from gpu_preflight.errors import UsageError
 from gpu_preflight.findings import Severity

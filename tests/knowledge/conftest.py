@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from kb_shared import FACTS_JSON, load_facts
 
 from gpu_preflight.knowledge import KnowledgeBase, clear_cache, load_knowledge

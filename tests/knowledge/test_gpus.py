@@ -8,8 +8,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
 from kb_shared import params, shared_files
+
 from gpu_preflight.knowledge import KnowledgeBase
 from gpu_preflight.versions import Version
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 
 import pytest
-
 from kb_shared import REAL, params
+
 from gpu_preflight.knowledge import KnowledgeBase
 from gpu_preflight.versions import Version
 

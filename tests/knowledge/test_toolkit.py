@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from kb_shared import load_facts, params
+
 from gpu_preflight.knowledge import KnowledgeBase
 from gpu_preflight.versions import Version
 

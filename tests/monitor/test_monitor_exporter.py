@@ -12,7 +12,14 @@ from conftest import gpu, real_csv, series
 
 from gpu_preflight import __version__
 from gpu_preflight.errors import UsageError
-from gpu_preflight.monitor import Hint, Process, Sample, SeriesSource, read_recording, start_exporter
+from gpu_preflight.monitor import (
+    Hint,
+    Process,
+    Sample,
+    SeriesSource,
+    read_recording,
+    start_exporter,
+)
 
 parser = pytest.importorskip("prometheus_client.parser")
 

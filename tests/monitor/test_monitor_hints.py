@@ -8,7 +8,14 @@ from dataclasses import fields, replace
 import pytest
 from conftest import gpu, series
 
-from gpu_preflight.monitor import THRESHOLDS, Sample, SeriesSource, Thresholds, find_hints, watch
+from gpu_preflight.monitor import (
+    THRESHOLDS,
+    Sample,
+    SeriesSource,
+    Thresholds,
+    find_hints,
+    watch,
+)
 from gpu_preflight.monitor.hints import HINTS
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from gpu_preflight.probe.container import is_wsl, probe_container, read_kernel_module_version
+from gpu_preflight.probe.container import (
+    is_wsl,
+    probe_container,
+    read_kernel_module_version,
+)
 
 
 def write(root, rel, text=""):

@@ -7,7 +7,11 @@ from pathlib import Path
 import pytest
 
 from gpu_preflight.host import Host
-from gpu_preflight.probe.frameworks import cuda_from_local_tag, probe_frameworks, scan_site_dirs
+from gpu_preflight.probe.frameworks import (
+    cuda_from_local_tag,
+    probe_frameworks,
+    scan_site_dirs,
+)
 
 
 def make_dist(site: Path, dirname: str, files: dict[str, str] | None = None) -> None:

@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from gpu_preflight.probe.nvcc import NvccInfo, parse_cuda_version_json, parse_cuda_version_txt, parse_nvcc_version
+from gpu_preflight.probe.nvcc import (
+    NvccInfo,
+    parse_cuda_version_json,
+    parse_cuda_version_txt,
+    parse_nvcc_version,
+)
 
 NVCC = "nvcc"
 

@@ -45,8 +45,18 @@ Check = Callable[[CheckContext], Iterable[Finding]]
 
 
 def all_checks() -> list[Check]:
-    from gpu_preflight.checks import compat, container, deep, driver, environment, gpus, memory, toolkit, versions
     from gpu_preflight import images
+    from gpu_preflight.checks import (
+        compat,
+        container,
+        deep,
+        driver,
+        environment,
+        gpus,
+        memory,
+        toolkit,
+        versions,
+    )
 
     return [
         driver.check_driver,

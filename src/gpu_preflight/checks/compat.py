@@ -17,7 +17,11 @@ from typing import Iterator
 
 from gpu_preflight.checks import CheckContext
 from gpu_preflight.checks.builds import Build, host_platform, resolve_builds
-from gpu_preflight.checks.fixes import branch_blocker, install_driver, torch_wheel_command
+from gpu_preflight.checks.fixes import (
+    branch_blocker,
+    install_driver,
+    torch_wheel_command,
+)
 from gpu_preflight.checks.runtime import RuntimeVerdict, judge_runtime
 from gpu_preflight.findings import Finding, Severity
 from gpu_preflight.host import Gpu

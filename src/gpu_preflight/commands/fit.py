@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gpu_preflight.cliflags import add_db_flag, add_host_flags, add_model_flags, emit_json, host_from_args, plan_from_args
+from gpu_preflight.cliflags import (
+    add_db_flag,
+    add_host_flags,
+    add_model_flags,
+    emit_json,
+    host_from_args,
+    plan_from_args,
+)
 
 HELP = "per-GPU memory plan for a model: fits or not, largest context, largest batch"
 

@@ -12,7 +12,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gpu_preflight.cliflags import add_db_flag, add_target_flags, emit_json, image_requests_from_args, targets_from_args
+from gpu_preflight.cliflags import (
+    add_db_flag,
+    add_target_flags,
+    emit_json,
+    image_requests_from_args,
+    targets_from_args,
+)
 
 HELP = "judge many hosts (probe documents, nvidia-smi XML, Kubernetes nodes) for a target"
 

@@ -57,7 +57,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gpu_preflight.monitor import JsonLinesView, NvmlSource, NvmlUnavailable, SourceError, TerminalView, open_replay, start_exporter, watch
+    from gpu_preflight.monitor import (
+        JsonLinesView,
+        NvmlSource,
+        NvmlUnavailable,
+        SourceError,
+        TerminalView,
+        open_replay,
+        start_exporter,
+        watch,
+    )
 
     source = open_replay(args.replay) if args.replay else NvmlSource(timeout=args.timeout)
     interval = args.interval if args.interval is not None else (0.0 if args.replay else DEFAULT_INTERVAL_S)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gpu_preflight.cliflags import add_db_flag, add_host_flags, emit_json, host_from_args
+from gpu_preflight.cliflags import (
+    add_db_flag,
+    add_host_flags,
+    emit_json,
+    host_from_args,
+)
 
 HELP = "facts only, no verdict: the host document"
 

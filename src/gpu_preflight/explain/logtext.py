@@ -14,7 +14,6 @@ and every search linear.
 from __future__ import annotations
 
 import codecs
-import os
 import re
 import sys
 from bisect import bisect_right

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from packaging.version import InvalidVersion, Version as PackageVersion
+from packaging.version import InvalidVersion
+from packaging.version import Version as PackageVersion
 
 from gpu_preflight.explain.facts import LogFacts
 from gpu_preflight.explain.logtext import LogText

@@ -235,7 +235,12 @@ def _requirement_outcomes(s: Situation):
     if fact is None or s.host is None or s.driver is None:
         return None
     from gpu_preflight.errors import UsageError
-    from gpu_preflight.requirements import DeviceFacts, brand_id, evaluate, requirements_from_env
+    from gpu_preflight.requirements import (
+        DeviceFacts,
+        brand_id,
+        evaluate,
+        requirements_from_env,
+    )
 
     try:
         requirements = requirements_from_env({"NVIDIA_REQUIRE_CUDA": str(fact.value)})

@@ -10,7 +10,15 @@ rules.toml and models.toml beside this file.
 """
 
 from gpu_preflight.fit.findings import fit_findings
-from gpu_preflight.fit.plan import Breakdown, DeviceFit, MemoryPlan, Settings, fit_device, fit_devices, plan_memory
+from gpu_preflight.fit.plan import (
+    Breakdown,
+    DeviceFit,
+    MemoryPlan,
+    Settings,
+    fit_device,
+    fit_devices,
+    plan_memory,
+)
 from gpu_preflight.fit.sources import Model, resolve_model
 
 __all__ = [

@@ -9,7 +9,15 @@ from dataclasses import replace
 from gpu_preflight.errors import UsageError
 from gpu_preflight.findings import Finding, Severity
 from gpu_preflight.fit import data
-from gpu_preflight.fit.plan import GIB, DeviceFit, MemoryPlan, fit_device, dtype_supported, fit_devices, with_settings
+from gpu_preflight.fit.plan import (
+    GIB,
+    DeviceFit,
+    MemoryPlan,
+    dtype_supported,
+    fit_device,
+    fit_devices,
+    with_settings,
+)
 from gpu_preflight.host import Gpu, Host
 
 # Weight dtypes to suggest, smallest step first, when the plan's do not fit.

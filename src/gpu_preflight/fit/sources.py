@@ -12,7 +12,12 @@ from typing import Any
 
 from gpu_preflight.errors import UsageError
 from gpu_preflight.fit import data
-from gpu_preflight.fit.architecture import Architecture, ParameterCount, architecture_from_config, count_parameters
+from gpu_preflight.fit.architecture import (
+    Architecture,
+    ParameterCount,
+    architecture_from_config,
+    count_parameters,
+)
 from gpu_preflight.fit.safetensors import StoredWeights, read_weights
 from gpu_preflight.inputs import load_json, read_input
 

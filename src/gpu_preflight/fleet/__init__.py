@@ -10,9 +10,27 @@ Modules: ``sources`` (reading host documents, XML dumps, Kubernetes nodes, one a
 report and its summary), ``render`` (terminal text, nodeAffinity YAML, kubectl label commands).
 """
 
-from gpu_preflight.fleet.judge import SCHEMA, FleetReport, HostResult, Verdict, affinity_names, survey
-from gpu_preflight.fleet.render import DEFAULT_LABEL, kubectl_label_commands, node_affinity, node_affinity_yaml
-from gpu_preflight.fleet.sources import HostInput, Skipped, Unreadable, read_hostfiles, read_k8s_nodes
+from gpu_preflight.fleet.judge import (
+    SCHEMA,
+    FleetReport,
+    HostResult,
+    Verdict,
+    affinity_names,
+    survey,
+)
+from gpu_preflight.fleet.render import (
+    DEFAULT_LABEL,
+    kubectl_label_commands,
+    node_affinity,
+    node_affinity_yaml,
+)
+from gpu_preflight.fleet.sources import (
+    HostInput,
+    Skipped,
+    Unreadable,
+    read_hostfiles,
+    read_k8s_nodes,
+)
 
 __all__ = [
     "DEFAULT_LABEL",

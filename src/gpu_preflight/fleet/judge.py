@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from gpu_preflight.doctor import diagnose
-from gpu_preflight.hostspec import fill_compute_capability
 from gpu_preflight.errors import UsageError
 from gpu_preflight.findings import Severity
 from gpu_preflight.fleet.sources import HostInput, Item, Skipped, Unreadable
 from gpu_preflight.host import Host
+from gpu_preflight.hostspec import fill_compute_capability
 
 SCHEMA = "gpu-preflight/fleet/v1"
 # GPU fields no check reads: identity and momentary use. A check that starts reading one (a

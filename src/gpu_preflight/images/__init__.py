@@ -11,8 +11,18 @@
 """
 
 from gpu_preflight.images.config import ImageConfig, read_image_configs
-from gpu_preflight.images.dockerfile import DockerfileFacts, dockerfile_facts, parse_dockerfile
-from gpu_preflight.images.judge import Gate, check_images, gate_findings, image_findings, require_findings
+from gpu_preflight.images.dockerfile import (
+    DockerfileFacts,
+    dockerfile_facts,
+    parse_dockerfile,
+)
+from gpu_preflight.images.judge import (
+    Gate,
+    check_images,
+    gate_findings,
+    image_findings,
+    require_findings,
+)
 from gpu_preflight.images.reference import ImageReference, parse_reference
 from gpu_preflight.images.registry import RegistryError, fetch_image_config
 from gpu_preflight.images.resolve import (

@@ -32,7 +32,13 @@ from dataclasses import dataclass, field, replace
 from gpu_preflight.errors import UsageError
 from gpu_preflight.images.reference import ImageReference, parse_reference, show
 from gpu_preflight.inputs import read_input
-from gpu_preflight.targets import TorchTarget, _Indexes, _parse_requirement, _resolve, _torch_line
+from gpu_preflight.targets import (
+    TorchTarget,
+    _Indexes,
+    _parse_requirement,
+    _resolve,
+    _torch_line,
+)
 
 MAX_DOCKERFILE_BYTES = 1024 * 1024
 _DIRECTIVE = re.compile(r"#\s*([A-Za-z]+)\s*=\s*(\S+)\s*$")

@@ -15,7 +15,11 @@ import os
 import socket
 from urllib.parse import quote
 
-from gpu_preflight.images.config import MAX_CONFIG_BYTES, ImageConfig, config_from_document
+from gpu_preflight.images.config import (
+    MAX_CONFIG_BYTES,
+    ImageConfig,
+    config_from_document,
+)
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 TIMEOUT_S = 1.0

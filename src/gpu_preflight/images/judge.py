@@ -34,7 +34,11 @@ from gpu_preflight.errors import UsageError
 from gpu_preflight.findings import Finding, Severity
 from gpu_preflight.host import Gpu
 from gpu_preflight.images.reference import show
-from gpu_preflight.images.resolve import KNOWN_REPOSITORIES, ImageFacts, parse_require_cuda
+from gpu_preflight.images.resolve import (
+    KNOWN_REPOSITORIES,
+    ImageFacts,
+    parse_require_cuda,
+)
 from gpu_preflight.requirements import (
     DeviceFacts,
     Evaluation,

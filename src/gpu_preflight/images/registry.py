@@ -31,7 +31,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urljoin
 
-from gpu_preflight.images.config import MAX_CONFIG_BYTES, ImageConfig, config_from_document
+from gpu_preflight.images.config import (
+    MAX_CONFIG_BYTES,
+    ImageConfig,
+    config_from_document,
+)
 from gpu_preflight.images.reference import ImageReference
 
 TIMEOUT_S = 5.0

@@ -15,7 +15,12 @@ from gpu_preflight.monitor.nvml import NvmlReader, NvmlSource
 from gpu_preflight.monitor.render import JsonLinesView, TerminalView
 from gpu_preflight.monitor.replay import open_replay, read_recording
 from gpu_preflight.monitor.sample import SCHEMA, GpuSample, Hint, Process, Sample
-from gpu_preflight.monitor.source import NvmlUnavailable, SeriesSource, Source, SourceError
+from gpu_preflight.monitor.source import (
+    NvmlUnavailable,
+    SeriesSource,
+    Source,
+    SourceError,
+)
 from gpu_preflight.monitor.watch import watch
 
 __all__ = [

@@ -30,7 +30,12 @@ import threading
 from collections import defaultdict
 from typing import Any, Callable
 
-from gpu_preflight.monitor.sample import Sample, gpu_from_dict, now_iso, throttle_reason_names
+from gpu_preflight.monitor.sample import (
+    Sample,
+    gpu_from_dict,
+    now_iso,
+    throttle_reason_names,
+)
 from gpu_preflight.monitor.source import NvmlUnavailable, SourceError
 
 MIB = 1024 * 1024

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import codecs
 import json
-import sys
 
 from gpu_preflight.errors import UsageError
 from gpu_preflight.inputs import read_input

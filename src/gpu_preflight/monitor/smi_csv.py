@@ -16,7 +16,12 @@ import re
 from datetime import datetime
 from typing import Any
 
-from gpu_preflight.monitor.sample import GpuSample, Sample, now_iso, throttle_reason_names
+from gpu_preflight.monitor.sample import (
+    GpuSample,
+    Sample,
+    now_iso,
+    throttle_reason_names,
+)
 
 # Sample field -> the nvidia-smi fields that hold it, best first. Graphics and SM clocks are one
 # clock on every GPU since Kepler (the fixtures show them equal); some queries ask for only one.

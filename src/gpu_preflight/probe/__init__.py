@@ -10,7 +10,11 @@ import socket
 from dataclasses import dataclass
 
 from gpu_preflight.host import Host
-from gpu_preflight.probe.container import is_wsl, probe_container, read_kernel_module_version
+from gpu_preflight.probe.container import (
+    is_wsl,
+    probe_container,
+    read_kernel_module_version,
+)
 from gpu_preflight.probe.frameworks import probe_frameworks
 from gpu_preflight.probe.isolated import run_isolated
 from gpu_preflight.probe.nvml import probe_nvml

@@ -14,7 +14,11 @@ import sys
 
 from gpu_preflight.host import Host, Toolkit
 from gpu_preflight.probe.isolated import run_isolated
-from gpu_preflight.probe.nvcc import parse_cuda_version_json, parse_cuda_version_txt, parse_nvcc_version
+from gpu_preflight.probe.nvcc import (
+    parse_cuda_version_json,
+    parse_cuda_version_txt,
+    parse_nvcc_version,
+)
 
 ENV_VARS = ("CUDA_HOME", "CUDA_PATH", "CUDA_ROOT")
 LINUX_GLOBS = ("/usr/local/cuda", "/usr/local/cuda-*", "/opt/cuda")
