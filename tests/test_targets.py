@@ -510,7 +510,7 @@ def test_requirements_other_lines_pip_accepts_are_ignored(in_tmp: Path) -> None:
 
 
 def test_requirements_includes_are_relative_to_the_including_file(in_tmp: Path) -> None:
-    write(in_tmp / "env" / "base.txt", f"numpy\n-r gpu/torch.txt\n--requirement=../common.txt\n-c constraints.txt\n")
+    write(in_tmp / "env" / "base.txt", "numpy\n-r gpu/torch.txt\n--requirement=../common.txt\n-c constraints.txt\n")
     write(in_tmp / "env" / "gpu" / "torch.txt", f"--extra-index-url {CU121}\ntorch==2.4.1\n")
     write(in_tmp / "common.txt", "-rmore.txt\n")
     write(in_tmp / "more.txt", "torch==2.4.1; sys_platform == 'linux'\n")
