@@ -166,3 +166,23 @@ def test_doctor_model_turns_the_plan_into_findings(run_cli):
 def test_doctor_model_typo_costs_no_probe(run_cli):
     result = run_cli("doctor", "--model", "VibeThinker-1.5B", "--dtype", "float7")
     assert result.returncode == 2 and result.stderr.count("\n") == 1
+
+
+def test_plain_doctor_imports_only_what_it_uses(tmp_path):
+    """Speed by construction: `preflight` alone must not pay for the other commands' modules
+    (images, targets and packaging, fit, explain, monitor, serve) nor for any framework."""
+    import subprocess
+    import sys
+
+    script = (
+        "import contextlib, io, sys\n"
+        "from gpu_preflight.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['doctor', '--json'])\n"
+        "heavy = ('gpu_preflight.images', 'gpu_preflight.targets', 'gpu_preflight.fit', 'gpu_preflight.explain',\n"
+        "         'gpu_preflight.monitor', 'gpu_preflight.serve', 'packaging.requirements', 'torch', 'transformers')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
+                         env={"PYTHONPATH": str(ROOT / "src"), "PATH": os.environ.get("PATH", "")})
+    assert out.stdout.strip() == "[]", out.stderr

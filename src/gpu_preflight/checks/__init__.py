@@ -45,7 +45,6 @@ Check = Callable[[CheckContext], Iterable[Finding]]
 
 
 def all_checks() -> list[Check]:
-    from gpu_preflight import images
     from gpu_preflight.checks import (
         compat,
         container,
@@ -64,12 +63,21 @@ def all_checks() -> list[Check]:
         gpus.check_gpus,
         compat.check_builds,
         container.check_container_requirement,
-        images.check_images,
+        check_images,
         memory.check_model_memory,
         deep.check_deep_probe,
         toolkit.check_toolkits,
         versions.check_cuda_versions,
     ]
+
+
+def check_images(ctx: CheckContext) -> Iterable[Finding]:
+    """--image / --dockerfile / --require-cuda (images/judge.py), imported only when asked for."""
+    if not (ctx.images or ctx.require_cuda):
+        return ()
+    from gpu_preflight.images import check_images as judge_images
+
+    return judge_images(ctx)
 
 
 def run_checks(context: CheckContext) -> list[Finding]:
