@@ -1,0 +1,205 @@
+"""Requests waiting for the model, and the one thread that runs it.
+
+The event loop never runs the model: a request becomes a ``Job`` in a bounded queue; the
+generation thread loads the engine, then takes jobs one at a time and streams text back to
+the loop. A full queue is refused at once (``QueueFull`` -> 503) instead of growing without
+bound; a job whose client left is skipped or stopped mid-generation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import AsyncIterator, Callable, Protocol
+
+from gpu_preflight.serve.metrics import Metrics
+
+log = logging.getLogger("gpu_preflight.serve")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    max_tokens: int
+    temperature: float  # 0: greedy
+    top_p: float
+    top_k: int  # 0: off
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    ignore_eos: bool = False  # vLLM's extension: exactly max_tokens tokens (benchmarks, tests)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    finish_reason: str  # stop | length | cancelled
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class Job:
+    """One request's generation. The generation thread calls ``emit``/``finish``/``fail``;
+    the event loop iterates ``stream()``. Text is handed over in batches: the loop is woken
+    once per batch, not once per token, so a busy loop never falls behind."""
+
+    def __init__(self, prompt_ids: list[int], sampling: Sampling, loop: asyncio.AbstractEventLoop, streaming: bool = True):
+        self.prompt_ids = prompt_ids
+        self.sampling = sampling
+        self.streaming = streaming  # False: the loop is woken only at the end, not per token
+        self.accepted_at = time.perf_counter()
+        self.first_token_at: float | None = None
+        self.outcome: Outcome | None = None
+        self._loop = loop
+        self._cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self._pending: list[object] = []
+        self._wake_scheduled = False
+        self._ready = asyncio.Event()
+
+    # --- the generation thread's side
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def emit(self, text: str) -> None:
+        if text:
+            self._put(text, wake=self.streaming)
+
+    def finish(self, outcome: Outcome) -> None:
+        self._put(outcome)
+
+    def fail(self, error: BaseException) -> None:
+        self._put(error)
+
+    def _put(self, item: object, wake: bool = True) -> None:
+        with self._lock:
+            self._pending.append(item)
+            if self._wake_scheduled or not wake:
+                return
+            self._wake_scheduled = True
+        try:
+            self._loop.call_soon_threadsafe(self._ready.set)
+        except RuntimeError:
+            pass  # the event loop is gone: nobody is listening any more
+
+    # --- the event loop's side
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    async def stream(self) -> AsyncIterator[str]:
+        """Text as it is generated, what arrived together joined into one piece; sets
+        ``outcome`` at the end, raises what the engine raised."""
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            with self._lock:
+                items, self._pending, self._wake_scheduled = self._pending, [], False
+            texts = [item for item in items if isinstance(item, str)]
+            if texts:
+                yield "".join(texts)
+            end = items[-1] if items and not isinstance(items[-1], str) else None
+            if isinstance(end, Outcome):
+                self.outcome = end
+                return
+            if end is not None:
+                raise end  # type: ignore[misc]
+
+    async def text(self) -> str:
+        return "".join([piece async for piece in self.stream()])
+
+
+class Engine(Protocol):
+    def load(self) -> None: ...  # load the weights and run one real forward pass; raise on failure
+
+    def generate(self, job: Job) -> Outcome: ...  # emit text as it comes; stop when job.cancelled
+
+
+class QueueFull(Exception):
+    pass
+
+
+class Scheduler:
+    def __init__(self, engine: Engine, max_waiting: int, metrics: Metrics, on_load_failure: Callable[[str], None] = lambda why: None):
+        self.engine = engine
+        self.max_waiting = max_waiting
+        self.metrics = metrics
+        self.state = "loading"  # loading | ready | failed | stopped
+        self.failure: str | None = None
+        self._on_load_failure = on_load_failure
+        self._waiting: deque[Job] = deque()
+        self._running = 0
+        self._stopping = False
+        self._condition = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="generation", daemon=True)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, job: Job) -> None:
+        with self._condition:
+            if len(self._waiting) >= self.max_waiting:
+                raise QueueFull(f"{len(self._waiting)} requests are already waiting (--max-queue {self.max_waiting})")
+            self._waiting.append(job)
+            self._condition.notify()
+
+    def withdraw(self, job: Job) -> None:
+        """The client left: drop the job if it is still waiting, stop it if it is running."""
+        job.cancel()
+        with self._condition:
+            try:
+                self._waiting.remove(job)
+            except ValueError:
+                return  # running or done: the engine sees job.cancelled at its next token
+        job.finish(Outcome("cancelled", len(job.prompt_ids), 0))
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Finish what was accepted, then end the thread."""
+        with self._condition:
+            self._stopping = True
+            self._condition.notify()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self.state = "stopped"
+
+    def _run(self) -> None:
+        try:
+            self.engine.load()
+        except BaseException as exc:  # noqa: BLE001 - reported, then the server exits
+            self.state, self.failure = "failed", f"{type(exc).__name__}: {exc}"
+            self._on_load_failure(self.failure)
+            return
+        self.state = "ready"
+        log.info("model loaded; a forward pass succeeded: ready")
+        while True:
+            with self._condition:
+                while not self._waiting and not self._stopping:
+                    self._condition.wait()
+                if not self._waiting:
+                    return
+                job = self._waiting.popleft()
+                self._running = 1
+            try:
+                self._generate(job)
+            finally:
+                self._running = 0
+
+    def _generate(self, job: Job) -> None:
+        try:
+            outcome = self.engine.generate(job)
+        except Exception as exc:  # noqa: BLE001 - one request failed; the server goes on
+            job.fail(exc)
+            return
+        end = time.perf_counter()
+        ttft = job.first_token_at - job.accepted_at if job.first_token_at is not None else None
+        self.metrics.generation(outcome.prompt_tokens, outcome.completion_tokens, ttft, end - job.accepted_at)
+        job.finish(outcome)

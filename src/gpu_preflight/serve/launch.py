@@ -1,0 +1,267 @@
+"""``preflight serve``, start to finish: resolve the model, judge the host (the gate), derive
+the settings, then become vLLM or run the built-in server until SIGTERM / Ctrl-C.
+
+Exit codes: 0 after a clean shutdown (in-flight requests finished) or a --dry-run; 1 when the
+gate refuses, an engine is not installed or the model fails to load; 2 for an unusable request
+(bad flag, unknown model, weights that cannot be downloaded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ipaddress
+import logging
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Iterator
+
+from gpu_preflight.errors import UsageError
+from gpu_preflight.fit import Model, resolve_model
+from gpu_preflight.serve import vllm
+from gpu_preflight.serve.data import Profile, find_profile, model_default_profile, rules
+from gpu_preflight.serve.gate import Decision, Request, decide
+from gpu_preflight.serve.machine import installed, read_cpu
+from gpu_preflight.serve.render import Plan, settings_lines
+from gpu_preflight.serve.settings import parse_dtype
+
+log = logging.getLogger("gpu_preflight.serve")
+BUILT_IN_NEEDS = ("torch", "transformers", "fastapi", "uvicorn")
+WEIGHT_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja", "*.tiktoken"]
+
+
+def launch(args: argparse.Namespace) -> int:
+    _check_flags(args)
+    request = Request(
+        device=args.device, engine=args.engine, dtype=parse_dtype(args.dtype), max_context=args.max_context,
+        memory_share=args.memory_share, preflight=not args.no_preflight,
+    )
+    model = resolve_model(args.model, timeout=args.hub_timeout)
+    host = _probe(args)
+    decision = decide(model, host, request, read_cpu(), vllm_installed=installed("vllm"), db=getattr(args, "db", None))
+    if not _is_loopback(args.host) and not args.api_key:
+        decision.warnings.append(f"listening on {args.host} without --api-key: anyone who can reach this port can use the model")
+    plan = _plan(args, model, decision)
+
+    for line in decision.warnings:
+        _say(f"WARNING: {line}")
+    if decision.refused:
+        from gpu_preflight.report.terminal import render_report
+
+        sys.stdout.write(render_report(decision.report))
+        _say(f"refusing to start {model.id}: a check failed (above); fix it, or see --device and --no-preflight")
+        return 1
+    if args.dry_run:
+        return _dry_run(args, plan)
+    _check_port_free(args.host, args.port)
+    if decision.engine == "vllm":
+        _say_settings(plan)
+        return _run_vllm(plan)
+    missing = [name for name in BUILT_IN_NEEDS if not installed(name)]
+    if missing:
+        _say(
+            f"the built-in engine needs {', '.join(missing)}: install torch first (the build for your CUDA, "
+            "https://pytorch.org/get-started/locally/), then: pip install 'gpu-preflight[serve]'"
+        )
+        return 1
+    weights = _local_weights(model)  # before the summary: a download that fails is the only news
+    _say_settings(plan)
+    return _run_built_in(args, model, weights, plan)
+
+
+def _say_settings(plan: Plan) -> None:
+    for line in settings_lines(plan):
+        _say(line)
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    if args.device == "cpu" and args.engine == "vllm":
+        raise UsageError("--engine vllm needs a GPU: drop --device cpu, or use --engine transformers")
+    if args.max_queue < 1:
+        raise UsageError(f"--max-queue must be at least 1, got {args.max_queue}")
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be 0-65535, got {args.port}")
+    what_if = args.snapshot or args.nvidia_smi_xml or args.assume_driver or args.assume_gpu
+    if what_if and not args.dry_run:
+        raise UsageError("--snapshot, --nvidia-smi-xml and --assume-* describe another machine: use them with --dry-run")
+    if args.hub_timeout <= 0:
+        raise UsageError("--hub-timeout must be a positive number of seconds")
+
+
+def _probe(args: argparse.Namespace):
+    from gpu_preflight.cliflags import host_from_args
+
+    live = not (args.snapshot or args.nvidia_smi_xml or args.assume_driver or args.assume_gpu)
+    # On a live host the gate launches one kernel through torch (doctor --deep): "the GPU works"
+    # is then measured, not inferred from versions.
+    deep = args.deep or (live and args.device != "cpu" and not args.no_preflight)
+    return host_from_args(argparse.Namespace(**{**vars(args), "deep": deep}))
+
+
+def _plan(args: argparse.Namespace, model: Model, decision: Decision) -> Plan:
+    directory = Path(model.location) if model.source in ("directory", "hub-cache") else None
+    served = args.served_model_name or (directory.name if model.source == "directory" else model.id)
+    profile = _profile(args.profile, model, directory, args.model)
+    system_prompt = profile.system_prompt if args.system_prompt is None else (args.system_prompt or None)
+    shown_host = f"[{args.host}]" if ":" in args.host else args.host
+    command = None
+    if decision.engine == "vllm" and decision.hardware is not None:
+        launch = vllm.Launch(str(directory) if directory else model.id, served, args.host, args.port, args.api_key, args.trust_remote_code)
+        command = vllm.build_command(launch, decision.hardware)
+    return Plan(decision, model.id, served, f"http://{shown_host}:{args.port}", profile, system_prompt, command)
+
+
+def _profile(name: str, model: Model, directory: Path | None, text: str) -> Profile:
+    if name == "none":
+        return model_default_profile(model.id, directory)
+    if name != "auto":
+        found = find_profile(name)
+        if found is None:
+            from gpu_preflight.serve.data import profiles
+
+            raise UsageError(f"--profile {name!r}: unknown (choose auto, none, or one of {', '.join(p.id for p in profiles())})")
+        return found
+    names = [model.id, text] + ([directory.name] if directory else [])
+    return find_profile(*names) or model_default_profile(model.id, directory)
+
+
+def _dry_run(args: argparse.Namespace, plan: Plan) -> int:
+    if args.json:
+        from gpu_preflight.cliflags import emit_json
+
+        emit_json({**plan.to_dict(), "preflight": plan.decision.report.to_dict()})
+        return 0
+    print("\n".join(settings_lines(plan)))
+    if plan.command:
+        print(vllm.printable(plan.command))
+        if not installed("vllm"):
+            print("(vLLM is not installed in this Python: " + vllm.INSTALL_HINT + ")")
+    return 0
+
+
+def _run_vllm(plan: Plan) -> int:
+    _say("running: " + vllm.printable(plan.command))
+    if not installed("vllm"):
+        _say(f"--engine vllm: vLLM is not installed in this Python ({sys.executable}): {vllm.INSTALL_HINT}")
+        return 1
+    _say("vLLM serves /v1, /health and /metrics itself; /preflight is the built-in engine's (this report: preflight doctor)")
+    vllm.become_vllm(plan.command)
+    return 1  # not reached: exec replaced this process
+
+
+def _run_built_in(args: argparse.Namespace, model: Model, weights: str, plan: Plan) -> int:
+    import uvicorn
+
+    from gpu_preflight.serve.app import Service, create_app
+    from gpu_preflight.serve.engine import TransformersEngine
+    from gpu_preflight.serve.jobs import Scheduler
+    from gpu_preflight.serve.metrics import Metrics
+    from gpu_preflight.serve.protocol import Defaults
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    hardware = plan.decision.hardware
+    engine = TransformersEngine(weights, hardware.device, hardware.dtype, hardware.memory_share, args.trust_remote_code)
+    metrics = Metrics({"model": plan.served_name, "engine": "transformers", "device": hardware.device, "dtype": hardware.dtype})
+    state = {"exit": 0}
+    server: uvicorn.Server | None = None
+
+    def load_failed(why: str) -> None:
+        log.error("the model failed to load: %s", why)
+        state["exit"] = 1
+        if server is not None:
+            server.should_exit = True
+
+    scheduler = Scheduler(engine, args.max_queue, metrics, on_load_failure=load_failed)
+    metrics.gauge("requests_waiting", "Requests in the queue, not yet generating", lambda: scheduler.waiting)
+    metrics.gauge("requests_running", "Requests generating now", lambda: scheduler.running)
+    metrics.gauge("ready", "1 once a real forward pass succeeded", lambda: 1 if scheduler.state == "ready" else 0)
+    metrics.gauge("max_context_tokens", "Context per sequence (prompt plus output) derived for this server", lambda: hardware.max_context)
+    profile = plan.profile
+    defaults = Defaults(
+        model_name=plan.served_name, accepted_names=frozenset({plan.served_name, args.model, model.id}),
+        max_context=hardware.max_context, sampling=profile.sampling, system_prompt=plan.system_prompt, max_new_tokens=profile.max_new_tokens,
+    )
+    preflight = {**plan.decision.report.to_dict(), "serve": plan.to_dict()}
+    service = Service(engine, scheduler, defaults, metrics, preflight, args.api_key)
+    config = uvicorn.Config(create_app(service), host=args.host, port=args.port, log_level="info", access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    exporter = _start_monitor(args, scheduler) if args.monitor is not None else None
+    try:
+        with _graceful_signals():
+            server.run()
+    finally:
+        if exporter is not None:
+            exporter.close()
+    return state["exit"] or (0 if server.started else 1)
+
+
+def _start_monitor(args: argparse.Namespace, scheduler):
+    from gpu_preflight.monitor import NvmlSource, start_exporter
+
+    exporter = start_exporter(args.monitor, NvmlSource(), interval=1.0, addr=args.host, requests_waiting=lambda: scheduler.waiting)
+    log.info("GPU metrics on http://%s:%d/metrics", args.host, exporter.port)
+    return exporter
+
+
+@contextlib.contextmanager
+def _graceful_signals() -> Iterator[None]:
+    """uvicorn shuts down gracefully on SIGTERM/SIGINT (in-flight requests finish), then raises
+    the signal again for the handler it found; a no-op one here makes that clean end exit 0."""
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Before anything is loaded: a port in use is one line now, not a traceback after the load."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is no obstacle
+        try:
+            sock.bind((host.strip("[]"), port))
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): choose another --port or --host") from None
+
+
+def _local_weights(model: Model) -> str:
+    """A directory with the weights: MODEL's own, the Hugging Face cache, or a download."""
+    if model.source in ("directory", "hub-cache"):
+        return model.location
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(model.id, allow_patterns=WEIGHT_FILES, local_files_only=True)
+    except Exception:  # noqa: BLE001 - not in the cache: download below
+        pass
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        raise UsageError(f"{model.id}: the weights are not in the Hugging Face cache and HF_HUB_OFFLINE is set: give a local directory with the model")
+    _say(f"downloading {model.id} from the Hugging Face Hub")
+    try:
+        return snapshot_download(model.id, allow_patterns=WEIGHT_FILES)
+    except Exception as exc:  # noqa: BLE001 - network, auth, missing repo: one line either way
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise UsageError(f"{model.id}: cannot download the weights from the Hugging Face Hub ({reason}); no network? give a local directory with the model, or set HF_ENDPOINT / HF_TOKEN") from None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _say(line: str) -> None:
+    print(f"preflight: {line}", file=sys.stderr, flush=True)
+
+
+def default_max_queue() -> int:
+    return int(rules()["queue"]["max_waiting"])

@@ -1,0 +1,149 @@
+"""`preflight serve` end to end: a tiny random Qwen2 chat model built locally, served on a free
+loopback port by a real process, driven with the official openai client."""
+
+from __future__ import annotations
+
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import openai
+import pytest
+from serving import ServeProcess
+
+USER = [{"role": "user", "content": "hello world"}]
+NAME = "tiny-qwen2"  # the directory's name
+
+
+def client(server, key: str = "none") -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0, timeout=60)
+
+
+def test_ready_is_503_until_a_forward_pass_succeeded(server):
+    assert server.ready_statuses[0] == 503 and server.ready_statuses[-1] == 200
+    assert httpx.get(f"{server.url}/health").json()["status"] == "alive"
+
+
+def test_model_list(server):
+    models = client(server).models.list().data
+    assert [m.id for m in models] == [NAME] and models[0].max_model_len == 512
+
+
+def test_chat(server):
+    reply = client(server).chat.completions.create(model=NAME, messages=USER, max_tokens=12, seed=1)
+    choice = reply.choices[0]
+    assert reply.object == "chat.completion" and choice.message.role == "assistant"
+    assert isinstance(choice.message.content, str) and choice.finish_reason in ("stop", "length")
+    assert 1 <= reply.usage.completion_tokens <= 12 and reply.usage.prompt_tokens > 0
+    assert reply.usage.total_tokens == reply.usage.prompt_tokens + reply.usage.completion_tokens
+
+
+def test_streaming_gives_the_same_text_as_one_answer(server):
+    fixed = {"model": NAME, "messages": USER, "max_tokens": 24, "temperature": 0, "extra_body": {"ignore_eos": True}}
+    whole = client(server).chat.completions.create(**fixed)
+    chunks = list(client(server).chat.completions.create(**fixed, stream=True, stream_options={"include_usage": True}))
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert chunks[-2].choices[0].finish_reason == "length"
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 24
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == whole.choices[0].message.content
+    raw = httpx.post(f"{server.url}/v1/chat/completions", json={"model": NAME, "messages": USER, "max_tokens": 3, "stream": True}).text
+    assert raw.rstrip().endswith("data: [DONE]")
+
+
+def test_completions(server):
+    reply = client(server).completions.create(model=NAME, prompt="the quick brown", max_tokens=16, extra_body={"ignore_eos": True})
+    assert reply.object == "text_completion" and reply.usage.completion_tokens == 16 and reply.choices[0].finish_reason == "length"
+    streamed = client(server).completions.create(model=NAME, prompt="the quick brown", max_tokens=5, stream=True)
+    assert [c.choices[0].finish_reason for c in streamed][-1] in ("stop", "length")
+
+
+def test_a_seed_makes_sampling_repeatable(server):
+    ask = lambda: client(server).completions.create(model=NAME, prompt="hello", max_tokens=20, temperature=1.0, top_p=0.9, seed=1234).choices[0].text  # noqa: E731
+    assert ask() == ask()
+
+
+def test_stop_strings_cut_the_text(server):
+    fixed = {"model": NAME, "prompt": "the lazy dog", "max_tokens": 40, "temperature": 0, "extra_body": {"ignore_eos": True}}
+    text = client(server).completions.create(**fixed).choices[0].text
+    stop = next(text[i : i + 2] for i in range(4, len(text) - 2) if text[i : i + 2].isprintable() and text[i : i + 2].strip())
+    cut = client(server).completions.create(**fixed, stop=[stop]).choices[0]
+    assert cut.text == text[: text.index(stop)] and cut.finish_reason == "stop"
+
+
+def test_eight_concurrent_clients_each_get_their_own_answer(server):
+    prompts = [f"the quick brown fox {i}" for i in range(8)]
+
+    def ask(prompt: str) -> str:
+        return client(server).completions.create(model=NAME, prompt=prompt, max_tokens=16, temperature=0).choices[0].text
+
+    one_by_one = [ask(p) for p in prompts]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(ask, prompts))
+    assert together == one_by_one
+
+
+@pytest.mark.parametrize(
+    ("request_fields", "param"),
+    [
+        ({"max_tokens": -5}, "max_tokens"),
+        ({"max_tokens": 100_000}, "max_tokens"),
+        ({"model": "gpt-4o"}, "model"),
+        ({"messages": [{"role": "user", "content": "hello " * 600}]}, "messages"),
+        ({"temperature": -1}, "temperature"),
+        ({"n": 3}, "n"),
+    ],
+)
+def test_invalid_requests_are_400(server, request_fields, param):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client(server).chat.completions.create(**{"model": NAME, "messages": USER, **request_fields})
+    assert caught.value.status_code == 400 and caught.value.body["param"] == param
+
+
+def test_metrics(server):
+    client(server).completions.create(model=NAME, prompt="hello", max_tokens=4, extra_body={"ignore_eos": True})
+    text = httpx.get(f"{server.url}/metrics").text
+    lines = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    assert float(lines['preflight_serve_requests_total{endpoint="/v1/completions",status="200"}']) >= 1
+    assert float(lines["preflight_serve_generation_tokens_total"]) >= 4
+    assert float(lines["preflight_serve_time_to_first_token_seconds_count"]) >= 1
+    assert lines["preflight_serve_requests_waiting"] == "0" and lines["preflight_serve_ready"] == "1"
+    assert float(lines['preflight_serve_errors_total{type="invalid_request_error"}']) >= 1
+
+
+def test_preflight_is_the_doctor_report_with_the_derived_settings(server):
+    report = httpx.get(f"{server.url}/preflight").json()
+    assert report["schema"] == "gpu-preflight/report/v1" and {"status", "host", "findings"} <= set(report)
+    settings = report["serve"]["settings"]
+    assert (settings["device"], settings["dtype"], settings["max_context"]) == ("cpu", "float32", 512)
+    if not report["host"]["gpus"]:  # this machine has no GPU: the fallback is loud
+        assert report["findings"][0]["code"] == "serve-cpu-fallback"
+
+
+def test_profile_system_prompt_api_key_and_sigterm(tiny_model, tmp_path):
+    """A second server: VibeThinker's profile, an API key; SIGTERM lets the running stream end."""
+    from transformers import AutoTokenizer
+
+    serve = ServeProcess(tiny_model, "--profile", "VibeThinker-1.5B", "--api-key", "k3y", log=tmp_path / "serve.log")
+    try:
+        serve.wait_until_ready()
+        with pytest.raises(openai.AuthenticationError):
+            client(serve, "bad").models.list()
+        keyed = client(serve, "k3y")
+        tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+        system = [{"role": "system", "content": "You are a programming assistant. Solve the following problem step by step:"}]
+        prompt = tokenizer.apply_chat_template(system + USER, tokenize=False, add_generation_prompt=True)
+        expected = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        assert keyed.chat.completions.create(model=NAME, messages=USER, max_tokens=1).usage.prompt_tokens == expected
+        own = [{"role": "system", "content": "x"}, *USER]
+        assert keyed.chat.completions.create(model=NAME, messages=own, max_tokens=1).usage.prompt_tokens < expected
+
+        stream = keyed.completions.create(model=NAME, prompt="hello", max_tokens=480, stream=True, extra_body={"ignore_eos": True})
+        first = next(iter(stream))
+        serve.process.send_signal(signal.SIGTERM)
+        rest = list(stream)
+        assert first.choices[0].finish_reason is None and rest[-1].choices[0].finish_reason == "length"
+        assert serve.process.wait(30) == 0
+        log = serve.log.read_text()
+        assert "Shutting down" in log and "Waiting for connections to close" in log
+    finally:
+        serve.stop()
