@@ -3,27 +3,17 @@ and models.toml (built-in profiles). Read once per process."""
 
 from __future__ import annotations
 
-import functools
-import sys
 from pathlib import Path
 from typing import Any
 
+from gpu_preflight.datafiles import load_toml
 from gpu_preflight.errors import UsageError
 
 HERE = Path(__file__).resolve().parent
 
 
-@functools.lru_cache(maxsize=None)
 def load(name: str) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-    path = HERE / name
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"{path}: unusable data file: {exc}") from None
+    return load_toml(HERE / name)
 
 
 def rules() -> dict[str, Any]:

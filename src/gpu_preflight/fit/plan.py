@@ -273,7 +273,7 @@ def fit_device(plan: MemoryPlan, gpu: Gpu) -> DeviceFit:
     def fits(context: int, batch: int) -> bool:
         return budget is not None and reason is None and plan.breakdown(context, batch, gpu).total <= budget
 
-    max_context = _largest(model_max or UNBOUNDED_CONTEXT, lambda c: fits(c, s.batch))
+    max_context = largest_satisfying(model_max or UNBOUNDED_CONTEXT, lambda c: fits(c, s.batch))
     breakdown = plan.breakdown(s.context, s.batch, gpu)
     kv_cache_tokens = None
     if s.engine == "vllm" and budget is not None and reason is None:
@@ -294,14 +294,14 @@ def fit_device(plan: MemoryPlan, gpu: Gpu) -> DeviceFit:
         reason=reason,
         max_context=max_context,
         context_capped_by_model=model_max is not None and max_context == model_max,
-        max_concurrency=_largest(ceiling, lambda b: fits(s.context, b)),
+        max_concurrency=largest_satisfying(ceiling, lambda b: fits(s.context, b)),
         dtype_supported=dtype_supported(s.dtype, gpu.compute_capability),
         bytes=breakdown,
         kv_cache_tokens=kv_cache_tokens,
     )
 
 
-def _largest(upper: int, ok) -> int:
+def largest_satisfying(upper: int, ok) -> int:
     """The largest n in [0, upper] with ok(n), for ok monotone (true, then false)."""
     if upper < 1 or not ok(1):
         return 0

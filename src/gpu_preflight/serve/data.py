@@ -3,30 +3,19 @@ rules.toml (settings-derivation constants). Read once per process."""
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gpu_preflight.errors import UsageError
+from gpu_preflight.datafiles import load_toml
 
 HERE = Path(__file__).resolve().parent
 OPENAI_SAMPLING = {"temperature": 1.0, "top_p": 1.0, "top_k": 0}
 
 
-@functools.lru_cache(maxsize=None)
 def load(name: str) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-    path = HERE / name
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"{path}: unusable data file: {exc}") from None
+    return load_toml(HERE / name)
 
 
 def rules() -> dict[str, Any]:

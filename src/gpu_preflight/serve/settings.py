@@ -138,16 +138,9 @@ def gpu_memory_share(gpu: Gpu, requested: float | None) -> tuple[float, str]:
 
 def largest_context(plan: MemoryPlan, budget: int, upper: int, gpu: Gpu | None) -> int:
     """The largest context in [0, upper] whose one-sequence plan fits in ``budget`` bytes."""
-    def fits(context: int) -> bool:
-        return plan.breakdown(context, 1, gpu).total <= budget
+    from gpu_preflight.fit.plan import largest_satisfying
 
-    if upper < 1 or not fits(1):
-        return 0
-    low, high = 1, upper
-    while low < high:
-        middle = (low + high + 1) // 2
-        low, high = (middle, high) if fits(middle) else (low, middle - 1)
-    return low
+    return largest_satisfying(upper, lambda context: plan.breakdown(context, 1, gpu).total <= budget)
 
 
 def _context(model: Model, dtype: str, engine: str, options: dict, requested: int | None, budget: int | None, gpu: Gpu | None, where: str) -> tuple[int, str, MemoryPlan]:
