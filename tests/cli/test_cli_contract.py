@@ -186,3 +186,11 @@ def test_plain_doctor_imports_only_what_it_uses(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
                          env={"PYTHONPATH": str(ROOT / "src"), "PATH": os.environ.get("PATH", "")})
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_requirements_without_torch_say_so(run_cli, tmp_path):
+    path = tmp_path / "requirements.txt"
+    path.write_text("numpy==1.26.4\n")
+    result = run_cli("doctor", "--json", "--requirements", str(path))
+    notes = [f["title"] for f in result.json()["findings"] if f["code"] == "target-note"]
+    assert notes == [f"{path}: no torch pin found; judged what is installed instead"]
