@@ -228,3 +228,12 @@ def test_the_knowledge_base_is_loaded_once_per_survey(monkeypatch: pytest.Monkey
     finally:
         knowledge.clear_cache()
     assert report.shapes == 6 and len(built) == 1
+
+
+def test_a_host_that_could_not_be_judged_is_not_ready() -> None:
+    """A dump that lists GPUs but not the driver version warns; it must not be scheduled on."""
+    known = host_doc("known", "550.54.15", "12.4", A100)
+    unknown = host_doc("unknown", None, None, A100)
+    report = survey([HostInput("known", "t", doc=known), HostInput("unknown", "t", doc=unknown)], TORCH)
+    assert by_name(report)["unknown"].status == "warn"
+    assert [h.name for h in report.ready()] == ["known"]

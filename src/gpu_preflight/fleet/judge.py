@@ -102,6 +102,10 @@ class HostResult:
                 "driver": v.driver, "driver_cuda": v.driver_cuda, "gpus": v.gpus, "findings": list(v.problems)}
 
 
+# Warnings that mean "could not be judged" rather than "runs, with a caveat".
+UNJUDGED = frozenset({"driver", "gpu-unknown", "target-unknown"})
+
+
 class FleetJudge:
     """Verdicts per host with the shape cache; the knowledge base is loaded once, here."""
 
@@ -143,8 +147,9 @@ class FleetReport:
     strict: bool = False
 
     def ready(self) -> list[HostResult]:
-        """Hosts that can run every target: pass, or warn unless strict."""
-        return [h for h in self.hosts if not h.verdict.failed]
+        """Hosts that can run every target: pass, or warn unless strict; never a host whose
+        verdict is incomplete (driver version, GPU or target unknown): unknown is not ready."""
+        return [h for h in self.hosts if not h.verdict.failed and not (UNJUDGED & {p["code"] for p in h.verdict.problems})]
 
     def exit_code(self) -> int:
         """2 when an input was unreadable (the survey is incomplete), else 1 when a host fails
