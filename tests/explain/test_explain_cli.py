@@ -138,3 +138,14 @@ def test_run_command_that_cannot_start(run_cli):
 def test_run_needs_a_command(run_cli):
     result = run_cli("run")
     assert result.returncode == 2 and result.stderr.startswith("preflight: error: ")
+
+
+def test_run_keeps_lines_whole_when_the_streams_interleave(run_cli):
+    """stderr's line arrives in two writes with stdout's in between: each stream is captured
+    on its own, so the explanation still sees the whole line."""
+    code = ("import sys, time\n"
+            "sys.stderr.write('RuntimeError: CUDA error: no kernel image is available for execution on the device'); sys.stderr.flush(); time.sleep(0.2)\n"
+            "sys.stdout.write('hello from stdout\\n'); sys.stdout.flush(); time.sleep(0.2)\n"
+            "sys.stderr.write('\\n'); sys.exit(7)\n")
+    result = run_cli("run", "--", sys.executable, "-c", code)
+    assert result.returncode == 7 and "no-kernel-image" in result.stderr

@@ -90,9 +90,10 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         sys.stderr.write(f"preflight: cannot run {argv[0]!r}: {exc.strerror or exc}\n")
         return 127
-    capture = _Capture()
-    pumps = [threading.Thread(target=_pump, args=(child.stdout, sys.stdout, capture), daemon=True),
-             threading.Thread(target=_pump, args=(child.stderr, sys.stderr, capture), daemon=True)]
+    # One capture per stream: interleaved chunks would split lines ("...on the device" + "hello\n").
+    captures = (_Capture(KEEP_BYTES // 2), _Capture(KEEP_BYTES // 2))
+    pumps = [threading.Thread(target=_pump, args=(child.stdout, sys.stdout, captures[0]), daemon=True),
+             threading.Thread(target=_pump, args=(child.stderr, sys.stderr, captures[1]), daemon=True)]
     for pump in pumps:
         pump.start()
     try:
@@ -104,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
     if code < 0:
         code = 128 - code  # killed by signal N: the shell's 128 + N
     if code != 0:
-        _explain_failure(capture.data(), args, given_host)
+        out, err = (c.data() for c in captures)
+        _explain_failure(out + (b"\n" if out and not out.endswith(b"\n") else b"") + err, args, given_host)
     return code
 
 
