@@ -8,7 +8,7 @@ import time
 import urllib.request
 
 import pytest
-from conftest import gpu, real_csv, series
+from monitor_kit import gpu, real_csv, series
 
 from gpu_preflight import __version__
 from gpu_preflight.errors import UsageError

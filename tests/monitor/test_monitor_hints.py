@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import fields, replace
 
 import pytest
-from conftest import gpu, series
+from monitor_kit import gpu, series
 
 from gpu_preflight.monitor import (
     THRESHOLDS,

@@ -10,8 +10,8 @@ import sys
 import time
 
 import pytest
-from conftest import fake_nvml_env
 from fake_pynvml import FakeNVML
+from monitor_kit import fake_nvml_env
 
 from gpu_preflight.monitor import NvmlReader, NvmlSource, NvmlUnavailable, SourceError
 from gpu_preflight.monitor.sample import gpu_from_dict

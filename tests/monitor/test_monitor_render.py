@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from conftest import gpu, series
+from monitor_kit import gpu, series
 
 from gpu_preflight.monitor import Hint, Process, Sample, TerminalView
 from gpu_preflight.monitor.render import frame_lines

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import real_csv, real_csv_params
+from monitor_kit import real_csv, real_csv_params
 
 from gpu_preflight.errors import UsageError
 from gpu_preflight.monitor import Sample, read_recording
