@@ -171,7 +171,6 @@ class KnowledgeBase:
             kind = row.text("kind")
             if kind not in ("ga", "update", "rc", "preview", "family"):
                 raise row.error(f"kind {kind!r} is not one of ga, update, rc, preview, family")
-            conflict, chosen = row.conflict()
             result.append(ToolkitRelease(
                 version=row.version("version"),
                 label=row.text("label"),
@@ -181,11 +180,7 @@ class KnowledgeBase:
                 windows_min_driver=row.version("windows_min_driver", None),
                 windows_exact=row.boolean("windows_exact", True),
                 branch=row.integer("branch", None),
-                status=row.status(),
-                sources=row.sources(),
-                note=row.text("note", ""),
-                conflict=conflict,
-                chosen=chosen,
+                **row.provenance(),
             ))
             row.finish()
         return tuple(sorted(result, key=lambda r: r.version))
@@ -408,7 +403,6 @@ class KnowledgeBase:
         file = "architectures.toml"
         result = []
         for row in self._rows(self._arch_data, file, "architecture"):
-            conflict, chosen = row.conflict()
             result.append(Architecture(
                 name=row.text("name"),
                 label=row.text("label"),
@@ -420,11 +414,7 @@ class KnowledgeBase:
                 last_driver_branch=row.integer("last_driver_branch", None),
                 dropped_in_branch=row.integer("dropped_in_branch", None),
                 preview=row.boolean("preview", False),
-                status=row.status(),
-                sources=row.sources(),
-                note=row.text("note", ""),
-                conflict=conflict,
-                chosen=chosen,
+                **row.provenance(),
             ))
             row.finish()
         seen: set[Version] = set()
@@ -493,7 +483,6 @@ class KnowledgeBase:
             pci_ids = row.texts("pci_device_ids", ())
             if not all(re.fullmatch(r"[0-9A-F]{4}", p) for p in pci_ids):
                 raise row.error("pci_device_ids must be 4 upper-case hex digits (2184)")
-            conflict, chosen = row.conflict()
             aliases = row.texts("aliases", ())
             pattern = self._regex(row, "pattern", optional=True)
             if pattern is None and not aliases:
@@ -507,11 +496,7 @@ class KnowledgeBase:
                 memory_mib=row.integer("memory_mib", None),
                 pci_device_ids=pci_ids,
                 forward_compat_eligible=classes[product_class],
-                status=row.status(),
-                sources=row.sources(),
-                note=row.text("note", ""),
-                conflict=conflict,
-                chosen=chosen,
+                **row.provenance(),
             )
             row.finish()
             index.add(product, aliases, pattern)

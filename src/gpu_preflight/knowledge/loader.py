@@ -243,6 +243,11 @@ class Row:
             raise self.error("'conflict' and 'chosen' must be given together")
         return conflict, chosen
 
+    def provenance(self) -> dict[str, Any]:
+        """What every fact carries about itself: status, sources, note, conflict and chosen."""
+        conflict, chosen = self.conflict()
+        return dict(status=self.status(), sources=self.sources(), note=self.text("note", ""), conflict=conflict, chosen=chosen)
+
     def finish(self) -> None:
         """Refuse fields no reader asked for: in a data file they are almost always typos."""
         unknown = sorted(set(self._data) - self._used)
