@@ -1,3 +1,3 @@
-from gpu_preflight.cli import main
+from gpu_preflight.cli.main import main
 
 raise SystemExit(main())

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gpu_preflight.doctor import Report, diagnose
-from gpu_preflight.findings import Finding
-from gpu_preflight.host import Driver, Framework, Gpu, Host, ProbeError, Toolkit
-from gpu_preflight.hostspec import HostSpec, resolve_host
-from gpu_preflight.targets import collect_targets
+from gpu_preflight.checks.diagnose import Report, diagnose
+from gpu_preflight.core.findings import Finding
+from gpu_preflight.core.host import Driver, Framework, Gpu, Host, ProbeError, Toolkit
+from gpu_preflight.probe.hostspec import HostSpec, resolve_host
+from gpu_preflight.targets.specs import collect_targets
 
 ANY = object()  # "any device" in an expectation (None means "no device": a host-wide finding)
 

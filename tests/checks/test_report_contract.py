@@ -13,10 +13,10 @@ from fixture_paths import REAL, SHARED
 from scenario_kit import RTX3090, RTX5090, host, run_doctor
 from test_scenarios import SCENARIOS
 
-from gpu_preflight.doctor import diagnose
-from gpu_preflight.findings import CAUSES
-from gpu_preflight.hostspec import HostSpec, resolve_host
-from gpu_preflight.targets import collect_targets
+from gpu_preflight.checks.diagnose import diagnose
+from gpu_preflight.core.findings import CAUSES
+from gpu_preflight.probe.hostspec import HostSpec, resolve_host
+from gpu_preflight.targets.specs import collect_targets
 
 DESIGN = SHARED / "design.md"
 

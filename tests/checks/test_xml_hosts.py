@@ -17,9 +17,9 @@ import pytest
 from fixture_paths import MISSING, REAL
 from scenario_kit import F, describe
 
-from gpu_preflight.doctor import diagnose
-from gpu_preflight.hostspec import HostSpec, resolve_host
-from gpu_preflight.targets import collect_targets
+from gpu_preflight.checks.diagnose import diagnose
+from gpu_preflight.probe.hostspec import HostSpec, resolve_host
+from gpu_preflight.targets.specs import collect_targets
 
 XML_DIR = REAL / "nvidia-smi-xml"
 TORCH, CUDA = "2.4.1+cu121", "12.4"

@@ -176,10 +176,10 @@ def test_plain_doctor_imports_only_what_it_uses(tmp_path):
 
     script = (
         "import contextlib, io, sys\n"
-        "from gpu_preflight.cli import main\n"
+        "from gpu_preflight.cli.main import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    main(['doctor', '--json'])\n"
-        "heavy = ('gpu_preflight.images', 'gpu_preflight.targets', 'gpu_preflight.fit', 'gpu_preflight.explain',\n"
+        "heavy = ('gpu_preflight.images', 'gpu_preflight.targets.specs', 'gpu_preflight.fit', 'gpu_preflight.explain',\n"
         "         'gpu_preflight.monitor', 'gpu_preflight.serve', 'packaging.requirements', 'torch', 'transformers')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
     )

@@ -45,7 +45,7 @@ def test_assumed_host_makes_the_fix_specific(run_cli):
 
 
 def test_snapshot_host(run_cli, tmp_path):
-    from gpu_preflight.host import Driver, Gpu, Host
+    from gpu_preflight.core.host import Driver, Gpu, Host
 
     snapshot = tmp_path / "host.json"
     snapshot.write_text(json.dumps(Host(driver=Driver(version="535.104.05", cuda="12.2"),

@@ -12,7 +12,7 @@ import pytest
 from corpus_index import CORPUS, PARTS, load_corpus
 
 from gpu_preflight.explain import explain_bytes
-from gpu_preflight.findings import CAUSES
+from gpu_preflight.core.findings import CAUSES
 
 LOGS = load_corpus()
 GOAL = 0.85  # issue 6: the right cause first for at least 85% of real logs

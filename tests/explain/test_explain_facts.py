@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gpu_preflight.explain.facts import extract_facts
 from gpu_preflight.explain.logtext import LogText
-from gpu_preflight.versions import Version
+from gpu_preflight.core.versions import Version
 
 
 def facts_of(text: str):

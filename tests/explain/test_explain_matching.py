@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 from gpu_preflight.explain import explain_text
 from gpu_preflight.explain.logtext import LogText, Phrase, decode_log
 from gpu_preflight.explain.signatures import (
@@ -12,7 +12,7 @@ from gpu_preflight.explain.signatures import (
     load_signatures,
     parse_signatures,
 )
-from gpu_preflight.findings import CAUSES
+from gpu_preflight.core.findings import CAUSES
 
 MESSAGE = "RuntimeError: CUDA error: no kernel image is available for execution on the device"
 

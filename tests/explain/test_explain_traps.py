@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from gpu_preflight.explain import explain_text
-from gpu_preflight.host import Driver, Gpu, Host
+from gpu_preflight.core.host import Driver, Gpu, Host
 
 
 def causes(text: str, host: Host | None = None) -> list[str]:

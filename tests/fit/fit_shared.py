@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gpu_preflight.fit.safetensors import ELEMENT_BYTES
-from gpu_preflight.host import Gpu, Host
+from gpu_preflight.core.host import Gpu, Host
 
 # The "VibeThinker-1.5B-shaped" Qwen2 config.
 VIBE_CONFIG = {

@@ -8,7 +8,7 @@ import json
 import pytest
 from fit_shared import VIBE_CONFIG, VIBE_KV_BF16_PER_TOKEN, VIBE_PARAMS
 
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 from gpu_preflight.fit import data, plan_memory
 from gpu_preflight.fit.architecture import architecture_from_config, count_parameters
 from gpu_preflight.fit.sources import Model, find_profile, resolve_model

@@ -8,10 +8,10 @@ import re
 import pytest
 from fit_shared import gpu, host
 
-from gpu_preflight.findings import Severity, overall_status
+from gpu_preflight.core.findings import Severity, overall_status
 from gpu_preflight.fit import fit_device, fit_findings, plan_memory, resolve_model
 from gpu_preflight.fit.plan import with_settings
-from gpu_preflight.host import Host
+from gpu_preflight.core.host import Host
 
 T4 = gpu("Tesla T4", 15360, cc="7.5")
 A100 = gpu("NVIDIA A100-SXM4-80GB", 81920, cc="8.0")

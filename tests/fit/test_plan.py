@@ -15,7 +15,7 @@ from fit_shared import (
     host,
 )
 
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 from gpu_preflight.fit import data, fit_device, fit_devices, plan_memory, resolve_model
 from gpu_preflight.fit.architecture import architecture_from_config, count_parameters
 from gpu_preflight.fit.plan import vllm_batch_defaults

@@ -14,7 +14,7 @@ from fit_shared import (
     write_safetensors,
 )
 
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 from gpu_preflight.fit.architecture import architecture_from_config, count_parameters
 from gpu_preflight.fit.safetensors import MAX_HEADER_BYTES, read_header, read_weights
 from gpu_preflight.fit.sources import resolve_model

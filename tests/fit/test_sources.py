@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from fit_shared import TINY_CONFIG, VIBE_CONFIG, VIBE_PARAMS, model_dir, tiny_tensors
 
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 from gpu_preflight.fit.sources import resolve_model
 
 

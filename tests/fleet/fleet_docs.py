@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gpu_preflight.host import Driver, Framework, Gpu, Host
+from gpu_preflight.core.host import Driver, Framework, Gpu, Host
 
 # (name as NVML reports it, compute capability, brand, memory MiB)
 H100 = ("NVIDIA H100 80GB HBM3", "9.0", "NVIDIA", 81559)

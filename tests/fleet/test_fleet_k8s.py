@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from fixture_paths import MISSING, REAL
 
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 from gpu_preflight.fleet import read_k8s_nodes, survey
 from gpu_preflight.fleet.k8s import GpuLabels, RawNode, nodes_from_json, nodes_from_text
 from gpu_preflight.fleet.sources import HostInput, Skipped
 from gpu_preflight.knowledge import load_knowledge
-from gpu_preflight.targets import collect_targets
+from gpu_preflight.targets.specs import collect_targets
 
 K8S = REAL / "k8s-nodes"
 

@@ -15,7 +15,7 @@ import pytest
 from fixture_paths import ROOT
 
 from gpu_preflight.fleet import read_hostfiles, read_k8s_nodes, survey
-from gpu_preflight.targets import collect_targets
+from gpu_preflight.targets.specs import collect_targets
 
 yaml = pytest.importorskip("yaml")
 K8S_DOCS = ROOT / "docs" / "k8s"

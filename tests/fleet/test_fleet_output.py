@@ -11,13 +11,13 @@ import pytest
 from fixture_paths import MISSING, REAL
 from fleet_docs import A100, H100, T4, host_doc, write_docs, write_lines
 
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 from gpu_preflight.fleet import (
     kubectl_label_commands,
     node_affinity,
     node_affinity_yaml,
 )
-from gpu_preflight.fleet.render import check_label
+from gpu_preflight.fleet.placement import check_label
 
 yaml = pytest.importorskip("yaml")
 

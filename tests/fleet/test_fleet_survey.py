@@ -14,8 +14,8 @@ from fleet_docs import A100, H100, K80, RTX5090, T4, host_doc, write_docs, write
 from gpu_preflight.fleet import HostInput, Unreadable, read_hostfiles, survey
 from gpu_preflight.fleet.judge import FleetJudge, shape_key
 from gpu_preflight.fleet.sources import _stdin, read_document
-from gpu_preflight.host import Framework
-from gpu_preflight.targets import collect_targets
+from gpu_preflight.core.host import Framework
+from gpu_preflight.targets.specs import collect_targets
 
 TORCH = collect_targets(torch=["2.4.1+cu121"])
 

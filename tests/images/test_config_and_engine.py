@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 from gpu_preflight.images.config import read_image_configs
-from gpu_preflight.images.engine import engine_socket, inspect_local_image
+from gpu_preflight.images.docker_engine import engine_socket, inspect_local_image
 from gpu_preflight.images.reference import parse_reference
 from gpu_preflight.images.resolve import collect_image_requests, resolve_image
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from scenario_kit import A100, RTX3090, host
 
-from gpu_preflight.checks import CheckContext
-from gpu_preflight.errors import UsageError
-from gpu_preflight.findings import Severity
+from gpu_preflight.checks.context import CheckContext
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.findings import Severity
 from gpu_preflight.images.dockerfile import dockerfile_facts, parse_dockerfile
-from gpu_preflight.images.judge import image_findings
+from gpu_preflight.checks.image_gate import image_findings
 from gpu_preflight.images.resolve import collect_image_requests, resolve_images
 
 MULTI_STAGE = """\

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from scenario_kit import A100, GTX1080, H100, RTX3090, T4, host
 
-from gpu_preflight.checks import CheckContext
-from gpu_preflight.errors import UsageError
-from gpu_preflight.findings import Severity
-from gpu_preflight.host import Gpu
+from gpu_preflight.checks.context import CheckContext
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.findings import Severity
+from gpu_preflight.core.host import Gpu
 from gpu_preflight.images.config import ImageConfig
-from gpu_preflight.images.judge import (
+from gpu_preflight.checks.image_gate import (
     check_images,
     gate_findings,
     image_findings,

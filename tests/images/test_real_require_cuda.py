@@ -18,9 +18,9 @@ import pytest
 from fixture_paths import REAL
 from scenario_kit import A100, RTX3090, T4, V100, host
 
-from gpu_preflight.checks import CheckContext
-from gpu_preflight.findings import Severity
-from gpu_preflight.images.judge import gate_findings
+from gpu_preflight.checks.context import CheckContext
+from gpu_preflight.core.findings import Severity
+from gpu_preflight.checks.image_gate import gate_findings
 from gpu_preflight.images.reference import parse_reference
 from gpu_preflight.images.resolve import resolve_image
 

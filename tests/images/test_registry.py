@@ -118,8 +118,8 @@ def test_unreachable_registry_fails_fast():
 def test_resolve_images_reads_the_registry_then_judges(registry, gate):
     from scenario_kit import RTX3090, host
 
-    from gpu_preflight.checks import CheckContext
-    from gpu_preflight.images.judge import image_findings
+    from gpu_preflight.checks.context import CheckContext
+    from gpu_preflight.checks.image_gate import image_findings
 
     requests = collect_image_requests(images=[f"{gate.host}/nvidia/cuda:12.4.1-runtime-ubuntu22.04"])
     on_545 = host("545.29.06", RTX3090, driver_cuda="12.3")

@@ -11,10 +11,10 @@ import pytest
 from fixture_paths import REAL
 from scenario_kit import A100, host
 
-from gpu_preflight.checks import CheckContext
-from gpu_preflight.errors import UsageError
-from gpu_preflight.findings import Severity
-from gpu_preflight.images.judge import gate_findings
+from gpu_preflight.checks.context import CheckContext
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.findings import Severity
+from gpu_preflight.checks.image_gate import gate_findings
 from gpu_preflight.images.resolve import parse_require_cuda
 
 CASES_FILE = REAL / "container-toolkit-tests" / "requirements-test-cases.json"

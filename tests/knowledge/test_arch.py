@@ -7,9 +7,9 @@ import re
 import pytest
 from kb_shared import load_facts, params
 
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 from gpu_preflight.knowledge import ArchList, ArchListError, KnowledgeBase
-from gpu_preflight.versions import Version
+from gpu_preflight.core.versions import Version
 
 V = Version.parse
 FACTS = load_facts()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 from gpu_preflight.knowledge import (
     DATA_FILES,
     ENV_VAR,

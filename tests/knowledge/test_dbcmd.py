@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from gpu_preflight.dbcmd import SCHEMA, db_document, render_db_text
+from gpu_preflight.report.db import SCHEMA, db_document, render_db_text
 from gpu_preflight.knowledge import DATA_FILES, KnowledgeBase
 
 

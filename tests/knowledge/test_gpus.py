@@ -11,7 +11,7 @@ import pytest
 from kb_shared import params, shared_files
 
 from gpu_preflight.knowledge import KnowledgeBase
-from gpu_preflight.versions import Version
+from gpu_preflight.core.versions import Version
 
 V = Version.parse
 

@@ -8,7 +8,7 @@ import pytest
 from kb_shared import REAL, params
 
 from gpu_preflight.knowledge import KnowledgeBase
-from gpu_preflight.versions import Version
+from gpu_preflight.core.versions import Version
 
 V = Version.parse
 REQUIRE_TSV = REAL / "require-cuda" / "nvidia-require-cuda.latest-ubuntu-x86_64.tsv"

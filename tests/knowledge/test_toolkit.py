@@ -8,7 +8,7 @@ import pytest
 from kb_shared import load_facts, params
 
 from gpu_preflight.knowledge import KnowledgeBase
-from gpu_preflight.versions import Version
+from gpu_preflight.core.versions import Version
 
 V = Version.parse
 FACTS = load_facts()

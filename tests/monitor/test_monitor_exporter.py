@@ -11,7 +11,7 @@ import pytest
 from monitor_kit import gpu, real_csv, series
 
 from gpu_preflight import __version__
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 from gpu_preflight.monitor import (
     Hint,
     Process,

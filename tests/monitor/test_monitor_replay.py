@@ -8,7 +8,7 @@ import json
 import pytest
 from monitor_kit import real_csv, real_csv_params
 
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 from gpu_preflight.monitor import Sample, read_recording
 from gpu_preflight.monitor.sample import NUMBER_FIELDS
 from gpu_preflight.monitor.smi_csv import parse_csv, parse_number, parse_value

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from gpu_preflight.host import Framework, Host
+from gpu_preflight.core.host import Framework, Host
 from gpu_preflight.probe.deep import probe_torch_deep
 
 WORKING = """

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gpu_preflight.host import Host
+from gpu_preflight.core.host import Host
 from gpu_preflight.probe.frameworks import (
     cuda_from_local_tag,
     probe_frameworks,

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from gpu_preflight.host import Host
+from gpu_preflight.core.host import Host
 from gpu_preflight.probe import nvml as nvml_probe
 
 

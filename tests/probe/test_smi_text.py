@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gpu_preflight.errors import UsageError
-from gpu_preflight.host import Host, MigDevice
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.host import Host, MigDevice
 from gpu_preflight.probe.smi_text import (
     SMI_ERRORS,
     SmiBanner,

@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-from gpu_preflight.host import Host
+from gpu_preflight.core.host import Host
 from gpu_preflight.probe.toolkit import probe_toolkits
 
 NVCC_OUTPUT = """nvcc: NVIDIA (R) Cuda compiler driver

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 from gpu_preflight.fit import resolve_model
-from gpu_preflight.host import Driver, Framework, Gpu, Host
+from gpu_preflight.core.host import Driver, Framework, Gpu, Host
 from gpu_preflight.serve import vllm
 from gpu_preflight.serve.gate import Request, decide
 from gpu_preflight.serve.machine import CpuFacts, read_cpu

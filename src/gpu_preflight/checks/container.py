@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from gpu_preflight.checks import CheckContext
-from gpu_preflight.findings import Finding
-from gpu_preflight.versions import Version
+from gpu_preflight.checks.context import CheckContext
+from gpu_preflight.core.findings import Finding
+from gpu_preflight.core.versions import Version
 
 
 def check_container_requirement(ctx: CheckContext) -> Iterator[Finding]:
@@ -17,7 +17,7 @@ def check_container_requirement(ctx: CheckContext) -> Iterator[Finding]:
         return
     if ctx.host.driver.version is None:
         return  # no driver: the no-driver finding already says it all
-    from gpu_preflight.images.judge import gate_findings
+    from gpu_preflight.checks.image_gate import gate_findings
 
     gate = gate_findings(ctx, dict(env), "This container", origin="this container's environment",
                          image_cuda=Version.parse_or_none(env.get("CUDA_VERSION")))

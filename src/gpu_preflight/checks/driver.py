@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from gpu_preflight.checks import CheckContext
+from gpu_preflight.checks.context import CheckContext
 from gpu_preflight.checks.fixes import RELOAD_MODULES, install_driver
-from gpu_preflight.findings import Finding, Severity
-from gpu_preflight.versions import Version
+from gpu_preflight.core.findings import Finding, Severity
+from gpu_preflight.core.versions import Version
 
 GPU_ACCESS_FIXES = [
     "docker: run with --gpus all (or --runtime=nvidia) after installing the NVIDIA Container Toolkit on the host.",

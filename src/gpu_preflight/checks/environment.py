@@ -1,44 +1,13 @@
-"""CUDA_VISIBLE_DEVICES: which GPUs CUDA programs will actually see, in which order.
-
-CUDA reads the list left to right and stops at the first entry it cannot resolve; an empty
-value or ``-1`` hides every GPU. NVML (and so the probe) ignores the variable and sees all.
-"""
+"""The CUDA_VISIBLE_DEVICES check: a value that hides GPUs or stops early (core/visible_devices.py
+resolves it as CUDA does)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterator
 
-from gpu_preflight.checks import CheckContext
-from gpu_preflight.findings import Finding, Severity
-from gpu_preflight.host import Gpu
-
-
-@dataclass(frozen=True)
-class Visibility:
-    visible: list[Gpu]  # in CUDA's order: visible[0] is cuda:0
-    ignored: list[str]  # entries from the first unresolvable one on
-
-
-def resolve_visible_devices(value: str, gpus: list[Gpu]) -> Visibility:
-    visible: list[Gpu] = []
-    entries = [e.strip() for e in value.split(",")]
-    for position, entry in enumerate(entries):
-        gpu = _resolve(entry, gpus)
-        if gpu is None or gpu in visible:
-            return Visibility(visible, [e for e in entries[position:] if e])
-        visible.append(gpu)
-    return Visibility(visible, [])
-
-
-def _resolve(entry: str, gpus: list[Gpu]) -> Gpu | None:
-    if entry.isdigit():
-        return next((g for g in gpus if g.index == int(entry)), None)
-    if entry.startswith(("GPU-", "MIG-")):
-        # a unique UUID prefix is enough, as for CUDA
-        matches = [g for g in gpus if g.uuid and g.uuid.startswith(entry)]
-        return matches[0] if len(matches) == 1 else None
-    return None
+from gpu_preflight.checks.context import CheckContext
+from gpu_preflight.core.findings import Finding, Severity
+from gpu_preflight.core.visible_devices import resolve_visible_devices
 
 
 def check_visible_devices(ctx: CheckContext) -> Iterator[Finding]:

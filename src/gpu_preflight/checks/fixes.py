@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gpu_preflight.versions import Version
+from gpu_preflight.core.versions import Version
 
 RELOAD_MODULES = "sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia"
 

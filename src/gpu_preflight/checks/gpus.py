@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from gpu_preflight.checks import CheckContext
+from gpu_preflight.checks.context import CheckContext
 from gpu_preflight.checks.fixes import install_driver
-from gpu_preflight.findings import Finding, Severity
-from gpu_preflight.host import Gpu
-from gpu_preflight.versions import Version
+from gpu_preflight.core.findings import Finding, Severity
+from gpu_preflight.core.host import Gpu
+from gpu_preflight.core.versions import Version
 
 
 def check_gpus(ctx: CheckContext) -> Iterator[Finding]:

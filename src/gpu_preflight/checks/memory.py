@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from gpu_preflight.checks import CheckContext
-from gpu_preflight.findings import Finding
+from gpu_preflight.checks.context import CheckContext
+from gpu_preflight.core.findings import Finding
 
 
 def check_model_memory(ctx: CheckContext) -> Iterator[Finding]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gpu_preflight.versions import Version
+from gpu_preflight.core.versions import Version
 
 
 @dataclass(frozen=True)

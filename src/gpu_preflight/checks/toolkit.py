@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from gpu_preflight.checks import CheckContext
+from gpu_preflight.checks.context import CheckContext
 from gpu_preflight.checks.fixes import branch_blocker, install_driver
 from gpu_preflight.checks.runtime import judge_runtime
-from gpu_preflight.findings import Finding, Severity
-from gpu_preflight.host import Toolkit
-from gpu_preflight.versions import Version
+from gpu_preflight.core.findings import Finding, Severity
+from gpu_preflight.core.host import Toolkit
+from gpu_preflight.core.versions import Version
 
 
 def check_toolkits(ctx: CheckContext) -> Iterator[Finding]:

@@ -20,7 +20,7 @@ from gpu_preflight.explain.logtext import LogText, decode_log, read_log
 from gpu_preflight.explain.matcher import RankedCause, rank
 from gpu_preflight.explain.signatures import load_signatures
 from gpu_preflight.explain.situation import Situation
-from gpu_preflight.host import Host
+from gpu_preflight.core.host import Host
 
 SCHEMA = "gpu-preflight/explanation/v1"
 

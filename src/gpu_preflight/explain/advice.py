@@ -13,7 +13,7 @@ from typing import Callable
 
 from gpu_preflight.checks.fixes import RELOAD_MODULES, torch_wheel_command
 from gpu_preflight.explain.situation import Situation
-from gpu_preflight.versions import Version
+from gpu_preflight.core.versions import Version
 
 _PLACEHOLDER = re.compile(r"\{(\w{1,40})\}")
 
@@ -97,8 +97,8 @@ def wheel_for_driver(s: Situation) -> str | None:
     torch = s.facts.torch
     if torch is None or s.driver is None:
         return None
-    from gpu_preflight.checks import CheckContext
-    from gpu_preflight.checks.compat import suggest_wheel
+    from gpu_preflight.checks.context import CheckContext
+    from gpu_preflight.checks.builds import suggest_wheel
 
     wheel = suggest_wheel(CheckContext(host=s.as_host(), _kb=s.kb), str(torch.value))
     return f", e.g. {wheel}" if wheel else None
@@ -108,8 +108,8 @@ def wheel_for_gpu(s: Situation) -> str | None:
     gpu = _first_gpu(s)
     if gpu is None or gpu.cc is None:
         return None
-    from gpu_preflight.checks import CheckContext
-    from gpu_preflight.checks.compat import suggest_wheel
+    from gpu_preflight.checks.context import CheckContext
+    from gpu_preflight.checks.builds import suggest_wheel
 
     torch = str(s.facts.torch.value) if s.facts.torch else str(s.kb.torch_releases[-1].version)
     wheel = suggest_wheel(CheckContext(host=s.as_host(), _kb=s.kb), torch, ccs=[gpu.cc], any_driver=True)

@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 from gpu_preflight.explain.logtext import LogText
 from gpu_preflight.knowledge.arch import ArchList, ArchListError
 from gpu_preflight.probe.smi_text import classify_smi_error, parse_smi_banner
-from gpu_preflight.versions import Version, VersionError, parse_cuda_int
+from gpu_preflight.core.versions import Version, VersionError, parse_cuda_int
 
 # The CUDA error numbers that point at one cause (cuda-facts.md sections 6 and 9).
 KNOWN_CUDA_ERRORS = frozenset({35, 100, 222, 802, 803, 804})

@@ -20,8 +20,8 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from gpu_preflight.errors import UsageError
-from gpu_preflight.inputs import read_input
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.readers import read_input
 
 MAX_LOG_BYTES = 32 * 1024 * 1024
 MAX_LINE = 4096  # longer lines are split into pieces of this size (a JSON blob, a one-line dump)

@@ -12,7 +12,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from gpu_preflight.explain.advice import VALUES, placeholders
 from gpu_preflight.explain.logtext import Phrase
 from gpu_preflight.explain.situation import parse_condition
-from gpu_preflight.findings import CAUSES
+from gpu_preflight.core.findings import CAUSES
 
 if sys.version_info >= (3, 11):
     import tomllib

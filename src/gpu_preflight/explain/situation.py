@@ -13,9 +13,9 @@ from functools import cached_property
 from typing import Callable
 
 from gpu_preflight.explain.facts import Fact, LogFacts
-from gpu_preflight.host import Driver, Gpu, Host
+from gpu_preflight.core.host import Driver, Gpu, Host
 from gpu_preflight.knowledge.arch import ArchList
-from gpu_preflight.versions import Version
+from gpu_preflight.core.versions import Version
 
 
 @dataclass(frozen=True)
@@ -234,8 +234,8 @@ def _requirement_outcomes(s: Situation):
     fact = s.facts.require_expression
     if fact is None or s.host is None or s.driver is None:
         return None
-    from gpu_preflight.errors import UsageError
-    from gpu_preflight.requirements import (
+    from gpu_preflight.core.errors import UsageError
+    from gpu_preflight.images.nvidia_require import (
         DeviceFacts,
         brand_id,
         evaluate,

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from gpu_preflight.errors import UsageError
-from gpu_preflight.findings import Finding, Severity
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.findings import Finding, Severity
 from gpu_preflight.fit import data
 from gpu_preflight.fit.plan import (
     GIB,
@@ -18,7 +18,7 @@ from gpu_preflight.fit.plan import (
     fit_devices,
     with_settings,
 )
-from gpu_preflight.host import Gpu, Host
+from gpu_preflight.core.host import Gpu, Host
 
 # Weight dtypes to suggest, smallest step first, when the plan's do not fit.
 SMALLER_WEIGHTS = {"float32": ("bfloat16", "float16", "int8", "int4"), "bfloat16": ("int8", "int4"), "float16": ("int8", "int4"), "fp8": ("int4",), "int8": ("int4",)}

@@ -12,10 +12,10 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 from gpu_preflight.fit import data
 from gpu_preflight.fit.sources import Model
-from gpu_preflight.host import Gpu, Host
+from gpu_preflight.core.host import Gpu, Host
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -318,7 +318,7 @@ def dtype_supported(dtype: str, compute_capability: str | None) -> bool | None:
         return True
     if compute_capability is None:
         return None
-    from gpu_preflight.versions import Version
+    from gpu_preflight.core.versions import Version
 
     return Version.parse(compute_capability) >= Version.parse(minimum)
 

@@ -16,7 +16,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 
 # safetensors itself refuses headers above 100 MB (MAX_HEADER_SIZE in the Rust crate).
 MAX_HEADER_BYTES = 100_000_000

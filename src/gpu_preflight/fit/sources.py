@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 from gpu_preflight.fit import data
 from gpu_preflight.fit.architecture import (
     Architecture,
@@ -19,7 +19,7 @@ from gpu_preflight.fit.architecture import (
     count_parameters,
 )
 from gpu_preflight.fit.safetensors import StoredWeights, read_weights
-from gpu_preflight.inputs import load_json, read_input
+from gpu_preflight.core.readers import load_json, read_input
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 DEFAULT_ENDPOINT = "https://huggingface.co"

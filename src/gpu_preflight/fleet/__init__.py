@@ -18,7 +18,7 @@ from gpu_preflight.fleet.judge import (
     affinity_names,
     survey,
 )
-from gpu_preflight.fleet.render import (
+from gpu_preflight.fleet.placement import (
     DEFAULT_LABEL,
     kubectl_label_commands,
     node_affinity,

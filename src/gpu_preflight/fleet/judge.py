@@ -18,12 +18,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from gpu_preflight.doctor import diagnose
-from gpu_preflight.errors import UsageError
-from gpu_preflight.findings import Severity
+from gpu_preflight.checks.diagnose import diagnose
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.findings import Severity
+from gpu_preflight.fleet.placement import kubectl_label_commands, node_affinity
 from gpu_preflight.fleet.sources import HostInput, Item, Skipped, Unreadable
-from gpu_preflight.host import Host
-from gpu_preflight.hostspec import fill_compute_capability
+from gpu_preflight.core.host import Host
+from gpu_preflight.probe.hostspec import fill_compute_capability
 
 SCHEMA = "gpu-preflight/fleet/v1"
 # GPU fields no check reads: identity and momentary use. A check that starts reading one (a
@@ -176,8 +177,6 @@ class FleetReport:
         }
 
     def to_dict(self, label: str) -> dict[str, Any]:
-        from gpu_preflight.fleet.render import kubectl_label_commands, node_affinity
-
         ready = self.ready()
         return {
             "schema": SCHEMA,

@@ -28,8 +28,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from gpu_preflight.errors import UsageError
-from gpu_preflight.host import Driver, Gpu, Host
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.host import Driver, Gpu, Host
 
 SOURCE = "k8s-labels"
 # Where the DaemonSet of docs/fleet.md publishes a node's `preflight probe --json` document.

@@ -1,5 +1,4 @@
-"""Fleet output: the terminal table, and what can be pasted as is: a ``nodeAffinity`` snippet
-for a pod spec and the ``kubectl label`` commands that mark the nodes able to run the target."""
+"""Fleet output: the terminal table, the JSON document, and the Kubernetes snippets to paste."""
 
 from __future__ import annotations
 
@@ -8,59 +7,13 @@ import re
 import shlex
 from typing import Any
 
-DEFAULT_LABEL = "gpu-preflight/ok=true"
-# Kubernetes label syntax: optional DNS-subdomain prefix, a name and a value of at most 63
-# characters each, alphanumeric at both ends.
-_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
-_LABEL = re.compile(rf"(?:[a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_NAME}=(?:{_NAME})?")
+from gpu_preflight.fleet.judge import affinity_names
+from gpu_preflight.fleet.placement import DEFAULT_LABEL, kubectl_label_commands, node_affinity_yaml
+
 MAX_WARNINGS = 20
 
 
-def check_label(label: str) -> str:
-    from gpu_preflight.errors import UsageError
-
-    if not _LABEL.fullmatch(label):
-        raise UsageError(f"--label {label[:80]!r}: expected KEY=VALUE in Kubernetes label syntax, e.g. {DEFAULT_LABEL}")
-    return label
-
-
-def node_affinity(hostnames: list[str]) -> dict[str, Any] | None:
-    """The ``affinity`` of a pod spec that schedules only on ``hostnames``; None when empty
-    (an ``In`` expression needs at least one value)."""
-    if not hostnames:
-        return None
-    expression = {"key": "kubernetes.io/hostname", "operator": "In", "values": list(hostnames)}
-    terms = {"nodeSelectorTerms": [{"matchExpressions": [expression]}]}
-    return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": terms}}
-
-
-def node_affinity_yaml(hostnames: list[str]) -> str:
-    """``affinity:`` YAML for a pod spec. Names are double-quoted: YAML would read a node
-    named ``123`` or ``true`` as a number or a boolean."""
-    if not hostnames:
-        return "# no node can run the target(s): nothing to schedule on\n"
-    lines = [
-        "affinity:",
-        "  nodeAffinity:",
-        "    requiredDuringSchedulingIgnoredDuringExecution:",
-        "      nodeSelectorTerms:",
-        "      - matchExpressions:",
-        "        - key: kubernetes.io/hostname",
-        "          operator: In",
-        "          values:",
-    ]
-    lines += [f"          - {json.dumps(name)}" for name in hostnames]
-    return "\n".join(lines) + "\n"
-
-
-def kubectl_label_commands(nodes: list[str], label: str = DEFAULT_LABEL) -> list[str]:
-    # --overwrite: a rerun after a driver upgrade must not stop at an existing label.
-    return [f"kubectl label node {shlex.quote(node)} {label} --overwrite" for node in dict.fromkeys(nodes)]
-
-
 def render_text(report, label: str = DEFAULT_LABEL) -> str:
-    from gpu_preflight.fleet.judge import affinity_names
-
     out = []
     if report.target_labels:
         out.append("Targets: " + "; ".join(report.target_labels))

@@ -22,10 +22,10 @@ import sys
 from dataclasses import dataclass
 from typing import IO, Iterable, Iterator, Union
 
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 from gpu_preflight.fleet import k8s
-from gpu_preflight.host import Host
-from gpu_preflight.inputs import read_input
+from gpu_preflight.core.host import Host
+from gpu_preflight.core.readers import read_input
 
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
 DIRECTORY_SUFFIXES = (".json", ".xml") + JSON_LINES_SUFFIXES

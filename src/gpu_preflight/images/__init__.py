@@ -2,12 +2,13 @@
 
 * ``reference``  - image references, parsed and normalised as Docker does;
 * ``config``     - ``docker image inspect`` output and OCI image configs;
-* ``engine``     - a local Docker engine over its unix socket (optional, fails fast and quietly);
+* ``docker_engine`` - a local Docker engine over its unix socket (optional, fails fast and quietly);
 * ``registry``   - the Registry HTTP API v2 with the anonymous bearer-token flow (``--registry-lookup``);
 * ``dockerfile`` - the image a Dockerfile builds (last stage, base image, ENV, pip-installed torch);
 * ``resolve``    - from flags to ImageFacts, best source first, then the knowledge base;
-* ``judge``      - the NVIDIA_REQUIRE_* gate as the runtime evaluates it, forward compatibility
-  (error 804) beyond it, and the image's CUDA / torch judged as Builds.
+* ``nvidia_require`` - the NVIDIA_REQUIRE_* grammar, evaluated per GPU as libnvidia-container does.
+
+Judging an image against a host is a check: ``checks/image_gate.py``.
 """
 
 from gpu_preflight.images.config import ImageConfig, read_image_configs
@@ -15,13 +16,6 @@ from gpu_preflight.images.dockerfile import (
     DockerfileFacts,
     dockerfile_facts,
     parse_dockerfile,
-)
-from gpu_preflight.images.judge import (
-    Gate,
-    check_images,
-    gate_findings,
-    image_findings,
-    require_findings,
 )
 from gpu_preflight.images.reference import ImageReference, parse_reference
 from gpu_preflight.images.registry import RegistryError, fetch_image_config
@@ -35,8 +29,8 @@ from gpu_preflight.images.resolve import (
 )
 
 __all__ = [
-    "DockerfileFacts", "Gate", "ImageConfig", "ImageFacts", "ImageReference", "ImageRequests", "RegistryError",
-    "check_images", "collect_image_requests", "dockerfile_facts", "fetch_image_config", "gate_findings",
-    "image_findings", "parse_dockerfile", "parse_reference", "parse_require_cuda", "read_image_configs",
-    "require_findings", "resolve_image", "resolve_images",
+    "DockerfileFacts", "ImageConfig", "ImageFacts", "ImageReference", "ImageRequests", "RegistryError",
+    "collect_image_requests", "dockerfile_facts", "fetch_image_config", 
+    "parse_dockerfile", "parse_reference", "parse_require_cuda", "read_image_configs",
+    "resolve_image", "resolve_images",
 ]

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gpu_preflight.errors import UsageError
-from gpu_preflight.inputs import load_json, read_input
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.readers import load_json, read_input
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024  # real configs are a few kB; history of a huge image < 1 MiB
 

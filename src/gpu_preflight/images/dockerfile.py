@@ -29,10 +29,10 @@ import re
 import shlex
 from dataclasses import dataclass, field, replace
 
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 from gpu_preflight.images.reference import ImageReference, parse_reference, show
-from gpu_preflight.inputs import read_input
-from gpu_preflight.targets import (
+from gpu_preflight.core.readers import read_input
+from gpu_preflight.targets.specs import (
     TorchTarget,
     _Indexes,
     _parse_requirement,

@@ -18,15 +18,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 from gpu_preflight.images.config import ImageConfig, read_image_configs
 from gpu_preflight.images.dockerfile import DockerfileFacts, parse_dockerfile
-from gpu_preflight.images.engine import engine_socket, inspect_local_image
+from gpu_preflight.images.docker_engine import engine_socket, inspect_local_image
 from gpu_preflight.images.reference import ImageReference, parse_reference
 from gpu_preflight.images.registry import TIMEOUT_S, RegistryError, fetch_image_config
 from gpu_preflight.knowledge import ArchList, ArchListError
-from gpu_preflight.targets import TorchTarget
-from gpu_preflight.versions import Version
+from gpu_preflight.targets.specs import TorchTarget
+from gpu_preflight.core.versions import Version
 
 # Repositories the knowledge base describes, and the lookup that reads their tags.
 KNOWN_REPOSITORIES = {
@@ -102,7 +102,7 @@ class ImageRequests:
 
 def parse_require_cuda(text: object) -> str:
     """``--require-cuda EXPR``, checked now so that a bad expression is exit 2, not a finding."""
-    from gpu_preflight.requirements import parse_requirement
+    from gpu_preflight.images.nvidia_require import parse_requirement
 
     if not isinstance(text, str) or not text.strip():
         raise UsageError("--require-cuda: empty expression (example: 'cuda>=12.4 brand=tesla,driver>=535,driver<536')")
@@ -159,20 +159,13 @@ def _pair_configs(requests: list[ImageRequest], configs: list[ImageConfig]) -> l
 # --- resolution --------------------------------------------------------------------------------
 
 
-def host_image_platform(host) -> str:
-    """The image platform a host pulls: linux/arm64 on aarch64 hosts, else linux/amd64."""
-    from gpu_preflight.checks.builds import host_platform
-
-    return "linux/arm64" if host_platform(host) == "linux-aarch64" else "linux/amd64"
-
-
 def resolve_images(
     requests: ImageRequests, kb, host, *, registry_lookup: bool = False,
     socket_path: str | None = None, timeout: float = TIMEOUT_S,
 ) -> tuple[ImageFacts, ...]:
     """Facts for every image request (I/O happens here: the engine socket, the registry).
     ``host`` picks the platform of a manifest list; None (a fleet of hosts) means linux/amd64."""
-    platform = host_image_platform(host) if host is not None else "linux/amd64"
+    platform = host.image_platform() if host is not None else "linux/amd64"
     socket_path = engine_socket() if socket_path is None else socket_path
     facts = []
     for request in requests.images:

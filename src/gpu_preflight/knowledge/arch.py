@@ -16,8 +16,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from gpu_preflight.errors import UsageError
-from gpu_preflight.versions import Version
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.versions import Version
 
 # "8.6", "9.0a", "8.6+PTX" (TORCH_CUDA_ARCH_LIST) | "sm_86", "compute_90", "sm_90a" | "86", "100"
 _DOTTED = re.compile(r"(\d+)\.(\d)([af]?)(\+PTX)?", re.IGNORECASE)

@@ -37,7 +37,7 @@ from gpu_preflight.knowledge.model import (
     TorchWheel,
     weakest_status,
 )
-from gpu_preflight.versions import Version, driver_branch
+from gpu_preflight.core.versions import Version, driver_branch
 
 DATA_FILES = (
     "sources.toml",

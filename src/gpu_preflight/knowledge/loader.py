@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 from gpu_preflight.knowledge.model import STATUSES, FileMeta
-from gpu_preflight.versions import Version, VersionError
+from gpu_preflight.core.versions import Version, VersionError
 
 _REQUIRED = object()
 

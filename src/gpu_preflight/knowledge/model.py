@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gpu_preflight.knowledge.arch import ArchList
-from gpu_preflight.versions import Version
+from gpu_preflight.core.versions import Version
 
 STATUSES = ("confirmed", "observed", "derived", "third-party", "unconfirmed")
 

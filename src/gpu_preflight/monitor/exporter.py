@@ -19,7 +19,7 @@ from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from gpu_preflight import __version__
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 from gpu_preflight.monitor.sample import THROTTLE_REASON_BITS, Sample
 from gpu_preflight.monitor.source import Source, SourceError
 

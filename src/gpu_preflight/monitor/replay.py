@@ -11,8 +11,8 @@ from __future__ import annotations
 import codecs
 import json
 
-from gpu_preflight.errors import UsageError
-from gpu_preflight.inputs import read_input
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.readers import read_input
 from gpu_preflight.monitor.sample import Sample
 from gpu_preflight.monitor.smi_csv import CsvError, parse_csv
 from gpu_preflight.monitor.source import SeriesSource

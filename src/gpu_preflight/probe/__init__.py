@@ -9,7 +9,7 @@ import shutil
 import socket
 from dataclasses import dataclass
 
-from gpu_preflight.host import Host
+from gpu_preflight.core.host import Host
 from gpu_preflight.probe.container import (
     is_wsl,
     probe_container,
@@ -68,7 +68,7 @@ def _probe_nvidia_smi(host: Host, timeout: float) -> None:
         kind = classify_smi_error(outcome.stdout + "\n" + outcome.stderr)
         host.add_error("nvidia-smi", (f"[{kind}] " if kind else "") + outcome.describe_failure())
         return
-    from gpu_preflight.errors import UsageError
+    from gpu_preflight.core.errors import UsageError
     from gpu_preflight.probe.smi_xml import parse_smi_xml
 
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 import os
 
-from gpu_preflight.host import Container
+from gpu_preflight.core.host import Container
 
 # Marker files and cgroup words that say which container runtime started this process.
 MARKER_FILES = (("/.dockerenv", "docker"), ("/run/.containerenv", "podman"))

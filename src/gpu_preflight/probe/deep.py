@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from gpu_preflight.host import Framework, Host
+from gpu_preflight.core.host import Framework, Host
 from gpu_preflight.probe.isolated import run_isolated
 
 MARKER = "@@gpu-preflight-deep@@"

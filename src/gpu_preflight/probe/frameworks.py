@@ -12,7 +12,7 @@ import re
 import sys
 from dataclasses import dataclass
 
-from gpu_preflight.host import Framework, Host
+from gpu_preflight.core.host import Framework, Host
 from gpu_preflight.probe.isolated import run_isolated
 
 

@@ -15,7 +15,7 @@ import re
 import sys
 from typing import Any
 
-from gpu_preflight.host import Driver, Gpu, Host, MigDevice
+from gpu_preflight.core.host import Driver, Gpu, Host, MigDevice
 from gpu_preflight.probe.isolated import run_isolated
 
 # nvidia-smi's spelling of NVML brands, keyed by the bindings' constant suffix.

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from gpu_preflight.errors import UsageError
-from gpu_preflight.host import Driver, Gpu, Host, MigDevice
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.host import Driver, Gpu, Host, MigDevice
 
 SOURCE = "nvidia-smi"
 

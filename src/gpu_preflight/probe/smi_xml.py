@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from gpu_preflight.errors import UsageError
-from gpu_preflight.host import Driver, Gpu, Host, MigDevice
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.host import Driver, Gpu, Host, MigDevice
 
 SOURCE = "nvidia-smi-xml"
 MAX_BYTES = 64 * 1024 * 1024

@@ -12,7 +12,7 @@ import os
 import shutil
 import sys
 
-from gpu_preflight.host import Host, Toolkit
+from gpu_preflight.core.host import Host, Toolkit
 from gpu_preflight.probe.isolated import run_isolated
 from gpu_preflight.probe.nvcc import (
     parse_cuda_version_json,

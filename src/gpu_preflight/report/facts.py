@@ -3,7 +3,7 @@ Descriptive only: verdicts come from findings."""
 
 from __future__ import annotations
 
-from gpu_preflight.host import Host
+from gpu_preflight.core.host import Host
 
 CUDA_VERSION_LABELS = (
     "1 driver version",

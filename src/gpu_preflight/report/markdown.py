@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gpu_preflight import __version__
-from gpu_preflight.findings import Severity
+from gpu_preflight.core.findings import Severity
 from gpu_preflight.report.facts import cuda_version_facts, gpu_facts
 
 MARKS = {Severity.PASS: "✅", Severity.INFO: "ℹ️", Severity.WARN: "⚠️", Severity.FAIL: "❌"}

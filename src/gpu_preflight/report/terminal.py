@@ -7,8 +7,8 @@ import os
 import sys
 
 from gpu_preflight import __version__
-from gpu_preflight.findings import Severity
-from gpu_preflight.host import Host
+from gpu_preflight.core.findings import Severity
+from gpu_preflight.core.host import Host
 from gpu_preflight.report.facts import cuda_version_facts, gpu_facts
 
 MARKS = {Severity.PASS: "✓", Severity.INFO: "i", Severity.WARN: "!", Severity.FAIL: "✗"}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gpu_preflight.datafiles import load_toml
+from gpu_preflight.core.readers import load_toml
 
 HERE = Path(__file__).resolve().parent
 OPENAI_SAMPLING = {"temperature": 1.0, "top_p": 1.0, "top_k": 0}

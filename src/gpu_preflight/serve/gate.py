@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gpu_preflight.checks import CheckContext
-from gpu_preflight.doctor import Report, diagnose
-from gpu_preflight.findings import Finding, Severity
+from gpu_preflight.checks.context import CheckContext
+from gpu_preflight.checks.diagnose import Report, diagnose
+from gpu_preflight.core.findings import Finding, Severity
 from gpu_preflight.fit import Model
-from gpu_preflight.host import Gpu, Host
+from gpu_preflight.core.host import Gpu, Host
 from gpu_preflight.serve.machine import CpuFacts
 from gpu_preflight.serve.settings import Hardware, derive_cpu, derive_gpu
 

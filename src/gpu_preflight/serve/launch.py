@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 from gpu_preflight.fit import Model, resolve_model
 from gpu_preflight.serve import vllm
 from gpu_preflight.serve.data import Profile, find_profile, model_default_profile, rules
@@ -92,7 +92,7 @@ def _check_flags(args: argparse.Namespace) -> None:
 
 
 def _probe(args: argparse.Namespace):
-    from gpu_preflight.cliflags import host_from_args
+    from gpu_preflight.cli.flags import host_from_args
 
     live = not (args.snapshot or args.nvidia_smi_xml or args.assume_driver or args.assume_gpu)
     # On a live host the gate launches one kernel through torch (doctor --deep): "the GPU works"
@@ -130,7 +130,7 @@ def _profile(name: str, model: Model, directory: Path | None, text: str) -> Prof
 
 def _dry_run(args: argparse.Namespace, plan: Plan) -> int:
     if args.json:
-        from gpu_preflight.cliflags import emit_json
+        from gpu_preflight.cli.flags import emit_json
 
         emit_json({**plan.to_dict(), "preflight": plan.decision.report.to_dict()})
         return 0

@@ -23,11 +23,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 from gpu_preflight.fit import MemoryPlan, Model, plan_memory
 from gpu_preflight.fit.data import canonical_dtype
 from gpu_preflight.fit.plan import GIB, MIB, dtype_supported
-from gpu_preflight.host import Gpu
+from gpu_preflight.core.host import Gpu
 from gpu_preflight.serve import data
 from gpu_preflight.serve.machine import CpuFacts
 

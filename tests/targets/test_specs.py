@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gpu_preflight.errors import UsageError
-from gpu_preflight.targets import (
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.targets.specs import (
     CudaTarget,
     Targets,
     TorchTarget,
@@ -24,7 +24,7 @@ from gpu_preflight.targets import (
     parse_torch_spec,
     variant_cuda,
 )
-from gpu_preflight.versions import Version
+from gpu_preflight.core.versions import Version
 
 CU118 = "https://download.pytorch.org/whl/cu118"
 CU121 = "https://download.pytorch.org/whl/cu121"

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from gpu_preflight.checks import CheckContext
-from gpu_preflight.findings import Finding, Severity
-from gpu_preflight.versions import Version
+from gpu_preflight.checks.context import CheckContext
+from gpu_preflight.core.findings import Finding, Severity
+from gpu_preflight.core.versions import Version
 
 _REQUIRE_CUDA = re.compile(r"cuda>=(\d+\.\d+)", re.I)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gpu_preflight.errors import UsageError
-from gpu_preflight.host import Gpu, Host
-from gpu_preflight.inputs import load_json, parse_memory_mib, read_input
-from gpu_preflight.versions import Version, VersionError
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.host import Gpu, Host
+from gpu_preflight.core.readers import load_json, parse_memory_mib, read_input
+from gpu_preflight.core.versions import Version, VersionError
 
 
 @dataclass(frozen=True)

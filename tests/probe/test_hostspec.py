@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gpu_preflight.errors import UsageError
-from gpu_preflight.hostspec import HostSpec, resolve_host
-from gpu_preflight.inputs import parse_memory_mib
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.probe.hostspec import HostSpec, resolve_host
+from gpu_preflight.core.readers import parse_memory_mib
 
 
 def snapshot(tmp_path, text: str):

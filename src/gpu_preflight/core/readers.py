@@ -1,13 +1,22 @@
-"""Reading user-supplied files and values: anything wrong becomes one clear UsageError line."""
+"""Reading files: user-supplied inputs (anything wrong becomes one clear UsageError line) and the
+TOML data files shipped in the package. The one home of JSON and TOML parsing."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
+import sys
+from pathlib import Path
 from typing import Any
 
-from gpu_preflight.errors import UsageError
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+from gpu_preflight.core.errors import UsageError
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 
@@ -15,8 +24,6 @@ MAX_INPUT_BYTES = 64 * 1024 * 1024
 def read_input(path: str, what: str, limit: int = MAX_INPUT_BYTES, allow_empty: bool = False,
                too_big: str = "refusing to read it") -> bytes:
     """The bytes of a file (or ``-`` for stdin), refusing what cannot be a real input."""
-    import sys
-
     if path == "-":
         data = sys.stdin.buffer.read(limit + 1)
     else:
@@ -45,6 +52,26 @@ def load_json(data: bytes, origin: str) -> Any:
         raise UsageError(f"{origin}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
     except RecursionError:
         raise UsageError(f"{origin}: JSON nested too deeply") from None
+
+
+def parse_toml(text: str, origin: str, error: type[Exception] = UsageError) -> dict[str, Any]:
+    """A TOML document; a broken one raises ``error`` with one line naming ``origin``."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{origin}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise error(f"{origin}: not valid TOML: nested too deeply") from None
+
+
+@functools.lru_cache(maxsize=None)
+def load_toml(path: Path) -> dict[str, Any]:
+    """A TOML data file shipped inside the package (fit, serve), read once per process."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: unusable data file: {exc}") from None
+    return parse_toml(text, f"{path}: unusable data file")
 
 
 _MEMORY = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[KMGT])?(?:i?B)?\s*$", re.I)

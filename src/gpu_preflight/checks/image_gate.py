@@ -27,19 +27,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from gpu_preflight.checks.builds import Build, build_for_torch, host_platform
-from gpu_preflight.checks.compat import driver_upgrade, judge_build
+from gpu_preflight.checks.build import Build, build_for_torch
+from gpu_preflight.checks.builds import driver_upgrade, judge_build
 from gpu_preflight.checks.runtime import judge_runtime
-from gpu_preflight.errors import UsageError
-from gpu_preflight.findings import Finding, Severity
-from gpu_preflight.host import Gpu
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.findings import Finding, Severity
+from gpu_preflight.core.host import Gpu
 from gpu_preflight.images.reference import show
 from gpu_preflight.images.resolve import (
     KNOWN_REPOSITORIES,
     ImageFacts,
     parse_require_cuda,
 )
-from gpu_preflight.requirements import (
+from gpu_preflight.images.nvidia_require import (
     DeviceFacts,
     Evaluation,
     RequirementOutcome,
@@ -49,7 +49,7 @@ from gpu_preflight.requirements import (
     evaluate,
     requirements_from_env,
 )
-from gpu_preflight.versions import Version
+from gpu_preflight.core.versions import Version
 
 CDI = "cdi"
 KNOWN_IMAGES = ", ".join(r.removeprefix("docker.io/") for r in KNOWN_REPOSITORIES)
@@ -347,7 +347,7 @@ def image_findings(ctx, image: ImageFacts) -> list[Finding]:
         ))
         return findings
     findings.append(_summary(image))
-    wanted = _platform_wanted(ctx)
+    wanted = ctx.host.image_platform()
     if image.platform and not image.platform.startswith(wanted):
         findings.append(Finding(code="image-platform", severity=Severity.WARN,
                                 title=f"{image.label}: built for {image.platform}, this host runs {wanted} images",
@@ -368,10 +368,6 @@ def image_findings(ctx, image: ImageFacts) -> list[Finding]:
     return findings
 
 
-def _platform_wanted(ctx) -> str:
-    return "linux/arm64" if host_platform(ctx.host) == "linux-aarch64" else "linux/amd64"
-
-
 def _summary(image: ImageFacts) -> Finding:
     parts = [f"CUDA {image.cuda}" if image.cuda else None,
              f"torch {image.torch.torch_version}+{image.torch.variant}" if image.torch and image.torch.variant
@@ -389,7 +385,7 @@ def _summary(image: ImageFacts) -> Finding:
 def image_builds(ctx, image: ImageFacts) -> list[Build]:
     """What runs inside the image, as Builds judged like any --torch / --cuda target."""
     if image.torch is not None:
-        build = build_for_torch(ctx.kb, image.torch, host_platform(ctx.host))
+        build = build_for_torch(ctx.kb, image.torch, ctx.host.wheel_platform())
         label = f"{build.label} in {image.label}"
         if build.unknown and image.torch.pinned and image.cuda is not None:
             return [Build(label, image.source, image.cuda, notes=(f"{build.unknown}; judged by the image's CUDA {image.cuda}",))]

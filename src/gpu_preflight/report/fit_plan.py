@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from gpu_preflight.findings import Finding, Severity, overall_status
+from gpu_preflight.core.findings import Finding, Severity, overall_status
 from gpu_preflight.fit.plan import GIB, DeviceFit, MemoryPlan
 
 SCHEMA = "gpu-preflight/fit/v1"

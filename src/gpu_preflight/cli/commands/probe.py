@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gpu_preflight.cliflags import (
+from gpu_preflight.cli.flags import (
     add_db_flag,
     add_host_flags,
     emit_json,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gpu_preflight.versions import Version, VersionError, parse_cuda_int
+from gpu_preflight.core.versions import Version, VersionError, parse_cuda_int
 
 
 @pytest.mark.parametrize(

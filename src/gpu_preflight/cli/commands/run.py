@@ -15,8 +15,8 @@ import subprocess
 import sys
 import threading
 
-from gpu_preflight.cliflags import add_db_flag, add_host_flags
-from gpu_preflight.errors import UsageError
+from gpu_preflight.cli.flags import add_db_flag, add_host_flags
+from gpu_preflight.core.errors import UsageError
 
 HELP = "run a command; when it fails, explain its output"
 KEEP_BYTES = 4 * 1024 * 1024  # the output kept for explaining: the first and the last 2 MiB
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("nothing to run: preflight run -- CMD [ARG...]")
     given_host = None
     if args.snapshot or args.nvidia_smi_xml or args.assume_driver or args.assume_gpu:
-        from gpu_preflight.cliflags import host_from_args
+        from gpu_preflight.cli.flags import host_from_args
 
         given_host = host_from_args(args)  # a typo in a HOST flag is reported before anything runs
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _explain_failure(data: bytes, args: argparse.Namespace, host) -> None:
-    from gpu_preflight.cliflags import emit_json, host_from_args
+    from gpu_preflight.cli.flags import emit_json, host_from_args
     from gpu_preflight.explain import explain_bytes
 
     try:

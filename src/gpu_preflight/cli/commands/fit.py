@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gpu_preflight.cliflags import (
+from gpu_preflight.cli.flags import (
     add_db_flag,
     add_host_flags,
     add_model_flags,
@@ -25,9 +25,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gpu_preflight.findings import overall_status
+    from gpu_preflight.core.findings import overall_status
     from gpu_preflight.fit import fit_devices, fit_findings
-    from gpu_preflight.fit.report import fit_document, render_fit_text
+    from gpu_preflight.report.fit_plan import fit_document, render_fit_text
 
     plan = plan_from_args(args)
     host = host_from_args(args)

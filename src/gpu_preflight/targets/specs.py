@@ -42,8 +42,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion
 from packaging.version import Version as Pep440Version
 
-from gpu_preflight.errors import UsageError
-from gpu_preflight.versions import Version
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.versions import Version
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gpu_preflight.cliflags import add_db_flag, add_host_flags, emit_json
+from gpu_preflight.cli.flags import add_db_flag, add_host_flags, emit_json
 
 HELP = "error log -> ranked root causes and fixes"
 
@@ -32,7 +32,7 @@ def host_for(args: argparse.Namespace):
     without probing this one; ``--here`` (or a snapshot / XML dump) gives the base."""
     if not wants_host(args):
         return None
-    from gpu_preflight.cliflags import host_from_args
+    from gpu_preflight.cli.flags import host_from_args
 
     args.probe_live = bool(args.here)
     return host_from_args(args)

@@ -16,8 +16,8 @@ from fixture_paths import REAL  # noqa: E402
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gpu_preflight.errors import UsageError
-from gpu_preflight.requirements import (
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.images.nvidia_require import (
     BRANDS,
     OPERATORS,
     PROPERTIES,
@@ -35,7 +35,7 @@ from gpu_preflight.requirements import (
     requirement_texts_from_env,
     requirements_from_env,
 )
-from gpu_preflight.versions import Version
+from gpu_preflight.core.versions import Version
 
 CASES_FILE = REAL / "container-toolkit-tests" / "requirements-test-cases.json"
 REQUIRE_CUDA = REAL / "require-cuda"

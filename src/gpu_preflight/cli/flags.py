@@ -59,7 +59,7 @@ def plan_from_args(args: argparse.Namespace):
     probe: a typo should not cost one."""
     if not getattr(args, "model", None):
         return None
-    from gpu_preflight.errors import UsageError
+    from gpu_preflight.core.errors import UsageError
     from gpu_preflight.fit import plan_memory, resolve_model
 
     if args.hub_timeout <= 0:
@@ -77,7 +77,7 @@ def add_db_flag(parser: argparse.ArgumentParser, default: Any = argparse.SUPPRES
 
 
 def host_from_args(args: argparse.Namespace):
-    from gpu_preflight.hostspec import HostSpec, resolve_host
+    from gpu_preflight.probe.hostspec import HostSpec, resolve_host
 
     spec = HostSpec(
         snapshot=args.snapshot,
@@ -95,7 +95,7 @@ def host_from_args(args: argparse.Namespace):
 def targets_from_args(args: argparse.Namespace):
     if not (args.torch or args.cuda or args.requirements):
         return ()  # judge what is installed; skips importing the target parsers (and packaging)
-    from gpu_preflight.targets import collect_targets
+    from gpu_preflight.targets.specs import collect_targets
 
     return collect_targets(torch=args.torch, cuda=args.cuda, requirements=args.requirements)
 

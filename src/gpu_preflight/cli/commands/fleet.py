@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gpu_preflight.cliflags import (
+from gpu_preflight.cli.flags import (
     add_db_flag,
     add_target_flags,
     emit_json,
@@ -45,12 +45,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from itertools import chain
 
-    from gpu_preflight.errors import UsageError
-    from gpu_preflight.fleet import judge, render, sources
+    from gpu_preflight.core.errors import UsageError
+    from gpu_preflight.fleet import judge, placement, render, sources
 
     if not (args.hostfiles or args.k8s_nodes):
         raise UsageError("give HOSTFILEs (probe --json documents, nvidia-smi -q -x dumps, directories) or --k8s-nodes FILE")
-    label = render.check_label(args.label or render.DEFAULT_LABEL)
+    label = placement.check_label(args.label or placement.DEFAULT_LABEL)
     targets = targets_from_args(args)  # parsed first: a typo should not cost reading the fleet
     requests = image_requests_from_args(args)
     images = ()
@@ -73,9 +73,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(report.to_dict(label))
     elif args.affinity:
-        sys.stdout.write(render.node_affinity_yaml(judge.affinity_names(ready)))
+        sys.stdout.write(placement.node_affinity_yaml(judge.affinity_names(ready)))
     elif args.kubectl:
-        sys.stdout.write("".join(line + "\n" for line in render.kubectl_label_commands([h.name for h in ready], label)))
+        sys.stdout.write("".join(line + "\n" for line in placement.kubectl_label_commands([h.name for h in ready], label)))
     else:
         sys.stdout.write(render.render_text(report, label))
     return report.exit_code()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gpu_preflight.cliflags import (
+from gpu_preflight.cli.flags import (
     add_db_flag,
     add_host_flags,
     add_model_flags,
@@ -32,7 +32,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gpu_preflight.doctor import diagnose
+    from gpu_preflight.checks.diagnose import diagnose
 
     targets = targets_from_args(args)  # parsed first: a typo should not cost a probe
     plan = plan_from_args(args)
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     report = diagnose(host, targets, db=args.db, model_plan=plan, images=image_facts,
                       require_cuda=images.require_cuda if images else (), container_mode="cdi" if args.cdi else None)
     if args.requirements and not any(getattr(t, "source", "").startswith(tuple(args.requirements)) for t in targets):
-        from gpu_preflight.findings import Finding, Severity
+        from gpu_preflight.core.findings import Finding, Severity
 
         report.findings.append(Finding(
             code="target-note", severity=Severity.INFO,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from gpu_preflight.errors import UsageError
+from gpu_preflight.core.errors import UsageError
 
 SCHEMA = "gpu-preflight/host/v1"
 
@@ -98,6 +98,18 @@ class Host:
     platform: dict[str, str] = field(default_factory=dict)  # system, machine, python
     source: str = "live"  # live | snapshot | nvidia-smi-xml | k8s-labels ...
     errors: list[ProbeError] = field(default_factory=list)
+
+    def wheel_platform(self) -> str:
+        """The torch wheel platform of this host: linux-x86_64 unless it says otherwise."""
+        if self.driver.platform == "windows" or self.platform.get("system") == "Windows":
+            return "windows-x86_64"
+        if self.platform.get("machine") in ("aarch64", "arm64"):
+            return "linux-aarch64"
+        return "linux-x86_64"
+
+    def image_platform(self) -> str:
+        """The container image platform this host pulls: linux/arm64 on aarch64, else linux/amd64."""
+        return "linux/arm64" if self.wheel_platform() == "linux-aarch64" else "linux/amd64"
 
     def add_error(self, probe: str, message: str) -> None:
         self.errors.append(ProbeError(probe, " ".join(str(message).split())[:500]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from gpu_preflight.cliflags import add_db_flag, add_host_flags
+from gpu_preflight.cli.flags import add_db_flag, add_host_flags
 
 HELP = "check this host for a model, then serve it with an OpenAI-compatible API (built-in engine or vLLM)"
 DEFAULT_MODEL = "WeiboAI/VibeThinker-1.5B"

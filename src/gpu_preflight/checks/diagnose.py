@@ -5,11 +5,51 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gpu_preflight.checks import CheckContext, run_checks
-from gpu_preflight.findings import Finding, Severity, overall_status
-from gpu_preflight.host import Host
+from gpu_preflight.checks import (
+    builds,
+    container,
+    cuda_versions,
+    deep,
+    driver,
+    environment,
+    gpus,
+    memory,
+    toolkit,
+)
+from gpu_preflight.checks.context import Check, CheckContext
+from gpu_preflight.core.findings import Finding, Severity, overall_status
+from gpu_preflight.core.host import Host
 
 SCHEMA = "gpu-preflight/report/v1"
+
+
+
+def check_images(ctx: CheckContext) -> list[Finding]:
+    """--image / --dockerfile / --require-cuda: the image gate, imported only when asked for."""
+    if not (ctx.images or ctx.require_cuda):
+        return []
+    from gpu_preflight.checks import image_gate
+
+    return image_gate.check_images(ctx)
+
+
+# In the order a reader scans the checklist: driver, GPUs, builds, container, memory, toolkit.
+CHECKS: tuple[Check, ...] = (
+    driver.check_driver,
+    environment.check_visible_devices,
+    gpus.check_gpus,
+    builds.check_builds,
+    container.check_container_requirement,
+    check_images,
+    memory.check_model_memory,
+    deep.check_deep_probe,
+    toolkit.check_toolkits,
+    cuda_versions.check_cuda_versions,
+)
+
+
+def run_checks(context: CheckContext) -> list[Finding]:
+    return [finding for check in CHECKS for finding in check(context)]
 
 
 @dataclass

@@ -52,8 +52,8 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .errors import UsageError
-from .versions import Version
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.versions import Version
 
 PROPERTIES = ("cuda", "driver", "arch", "brand")
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=")

@@ -1,4 +1,4 @@
-"""Command line: parse flags and hand them to one command module (``gpu_preflight.commands``).
+"""Command line: parse flags and hand them to one command module (``gpu_preflight.cli.commands``).
 
 Exit codes (design.md): 0 nothing failed, 1 a check failed, 2 the request was unusable;
 and 3 for an internal error (a bug of ours, reported in one line).
@@ -13,9 +13,9 @@ import sys
 from typing import NoReturn
 
 from gpu_preflight import __version__
-from gpu_preflight.cliflags import add_db_flag
-from gpu_preflight.commands import COMMANDS
-from gpu_preflight.errors import UsageError
+from gpu_preflight.cli.flags import add_db_flag
+from gpu_preflight.cli.commands import COMMANDS
+from gpu_preflight.core.errors import UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -24,7 +24,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _command(name: str):
-    return importlib.import_module(f"gpu_preflight.commands.{name}")
+    return importlib.import_module(f"gpu_preflight.cli.commands.{name}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gpu_preflight.cliflags import add_db_flag, emit_json
+from gpu_preflight.cli.flags import add_db_flag, emit_json
 
 HELP = "knowledge-base contents, versions and sources"
 
@@ -16,7 +16,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gpu_preflight.dbcmd import db_document, render_db_text
+    from gpu_preflight.report.db import db_document, render_db_text
     from gpu_preflight.knowledge import load_knowledge
 
     document = db_document(load_knowledge(args.db))
