@@ -24,11 +24,11 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests" / "explain")]
-
-from corpus_index import PARTS, load_corpus  # noqa: E402
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
 from gpu_preflight.explain import explain_bytes  # noqa: E402
+
+from support.explain_corpus import PARTS, load_corpus  # noqa: E402
 
 GOAL = 0.85
 
@@ -66,7 +66,10 @@ def main() -> int:
         r, t = accuracy(rows)
         held_r, held_t = accuracy(row for row in rows if row[0].part == "held-out")
         summary["causes"][cause] = {
-            "right": r, "total": t, "held_out_right": held_r, "held_out_total": held_t,
+            "right": r,
+            "total": t,
+            "held_out_right": held_r,
+            "held_out_total": held_t,
             "misses": [f"{log.id} -> {got}" for log, got, _ in rows if got != log.cause],
         }
 
@@ -80,7 +83,9 @@ def main() -> int:
         p = summary["parts"][part]
         if p["total"]:
             print(f"  {part + ':':<9} {p['right']}/{p['total']} = {p['top1']:.1%}")
-    print(f"  goal: >= {GOAL:.0%} (held-out part: {'met' if (summary['parts']['held-out']['top1'] or 0) >= GOAL else 'NOT met'})")
+    print(
+        f"  goal: >= {GOAL:.0%} (held-out part: {'met' if (summary['parts']['held-out']['top1'] or 0) >= GOAL else 'NOT met'})"
+    )
     print(f"  time: {summary['seconds_per_log'] * 1000:.1f} ms per log")
     print()
     print(f"{'cause':<28} {'all':>7} {'held-out':>9}  misses (log -> came first)")
@@ -114,8 +119,10 @@ def _speed(megabytes: int = 10) -> None:
     causes = explain_bytes(data).causes
     elapsed = time.perf_counter() - started
     print()
-    print(f"speed: a {len(data) / 1e6:.1f} MB log ({len(lines)} lines) explained in {elapsed:.2f} s "
-          f"-> {causes[0].cause if causes else None}")
+    print(
+        f"speed: a {len(data) / 1e6:.1f} MB log ({len(lines)} lines) explained in {elapsed:.2f} s "
+        f"-> {causes[0].cause if causes else None}"
+    )
 
 
 def _shared_fixtures() -> None:

@@ -42,11 +42,29 @@ GPUS = [
     ("Tesla V100-SXM2-16GB", "7.0", "Tesla", 16384, "0x1DB110DE"),
     ("NVIDIA GeForce RTX 4090", "8.9", "GeForce", 24564, "0x268410DE"),
 ]
-DRIVERS = [("470.256.02", "11.4"), ("525.147.05", "12.0"), ("535.183.01", "12.2"), ("550.54.15", "12.4"),
-           ("560.35.03", "12.6"), ("570.124.04", "12.8")]
+DRIVERS = [
+    ("470.256.02", "11.4"),
+    ("525.147.05", "12.0"),
+    ("535.183.01", "12.2"),
+    ("550.54.15", "12.4"),
+    ("560.35.03", "12.6"),
+    ("570.124.04", "12.8"),
+]
 COUNTS = [1, 2, 4, 8]
-FRAMEWORKS = [[], [{"name": "torch", "version": "2.4.1+cu121", "cuda": "12.1", "variant": "cu121", "source": "metadata",
-                    "location": "/opt/venv/lib/python3.11/site-packages", "details": {}}]]
+FRAMEWORKS = [
+    [],
+    [
+        {
+            "name": "torch",
+            "version": "2.4.1+cu121",
+            "cuda": "12.1",
+            "variant": "cu121",
+            "source": "metadata",
+            "location": "/opt/venv/lib/python3.11/site-packages",
+            "details": {},
+        }
+    ],
+]
 
 
 def host_document(number: int, rng: random.Random) -> dict:
@@ -58,16 +76,33 @@ def host_document(number: int, rng: random.Random) -> dict:
         "hostname": f"gpu-node-{number:05d}",
         "driver": {"version": driver, "cuda": cuda, "source": "nvml", "kernel_module": driver, "platform": "linux"},
         "gpus": [
-            {"index": i, "name": name, "compute_capability": cc, "compute_capability_source": "nvml",
-             "memory_total_mib": memory, "memory_used_mib": rng.randrange(0, 2000), "brand": brand,
-             "uuid": f"GPU-{rng.getrandbits(128):032x}", "mig_mode": None, "pci_bus_id": f"00000000:{16 + i:02X}:00.0",
-             "pci_device_id": pci, "architecture": None, "driver_model": None, "mig_devices": [], "assumed": False}
+            {
+                "index": i,
+                "name": name,
+                "compute_capability": cc,
+                "compute_capability_source": "nvml",
+                "memory_total_mib": memory,
+                "memory_used_mib": rng.randrange(0, 2000),
+                "brand": brand,
+                "uuid": f"GPU-{rng.getrandbits(128):032x}",
+                "mig_mode": None,
+                "pci_bus_id": f"00000000:{16 + i:02X}:00.0",
+                "pci_device_id": pci,
+                "architecture": None,
+                "driver_model": None,
+                "mig_devices": [],
+                "assumed": False,
+            }
             for i in range(count)
         ],
         "toolkits": [],
         "frameworks": rng.choice(FRAMEWORKS),
-        "container": {"in_container": True, "runtime": "kubernetes", "device_files": ["/dev/nvidiactl"],
-                      "nvidia_env": {"NVIDIA_VISIBLE_DEVICES": "all"}},
+        "container": {
+            "in_container": True,
+            "runtime": "kubernetes",
+            "device_files": ["/dev/nvidiactl"],
+            "nvidia_env": {"NVIDIA_VISIBLE_DEVICES": "all"},
+        },
         "env": {"CUDA_VISIBLE_DEVICES": None, "NVIDIA_VISIBLE_DEVICES": "all", "LD_LIBRARY_PATH": None},
         "platform": {"system": "Linux", "machine": "x86_64", "python": "3.11.9"},
         "source": "live",
@@ -139,20 +174,28 @@ def main() -> int:
         report = judge(lines, targets)  # warm-up (also loads the knowledge base's files into the OS cache)
         parse_only(lines)
         summary = report.summary()
-        print(f"{args.hosts} synthetic hosts, target torch {args.torch}; python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
-        print(f"  verdicts: {summary['pass']} pass, {summary['warn']} warn, {summary['fail']} fail; "
-              f"{summary['shapes']} distinct shapes judged by doctor")
+        print(
+            f"{args.hosts} synthetic hosts, target torch {args.torch}; python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+        )
+        print(
+            f"  verdicts: {summary['pass']} pass, {summary['warn']} warn, {summary['fail']} fail; "
+            f"{summary['shapes']} distinct shapes judged by doctor"
+        )
         for label, path in (("JSON Lines file", lines), ("directory of files", files)):
             parse_times, fleet_times = [], []
             for _ in range(args.runs):
                 parse_times.append(timed(parse_only, path))
                 fleet_times.append(timed(judge, path, targets))
             parse, fleet = statistics.median(parse_times), statistics.median(fleet_times)
-            print(f"  {label:<20} parse {parse:6.3f} s   fleet {fleet:6.3f} s   ratio {fleet / parse:5.2f}x (goal <= 10x)")
+            print(
+                f"  {label:<20} parse {parse:6.3f} s   fleet {fleet:6.3f} s   ratio {fleet / parse:5.2f}x (goal <= 10x)"
+            )
         big, small = peak_mib(judge, lines, targets), peak_mib(judge, small_lines, targets)
         parse_peak = peak_mib(parse_only, lines)
-        print(f"  peak traced memory: fleet {big:.1f} MiB at {args.hosts} hosts, {small:.1f} MiB at {max(args.hosts // 10, 1)} hosts; "
-              f"parse alone {parse_peak:.1f} MiB; JSON Lines file {lines.stat().st_size / 2**20:.1f} MiB")
+        print(
+            f"  peak traced memory: fleet {big:.1f} MiB at {args.hosts} hosts, {small:.1f} MiB at {max(args.hosts // 10, 1)} hosts; "
+            f"parse alone {parse_peak:.1f} MiB; JSON Lines file {lines.stat().st_size / 2**20:.1f} MiB"
+        )
     return 0
 
 

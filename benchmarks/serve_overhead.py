@@ -1,7 +1,7 @@
 """`preflight serve` overhead: the built-in server's tokens/s against calling model.generate
 directly, on the same model, prompt, dtype, device and token counts, measured side by side.
 
-Builds a random Qwen2 chat model locally (tests/serve/tiny_model.py; no download), starts
+Builds a random Qwen2 chat model locally (tests/support/tiny_model.py; no download), starts
 `preflight serve` on a free loopback port, and alternates, round by round:
   direct:    model.generate(prompt, exactly N new tokens, greedy) in this process;
   server:    one client, POST /v1/chat/completions (temperature 0, max_tokens N, ignore_eos),
@@ -28,10 +28,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests" / "serve")]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
-from serving import free_port  # noqa: E402
-from tiny_model import build_tiny_model  # noqa: E402
+from support.serving import free_port  # noqa: E402
+from support.tiny_model import build_tiny_model  # noqa: E402
 
 PROMPT = [{"role": "user", "content": "Write a function that adds two numbers, step by step."}]
 
@@ -41,9 +41,15 @@ def main() -> int:
     parser.add_argument("--tokens", type=int, default=128, help="new tokens per request (default 128)")
     parser.add_argument("--rounds", type=int, default=7, help="alternating direct/server rounds (default 7)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients for the throughput run (default 8)")
-    parser.add_argument("--concurrent-rounds", type=int, help="requests per concurrent client (default: rounds / 2, at least 2)")
+    parser.add_argument(
+        "--concurrent-rounds", type=int, help="requests per concurrent client (default: rounds / 2, at least 2)"
+    )
     parser.add_argument("--model", type=Path, help="serve this model directory instead of building a tiny one")
-    parser.add_argument("--gate", action="store_true", help="let the server run its preflight gate (default: --no-preflight, to time serving alone)")
+    parser.add_argument(
+        "--gate",
+        action="store_true",
+        help="let the server run its preflight gate (default: --no-preflight, to time serving alone)",
+    )
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
@@ -56,14 +62,26 @@ def main() -> int:
     from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
     workdir = Path(tempfile.mkdtemp(prefix="serve-bench-"))
-    model_dir = args.model or build_tiny_model(workdir / "bench-qwen2", layers=args.layers, hidden=args.hidden, heads=4, kv_heads=2,
-                                               intermediate=args.hidden * 2, max_positions=max(512, args.tokens + 128))
+    model_dir = args.model or build_tiny_model(
+        workdir / "bench-qwen2",
+        layers=args.layers,
+        hidden=args.hidden,
+        heads=4,
+        kv_heads=2,
+        intermediate=args.hidden * 2,
+        max_positions=max(512, args.tokens + 128),
+    )
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, args.dtype)).to(args.device).eval()
     text = tokenizer.apply_chat_template(PROMPT, tokenize=False, add_generation_prompt=True)
     prompt = torch.tensor([tokenizer(text, add_special_tokens=False)["input_ids"]], device=args.device)
-    config = GenerationConfig(max_new_tokens=args.tokens, min_new_tokens=args.tokens, do_sample=False,
-                              eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    config = GenerationConfig(
+        max_new_tokens=args.tokens,
+        min_new_tokens=args.tokens,
+        do_sample=False,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
 
     def direct() -> float:
         start = time.perf_counter()
@@ -77,13 +95,39 @@ def main() -> int:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])), HF_HUB_OFFLINE="1")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gpu_preflight", "serve", str(model_dir), "--port", str(port), "--device", args.device,
-         "--dtype", args.dtype, "--max-queue", str(args.clients * 2), *([] if args.gate else ["--no-preflight"])],
-        stdout=subprocess.DEVNULL, stderr=open(workdir / "serve.log", "w"), env=env,
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
+        HF_HUB_OFFLINE="1",
     )
-    body = {"model": model_dir.name, "messages": PROMPT, "max_tokens": args.tokens, "temperature": 0, "ignore_eos": True}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gpu_preflight",
+            "serve",
+            str(model_dir),
+            "--port",
+            str(port),
+            "--device",
+            args.device,
+            "--dtype",
+            args.dtype,
+            "--max-queue",
+            str(args.clients * 2),
+            *([] if args.gate else ["--no-preflight"]),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(workdir / "serve.log", "w"),
+        env=env,
+    )
+    body = {
+        "model": model_dir.name,
+        "messages": PROMPT,
+        "max_tokens": args.tokens,
+        "temperature": 0,
+        "ignore_eos": True,
+    }
     try:
         _wait_ready(url, server, workdir / "serve.log")
         with httpx.Client(timeout=300) as http:
@@ -91,7 +135,11 @@ def main() -> int:
             def served(stream: bool = False) -> float:
                 start = time.perf_counter()
                 if stream:
-                    with http.stream("POST", f"{url}/v1/chat/completions", json={**body, "stream": True, "stream_options": {"include_usage": True}}) as response:
+                    with http.stream(
+                        "POST",
+                        f"{url}/v1/chat/completions",
+                        json={**body, "stream": True, "stream_options": {"include_usage": True}},
+                    ) as response:
                         events = [line for line in response.iter_lines() if line.startswith("data: ")]
                     usage = json.loads(events[-2][6:])["usage"]
                 else:
@@ -107,7 +155,9 @@ def main() -> int:
                 runs["server"].append(served())
                 runs["streamed"].append(served(True))
         settings = httpx.get(f"{url}/preflight").json()["serve"]["settings"]
-        concurrent = _concurrent(url, body, args.clients, rounds=args.concurrent_rounds or max(2, args.rounds // 2), tokens=args.tokens)
+        concurrent = _concurrent(
+            url, body, args.clients, rounds=args.concurrent_rounds or max(2, args.rounds // 2), tokens=args.tokens
+        )
     finally:
         server.terminate()
         server.wait(30)
@@ -115,10 +165,13 @@ def main() -> int:
     median = {name: statistics.median(values) for name, values in runs.items()}
     name = str(args.model) if args.model else f"random Qwen2, {args.layers} layers, hidden {args.hidden}"
     figures = {
-        "model": f"{name}, {args.dtype} on {args.device}" + (f" ({torch.cuda.get_device_name(0)})" if args.device == "cuda" else ""),
+        "model": f"{name}, {args.dtype} on {args.device}"
+        + (f" ({torch.cuda.get_device_name(0)})" if args.device == "cuda" else ""),
         "server_settings": {key: settings[key] for key in ("device", "dtype", "max_context", "memory_share")},
         "torch_threads": torch.get_num_threads(),
-        "prompt_tokens": prompt.shape[1], "new_tokens": args.tokens, "rounds": args.rounds,
+        "prompt_tokens": prompt.shape[1],
+        "new_tokens": args.tokens,
+        "rounds": args.rounds,
         "direct_tokens_per_s": round(median["direct"], 1),
         "server_tokens_per_s": round(median["server"], 1),
         "streamed_tokens_per_s": round(median["streamed"], 1),
@@ -128,11 +181,19 @@ def main() -> int:
         "concurrent_tokens_per_s": round(concurrent, 1),
         "concurrent_over_one_client": round(concurrent / median["server"], 3),
     }
-    print(f"model: {figures['model']} ({figures['torch_threads']} torch threads); prompt {figures['prompt_tokens']} tokens, {args.tokens} new tokens per request, median of {args.rounds} alternating rounds")
+    print(
+        f"model: {figures['model']} ({figures['torch_threads']} torch threads); prompt {figures['prompt_tokens']} tokens, {args.tokens} new tokens per request, median of {args.rounds} alternating rounds"
+    )
     print(f"  model.generate directly     {figures['direct_tokens_per_s']:8.1f} tokens/s")
-    print(f"  server, one client          {figures['server_tokens_per_s']:8.1f} tokens/s   server/direct   {figures['server_over_direct']:.3f}  (goal >= 0.90)")
-    print(f"  server, one client, stream  {figures['streamed_tokens_per_s']:8.1f} tokens/s   streamed/direct {figures['streamed_over_direct']:.3f}")
-    print(f"  server, {args.clients} clients at once   {figures['concurrent_tokens_per_s']:8.1f} tokens/s   total/one-client {figures['concurrent_over_one_client']:.3f}  (one generation at a time: no batching)")
+    print(
+        f"  server, one client          {figures['server_tokens_per_s']:8.1f} tokens/s   server/direct   {figures['server_over_direct']:.3f}  (goal >= 0.90)"
+    )
+    print(
+        f"  server, one client, stream  {figures['streamed_tokens_per_s']:8.1f} tokens/s   streamed/direct {figures['streamed_over_direct']:.3f}"
+    )
+    print(
+        f"  server, {args.clients} clients at once   {figures['concurrent_tokens_per_s']:8.1f} tokens/s   total/one-client {figures['concurrent_over_one_client']:.3f}  (one generation at a time: no batching)"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
     return 0

@@ -94,7 +94,11 @@ def run_case(case: Case) -> dict[str, Any]:
         env = dict(os.environ, NO_COLOR="1", PYTHONPATH=str(ROOT / "src"))
         proc = subprocess.run(
             [sys.executable, "-m", "gpu_preflight", "doctor", "--json", *case.args],
-            capture_output=True, text=True, cwd=workdir, env=env, timeout=120,
+            capture_output=True,
+            text=True,
+            cwd=workdir,
+            env=env,
+            timeout=120,
         )
         try:
             output: Any = json.loads(proc.stdout)

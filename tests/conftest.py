@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fixture_paths import MISSING, ROOT
-from fixture_paths import REAL as SHARED_REAL
+
+from gpu_preflight.knowledge import KnowledgeBase
+
+from support.paths import MISSING, ROOT
+from support.paths import REAL as SHARED_REAL
 
 
 @dataclass
@@ -35,7 +38,12 @@ def run_cli(tmp_path):
         full_env.update(env or {})
         proc = subprocess.run(
             [sys.executable, "-m", "gpu_preflight", *args],
-            capture_output=True, text=True, env=full_env, input=input, timeout=timeout, cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env=full_env,
+            input=input,
+            timeout=timeout,
+            cwd=tmp_path,
         )
         return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
@@ -47,3 +55,16 @@ def shared_real() -> Path:
     if not SHARED_REAL.is_dir():
         pytest.skip(MISSING)
     return SHARED_REAL
+
+
+@pytest.fixture(autouse=True)
+def _packaged_knowledge(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Judge with the facts shipped in the package, not a user's --db / $GPU_PREFLIGHT_DB, and
+    keep the parsed-TOML cache out of the user's home."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+    monkeypatch.delenv("GPU_PREFLIGHT_DB", raising=False)
+
+
+@pytest.fixture(scope="session")
+def kb() -> KnowledgeBase:
+    return KnowledgeBase().load_all()

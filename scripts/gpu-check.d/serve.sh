@@ -16,7 +16,7 @@ if ! python3 -c "import torch, transformers, fastapi, uvicorn, httpx; assert tor
   exit 0
 fi
 start=$SECONDS
-python3 tests/serve/tiny_model.py "$MODEL" --vibethinker-shape --init-device cuda > /dev/null 2> "$OUT/serve-build.err"
+python3 tests/support/tiny_model.py "$MODEL" --vibethinker-shape --init-device cuda > /dev/null 2> "$OUT/serve-build.err"
 echo "build VibeThinker-shaped random model exit $? ($((SECONDS - start)) s)"
 python3 -m gpu_preflight serve "$MODEL" --dry-run --json > "$OUT/serve-dry-run.json" 2> "$OUT/serve-dry-run.err"
 echo "serve --dry-run exit $? (expect 0)"

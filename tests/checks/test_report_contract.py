@@ -9,8 +9,6 @@ import re
 from typing import Any
 
 import pytest
-from fixture_paths import REAL, SHARED
-from scenario_kit import RTX3090, RTX5090, host, run_doctor
 from test_scenarios import SCENARIOS
 
 from gpu_preflight.checks.diagnose import diagnose
@@ -18,16 +16,34 @@ from gpu_preflight.core.findings import CAUSES
 from gpu_preflight.probe.hostspec import HostSpec, resolve_host
 from gpu_preflight.targets.specs import collect_targets
 
+from support.paths import REAL, SHARED
+from support.scenarios import RTX3090, RTX5090, host, run_doctor
+
 DESIGN = SHARED / "design.md"
 
 # design.md's "Cause taxonomy" table, for when the shared folder is absent.
-TAXONOMY_FALLBACK = frozenset({
-    "driver-too-old", "no-kernel-image", "gpu-too-old", "cpu-only-build", "no-driver",
-    "driver-library-mismatch", "container-requirement", "container-no-gpu", "missing-cuda-library",
-    "cudnn-mismatch", "forward-compat-unsupported", "driver-compat-mismatch", "ptx-too-new",
-    "out-of-memory", "cuda-version-confusion", "fabric-manager", "runtime-library-too-old",
-    "unsupported-dtype",
-})
+TAXONOMY_FALLBACK = frozenset(
+    {
+        "driver-too-old",
+        "no-kernel-image",
+        "gpu-too-old",
+        "cpu-only-build",
+        "no-driver",
+        "driver-library-mismatch",
+        "container-requirement",
+        "container-no-gpu",
+        "missing-cuda-library",
+        "cudnn-mismatch",
+        "forward-compat-unsupported",
+        "driver-compat-mismatch",
+        "ptx-too-new",
+        "out-of-memory",
+        "cuda-version-confusion",
+        "fabric-manager",
+        "runtime-library-too-old",
+        "unsupported-dtype",
+    }
+)
 
 SEVERITIES = ("pass", "info", "warn", "fail")
 CC = re.compile(r"^\d+\.\d+$")
@@ -37,7 +53,7 @@ def design_taxonomy() -> frozenset[str]:
     if not DESIGN.is_file():
         return TAXONOMY_FALLBACK
     text = DESIGN.read_text(encoding="utf-8")
-    section = text[text.index("## Cause taxonomy"):]
+    section = text[text.index("## Cause taxonomy") :]
     section = section[: section.index("\n## ", 1)] if "\n## " in section[1:] else section
     ids = frozenset(re.findall(r"^\| `([a-z0-9-]+)` \|", section, re.MULTILINE))
     assert ids, "design.md's cause taxonomy table could not be read"
@@ -48,7 +64,9 @@ TAXONOMY = design_taxonomy()
 
 
 def _opt(value: Any, kind: type | tuple[type, ...]) -> bool:
-    return value is None or (isinstance(value, kind) and not isinstance(value, bool) if kind is int else isinstance(value, kind))
+    return value is None or (
+        isinstance(value, kind) and not isinstance(value, bool) if kind is int else isinstance(value, kind)
+    )
 
 
 def contract_problems(doc: dict[str, Any]) -> list[str]:
@@ -99,7 +117,9 @@ def contract_problems(doc: dict[str, Any]) -> list[str]:
     if not isinstance(h.get("container"), dict):
         p.append("host.container must be an object")
     errors = h.get("errors")
-    if not isinstance(errors, list) or not all(isinstance(e, dict) and isinstance(e.get("probe"), str) and isinstance(e.get("message"), str) for e in errors):
+    if not isinstance(errors, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("probe"), str) and isinstance(e.get("message"), str) for e in errors
+    ):
         p.append("host.errors must be a list of {probe: str, message: str}")
     # findings
     findings = doc.get("findings")
@@ -125,7 +145,9 @@ def contract_problems(doc: dict[str, Any]) -> list[str]:
             p.append(f"{where}: fix must be a list of non-empty str")
     # status: the worst severity, info counting as pass
     rank = {s: i for i, s in enumerate(SEVERITIES)}
-    worst = max((f.get("severity") for f in findings if f.get("severity") in rank), key=rank.__getitem__, default="pass")
+    worst = max(
+        (f.get("severity") for f in findings if f.get("severity") in rank), key=rank.__getitem__, default="pass"
+    )
     expected = "pass" if worst in ("pass", "info") else worst
     if doc.get("status") != expected:
         p.append(f"status {doc.get('status')!r} but the worst finding is {worst!r}")
@@ -156,7 +178,9 @@ def _xml_paths():
     return sorted(folder.glob("*.xml")) if folder.is_dir() else []
 
 
-@pytest.mark.skipif(not _xml_paths(), reason=f"real fixtures not found at {REAL} (the shared folder beside the repo root)")
+@pytest.mark.skipif(
+    not _xml_paths(), reason=f"real fixtures not found at {REAL} (the shared folder beside the repo root)"
+)
 @pytest.mark.parametrize("path", _xml_paths(), ids=[p.stem for p in _xml_paths()])
 def test_xml_host_report_follows_contract(path) -> None:
     host = resolve_host(HostSpec(nvidia_smi_xml=str(path)))

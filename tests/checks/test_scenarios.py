@@ -14,7 +14,8 @@ on GPU 0 whose code or cause is no-kernel-image.
 from __future__ import annotations
 
 import pytest
-from scenario_kit import (
+
+from support.scenarios import (
     A100,
     B200,
     B300,
@@ -52,7 +53,10 @@ SCENARIOS: list[Scenario] = [
     # facts §1b: CUDA 12.4 Update 1 needs >= 550.54.15 (R550); §1c: any 12.x runs on >= 525.60.13
     # through minor-version compatibility, with limits (§9.2: no newer-PTX JIT) -> a warning, not a pass.
     Scenario(
-        "cuda12.4-on-r535-is-minor-compat-warning", host("535.104.05", A100), "warn", cuda=("12.4",),
+        "cuda12.4-on-r535-is-minor-compat-warning",
+        host("535.104.05", A100),
+        "warn",
+        cuda=("12.4",),
         must=(F("driver-runtime", "warn"),),
         must_not=(F("driver-too-old"), F(ANY_FAIL, "fail")),
         checks=(FixHas("driver-runtime", r"550\.54\.15"), FixHas("driver-runtime", r"nvidia-driver-550\b")),
@@ -60,7 +64,10 @@ SCENARIOS: list[Scenario] = [
     # facts §7 + [PYPI_LOGS]: the default PyPI wheel of torch 2.5.1 bundles CUDA 12.4 -> on R535 it
     # runs through 12.x minor-version compatibility (§1c); RTX 4090 (8.9) runs its sm_86 SASS (§4).
     Scenario(
-        "torch2.5.1-default-wheel-on-r535-warns", host("535.104.05", RTX4090), "warn", torch=("2.5.1",),
+        "torch2.5.1-default-wheel-on-r535-warns",
+        host("535.104.05", RTX4090),
+        "warn",
+        torch=("2.5.1",),
         must=(F("driver-runtime", "warn"), F("arch-coverage", "pass")),
         must_not=(F("driver-too-old"), F("no-kernel-image"), F(ANY_FAIL, "fail")),
     ),
@@ -68,7 +75,10 @@ SCENARIOS: list[Scenario] = [
     # §2); §9.2 "R535/R570/R575 cannot run CUDA 13 code without cuda-compat on a datacenter GPU";
     # §6: forward compat is not available on GeForce (error 804).
     Scenario(
-        "cuda13.0-on-r575-geforce-fails", host("575.57.08", RTX4090), "fail", cuda=("13.0",),
+        "cuda13.0-on-r575-geforce-fails",
+        host("575.57.08", RTX4090),
+        "fail",
+        cuda=("13.0",),
         must=(F("driver-too-old", "fail"),),
         checks=(
             FixHas("driver-too-old", r"nvidia-driver-580\b"),
@@ -80,97 +90,149 @@ SCENARIOS: list[Scenario] = [
     # facts §6: forward compatibility (cuda-compat) crosses majors on datacenter GPUs; §9.2. The
     # driver upgrade is still the first fix; the compat package is the alternative.
     Scenario(
-        "cuda13.0-on-r575-datacenter-offers-forward-compat", host("575.57.08", A100), "fail", cuda=("13.0",),
+        "cuda13.0-on-r575-datacenter-offers-forward-compat",
+        host("575.57.08", A100),
+        "fail",
+        cuda=("13.0",),
         must=(F("driver-too-old", "fail"),),
         checks=(FixOrder("driver-too-old", r"nvidia-driver-580\b", r"cuda-compat-13-0"),),
     ),
     # facts §1b: CUDA 12.4.1 >= 550.54.15 -> native.
     Scenario(
-        "cuda12.4-native-on-550.54.15", host("550.54.15", A100), "pass", cuda=("12.4",),
+        "cuda12.4-native-on-550.54.15",
+        host("550.54.15", A100),
+        "pass",
+        cuda=("12.4",),
         must=(F("driver-runtime", "pass"),),
         must_not=(F("driver-runtime", "warn"),),
     ),
     # facts §1b: CUDA 12.4 GA (12.4.0) needs >= 550.54.14 -> an exact 12.4.0 runtime is native there.
     Scenario(
-        "cuda12.4.0-ga-native-on-550.54.14", host("550.54.14", A100), "pass", cuda=("12.4.0",),
+        "cuda12.4.0-ga-native-on-550.54.14",
+        host("550.54.14", A100),
+        "pass",
+        cuda=("12.4.0",),
         must=(F("driver-runtime", "pass"),),
     ),
     # facts §1b: 12.4.1 needs 550.54.15 > 550.54.14; §1c: 12.x minor compat from 525.60.13 -> warn.
     Scenario(
-        "cuda12.4.1-on-550.54.14-minor-compat", host("550.54.14", A100), "warn", cuda=("12.4.1",),
+        "cuda12.4.1-on-550.54.14-minor-compat",
+        host("550.54.14", A100),
+        "warn",
+        cuda=("12.4.1",),
         must=(F("driver-runtime", "warn"),),
         must_not=(F("driver-too-old"),),
         checks=(FixHas("driver-runtime", r"550\.54\.15"),),
     ),
     # facts §1c: the exact Linux floor of 12.x minor-version compatibility is 525.60.13.
     Scenario(
-        "cuda12.1-below-12x-minor-compat-floor-fails", host("525.60.11", A100), "fail", cuda=("12.1",),
+        "cuda12.1-below-12x-minor-compat-floor-fails",
+        host("525.60.11", A100),
+        "fail",
+        cuda=("12.1",),
         must=(F("driver-too-old", "fail"),),
         checks=(FixHas("driver-too-old", r"nvidia-driver-5(2[5-9]|30)\b"),),
     ),
     # facts §1b: CUDA 12.0 GA (12.0.0) needs >= 525.60.13 -> native (12.0.1 would need 525.85.12).
     Scenario(
-        "cuda12.0.0-native-on-525.60.13", host("525.60.13", A100), "pass", cuda=("12.0.0",),
+        "cuda12.0.0-native-on-525.60.13",
+        host("525.60.13", A100),
+        "pass",
+        cuda=("12.0.0",),
         must=(F("driver-runtime", "pass"),),
         must_not=(F("driver-too-old"),),
     ),
     # facts §1b: 12.0.1 needs 525.85.12 > 525.60.13; §1c 12.x floor 525.60.13 -> minor compat, a warning.
     Scenario(
-        "cuda12.0.1-on-525.60.13-minor-compat", host("525.60.13", A100), "warn", cuda=("12.0.1",),
+        "cuda12.0.1-on-525.60.13-minor-compat",
+        host("525.60.13", A100),
+        "warn",
+        cuda=("12.0.1",),
         must=(F("driver-runtime", "warn"),),
         must_not=(F("driver-too-old"),),
         checks=(FixHas("driver-runtime", r"525\.85\.12"),),
     ),
     # facts §1c: 11.x minor-version compatibility from 450.80.02; §7: 2.1 cu118 has sm_86.
     Scenario(
-        "torch2.1.0-cu118-on-r470-minor-compat", host("470.82.01", RTX3090), "warn", torch=("2.1.0+cu118",),
+        "torch2.1.0-cu118-on-r470-minor-compat",
+        host("470.82.01", RTX3090),
+        "warn",
+        torch=("2.1.0+cu118",),
         must=(F("driver-runtime", "warn"), F("arch-coverage", "pass")),
         must_not=(F("driver-too-old"), F(ANY_FAIL, "fail")),
     ),
     # facts §1c: "CUDA 11.0 was released with an earlier driver, but by upgrading to ... 450.80.02
     # minor version compatibility is possible" -> 450.51.06 is below the 11.x floor; 11.2 needs R460.
     Scenario(
-        "cuda11.2-below-11x-minor-compat-floor-fails", host("450.51.06", A100), "fail", cuda=("11.2",),
+        "cuda11.2-below-11x-minor-compat-floor-fails",
+        host("450.51.06", A100),
+        "fail",
+        cuda=("11.2",),
         must=(F("driver-too-old", "fail"),),
         checks=(FixHas("driver-too-old", r"nvidia-driver-460\b"),),
     ),
     # facts §1b: CUDA 11.0.3 >= 450.51.06 (11.0.2 GA: 450.51.05) -> native.
     Scenario(
-        "cuda11.0-native-on-450.51.06", host("450.51.06", A100), "pass", cuda=("11.0",),
+        "cuda11.0-native-on-450.51.06",
+        host("450.51.06", A100),
+        "pass",
+        cuda=("11.0",),
         must=(F("driver-runtime", "pass"),),
     ),
     # facts §1b: CUDA 10.2.89 >= 440.33; §1c: minor-version compatibility exists for 11.x+ only
     # (§9.2 "Since CUDA 11") -> 10.2 on R418 fails and no minor-compat path may be offered.
     Scenario(
-        "cuda10.2-on-r418-fails-no-minor-compat", host("418.87.01", V100), "fail", cuda=("10.2",),
+        "cuda10.2-on-r418-fails-no-minor-compat",
+        host("418.87.01", V100),
+        "fail",
+        cuda=("10.2",),
         must=(F("driver-too-old", "fail"),),
         must_not=(F("driver-runtime", "warn"),),
-        checks=(FixHas("driver-too-old", r"440\.33"), FixHas("driver-too-old", r"nvidia-driver-440\b"), FixNot(r"minor-version")),
+        checks=(
+            FixHas("driver-too-old", r"440\.33"),
+            FixHas("driver-too-old", r"nvidia-driver-440\b"),
+            FixNot(r"minor-version"),
+        ),
     ),
     # facts §1b: CUDA 10.1 >= 418.39; 10.x has no minor-version compatibility even within 10.x.
     Scenario(
-        "cuda10.1-on-r410-fails-no-minor-compat", host("410.104", V100), "fail", cuda=("10.1",),
+        "cuda10.1-on-r410-fails-no-minor-compat",
+        host("410.104", V100),
+        "fail",
+        cuda=("10.1",),
         must=(F("driver-too-old", "fail"),),
         checks=(FixHas("driver-too-old", r"nvidia-driver-418\b"),),
     ),
     # facts §1b: CUDA 10.1 >= 418.39 -> native.
     Scenario(
-        "cuda10.1-native-on-418.39", host("418.39", V100), "pass", cuda=("10.1",),
+        "cuda10.1-native-on-418.39",
+        host("418.39", V100),
+        "pass",
+        cuda=("10.1",),
         must=(F("driver-runtime", "pass"),),
     ),
     # facts §1b: CUDA 12.8 Update 1 >= 570.124.06 -> an exact 12.8.1 runtime is native there.
     Scenario(
-        "cuda12.8.1-native-on-570.124.06", host("570.124.06", RTX5090), "pass", cuda=("12.8.1",),
+        "cuda12.8.1-native-on-570.124.06",
+        host("570.124.06", RTX5090),
+        "pass",
+        cuda=("12.8.1",),
         must=(F("driver-runtime", "pass"),),
     ),
     # facts §2: R565 reports CUDA 12.7 (no 12.7 toolkit exists); §1b 12.6.3 >= 560.35.05 -> native.
     Scenario(
-        "r565-runs-cuda12.6-natively", host("565.57.01", RTX4090), "pass", cuda=("12.6",),
+        "r565-runs-cuda12.6-natively",
+        host("565.57.01", RTX4090),
+        "pass",
+        cuda=("12.6",),
         must=(F("driver-runtime", "pass"),),
     ),
     # facts §1b: 12.8 needs R570 (12.8.1: 570.124.06); §1c: 12.x minor compat from 525.60.13 -> warn.
     Scenario(
-        "r565-cuda12.8-minor-compat", host("565.57.01", RTX4090), "warn", cuda=("12.8",),
+        "r565-cuda12.8-minor-compat",
+        host("565.57.01", RTX4090),
+        "warn",
+        cuda=("12.8",),
         must=(F("driver-runtime", "warn"),),
         must_not=(F("driver-too-old"),),
         checks=(FixHas("driver-runtime", r"nvidia-driver-570\b"),),
@@ -178,25 +240,37 @@ SCENARIOS: list[Scenario] = [
     # facts §1c: any 13.x runs on >= 580 through minor-version compatibility (warning); §1b 13.2.2
     # needs 595.71.05 (R595) natively.
     Scenario(
-        "cuda13.2-on-r580-13x-minor-compat", host("580.95.05", RTX4090), "warn", cuda=("13.2",),
+        "cuda13.2-on-r580-13x-minor-compat",
+        host("580.95.05", RTX4090),
+        "warn",
+        cuda=("13.2",),
         must=(F("driver-runtime", "warn"),),
         must_not=(F("driver-too-old"), F(ANY_FAIL, "fail")),
         checks=(FixHas("driver-runtime", r"nvidia-driver-595\b"),),
     ),
     # facts §1b: 13.0 Update 2 >= 580.95.05; §7 2.9 cu130 = 7.5;...;12.0+PTX covers a T4 (7.5).
     Scenario(
-        "torch2.9.0-cu130-on-580.95.05-t4-runs", host("580.95.05", T4), ("pass", "warn"), torch=("2.9.0+cu130",),
+        "torch2.9.0-cu130-on-580.95.05-t4-runs",
+        host("580.95.05", T4),
+        ("pass", "warn"),
+        torch=("2.9.0+cu130",),
         must=(F("arch-coverage", "pass"),),
         must_not=(F("driver-too-old"), F(ANY_FAIL, "fail")),
     ),
     # facts §1b Windows column: CUDA 11.8 GA >= 520.06 on Windows (Linux: 520.61.05).
     Scenario(
-        "windows-cuda11.8-native-on-520.06", host("520.06", RTX3090, platform="windows"), "pass", cuda=("11.8",),
+        "windows-cuda11.8-native-on-520.06",
+        host("520.06", RTX3090, platform="windows"),
+        "pass",
+        cuda=("11.8",),
         must=(F("driver-runtime", "pass"),),
     ),
     # facts §1b: 12.4.1 Windows >= 551.78; §1c Windows 12.x minor compat >= 527.41 / 528.33 -> warn.
     Scenario(
-        "windows-cuda12.4-on-536.40-minor-compat", host("536.40", RTX3080, platform="windows"), "warn", cuda=("12.4",),
+        "windows-cuda12.4-on-536.40-minor-compat",
+        host("536.40", RTX3080, platform="windows"),
+        "warn",
+        cuda=("12.4",),
         must=(F("driver-runtime", "warn"),),
         must_not=(F("driver-too-old"),),
         checks=(FixHas("driver-runtime", r"551\.78"),),
@@ -204,13 +278,18 @@ SCENARIOS: list[Scenario] = [
     # facts §1b: Windows 551.78 is in branch R550 (CUDA 12.4 Update 1 row: Branch R550). There is no
     # R551 branch nor an Ubuntu package nvidia-driver-551; and an apt command does not fit Windows.
     Scenario(
-        "windows-driver-fix-names-branch-r550", host("536.40", RTX3080, platform="windows"), "warn", cuda=("12.4",),
+        "windows-driver-fix-names-branch-r550",
+        host("536.40", RTX3080, platform="windows"),
+        "warn",
+        cuda=("12.4",),
         checks=(FixHas("driver-runtime", r"551\.78"), FixNot(r"R551|nvidia-driver-551|apt install")),
     ),
     # facts §1b: Windows drivers 536.25 / 536.67 are listed under Branch R535 (CUDA 12.2 rows):
     # Windows numbering runs ahead of the branch, there is no R536.
     Scenario(
-        "windows-driver-named-by-its-branch", host("536.40", RTX3080, platform="windows"), "pass",
+        "windows-driver-named-by-its-branch",
+        host("536.40", RTX3080, platform="windows"),
+        "pass",
         must=(F("driver", "pass"),),
         checks=(Says("driver", r"\bR535\b"), NotSays("driver", r"\bR536\b")),
     ),
@@ -218,78 +297,131 @@ SCENARIOS: list[Scenario] = [
     # §1b 12.9.1 >= 575.57.08 / 12.8.1 >= 570.124.06 -> 2.11.0's cu128/cu129 wheels run on 575.57.08.
     # The driver upgrade comes before the wheel change.
     Scenario(
-        "torch2.11.0-default-cu130-on-r575-fails", host("575.57.08", RTX4090), "fail", torch=("2.11.0",),
+        "torch2.11.0-default-cu130-on-r575-fails",
+        host("575.57.08", RTX4090),
+        "fail",
+        torch=("2.11.0",),
         must=(F("driver-too-old", "fail"),),
-        checks=(FixOrder("driver-too-old", r"nvidia-driver-580\b",
-                         r"pip install torch==2\.11\.0 --index-url https://download\.pytorch\.org/whl/cu12[6-9]\b"),),
+        checks=(
+            FixOrder(
+                "driver-too-old",
+                r"nvidia-driver-580\b",
+                r"pip install torch==2\.11\.0 --index-url https://download\.pytorch\.org/whl/cu12[6-9]\b",
+            ),
+        ),
     ),
     # facts §1b: 12.4.1 needs 550.54.15, 11.8 needs 520.61.05; §1c 12.x floor 525.60.13 > 520.61.05
     # -> cu124 fails on R520; 2.4 ships cu118 (§7), which runs natively: the alternative wheel.
     Scenario(
-        "torch2.4.1-cu124-on-r520-driver-then-wheel", host("520.61.05", RTX3090), "fail", torch=("2.4.1+cu124",),
+        "torch2.4.1-cu124-on-r520-driver-then-wheel",
+        host("520.61.05", RTX3090),
+        "fail",
+        torch=("2.4.1+cu124",),
         must=(F("driver-too-old", "fail"),),
-        checks=(FixOrder("driver-too-old", r"nvidia-driver-550\b",
-                         r"pip install torch==2\.4\.1 --index-url https://download\.pytorch\.org/whl/cu118\b"),),
+        checks=(
+            FixOrder(
+                "driver-too-old",
+                r"nvidia-driver-550\b",
+                r"pip install torch==2\.4\.1 --index-url https://download\.pytorch\.org/whl/cu118\b",
+            ),
+        ),
     ),
     # facts §1c: 12.x needs >= 525.60.13 (R470 reports 11.4, §2); §6: GeForce has no forward compat (804).
     Scenario(
-        "torch2.1.0-cu121-on-r470-geforce-no-forward-compat", host("470.82.01", RTX3090), "fail", torch=("2.1.0+cu121",),
+        "torch2.1.0-cu121-on-r470-geforce-no-forward-compat",
+        host("470.82.01", RTX3090),
+        "fail",
+        torch=("2.1.0+cu121",),
         must=(F("driver-too-old", "fail"),),
-        checks=(FixHas("driver-too-old", r"nvidia-driver-5(2[5-9]|30)\b"), FixNot(r"install cuda-compat"), Says("driver-too-old", r"804")),
+        checks=(
+            FixHas("driver-too-old", r"nvidia-driver-5(2[5-9]|30)\b"),
+            FixNot(r"install cuda-compat"),
+            Says("driver-too-old", r"804"),
+        ),
     ),
     # facts §6: T4 is a datacenter GPU (§4) -> cuda-compat-13-0 is a real option on R535; §1c 13.x
     # needs R580 natively; driver upgrade listed first.
     Scenario(
-        "torch2.9.0-cu130-on-r535-t4-forward-compat", host("535.104.05", T4), "fail", torch=("2.9.0+cu130",),
+        "torch2.9.0-cu130-on-r535-t4-forward-compat",
+        host("535.104.05", T4),
+        "fail",
+        torch=("2.9.0+cu130",),
         must=(F("driver-too-old", "fail"),),
         checks=(FixOrder("driver-too-old", r"nvidia-driver-580\b", r"cuda-compat-13-0"),),
     ),
-
     # ============================ GPU CC vs compiled architectures ============================
     # facts §4 binary rule: SASS for X.y runs on X.z with z >= y -> sm_86 runs on 8.9 (RTX 4090);
     # §7: 2.0 cu117 = 3.7;5.0;6.0;7.0;7.5;8.0;8.6. The tricky "sm_89 on an sm_86-only wheel is fine".
     Scenario(
-        "sm89-on-sm86-only-wheel-is-fine", host("535.104.05", RTX4090), "pass", torch=("2.0.1+cu117",),
+        "sm89-on-sm86-only-wheel-is-fine",
+        host("535.104.05", RTX4090),
+        "pass",
+        torch=("2.0.1+cu117",),
         must=(F("arch-coverage", "pass"),),
         must_not=(F("no-kernel-image"), F("gpu-too-old"), F("arch-ptx"), F(ANY_FAIL, "fail")),
     ),
     # facts §3/§7: sm_120 needs CUDA 12.8 (first Blackwell wheels: 2.7 cu128); 2.6 cu124 tops out at
     # sm_90 without PTX; sm_90 SASS cannot run on 12.0 (§4). The tricky "sm_120 with a cu124 wheel fails".
     Scenario(
-        "sm120-with-cu124-wheel-no-kernel-image", host("570.124.06", RTX5090), "fail", torch=("2.6.0+cu124",),
+        "sm120-with-cu124-wheel-no-kernel-image",
+        host("570.124.06", RTX5090),
+        "fail",
+        torch=("2.6.0+cu124",),
         must=(F("no-kernel-image", "fail", 0),),
         must_not=(F("gpu-too-old"),),
-        checks=(FixHas("no-kernel-image", r"pip install torch==\S+ --index-url https://download\.pytorch\.org/whl/cu1(2[89]|3\d)\b"),),
+        checks=(
+            FixHas(
+                "no-kernel-image",
+                r"pip install torch==\S+ --index-url https://download\.pytorch\.org/whl/cu1(2[89]|3\d)\b",
+            ),
+        ),
     ),
     # facts §7: 2.7 cu128 has sm_120; §1b 12.8.1 >= 570.124.06.
     Scenario(
-        "sm120-with-cu128-wheel-runs", host("570.124.06", RTX5090), "pass", torch=("2.7.0+cu128",),
+        "sm120-with-cu128-wheel-runs",
+        host("570.124.06", RTX5090),
+        "pass",
+        torch=("2.7.0+cu128",),
         must=(F("arch-coverage", "pass"), F("driver-runtime", "pass")),
     ),
     # facts §7 2.13 note + [B300_3P]: no sm_103 SASS, B300 (10.3) runs the sm_100 cubins.
     Scenario(
-        "sm103-b300-runs-sm100-sass", host("595.71.05", B300), "pass", torch=("2.13.0+cu130",),
+        "sm103-b300-runs-sm100-sass",
+        host("595.71.05", B300),
+        "pass",
+        torch=("2.13.0+cu130",),
         must=(F("arch-coverage", "pass"),),
         must_not=(F("no-kernel-image"), F("arch-ptx")),
     ),
     # facts §4: GB10 is 12.1; sm_120 SASS runs on 12.1 (same major); §7 2.8 cu129 has 12.0+PTX;
     # §1b 12.9.1 >= 575.57.08.
     Scenario(
-        "sm121-gb10-runs-sm120-sass", host("580.95.05", GB10), "pass", torch=("2.8.0+cu129",),
+        "sm121-gb10-runs-sm120-sass",
+        host("580.95.05", GB10),
+        "pass",
+        torch=("2.8.0+cu129",),
         must=(F("arch-coverage", "pass"),),
         must_not=(F("no-kernel-image"), F("arch-ptx")),
     ),
     # facts §4: "Newer majors need PTX JIT": sm_86 SASS does not run on 9.0; §7 1.13 = up to 8.6, no PTX.
     Scenario(
-        "sm90-h100-with-torch1.13-no-kernel-image", host("535.104.05", H100), "fail", torch=("1.13.1+cu117",),
+        "sm90-h100-with-torch1.13-no-kernel-image",
+        host("535.104.05", H100),
+        "fail",
+        torch=("1.13.1+cu117",),
         must=(F("no-kernel-image", "fail", 0),),
         must_not=(F("gpu-too-old"),),
-        checks=(FixHas("no-kernel-image", r"pip install torch==\S+ --index-url https://download\.pytorch\.org/whl/cu1\d\d\b"),),
+        checks=(
+            FixHas(
+                "no-kernel-image", r"pip install torch==\S+ --index-url https://download\.pytorch\.org/whl/cu1\d\d\b"
+            ),
+        ),
     ),
     # facts §4: sm_120 SASS does NOT run on 10.x and sm_90 SASS not on 10.0: a B200 (10.0) gets
     # nothing from an sm_90 + sm_120 build (new GPU for the build's 10.x gap -> no-kernel-image).
     Scenario(
-        "sm100-b200-not-covered-by-sm90-or-sm120", host("570.124.06", B200, frameworks=(installed_torch("2.7.0", "cu128", "12.8", ["sm_90", "sm_120"]),)),
+        "sm100-b200-not-covered-by-sm90-or-sm120",
+        host("570.124.06", B200, frameworks=(installed_torch("2.7.0", "cu128", "12.8", ["sm_90", "sm_120"]),)),
         "fail",
         must=(F("no-kernel-image", "fail", 0),),
     ),
@@ -297,16 +429,27 @@ SCENARIOS: list[Scenario] = [
     # official release of that series (§7: 2.7 ships cu118/cu126/cu128; cu128 has sm_100).
     Scenario(
         "source-build-fix-names-an-official-release",
-        host("570.124.06", B200, frameworks=(installed_torch("2.7.0a0+git1234", None, "12.8", ["sm_90", "sm_120"]),)), "fail",
+        host("570.124.06", B200, frameworks=(installed_torch("2.7.0a0+git1234", None, "12.8", ["sm_90", "sm_120"]),)),
+        "fail",
         must=(F("no-kernel-image", "fail", 0),),
-        checks=(FixHas("no-kernel-image", r"pip install torch==2\.7\.(\d+|\*) --index-url https://download\.pytorch\.org/whl/cu12[89]\b"),
-                FixNot(r"torch==\S*a0")),
+        checks=(
+            FixHas(
+                "no-kernel-image",
+                r"pip install torch==2\.7\.(\d+|\*) --index-url https://download\.pytorch\.org/whl/cu12[89]\b",
+            ),
+            FixNot(r"torch==\S*a0"),
+        ),
     ),
     # facts §4: PTX of a lower arch JIT-compiles for a newer major (a warning: start-up cost, needs a
     # driver that knows the PTX ISA); 12.2 runtime on 535.104.05 is native (§1b 12.2.2).
     Scenario(
         "ptx-jit-covers-newer-major-with-warning",
-        host("535.104.05", H100, driver_cuda="12.2", frameworks=(installed_torch("2.2.0", "cu122", "12.2", ["sm_80", "compute_80"]),)),
+        host(
+            "535.104.05",
+            H100,
+            driver_cuda="12.2",
+            frameworks=(installed_torch("2.2.0", "cu122", "12.2", ["sm_80", "compute_80"]),),
+        ),
         "warn",
         must=(F("arch-ptx", "warn", 0),),
         must_not=(F("no-kernel-image"), F(ANY_FAIL, "fail")),
@@ -315,7 +458,12 @@ SCENARIOS: list[Scenario] = [
     # ("PTX-only apps fail on older drivers") -> a 12.4 build whose only code for 9.0 is PTX fails on R535.
     Scenario(
         "ptx-jit-blocked-under-minor-compat",
-        host("535.104.05", H100, driver_cuda="12.2", frameworks=(installed_torch("2.4.0", "cu124", "12.4", ["sm_80", "compute_80"]),)),
+        host(
+            "535.104.05",
+            H100,
+            driver_cuda="12.2",
+            frameworks=(installed_torch("2.4.0", "cu124", "12.4", ["sm_80", "compute_80"]),),
+        ),
         "fail",
         must=(F("ptx-too-new", "fail", 0),),
     ),
@@ -323,12 +471,15 @@ SCENARIOS: list[Scenario] = [
     # base for an installed wheel (no --deep): nothing runs on an RTX 5090 (12.0, §4).
     Scenario(
         "installed-official-cu118-wheel-on-blackwell",
-        host("570.124.06", RTX5090, frameworks=(installed_torch("2.1.0+cu118", "cu118", "11.8"),)), "fail",
+        host("570.124.06", RTX5090, frameworks=(installed_torch("2.1.0+cu118", "cu118", "11.8"),)),
+        "fail",
         must=(F("no-kernel-image", "fail", 0),),
     ),
     # The same wheel named by a requirements file (a plain pin + the PyTorch cu118 index, as pip resolves it).
     Scenario(
-        "requirements-file-cu118-index-on-blackwell", host("570.124.06", RTX5090), "fail",
+        "requirements-file-cu118-index-on-blackwell",
+        host("570.124.06", RTX5090),
+        "fail",
         requirements=("--index-url https://download.pytorch.org/whl/cu118\ntorch==2.1.0\n",),
         must=(F("no-kernel-image", "fail", 0),),
         checks=(FixHas("no-kernel-image", r"--index-url https://download\.pytorch\.org/whl/cu1(2[89]|3\d)\b"),),
@@ -337,89 +488,134 @@ SCENARIOS: list[Scenario] = [
     # for it (a warning), and nothing may be claimed about its kernels.
     Scenario(
         "unknown-gpu-product-warns",
-        host("550.54.15", ("Mystery Accelerator 9000", None, None)), "warn", torch=("2.4.1+cu121",),
+        host("550.54.15", ("Mystery Accelerator 9000", None, None)),
+        "warn",
+        torch=("2.4.1+cu121",),
         must=(F("gpu-unknown", "warn", 0),),
         must_not=(F("no-kernel-image"), F("gpu-too-old"), F(ANY_FAIL, "fail")),
     ),
     # facts §7: 2.7 cu128 = sm_75..sm_120, "cu128 had NO sm_50/60/70"; cu126 keeps Pascal (§9.5) ->
     # old GPU dropped by the build = gpu-too-old; fix: the cu126 wheel of the same release.
     Scenario(
-        "pascal-on-cu128-wheel-gpu-too-old", host("570.124.06", GTX1080), "fail", torch=("2.7.0+cu128",),
+        "pascal-on-cu128-wheel-gpu-too-old",
+        host("570.124.06", GTX1080),
+        "fail",
+        torch=("2.7.0+cu128",),
         must=(F("gpu-too-old", "fail", 0),),
         must_not=(F("no-kernel-image"),),
-        checks=(FixHas("gpu-too-old", r"pip install torch==2\.7\.0 --index-url https://download\.pytorch\.org/whl/cu126\b"),),
+        checks=(
+            FixHas("gpu-too-old", r"pip install torch==2\.7\.0 --index-url https://download\.pytorch\.org/whl/cu126\b"),
+        ),
     ),
     # facts §9.4/§9.5: the 2.11 default wheel is cu130 with no sm_50-sm_70; V100 is 7.0; cu126 keeps 7.0.
     Scenario(
-        "volta-on-default-torch2.11-gpu-too-old", host("580.95.05", V100), "fail", torch=("2.11.0",),
+        "volta-on-default-torch2.11-gpu-too-old",
+        host("580.95.05", V100),
+        "fail",
+        torch=("2.11.0",),
         must=(F("gpu-too-old", "fail", 0),),
         must_not=(F("no-kernel-image"),),
-        checks=(FixHas("gpu-too-old", r"pip install torch==2\.11\.0 --index-url https://download\.pytorch\.org/whl/cu126\b"),),
+        checks=(
+            FixHas(
+                "gpu-too-old", r"pip install torch==2\.11\.0 --index-url https://download\.pytorch\.org/whl/cu126\b"
+            ),
+        ),
     ),
     # facts §7 2.11: "Volta (sm_70) removed from cu128/cu129".
     Scenario(
-        "volta-on-torch2.11-cu128-gpu-too-old", host("575.57.08", V100), "fail", torch=("2.11.0+cu128",),
+        "volta-on-torch2.11-cu128-gpu-too-old",
+        host("575.57.08", V100),
+        "fail",
+        torch=("2.11.0+cu128",),
         must=(F("gpu-too-old", "fail", 0),),
     ),
     # facts §3: CUDA 13.0 removed sm_50-sm_72 (Maxwell, Pascal, Volta): a CUDA major dropped the GPU.
     Scenario(
-        "pascal-cuda13-major-dropped-gpu-too-old", host("580.95.05", P100), "fail", cuda=("13.0",),
+        "pascal-cuda13-major-dropped-gpu-too-old",
+        host("580.95.05", P100),
+        "fail",
+        cuda=("13.0",),
         must=(F("gpu-too-old", "fail", 0),),
         must_not=(F("no-kernel-image"), F("driver-too-old")),
         checks=(Says("gpu-too-old", r"12\.\d"),),
     ),
     # facts §3: sm_120 first targetable by CUDA 12.8 -> a CUDA 11.8 runtime has no code for an RTX 5090.
     Scenario(
-        "blackwell-with-cuda11.8-no-kernel-image", host("570.124.06", RTX5090), "fail", cuda=("11.8",),
+        "blackwell-with-cuda11.8-no-kernel-image",
+        host("570.124.06", RTX5090),
+        "fail",
+        cuda=("11.8",),
         must=(F("no-kernel-image", "fail", 0),),
         must_not=(F("gpu-too-old"),),
     ),
     # facts §3: CUDA 12.0 removed sm_35/sm_37; §5: Kepler's last driver is R470 -> "upgrade the
     # driver" is not a fix for a K80 (the driver-too-old verdict stands, but no newer branch).
     Scenario(
-        "kepler-cuda12-gpu-too-old-and-no-driver-upgrade", host("470.82.01", K80), "fail", cuda=("12.1",),
+        "kepler-cuda12-gpu-too-old-and-no-driver-upgrade",
+        host("470.82.01", K80),
+        "fail",
+        cuda=("12.1",),
         must=(F("gpu-too-old", "fail", 0), F("driver-too-old", "fail")),
         checks=(FixNot(NO_DRIVER_BEYOND_470),),
     ),
     # facts §5: Kepler ends at R470 while cuda-compat-12-x ships an R525+ user-mode driver; [GITLAB_182]
     # "K80 can't run CUDA >=11.5 images even with cuda-compat"; §3 CUDA 12 cannot target 3.7.
     Scenario(
-        "kepler-cuda12-no-forward-compat-offer", host("470.82.01", K80), "fail", cuda=("12.1",),
+        "kepler-cuda12-no-forward-compat-offer",
+        host("470.82.01", K80),
+        "fail",
+        cuda=("12.1",),
         checks=(FixNot(r"install cuda-compat-12"),),
     ),
     # facts §7: 2.0 cu118 keeps sm_37; §1c 11.x minor compat >= 450.80.02 -> runs on R470 with a warning.
     Scenario(
-        "kepler-cu118-wheel-runs-through-minor-compat", host("470.82.01", K80), "warn", torch=("2.0.1+cu118",),
+        "kepler-cu118-wheel-runs-through-minor-compat",
+        host("470.82.01", K80),
+        "warn",
+        torch=("2.0.1+cu118",),
         must=(F("arch-coverage", "pass"), F("driver-runtime", "warn")),
         must_not=(F("gpu-too-old"), F("driver-too-old"), F(ANY_FAIL, "fail")),
     ),
     # facts §7: 2.1 cu121 has no sm_37, cu118 has; cu118 runs on R470 via 11.x minor compat (§1c), and
     # a K80 cannot use a driver newer than R470 (§5): the wheel fix must not demand one.
     Scenario(
-        "kepler-wheel-fix-needs-no-impossible-driver", host("470.82.01", K80), "fail", torch=("2.1.0+cu121",),
+        "kepler-wheel-fix-needs-no-impossible-driver",
+        host("470.82.01", K80),
+        "fail",
+        torch=("2.1.0+cu121",),
         must=(F("gpu-too-old", "fail", 0),),
-        checks=(FixHas("gpu-too-old", r"pip install torch==2\.1\.0 --index-url https://download\.pytorch\.org/whl/cu118\b"),
-                FixNot(r"needs driver >= ?(4[89]\d|[5-9]\d\d)"), FixNot(NO_DRIVER_BEYOND_470)),
+        checks=(
+            FixHas("gpu-too-old", r"pip install torch==2\.1\.0 --index-url https://download\.pytorch\.org/whl/cu118\b"),
+            FixNot(r"needs driver >= ?(4[89]\d|[5-9]\d\d)"),
+            FixNot(NO_DRIVER_BEYOND_470),
+        ),
     ),
-
     # ============================ driver branch vs GPU architecture ============================
     # facts §5: Kepler last driver R470, dropped in R495 -> on R535 (what-if) the GPU is unsupported;
     # fix: the R470 branch, never a newer driver.
     Scenario(
         "whatif-kepler-on-r535-driver-dropped-gpu",
-        WhatIf(host("470.82.01", K80), assume_driver="535.104.05"), "fail", torch=("2.0.1+cu118",),
+        WhatIf(host("470.82.01", K80), assume_driver="535.104.05"),
+        "fail",
+        torch=("2.0.1+cu118",),
         must=(F("gpu-too-old", "fail", 0),),
         checks=(FixHas("gpu-too-old", r"nvidia-driver-470\b"), FixNot(NO_DRIVER_BEYOND_470)),
     ),
     # facts §5/§9.4: Pascal's last branch is R580; R590 dropped it.
     Scenario(
-        "pascal-on-r590-driver-dropped-gpu", host("590.44.01", GTX1080), "fail", torch=("2.7.0+cu126",),
+        "pascal-on-r590-driver-dropped-gpu",
+        host("590.44.01", GTX1080),
+        "fail",
+        torch=("2.7.0+cu126",),
         must=(F("gpu-too-old", "fail", 0),),
         checks=(FixHas("gpu-too-old", r"nvidia-driver-580\b"),),
     ),
     # facts §5: R580 is the last (still supported) branch for Pascal; 2.7 cu126 has sm_60 (§7).
     Scenario(
-        "pascal-on-r580-last-branch-ok", host("580.95.05", GTX1080), "pass", torch=("2.7.0+cu126",),
+        "pascal-on-r580-last-branch-ok",
+        host("580.95.05", GTX1080),
+        "pass",
+        torch=("2.7.0+cu126",),
         must=(F("arch-coverage", "pass"),),
         must_not=(F("gpu-too-old"), F(ANY_FAIL, "fail")),
     ),
@@ -427,29 +623,39 @@ SCENARIOS: list[Scenario] = [
     # RTX 5090 at all; a wheel change alone does not fix it. §3/§7: cu121 also lacks sm_120.
     Scenario(
         "whatif-blackwell-on-r535-needs-r570-driver",
-        WhatIf(host("535.104.05", RTX3090), assume_gpus=("NVIDIA GeForce RTX 5090",)), "fail", torch=("2.4.1+cu121",),
+        WhatIf(host("535.104.05", RTX3090), assume_gpus=("NVIDIA GeForce RTX 5090",)),
+        "fail",
+        torch=("2.4.1+cu121",),
         must=(F("no-kernel-image", "fail", 0), F("driver-too-old", "fail", 0)),
         checks=(FixHas("driver-too-old", r"nvidia-driver-(5[7-9]\d|[6-9]\d\d)\b"),),
     ),
     # facts §5: Ada Lovelace first driver R520 (520.61.05, CUDA 11.8) -> R515 cannot drive an RTX 4090.
     Scenario(
-        "ada-on-r515-needs-r520-driver", host("515.65.01", RTX4090), "fail", torch=("2.0.1+cu117",),
+        "ada-on-r515-needs-r520-driver",
+        host("515.65.01", RTX4090),
+        "fail",
+        torch=("2.0.1+cu117",),
         must=(F("driver-too-old", "fail", 0),),
         checks=(FixHas("driver-too-old", r"nvidia-driver-(5[2-9]\d|[6-9]\d\d)\b"),),
     ),
-
     # ============================ mixed GPUs, judged per device ============================
     # facts §4/§7: 2.5.1 cu124 has sm_86 (RTX 3090) but nothing for 12.0 (RTX 5090) -> GPU 0 fails,
     # GPU 1 works; keep it with CUDA_VISIBLE_DEVICES=1.
     Scenario(
-        "mixed-5090-3090-cu124-keep-gpu1", host("550.54.15", RTX5090, RTX3090), "fail", torch=("2.5.1+cu124",),
+        "mixed-5090-3090-cu124-keep-gpu1",
+        host("550.54.15", RTX5090, RTX3090),
+        "fail",
+        torch=("2.5.1+cu124",),
         must=(F("no-kernel-image", "fail", 0), F("mixed-gpus", "info")),
         must_not=(F(ANY_FAIL, "fail", 1), F("no-kernel-image", device=None)),
         checks=(FixHas("mixed-gpus", r"CUDA_VISIBLE_DEVICES=1\b"),),
     ),
     # same facts, the unsupported GPU in the middle: keep 0 and 2.
     Scenario(
-        "mixed-three-gpus-keep-0-and-2", host("570.124.06", RTX3090, RTX5090, RTX4090), "fail", torch=("2.6.0+cu124",),
+        "mixed-three-gpus-keep-0-and-2",
+        host("570.124.06", RTX3090, RTX5090, RTX4090),
+        "fail",
+        torch=("2.6.0+cu124",),
         must=(F("no-kernel-image", "fail", 1), F("mixed-gpus", "info")),
         must_not=(F(ANY_FAIL, "fail", 0), F(ANY_FAIL, "fail", 2)),
         checks=(FixHas("mixed-gpus", r"CUDA_VISIBLE_DEVICES=0,2\b"),),
@@ -458,47 +664,61 @@ SCENARIOS: list[Scenario] = [
     Scenario(
         "whatif-mixed-v100-a100-cu130-keep-gpu1",
         WhatIf(host("535.104.05", T4), assume_driver="580.95.05", assume_gpus=("Tesla V100", "NVIDIA A100")),
-        "fail", torch=("2.9.0+cu130",),
+        "fail",
+        torch=("2.9.0+cu130",),
         must=(F("gpu-too-old", "fail", 0), F("mixed-gpus", "info")),
         must_not=(F(ANY_FAIL, "fail", 1),),
         checks=(FixHas("mixed-gpus", r"CUDA_VISIBLE_DEVICES=1\b"),),
     ),
     # facts §7: 2.7 cu128 covers both 8.6 and 12.0 -> nothing to hide.
     Scenario(
-        "mixed-all-covered-no-visible-devices-advice", host("570.124.06", RTX5090, RTX3090), "pass", torch=("2.7.0+cu128",),
+        "mixed-all-covered-no-visible-devices-advice",
+        host("570.124.06", RTX5090, RTX3090),
+        "pass",
+        torch=("2.7.0+cu128",),
         must=(F("arch-coverage", "pass"),),
         must_not=(F("mixed-gpus"), F(ANY_FAIL, "fail")),
     ),
     # facts §9.4: no Volta in cu130 -> both V100s fail, there is no working subset to keep.
     Scenario(
-        "mixed-none-covered-no-visible-devices-advice", host("580.95.05", V100, V100), "fail", torch=("2.11.0+cu130",),
+        "mixed-none-covered-no-visible-devices-advice",
+        host("580.95.05", V100, V100),
+        "fail",
+        torch=("2.11.0+cu130",),
         must=(F("gpu-too-old", "fail", 0), F("gpu-too-old", "fail", 1)),
         must_not=(F("mixed-gpus"),),
     ),
-
     # ============================ CUDA_VISIBLE_DEVICES ============================
     # An empty value (or -1) hides every GPU from CUDA: nothing can run on a GPU (cause no-driver,
     # "no GPU visible to this process" in design.md's taxonomy).
     Scenario(
-        "cuda-visible-devices-empty-hides-all", host("570.124.06", RTX5090, RTX3090, env={"CUDA_VISIBLE_DEVICES": ""}), "fail",
+        "cuda-visible-devices-empty-hides-all",
+        host("570.124.06", RTX5090, RTX3090, env={"CUDA_VISIBLE_DEVICES": ""}),
+        "fail",
         torch=("2.7.0+cu128",),
         must=(F("no-driver", "fail"),),
         checks=(FixHas("no-driver", r"CUDA_VISIBLE_DEVICES"),),
     ),
     Scenario(
-        "cuda-visible-devices-minus-one-hides-all", host("570.124.06", RTX3090, env={"CUDA_VISIBLE_DEVICES": "-1"}), "fail",
+        "cuda-visible-devices-minus-one-hides-all",
+        host("570.124.06", RTX3090, env={"CUDA_VISIBLE_DEVICES": "-1"}),
+        "fail",
         must=(F("no-driver", "fail"),),
     ),
     # Reordering hides nothing: an info finding with the mapping, no failure.
     Scenario(
-        "cuda-visible-devices-reorders", host("570.124.06", RTX5090, RTX3090, env={"CUDA_VISIBLE_DEVICES": "1,0"}), "pass",
+        "cuda-visible-devices-reorders",
+        host("570.124.06", RTX5090, RTX3090, env={"CUDA_VISIBLE_DEVICES": "1,0"}),
+        "pass",
         torch=("2.7.0+cu128",),
         must=(F("visible-devices", "info"),),
         must_not=(F(ANY_FAIL, "fail"),),
     ),
     # CUDA stops at the first entry it cannot resolve: a warning naming the GPUs that do exist.
     Scenario(
-        "cuda-visible-devices-unknown-entry-stops-list", host("570.124.06", RTX5090, RTX3090, env={"CUDA_VISIBLE_DEVICES": "0,7"}), "warn",
+        "cuda-visible-devices-unknown-entry-stops-list",
+        host("570.124.06", RTX5090, RTX3090, env={"CUDA_VISIBLE_DEVICES": "0,7"}),
+        "warn",
         must=(F("visible-devices", "warn"),),
         checks=(FixHas("visible-devices", r"CUDA_VISIBLE_DEVICES=0\b"),),
     ),
@@ -506,14 +726,17 @@ SCENARIOS: list[Scenario] = [
     # the build runs on every GPU CUDA will see -> no failure for the hidden GPU 0.
     Scenario(
         "cuda-visible-devices-already-hides-unsupported-gpu",
-        host("570.124.06", RTX5090, RTX3090, env={"CUDA_VISIBLE_DEVICES": "1"}), "pass", torch=("2.5.1+cu124",),
+        host("570.124.06", RTX5090, RTX3090, env={"CUDA_VISIBLE_DEVICES": "1"}),
+        "pass",
+        torch=("2.5.1+cu124",),
         must=(F("visible-devices", "info"),),
         must_not=(F("no-kernel-image", "fail", 0), F(ANY_FAIL, "fail")),
     ),
     # The same, selecting the GPU by UUID (CUDA accepts GPU-<uuid> entries).
     Scenario(
         "cuda-visible-devices-uuid-hides-unsupported-gpu",
-        host("570.124.06", RTX5090, RTX3090, env={"CUDA_VISIBLE_DEVICES": "GPU-00000001-scenario"}, uuids=True), "pass",
+        host("570.124.06", RTX5090, RTX3090, env={"CUDA_VISIBLE_DEVICES": "GPU-00000001-scenario"}, uuids=True),
+        "pass",
         torch=("2.5.1+cu124",),
         must=(F("visible-devices", "info"),),
         must_not=(F(ANY_FAIL, "fail"),),
@@ -522,7 +745,9 @@ SCENARIOS: list[Scenario] = [
     # GPU 0 is not judged, and the value that keeps the working GPUs is 1.
     Scenario(
         "cuda-visible-devices-partial-then-keep-working-subset",
-        host("570.124.06", RTX5090, RTX3090, RTX5090, env={"CUDA_VISIBLE_DEVICES": "1,2"}), "fail", torch=("2.5.1+cu124",),
+        host("570.124.06", RTX5090, RTX3090, RTX5090, env={"CUDA_VISIBLE_DEVICES": "1,2"}),
+        "fail",
+        torch=("2.5.1+cu124",),
         must=(F("no-kernel-image", "fail", 2), F("mixed-gpus", "info")),
         must_not=(F(ANY_FAIL, "fail", 0), F(ANY_FAIL, "fail", 1)),
         checks=(FixHas("mixed-gpus", r"CUDA_VISIBLE_DEVICES=1\b"),),
@@ -530,43 +755,65 @@ SCENARIOS: list[Scenario] = [
     # Only the unsupported GPU is visible: the failure stands.
     Scenario(
         "cuda-visible-devices-keeps-only-unsupported-gpu",
-        host("570.124.06", RTX5090, RTX3090, env={"CUDA_VISIBLE_DEVICES": "0"}), "fail", torch=("2.5.1+cu124",),
+        host("570.124.06", RTX5090, RTX3090, env={"CUDA_VISIBLE_DEVICES": "0"}),
+        "fail",
+        torch=("2.5.1+cu124",),
         must=(F("no-kernel-image", "fail", 0),),
     ),
-
     # ============================ cpu-only builds ============================
     # A +cpu wheel has no CUDA at all; the fix is the CUDA wheel of the same release that this driver
     # runs (2.4: cu118/cu121 natively on R535, §7 + §1b).
     Scenario(
-        "cpu-only-wheel-target-fails", host("535.104.05", RTX4090), "fail", torch=("2.4.1+cpu",),
+        "cpu-only-wheel-target-fails",
+        host("535.104.05", RTX4090),
+        "fail",
+        torch=("2.4.1+cpu",),
         must=(F("cpu-only-build", "fail"),),
         must_not=(F("no-kernel-image"), F("driver-too-old")),
-        checks=(FixHas("cpu-only-build", r"pip install torch==2\.4\.1 --index-url https://download\.pytorch\.org/whl/cu1(18|21|24)\b"),),
+        checks=(
+            FixHas(
+                "cpu-only-build",
+                r"pip install torch==2\.4\.1 --index-url https://download\.pytorch\.org/whl/cu1(18|21|24)\b",
+            ),
+        ),
     ),
     Scenario(
-        "cpu-only-installed-build-found", host("535.104.05", RTX4090, frameworks=(installed_torch("2.4.1+cpu", "cpu", None),)),
+        "cpu-only-installed-build-found",
+        host("535.104.05", RTX4090, frameworks=(installed_torch("2.4.1+cpu", "cpu", None),)),
         ("warn", "fail"),
         must=(F("cpu-only-build"),),
     ),
     Scenario(
-        "cpu-only-installed-fix-names-cuda-wheel", host("535.104.05", RTX4090, frameworks=(installed_torch("2.4.1+cpu", "cpu", None),)),
+        "cpu-only-installed-fix-names-cuda-wheel",
+        host("535.104.05", RTX4090, frameworks=(installed_torch("2.4.1+cpu", "cpu", None),)),
         ("warn", "fail"),
-        checks=(FixHas("cpu-only-build", r"pip install torch==2\.4\.1 --index-url https://download\.pytorch\.org/whl/cu1\d\d\b"),),
+        checks=(
+            FixHas(
+                "cpu-only-build", r"pip install torch==2\.4\.1 --index-url https://download\.pytorch\.org/whl/cu1\d\d\b"
+            ),
+        ),
     ),
-
     # ============================ no driver, driver/library mismatch ============================
     Scenario(
-        "no-driver-at-all", host(None), "fail", torch=("2.4.1+cu121",),
+        "no-driver-at-all",
+        host(None),
+        "fail",
+        torch=("2.4.1+cu121",),
         must=(F("no-driver", "fail"),),
         must_not=(F("driver-too-old"), F("no-kernel-image")),
     ),
     Scenario(
-        "driver-loaded-but-no-gpu-visible", host("550.54.15"), "fail", torch=("2.4.1+cu121",),
+        "driver-loaded-but-no-gpu-visible",
+        host("550.54.15"),
+        "fail",
+        torch=("2.4.1+cu121",),
         must=(F("no-driver", "fail"),),
     ),
     # facts §1b: what the CUDA 12.4 toolkit builds needs 550.54.15 (12.4.1) natively.
     Scenario(
-        "no-driver-with-toolkit-names-its-driver", host(None, toolkits=("12.4.131",)), "fail",
+        "no-driver-with-toolkit-names-its-driver",
+        host(None, toolkits=("12.4.131",)),
+        "fail",
         must=(F("no-driver", "fail"),),
         checks=(FixHas("no-driver", r"550\.54\.1[45]"), FixHas("no-driver", r"nvidia-driver-550\b")),
     ),
@@ -574,75 +821,99 @@ SCENARIOS: list[Scenario] = [
     # (driver upgraded without reboot) -> reboot or reload the modules.
     Scenario(
         "driver-library-mismatch-after-upgrade",
-        host("550.120", RTX4090, kernel_module="550.54.15"), "fail", torch=("2.4.1+cu121",),
+        host("550.120", RTX4090, kernel_module="550.54.15"),
+        "fail",
+        torch=("2.4.1+cu121",),
         must=(F("driver-library-mismatch", "fail"),),
         must_not=(F("no-driver"),),
         checks=(FixHas("driver-library-mismatch", r"[Rr]eboot"),),
     ),
     Scenario(
         "nvml-says-driver-library-mismatch",
-        host(None, errors=(("nvml", "Failed to initialize NVML: Driver/library version mismatch"),)), "fail",
+        host(None, errors=(("nvml", "Failed to initialize NVML: Driver/library version mismatch"),)),
+        "fail",
         must=(F("driver-library-mismatch", "fail"),),
         must_not=(F("no-driver"),),
     ),
-
     # ============================ toolkit (nvcc) vs driver ============================
     # facts §1b 12.4.1 >= 550.54.15; §1c minor compat: what nvcc 12.4 builds runs on R535 with limits
     # (its PTX cannot be JIT-compiled by the older driver, [MVC_DETAIL]).
     Scenario(
-        "nvcc-12.4-newer-than-r535", host("535.104.05", RTX4090, toolkits=("12.4.131",)), "warn",
+        "nvcc-12.4-newer-than-r535",
+        host("535.104.05", RTX4090, toolkits=("12.4.131",)),
+        "warn",
         must=(F("toolkit-newer-than-driver", "warn"),),
         checks=(FixHas("toolkit-newer-than-driver", r"nvidia-driver-550\b"),),
     ),
     # facts §1c: 13.x needs R580; nvcc still compiles, nothing it builds runs here.
     Scenario(
-        "nvcc-13.0-cannot-run-on-r535", host("535.104.05", RTX4090, toolkits=("13.0.88",)), ("warn", "fail"),
+        "nvcc-13.0-cannot-run-on-r535",
+        host("535.104.05", RTX4090, toolkits=("13.0.88",)),
+        ("warn", "fail"),
         must=(F("toolkit-newer-than-driver"), F("driver-too-old")),
         checks=(FixHas("toolkit-newer-than-driver", r"nvidia-driver-580\b"),),
     ),
     # facts §1b 12.2.2 >= 535.104.05 -> nvcc 12.2 matches the driver.
     Scenario(
-        "nvcc-12.2-on-r535-fine", host("535.104.05", RTX4090, toolkits=("12.2.140",)), "pass",
+        "nvcc-12.2-on-r535-fine",
+        host("535.104.05", RTX4090, toolkits=("12.2.140",)),
+        "pass",
         must=(F("toolkit", "pass"),),
         must_not=(F("toolkit-newer-than-driver"),),
     ),
-
     # ============================ "CUDA version" confusion ============================
     # facts §9.1/§9.5: nvidia-smi's 12.2 is the driver's maximum, torch's cu121 is its bundled runtime,
     # nvcc 11.8 only compiles: three different numbers and nothing wrong (info, status pass).
     Scenario(
         "three-cuda-versions-are-not-a-problem",
-        host("535.104.05", RTX4090, driver_cuda="12.2", toolkits=("11.8.89",), frameworks=(installed_torch("2.4.1+cu121", "cu121", "12.1"),)),
+        host(
+            "535.104.05",
+            RTX4090,
+            driver_cuda="12.2",
+            toolkits=("11.8.89",),
+            frameworks=(installed_torch("2.4.1+cu121", "cu121", "12.1"),),
+        ),
         "pass",
         must=(F("cuda-version-confusion", "info"), F("driver-runtime", "pass")),
         must_not=(F(ANY_FAIL, "fail"), F(ANY_FAIL, "warn")),
     ),
     Scenario(
-        "equal-cuda-versions-no-confusion-note", host("535.104.05", RTX4090, driver_cuda="12.2", toolkits=("12.2.140",)), "pass",
+        "equal-cuda-versions-no-confusion-note",
+        host("535.104.05", RTX4090, driver_cuda="12.2", toolkits=("12.2.140",)),
+        "pass",
         must_not=(F("cuda-version-confusion"),),
     ),
-
     # ============================ what-ifs (--assume-driver / --assume-gpu) ============================
     # facts §1b 12.1 >= 530.30.02: R470 fails; "would driver 550 fix this?" -> yes.
     Scenario(
-        "whatif-baseline-r470-fails", WhatIf(host("470.82.01", RTX3090)), "fail", torch=("2.4.1+cu121",),
+        "whatif-baseline-r470-fails",
+        WhatIf(host("470.82.01", RTX3090)),
+        "fail",
+        torch=("2.4.1+cu121",),
         must=(F("driver-too-old", "fail"),),
     ),
     Scenario(
-        "whatif-driver-550-fixes-it", WhatIf(host("470.82.01", RTX3090), assume_driver="550.54.15"), "pass", torch=("2.4.1+cu121",),
+        "whatif-driver-550-fixes-it",
+        WhatIf(host("470.82.01", RTX3090), assume_driver="550.54.15"),
+        "pass",
+        torch=("2.4.1+cu121",),
         must=(F("driver-runtime", "pass"),),
         must_not=(F("driver-too-old"),),
     ),
     # facts §9.4: a newer driver does not bring Volta back into a cu130 wheel (what-if driver only).
     Scenario(
-        "whatif-driver-is-not-the-fix-for-dropped-arch", WhatIf(host("535.104.05", V100), assume_driver="595.71.05"), "fail",
+        "whatif-driver-is-not-the-fix-for-dropped-arch",
+        WhatIf(host("535.104.05", V100), assume_driver="595.71.05"),
+        "fail",
         torch=("2.11.0",),
         must=(F("gpu-too-old", "fail", 0),),
         must_not=(F("driver-too-old"),),
     ),
     # --assume-gpu replaces the probed GPUs: the snapshot's 3090 is gone, only the assumed 5090 is judged.
     Scenario(
-        "whatif-assume-gpu-replaces-probed", WhatIf(host("570.124.06", RTX3090), assume_gpus=("NVIDIA GeForce RTX 5090",)), "fail",
+        "whatif-assume-gpu-replaces-probed",
+        WhatIf(host("570.124.06", RTX3090), assume_gpus=("NVIDIA GeForce RTX 5090",)),
+        "fail",
         torch=("2.6.0+cu124",),
         must=(F("no-kernel-image", "fail", 0),),
         must_not=(F("mixed-gpus"), F("arch-coverage")),
@@ -650,13 +921,16 @@ SCENARIOS: list[Scenario] = [
     # facts §5/§7/§1b: RTX 5090 on R570 with the cu128 wheel is the supported combination.
     Scenario(
         "whatif-5090-r570-cu128-passes",
-        WhatIf(host("535.104.05", RTX3090), assume_driver="570.124.06", assume_gpus=("NVIDIA GeForce RTX 5090:32GiB",)), "pass",
+        WhatIf(host("535.104.05", RTX3090), assume_driver="570.124.06", assume_gpus=("NVIDIA GeForce RTX 5090:32GiB",)),
+        "pass",
         torch=("2.7.0+cu128",),
         must=(F("arch-coverage", "pass"), F("driver-runtime", "pass")),
     ),
     # facts §5: Pascal's last branch is R580 -> "would R590 help?" makes it worse (driver drops the GPU).
     Scenario(
-        "whatif-pascal-upgrade-to-r590-drops-gpu", WhatIf(host("580.95.05", GTX1080), assume_driver="590.44.01"), "fail",
+        "whatif-pascal-upgrade-to-r590-drops-gpu",
+        WhatIf(host("580.95.05", GTX1080), assume_driver="590.44.01"),
+        "fail",
         torch=("2.7.0+cu126",),
         must=(F("gpu-too-old", "fail", 0),),
         checks=(FixHas("gpu-too-old", r"nvidia-driver-580\b"),),
@@ -686,9 +960,11 @@ def test_table_is_big_enough() -> None:
 
 def test_whatif_driver_is_marked_assumed(tmp_path) -> None:
     """--assume-driver replaces the probed driver and says so; no kernel module is carried over."""
-    from scenario_kit import materialise
+    from support.scenarios import materialise
 
-    resolved = materialise(WhatIf(host("470.82.01", RTX3090, kernel_module="470.82.01"), assume_driver="550.54.15"), tmp_path)
+    resolved = materialise(
+        WhatIf(host("470.82.01", RTX3090, kernel_module="470.82.01"), assume_driver="550.54.15"), tmp_path
+    )
     assert resolved.driver.version == "550.54.15"
     assert resolved.driver.source == "assumed"
     assert resolved.driver.cuda == "12.4"  # facts §2: R550 -> CUDA 12.4

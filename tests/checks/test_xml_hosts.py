@@ -14,12 +14,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fixture_paths import MISSING, REAL
-from scenario_kit import F, describe
 
 from gpu_preflight.checks.diagnose import diagnose
 from gpu_preflight.probe.hostspec import HostSpec, resolve_host
 from gpu_preflight.targets.specs import collect_targets
+
+from support.paths import MISSING, REAL
+from support.scenarios import F, describe
 
 XML_DIR = REAL / "nvidia-smi-xml"
 TORCH, CUDA = "2.4.1+cu121", "12.4"
@@ -37,7 +38,9 @@ EXPECTED: dict[str, tuple[str, tuple[F, ...]]] = {
     "pai__2x-rtx-2080ti__410.73__ecc-unsupported.xml": ("fail", TOO_OLD),
     # R430 < 525.60.13, and K80 (3.7): no sm_37 in cu121, CUDA 12 cannot target 3.x (§3)
     "pai__4x-tesla-k80__430.26__cuda-version-not-found.xml": (
-        "fail", TOO_OLD + tuple(F("gpu-too-old", "fail", i) for i in range(4))),
+        "fail",
+        TOO_OLD + tuple(F("gpu-too-old", "fail", i) for i in range(4)),
+    ),
     "pai__gt-730__384.111__minimal-no-cuda-version.xml": ("fail", TOO_OLD),
     "pai__gtx-1070__384.66__no-cuda-version.xml": ("fail", TOO_OLD),
     "pai__v100-sxm3-32gb__410.104__retired-pages.xml": ("fail", TOO_OLD),
@@ -102,4 +105,3 @@ def test_doctor_over_real_xml(path: Path) -> None:
     if status != "fail":
         problems += [f"unexpected no-driver {f.code}" for f in report.findings if f.cause == "no-driver"]
     assert not problems, "\n".join(problems) + "\n" + describe(report)
-

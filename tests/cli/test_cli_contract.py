@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from fixture_paths import ROOT
+
+from support.paths import ROOT
 
 HOST_KEYS = {"schema", "hostname", "driver", "gpus", "toolkits", "frameworks", "container", "errors"}
 GPU_KEYS = {"index", "name", "compute_capability", "memory_total_mib", "memory_used_mib", "brand", "uuid"}
@@ -153,12 +154,38 @@ def test_doctor_never_imports_torch(run_cli, tmp_path):
 
 
 def test_doctor_model_turns_the_plan_into_findings(run_cli):
-    fits = run_cli("doctor", "--json", "--model", "VibeThinker-1.5B", "--context", "32768",
-                   "--assume-gpu", "NVIDIA H100 80GB HBM3", "--assume-driver", "580.95.05", "--torch", "2.9.1+cu128")
+    fits = run_cli(
+        "doctor",
+        "--json",
+        "--model",
+        "VibeThinker-1.5B",
+        "--context",
+        "32768",
+        "--assume-gpu",
+        "NVIDIA H100 80GB HBM3",
+        "--assume-driver",
+        "580.95.05",
+        "--torch",
+        "2.9.1+cu128",
+    )
     findings = fits.json()["findings"]
     assert any(f["code"] == "fit" and f["severity"] == "pass" for f in findings)
-    too_small = run_cli("doctor", "--json", "--model", "VibeThinker-1.5B", "--engine", "transformers", "--dtype", "float32",
-                        "--assume-gpu", "Tesla T4:4GiB", "--assume-driver", "580.95.05", "--torch", "2.9.1+cu128")
+    too_small = run_cli(
+        "doctor",
+        "--json",
+        "--model",
+        "VibeThinker-1.5B",
+        "--engine",
+        "transformers",
+        "--dtype",
+        "float32",
+        "--assume-gpu",
+        "Tesla T4:4GiB",
+        "--assume-driver",
+        "580.95.05",
+        "--torch",
+        "2.9.1+cu128",
+    )
     assert too_small.returncode == 1
     assert any(f["cause"] == "out-of-memory" and f["device"] == 0 for f in too_small.json()["findings"])
 
@@ -183,8 +210,13 @@ def test_plain_doctor_imports_only_what_it_uses(tmp_path):
         "         'gpu_preflight.monitor', 'gpu_preflight.serve', 'packaging.requirements', 'torch', 'transformers')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
-                         env={"PYTHONPATH": str(ROOT / "src"), "PATH": os.environ.get("PATH", "")})
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(ROOT / "src"), "PATH": os.environ.get("PATH", "")},
+    )
     assert out.stdout.strip() == "[]", out.stderr
 
 

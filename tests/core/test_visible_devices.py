@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gpu_preflight.core.visible_devices import resolve_visible_devices
 from gpu_preflight.core.host import Gpu
+from gpu_preflight.core.visible_devices import resolve_visible_devices
 
 GPUS = [Gpu(0, "A", uuid="GPU-aaaa-1111"), Gpu(1, "B", uuid="GPU-bbbb-2222"), Gpu(2, "C", uuid="GPU-bbbc-3333")]
 

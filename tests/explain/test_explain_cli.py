@@ -48,8 +48,13 @@ def test_snapshot_host(run_cli, tmp_path):
     from gpu_preflight.core.host import Driver, Gpu, Host
 
     snapshot = tmp_path / "host.json"
-    snapshot.write_text(json.dumps(Host(driver=Driver(version="535.104.05", cuda="12.2"),
-                                        gpus=[Gpu(0, "NVIDIA GeForce RTX 5090", "12.0")]).to_dict()))
+    snapshot.write_text(
+        json.dumps(
+            Host(
+                driver=Driver(version="535.104.05", cuda="12.2"), gpus=[Gpu(0, "NVIDIA GeForce RTX 5090", "12.0")]
+            ).to_dict()
+        )
+    )
     log = "torch 2.5.1+cu124\nRuntimeError: CUDA error: no kernel image is available for execution on the device\n"
     result = run_cli("explain", "-", "--snapshot", str(snapshot), "--json", input=log)
     cause = result.json()["causes"][0]
@@ -100,9 +105,11 @@ def test_hostile_input_neither_crashes_nor_hangs(run_cli, text):
 
 
 def test_run_passes_output_through_and_keeps_the_exit_code(run_cli):
-    code = ("import sys; print('hello from stdout', flush=True); "
-            "print('RuntimeError: CUDA error: no kernel image is available for execution on the device', file=sys.stderr); "
-            "sys.exit(7)")
+    code = (
+        "import sys; print('hello from stdout', flush=True); "
+        "print('RuntimeError: CUDA error: no kernel image is available for execution on the device', file=sys.stderr); "
+        "sys.exit(7)"
+    )
     result = run_cli("run", "--", sys.executable, "-c", code)
     assert result.returncode == 7
     assert "hello from stdout" in result.stdout
@@ -116,16 +123,20 @@ def test_run_success_adds_nothing(run_cli):
 
 
 def test_run_json_explanation_goes_to_stderr(run_cli):
-    code = "import sys; print('Failed to initialize NVML: Driver/library version mismatch', file=sys.stderr); sys.exit(1)"
+    code = (
+        "import sys; print('Failed to initialize NVML: Driver/library version mismatch', file=sys.stderr); sys.exit(1)"
+    )
     result = run_cli("run", "--json", "--assume-driver", "550.54.15", "--", sys.executable, "-c", code)
     assert result.returncode == 1 and result.stdout == ""
-    document = json.loads(result.stderr[result.stderr.index("{"):])
+    document = json.loads(result.stderr[result.stderr.index("{") :])
     assert document["causes"][0]["cause"] == "driver-library-mismatch"
 
 
 def test_run_bad_host_flag_is_refused_before_running(run_cli, tmp_path):
     marker = tmp_path / "ran"
-    result = run_cli("run", "--snapshot", "/nonexistent.json", "--", sys.executable, "-c", f"open({str(marker)!r}, 'w')")
+    result = run_cli(
+        "run", "--snapshot", "/nonexistent.json", "--", sys.executable, "-c", f"open({str(marker)!r}, 'w')"
+    )
     assert result.returncode == 2 and not marker.exists()
 
 
@@ -143,9 +154,11 @@ def test_run_needs_a_command(run_cli):
 def test_run_keeps_lines_whole_when_the_streams_interleave(run_cli):
     """stderr's line arrives in two writes with stdout's in between: each stream is captured
     on its own, so the explanation still sees the whole line."""
-    code = ("import sys, time\n"
-            "sys.stderr.write('RuntimeError: CUDA error: no kernel image is available for execution on the device'); sys.stderr.flush(); time.sleep(0.2)\n"
-            "sys.stdout.write('hello from stdout\\n'); sys.stdout.flush(); time.sleep(0.2)\n"
-            "sys.stderr.write('\\n'); sys.exit(7)\n")
+    code = (
+        "import sys, time\n"
+        "sys.stderr.write('RuntimeError: CUDA error: no kernel image is available for execution on the device'); sys.stderr.flush(); time.sleep(0.2)\n"
+        "sys.stdout.write('hello from stdout\\n'); sys.stdout.flush(); time.sleep(0.2)\n"
+        "sys.stderr.write('\\n'); sys.exit(7)\n"
+    )
     result = run_cli("run", "--", sys.executable, "-c", code)
     assert result.returncode == 7 and "no-kernel-image" in result.stderr

@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from corpus_index import CORPUS, PARTS, load_corpus
 
-from gpu_preflight.explain import explain_bytes
 from gpu_preflight.core.findings import CAUSES
+from gpu_preflight.explain import explain_bytes
+
+from support.explain_corpus import CORPUS, PARTS, load_corpus
 
 LOGS = load_corpus()
 GOAL = 0.85  # issue 6: the right cause first for at least 85% of real logs

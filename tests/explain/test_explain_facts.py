@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from gpu_preflight.core.versions import Version
 from gpu_preflight.explain.facts import extract_facts
 from gpu_preflight.explain.logtext import LogText
-from gpu_preflight.core.versions import Version
 
 
 def facts_of(text: str):
@@ -39,8 +39,10 @@ def test_gpus_and_architectures():
     assert facts.gpus[0].name == "NVIDIA GeForce RTX 3080 Laptop GPU"
     assert facts.gpus[0].cc == Version.parse("8.6")
     assert [str(t.cc) for t in facts.archs.value.targets] == ["3.7", "5.0", "6.0", "7.0"]
-    old = facts_of("Found GPU0 GeForce GT 720 which is of cuda capability 3.5.\n"
-                   "The minimum cuda capability supported by this library is 3.7.")
+    old = facts_of(
+        "Found GPU0 GeForce GT 720 which is of cuda capability 3.5.\n"
+        "The minimum cuda capability supported by this library is 3.7."
+    )
     assert old.gpus[0].cc == Version.parse("3.5") and old.min_cc.value == Version.parse("3.7")
 
 
@@ -64,6 +66,8 @@ def test_docker_run_continued_over_lines_keeps_its_gpu_flag():
 
 
 def test_memory_held_by_another_process():
-    facts = facts_of("GPU 0 has a total capacity of 93.00 GiB of which 134.94 MiB is free. "
-                     "Process 118636 has 71.62 GiB memory in use.")
+    facts = facts_of(
+        "GPU 0 has a total capacity of 93.00 GiB of which 134.94 MiB is free. "
+        "Process 118636 has 71.62 GiB memory in use."
+    )
     assert facts.other_process.value == ("118636", "71.62 GiB")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.findings import CAUSES
 from gpu_preflight.explain import explain_text
 from gpu_preflight.explain.logtext import LogText, Phrase, decode_log
 from gpu_preflight.explain.signatures import (
@@ -12,7 +13,6 @@ from gpu_preflight.explain.signatures import (
     load_signatures,
     parse_signatures,
 )
-from gpu_preflight.core.findings import CAUSES
 
 MESSAGE = "RuntimeError: CUDA error: no kernel image is available for execution on the device"
 
@@ -22,17 +22,20 @@ def top(text: str) -> str | None:
     return causes[0].cause if causes else None
 
 
-@pytest.mark.parametrize("text", [
-    MESSAGE,
-    MESSAGE.upper(),
-    MESSAGE.replace(" ", "  "),
-    "\x1b[31m" + MESSAGE + "\x1b[0m",
-    "line one\r\n" + MESSAGE + "\r\n",
-    "progress 10%\rprogress 90%\r" + MESSAGE,
-    "RuntimeError: CUDA error: no kernel image is available\nfor execution on the device",  # wrapped
-    "(VllmWorker rank=0 pid=63590) ERROR 06-20 12:27:37 [multiproc_executor.py:527] " + MESSAGE,
-    "> " + MESSAGE,  # quoted in an issue
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        MESSAGE,
+        MESSAGE.upper(),
+        MESSAGE.replace(" ", "  "),
+        "\x1b[31m" + MESSAGE + "\x1b[0m",
+        "line one\r\n" + MESSAGE + "\r\n",
+        "progress 10%\rprogress 90%\r" + MESSAGE,
+        "RuntimeError: CUDA error: no kernel image is available\nfor execution on the device",  # wrapped
+        "(VllmWorker rank=0 pid=63590) ERROR 06-20 12:27:37 [multiproc_executor.py:527] " + MESSAGE,
+        "> " + MESSAGE,  # quoted in an issue
+    ],
+)
 def test_wording_survives_mangling(text):
     assert top(text) == "no-kernel-image"
 
@@ -81,14 +84,17 @@ def test_signature_file_covers_every_cause():
         assert info.title and info.fix
 
 
-@pytest.mark.parametrize("toml, message", [
-    ('[[signature]]\nid="x"\ncause="nope"\nweight=0.5\nmatch=["abc"]', "unknown cause"),
-    ('[[signature]]\nid="x"\ncause="no-driver"\nweight=2\nmatch=["abc"]', "weight"),
-    ('[[signature]]\nid="x"\ncause="no-driver"\nweight=0.5', "match"),
-    ('[[signature]]\nid="x"\ncause="no-driver"\nweight=0.5\nwhen="no_such_condition"', "unknown condition"),
-    ('[[signature]]\nid="x"\ncause="no-driver"\nweight=0.5\nmatch=["abc"]\nfix=["{nope}"]', "placeholder"),
-    ('[[signature]]\nid="x"\ncause="no-driver"\nweight=0.5\nmatch=["abc"]\ncolour="red"', "unknown field"),
-])
+@pytest.mark.parametrize(
+    "toml, message",
+    [
+        ('[[signature]]\nid="x"\ncause="nope"\nweight=0.5\nmatch=["abc"]', "unknown cause"),
+        ('[[signature]]\nid="x"\ncause="no-driver"\nweight=2\nmatch=["abc"]', "weight"),
+        ('[[signature]]\nid="x"\ncause="no-driver"\nweight=0.5', "match"),
+        ('[[signature]]\nid="x"\ncause="no-driver"\nweight=0.5\nwhen="no_such_condition"', "unknown condition"),
+        ('[[signature]]\nid="x"\ncause="no-driver"\nweight=0.5\nmatch=["abc"]\nfix=["{nope}"]', "placeholder"),
+        ('[[signature]]\nid="x"\ncause="no-driver"\nweight=0.5\nmatch=["abc"]\ncolour="red"', "unknown field"),
+    ],
+)
 def test_malformed_signatures_are_refused(toml, message):
     causes = "\n".join(f'[cause.{c}]\ntitle="t"\nfix=["f"]' for c in sorted(CAUSES))
     with pytest.raises(SignatureError, match=message):
@@ -97,11 +103,13 @@ def test_malformed_signatures_are_refused(toml, message):
 
 def test_specific_outranks_generic():
     # vLLM's wrapper adds nothing; the cause above it wins; an OOM symptom loses to the dtype.
-    log = "\n".join([
-        "ValueError: Bfloat16 is only supported on GPUs with compute capability of at least 8.0. "
-        "Your Tesla T4 GPU has compute capability 7.5.",
-        "RuntimeError: Engine core initialization failed. See root cause above.",
-    ])
+    log = "\n".join(
+        [
+            "ValueError: Bfloat16 is only supported on GPUs with compute capability of at least 8.0. "
+            "Your Tesla T4 GPU has compute capability 7.5.",
+            "RuntimeError: Engine core initialization failed. See root cause above.",
+        ]
+    )
     assert top(log) == "unsupported-dtype"
 
 

@@ -13,23 +13,29 @@ def top(path):
     return causes[0].cause if causes else None
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("driver-library-mismatch__535.161__anderskm-gputil-55.txt", "driver-library-mismatch"),
-    ("driver-library-mismatch__old-single-line__orange-cppuprofile-7.txt", "driver-library-mismatch"),
-    ("no-driver__lyulyul-shine-cluster-50.txt", "no-driver"),
-    ("err-power-fragment__v100__azhpc-diagnostics-77.txt", None),  # a table, not a failure
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("driver-library-mismatch__535.161__anderskm-gputil-55.txt", "driver-library-mismatch"),
+        ("driver-library-mismatch__old-single-line__orange-cppuprofile-7.txt", "driver-library-mismatch"),
+        ("no-driver__lyulyul-shine-cluster-50.txt", "no-driver"),
+        ("err-power-fragment__v100__azhpc-diagnostics-77.txt", None),  # a table, not a failure
+    ],
+)
 def test_nvidia_smi_errors(shared_real, name, expected):
     assert top(shared_real / "nvidia-smi-text" / "errors" / name) == expected
 
 
-@pytest.mark.parametrize("prefix, expected", [
-    ("pytorch-issue-33473", "cpu-only-build"),  # torch 1.4.0+cpu
-    ("pytorch-issue-45558", "cpu-only-build"),
-    ("pytorch-issue-43058", "driver-too-old"),  # built for CUDA 10.2, driver 418.67 (needs 440.33)
-    ("pytorch-issue-84365", "no-driver"),  # CUDA unavailable, no driver or GPU collected
-    ("pytorch-issue-45824", "cuda-version-confusion"),  # built 10.2, toolkit 10.1, CUDA available: nothing broken
-])
+@pytest.mark.parametrize(
+    "prefix, expected",
+    [
+        ("pytorch-issue-33473", "cpu-only-build"),  # torch 1.4.0+cpu
+        ("pytorch-issue-45558", "cpu-only-build"),
+        ("pytorch-issue-43058", "driver-too-old"),  # built for CUDA 10.2, driver 418.67 (needs 440.33)
+        ("pytorch-issue-84365", "no-driver"),  # CUDA unavailable, no driver or GPU collected
+        ("pytorch-issue-45824", "cuda-version-confusion"),  # built 10.2, toolkit 10.1, CUDA available: nothing broken
+    ],
+)
 def test_collect_env_dumps(shared_real, prefix, expected):
     path = next((shared_real / "collect-env").glob(prefix + "*"))
     assert top(path) == expected

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from gpu_preflight.explain import explain_text
 from gpu_preflight.core.host import Driver, Gpu, Host
+from gpu_preflight.explain import explain_text
 
 
 def causes(text: str, host: Host | None = None) -> list[str]:
@@ -23,11 +23,13 @@ INSUFFICIENT = "cudaGetDevice() failed. Status: CUDA driver version is insuffici
 
 
 def test_insufficient_driver_in_a_container_without_gpu_access():
-    log = "\n".join([
-        "$ docker run -it --rm my-image python train.py",
-        "WARNING: The NVIDIA Driver was not detected.  GPU functionality will not be available.",
-        INSUFFICIENT,
-    ])
+    log = "\n".join(
+        [
+            "$ docker run -it --rm my-image python train.py",
+            "WARNING: The NVIDIA Driver was not detected.  GPU functionality will not be available.",
+            INSUFFICIENT,
+        ]
+    )
     assert causes(log)[0] == "container-no-gpu"
     assert causes("$ docker run -it --rm my-image python train.py\n" + INSUFFICIENT)[0] == "container-no-gpu"
 
@@ -42,15 +44,20 @@ NO_KERNEL = "RuntimeError: CUDA error: no kernel image is available for executio
 
 
 def test_no_kernel_image_new_gpu_old_build():
-    log = ("NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch installation.\n"
-           "The current PyTorch install supports CUDA capabilities sm_50 sm_60 sm_70 sm_75 sm_80 sm_86 sm_90.\n" + NO_KERNEL)
+    log = (
+        "NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch installation.\n"
+        "The current PyTorch install supports CUDA capabilities sm_50 sm_60 sm_70 sm_75 sm_80 sm_86 sm_90.\n"
+        + NO_KERNEL
+    )
     assert causes(log)[0] == "no-kernel-image"
     assert "sm_120" in fixes(log) and "download.pytorch.org/whl/cu1" in fixes(log)
 
 
 def test_no_kernel_image_old_gpu_new_build():
-    log = ("Tesla P100-PCIE-16GB with CUDA capability sm_60 is not compatible with the current PyTorch installation.\n"
-           "The current PyTorch install supports CUDA capabilities sm_75 sm_80 sm_86 sm_90 sm_100 sm_120.\n" + NO_KERNEL)
+    log = (
+        "Tesla P100-PCIE-16GB with CUDA capability sm_60 is not compatible with the current PyTorch installation.\n"
+        "The current PyTorch install supports CUDA capabilities sm_75 sm_80 sm_86 sm_90 sm_100 sm_120.\n" + NO_KERNEL
+    )
     assert causes(log)[0] == "gpu-too-old"
 
 
@@ -66,16 +73,20 @@ def test_no_kernel_image_old_gpu_from_the_host():
 
 
 def test_ptx_toolchain_newer_than_driver():
-    log = ("Cuda compilation tools, release 12.4, V12.4.131\n"
-           "| NVIDIA-SMI 535.54.03   Driver Version: 535.54.03   CUDA Version: 12.2     |\n"
-           "CUDA error: the provided PTX was compiled with an unsupported toolchain.\n" + NO_KERNEL)
+    log = (
+        "Cuda compilation tools, release 12.4, V12.4.131\n"
+        "| NVIDIA-SMI 535.54.03   Driver Version: 535.54.03   CUDA Version: 12.2     |\n"
+        "CUDA error: the provided PTX was compiled with an unsupported toolchain.\n" + NO_KERNEL
+    )
     assert causes(log)[0] == "ptx-too-new"
     assert "12.4" in fixes(log)
 
 
 def test_cuda_version_confusion_is_nothing_broken():
-    log = ("| NVIDIA-SMI 550.54.15   Driver Version: 550.54.15   CUDA Version: 12.4     |\n"
-           "nvcc: NVIDIA (R) Cuda compiler driver\nCuda compilation tools, release 11.8, V11.8.89\n")
+    log = (
+        "| NVIDIA-SMI 550.54.15   Driver Version: 550.54.15   CUDA Version: 12.4     |\n"
+        "nvcc: NVIDIA (R) Cuda compiler driver\nCuda compilation tools, release 11.8, V11.8.89\n"
+    )
     explanation = explain_text(log).causes
     assert [c.cause for c in explanation] == ["cuda-version-confusion"]
     # ... but never over a real failure
@@ -83,16 +94,20 @@ def test_cuda_version_confusion_is_nothing_broken():
 
 
 def test_oom_caused_by_another_process():
-    log = ("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of "
-           "23.65 GiB of which 20.06 MiB is free. Process 4242 has 21.10 GiB memory in use. Including non-PyTorch "
-           "memory, this process has 2.50 GiB memory in use.")
+    log = (
+        "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of "
+        "23.65 GiB of which 20.06 MiB is free. Process 4242 has 21.10 GiB memory in use. Including non-PyTorch "
+        "memory, this process has 2.50 GiB memory in use."
+    )
     assert causes(log)[0] == "out-of-memory"
     assert "PID 4242" in fixes(log)
 
 
 def test_driver_library_mismatch_explains_the_804_it_causes():
-    log = ("ggml_cuda_init: failed to initialize CUDA: forward compatibility was attempted on non supported HW\n"
-           "Failed to initialize NVML: Driver/library version mismatch\n")
+    log = (
+        "ggml_cuda_init: failed to initialize CUDA: forward compatibility was attempted on non supported HW\n"
+        "Failed to initialize NVML: Driver/library version mismatch\n"
+    )
     assert causes(log)[0] == "driver-library-mismatch"
 
 
@@ -100,10 +115,19 @@ def test_wrapper_errors_alone_are_not_a_cause():
     assert causes("RuntimeError: Engine core initialization failed. See root cause above.") == []
 
 
-@pytest.mark.parametrize("driver, gpu, expected", [
-    ("470.82.01", None, ["Install NVIDIA driver >= 525.60.13 (CUDA 12.1 needs it), e.g. Ubuntu: sudo apt install nvidia-driver-535, then reboot."]),
-    ("470.82.01", "Tesla K80", ["No driver runs CUDA 12.1 on Tesla K80: its last driver branch is R470"]),
-])
+@pytest.mark.parametrize(
+    "driver, gpu, expected",
+    [
+        (
+            "470.82.01",
+            None,
+            [
+                "Install NVIDIA driver >= 525.60.13 (CUDA 12.1 needs it), e.g. Ubuntu: sudo apt install nvidia-driver-535, then reboot."
+            ],
+        ),
+        ("470.82.01", "Tesla K80", ["No driver runs CUDA 12.1 on Tesla K80: its last driver branch is R470"]),
+    ],
+)
 def test_fix_becomes_specific_with_a_host(driver, gpu, expected):
     log = "torch 2.4.1+cu121\nRuntimeError: The NVIDIA driver on your system is too old (found version 11040)."
     host = Host(driver=Driver(version=driver, cuda="11.4"), gpus=[Gpu(0, gpu, "3.7")] if gpu else [])
@@ -115,15 +139,19 @@ def test_fix_becomes_specific_with_a_host(driver, gpu, expected):
 
 
 def test_container_requirement_fix_uses_the_native_driver():
-    log = ("nvidia-container-cli: requirement error: unsatisfied condition: cuda>=12.8, please update your driver\n"
-           "| NVIDIA-SMI 550.144.03   Driver Version: 550.144.03     CUDA Version: 12.4     |")
+    log = (
+        "nvidia-container-cli: requirement error: unsatisfied condition: cuda>=12.8, please update your driver\n"
+        "| NVIDIA-SMI 550.144.03   Driver Version: 550.144.03     CUDA Version: 12.4     |"
+    )
     text = fixes(log)
     assert "requires cuda>=12.8" in text and "570" in text  # the gate compares the driver's own CUDA
     assert "NVIDIA_DISABLE_REQUIRE" in text  # a 12.x image runs on a 12.x driver
 
 
-REQUIRE = ("NVIDIA_REQUIRE_CUDA=cuda>=12.4 brand=tesla,driver>=470,driver<471 brand=nvidia,driver>=470,driver<471 "
-           "brand=geforce,driver>=470,driver<471 brand=geforcertx,driver>=470,driver<471")
+REQUIRE = (
+    "NVIDIA_REQUIRE_CUDA=cuda>=12.4 brand=tesla,driver>=470,driver<471 brand=nvidia,driver>=470,driver<471 "
+    "brand=geforce,driver>=470,driver<471 brand=geforcertx,driver>=470,driver<471"
+)
 
 
 def _host(driver: str, cuda: str, gpu: str, cc: str, brand: str) -> Host:
@@ -135,7 +163,10 @@ def test_image_requirement_judged_against_the_host():
     geforce_470 = _host("470.256.02", "11.4", "NVIDIA GeForce RTX 3080", "8.6", "GeForce")
     assert causes(REQUIRE, geforce_470)[0] == "forward-compat-unsupported"
     # On R535 no clause matches and the driver's CUDA 12.2 < 12.4: the runtime refuses the image.
-    assert causes(REQUIRE, _host("535.104.05", "12.2", "NVIDIA GeForce RTX 3080", "8.6", "GeForce"))[0] == "container-requirement"
+    assert (
+        causes(REQUIRE, _host("535.104.05", "12.2", "NVIDIA GeForce RTX 3080", "8.6", "GeForce"))[0]
+        == "container-requirement"
+    )
     # A datacenter GPU may use forward compatibility: nothing to say about the gate.
     assert "forward-compat-unsupported" not in causes(REQUIRE, _host("470.256.02", "11.4", "Tesla T4", "7.5", "Tesla"))
     assert causes(REQUIRE, _host("550.54.15", "12.4", "NVIDIA GeForce RTX 3080", "8.6", "GeForce")) == []

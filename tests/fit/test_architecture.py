@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from fit_shared import VIBE_CONFIG, VIBE_KV_BF16_PER_TOKEN, VIBE_PARAMS
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.fit import data, plan_memory
 from gpu_preflight.fit.architecture import architecture_from_config, count_parameters
 from gpu_preflight.fit.sources import Model, find_profile, resolve_model
+
+from support.fit_inputs import VIBE_CONFIG, VIBE_KV_BF16_PER_TOKEN, VIBE_PARAMS
 
 
 def _count(config: dict) -> int:
@@ -124,7 +125,14 @@ def test_multimodal_text_config_is_read():
 
 # --- transformers on the meta device ---------------------------------------------------------
 
-TINY = dict(hidden_size=64, intermediate_size=160, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, vocab_size=1000)
+TINY = dict(
+    hidden_size=64,
+    intermediate_size=160,
+    num_hidden_layers=3,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    vocab_size=1000,
+)
 ARCHITECTURES = {
     "qwen2": dict(TINY, tie_word_embeddings=True),
     "qwen2-untied": dict(TINY, tie_word_embeddings=False),
@@ -136,13 +144,26 @@ ARCHITECTURES = {
     "gemma3_text": dict(TINY, head_dim=16),
     "qwen3": dict(TINY, head_dim=32),
     "mixtral": dict(TINY, num_local_experts=4, num_experts_per_tok=2),
-    "qwen2_moe": dict(TINY, num_hidden_layers=4, moe_intermediate_size=48, shared_expert_intermediate_size=96, num_experts=6, num_experts_per_tok=2, decoder_sparse_step=2, mlp_only_layers=[3]),
-    "qwen3_moe": dict(TINY, head_dim=16, moe_intermediate_size=48, num_experts=6, num_experts_per_tok=2, mlp_only_layers=[0]),
+    "qwen2_moe": dict(
+        TINY,
+        num_hidden_layers=4,
+        moe_intermediate_size=48,
+        shared_expert_intermediate_size=96,
+        num_experts=6,
+        num_experts_per_tok=2,
+        decoder_sparse_step=2,
+        mlp_only_layers=[3],
+    ),
+    "qwen3_moe": dict(
+        TINY, head_dim=16, moe_intermediate_size=48, num_experts=6, num_experts_per_tok=2, mlp_only_layers=[0]
+    ),
 }
 
 
 def _meta_count(model_type: str, config: dict) -> tuple[int, dict]:
-    transformers = pytest.importorskip("transformers", reason="transformers is not installed (a CPU build of torch plus transformers is enough)")
+    transformers = pytest.importorskip(
+        "transformers", reason="transformers is not installed (a CPU build of torch plus transformers is enough)"
+    )
     torch = pytest.importorskip("torch", reason="torch is not installed")
     hf_config = transformers.AutoConfig.for_model(model_type, **config)
     with torch.device("meta"):

@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from fit_shared import gpu, host
 
 from gpu_preflight.core.findings import Severity, overall_status
+from gpu_preflight.core.host import Host
 from gpu_preflight.fit import fit_device, fit_findings, plan_memory, resolve_model
 from gpu_preflight.fit.plan import with_settings
-from gpu_preflight.core.host import Host
+
+from support.fit_inputs import gpu, host
 
 T4 = gpu("Tesla T4", 15360, cc="7.5")
 A100 = gpu("NVIDIA A100-SXM4-80GB", 81920, cc="8.0")
@@ -110,7 +111,14 @@ def test_vllm_start_check_suggests_a_lower_utilization():
 
 @pytest.mark.parametrize(
     "dtype, device, severity",
-    [("bfloat16", T4, "fail"), ("fp8", A100, "fail"), ("fp8", T4, "fail"), ("bfloat16", A100, None), ("fp8", H100, None), ("float16", T4, None)],
+    [
+        ("bfloat16", T4, "fail"),
+        ("fp8", A100, "fail"),
+        ("fp8", T4, "fail"),
+        ("bfloat16", A100, None),
+        ("fp8", H100, None),
+        ("float16", T4, None),
+    ],
 )
 def test_unsupported_dtype_by_compute_capability(dtype, device, severity):
     plan = plan_memory(resolve_model("VibeThinker-1.5B"), dtype=dtype, context=4096)
@@ -151,5 +159,7 @@ def test_tensor_parallel_wider_than_the_host_fails(qwen7b):
 
 
 def test_unknown_memory_warns():
-    findings = fit_findings(plan_memory(resolve_model("VibeThinker-1.5B"), context=1024), host(gpu("Tesla T4", None, cc="7.5")))
+    findings = fit_findings(
+        plan_memory(resolve_model("VibeThinker-1.5B"), context=1024), host(gpu("Tesla T4", None, cc="7.5"))
+    )
     assert ("fit-memory-unknown", "warn", 0) in _codes(findings)

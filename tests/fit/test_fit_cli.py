@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from fit_shared import (
+
+from support.fit_inputs import (
     TINY_CONFIG,
     VIBE_CONFIG,
     VIBE_KV_BF16_PER_TOKEN,
@@ -79,15 +80,53 @@ def test_mixed_gpus_are_listed_one_by_one(run_cli):
 
 
 def test_tensor_parallel_over_two_t4s(run_cli):
-    result = run_cli("fit", "Qwen2.5-7B-Instruct", *T4, *T4, "--dtype", "float16", "--context", "8192", "--tensor-parallel", "2", "--json")
+    result = run_cli(
+        "fit",
+        "Qwen2.5-7B-Instruct",
+        *T4,
+        *T4,
+        "--dtype",
+        "float16",
+        "--context",
+        "8192",
+        "--tensor-parallel",
+        "2",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
-    assert result.json()["tensor_parallel"] == {**result.json()["tensor_parallel"], "size": 2, "devices": [0, 1], "fits": True}
+    assert result.json()["tensor_parallel"] == {
+        **result.json()["tensor_parallel"],
+        "size": 2,
+        "devices": [0, 1],
+        "fits": True,
+    }
 
 
 def test_memory_used_by_others_is_subtracted(run_cli, tmp_path):
-    snapshot = {"schema": "gpu-preflight/host/v1", "gpus": [{"index": 0, "name": "Tesla T4", "compute_capability": "7.5", "memory_total_mib": 15360, "memory_used_mib": 5120}]}
+    snapshot = {
+        "schema": "gpu-preflight/host/v1",
+        "gpus": [
+            {
+                "index": 0,
+                "name": "Tesla T4",
+                "compute_capability": "7.5",
+                "memory_total_mib": 15360,
+                "memory_used_mib": 5120,
+            }
+        ],
+    }
     (tmp_path / "host.json").write_text(json.dumps(snapshot))
-    result = run_cli("fit", "VibeThinker-1.5B", "--snapshot", str(tmp_path / "host.json"), "--engine", "transformers", "--context", "4096", "--json")
+    result = run_cli(
+        "fit",
+        "VibeThinker-1.5B",
+        "--snapshot",
+        str(tmp_path / "host.json"),
+        "--engine",
+        "transformers",
+        "--context",
+        "4096",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     device = result.json()["devices"][0]
     assert device["free_bytes"] == device["budget_bytes"] == (15360 - 5120) * 1024 * 1024
@@ -131,7 +170,12 @@ def test_unusable_requests_exit_2_in_one_line(run_cli, args):
 
 @pytest.mark.parametrize(
     "config_bytes",
-    [b"{bad json", b"[]", json.dumps({**VIBE_CONFIG, "num_hidden_layers": "28"}).encode(), json.dumps({**VIBE_CONFIG, "num_key_value_heads": 5}).encode()],
+    [
+        b"{bad json",
+        b"[]",
+        json.dumps({**VIBE_CONFIG, "num_hidden_layers": "28"}).encode(),
+        json.dumps({**VIBE_CONFIG, "num_key_value_heads": 5}).encode(),
+    ],
 )
 def test_a_bad_config_json_exits_2(run_cli, tmp_path, config_bytes):
     (tmp_path / "config.json").write_bytes(config_bytes)

@@ -15,11 +15,12 @@ import json
 import os
 
 import pytest
-from fit_shared import VIBE_CONFIG
 
 from gpu_preflight.fit import plan_memory
 from gpu_preflight.fit.architecture import architecture_from_config, count_parameters
 from gpu_preflight.fit.sources import Model
+
+from support.fit_inputs import VIBE_CONFIG
 
 CONTEXTS = (4096, 32768)
 NEW_TOKENS = 16
@@ -56,8 +57,14 @@ def measured_context() -> int | None:
 
 @pytest.fixture(scope="module")
 def vibe_model(measured_context):  # after the context is measured: loading creates it
-    config = transformers.Qwen2Config(**{k: v for k, v in VIBE_CONFIG.items() if k not in ("architectures", "model_type", "torch_dtype")})
-    model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16, attn_implementation="sdpa").to("cuda").eval()
+    config = transformers.Qwen2Config(
+        **{k: v for k, v in VIBE_CONFIG.items() if k not in ("architectures", "model_type", "torch_dtype")}
+    )
+    model = (
+        transformers.AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16, attn_implementation="sdpa")
+        .to("cuda")
+        .eval()
+    )
     yield model
     del model
     torch.cuda.empty_cache()
@@ -71,21 +78,39 @@ def test_estimate_within_ten_percent_of_measured_peak(vibe_model, measured_conte
     # that no tokens x tokens mask is built (the plan assumes equal-length, unpadded prompts).
     prompt = torch.randint(1, VIBE_CONFIG["vocab_size"], (1, context - NEW_TOKENS), device="cuda")
     with torch.inference_mode():
-        vibe_model.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=NEW_TOKENS,
-                            min_new_tokens=NEW_TOKENS, do_sample=False, pad_token_id=0)
+        vibe_model.generate(
+            prompt,
+            attention_mask=torch.ones_like(prompt),
+            max_new_tokens=NEW_TOKENS,
+            min_new_tokens=NEW_TOKENS,
+            do_sample=False,
+            pad_token_id=0,
+        )
     torch.cuda.synchronize()
     peak_reserved = torch.cuda.max_memory_reserved()
 
     arch = architecture_from_config(VIBE_CONFIG, "VibeThinker-shaped")
-    plan = plan_memory(Model("VibeThinker-shaped", "profile", "test", arch, count_parameters(arch)), dtype="bfloat16", context=context, engine="transformers")
+    plan = plan_memory(
+        Model("VibeThinker-shaped", "profile", "test", arch, count_parameters(arch)),
+        dtype="bfloat16",
+        context=context,
+        engine="transformers",
+    )
     estimate = plan.breakdown(context, 1)
     measured = peak_reserved + (measured_context if measured_context is not None else estimate.overhead)
     ratio = estimate.total / measured
     record = {
-        "context": context, "estimate_bytes": estimate.total, "estimate": estimate.to_dict(), "measured_bytes": measured,
-        "peak_reserved_bytes": peak_reserved, "peak_allocated_bytes": torch.cuda.max_memory_allocated(),
-        "cuda_context_bytes": measured_context, "ratio": round(ratio, 4), "gpu": torch.cuda.get_device_name(),
-        "torch": torch.__version__, "transformers": transformers.__version__,
+        "context": context,
+        "estimate_bytes": estimate.total,
+        "estimate": estimate.to_dict(),
+        "measured_bytes": measured,
+        "peak_reserved_bytes": peak_reserved,
+        "peak_allocated_bytes": torch.cuda.max_memory_allocated(),
+        "cuda_context_bytes": measured_context,
+        "ratio": round(ratio, 4),
+        "gpu": torch.cuda.get_device_name(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
     }
     print("fit-check", json.dumps(record))
     if os.environ.get("FIT_RESULTS"):

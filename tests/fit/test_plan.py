@@ -5,7 +5,14 @@ from __future__ import annotations
 import math
 
 import pytest
-from fit_shared import (
+
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.fit import data, fit_device, fit_devices, plan_memory, resolve_model
+from gpu_preflight.fit.architecture import architecture_from_config, count_parameters
+from gpu_preflight.fit.plan import vllm_batch_defaults
+from gpu_preflight.fit.sources import Model
+
+from support.fit_inputs import (
     GIB,
     MIB,
     VIBE_CONFIG,
@@ -14,12 +21,6 @@ from fit_shared import (
     gpu,
     host,
 )
-
-from gpu_preflight.core.errors import UsageError
-from gpu_preflight.fit import data, fit_device, fit_devices, plan_memory, resolve_model
-from gpu_preflight.fit.architecture import architecture_from_config, count_parameters
-from gpu_preflight.fit.plan import vllm_batch_defaults
-from gpu_preflight.fit.sources import Model
 
 RULES = data.rules()
 T4 = gpu("Tesla T4", 15360, cc="7.5")
@@ -84,9 +85,12 @@ def test_default_context_is_the_models_limit_and_a_missing_one_needs_context():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"context": 0}, "--context"), ({"batch": 0}, "--batch"), ({"engine": "tgi"}, "--engine"),
+        ({"context": 0}, "--context"),
+        ({"batch": 0}, "--batch"),
+        ({"engine": "tgi"}, "--engine"),
         ({"tensor_parallel": 2, "engine": "transformers"}, "only with --engine vllm"),
-        ({"tensor_parallel": 5}, "cannot be split"), ({"tensor_parallel": 0}, "at least 1"),
+        ({"tensor_parallel": 5}, "cannot be split"),
+        ({"tensor_parallel": 0}, "at least 1"),
         ({"gpu_memory_utilization": 1.5}, "gpu-memory-utilization"),
         ({"gpu_memory_utilization": 0.5, "engine": "transformers"}, "use it with --engine vllm"),
     ],
@@ -119,7 +123,9 @@ def test_transformers_uses_what_other_processes_leave(vibe):
 def test_overhead_is_the_data_files_constants(vibe):
     overhead = RULES["overhead"]
     vllm = plan_memory(vibe, context=4096).breakdown(4096, 1, H100)
-    expected = (overhead["cuda_context_mib"] + overhead["workspace_mib"] + RULES["engine"]["vllm"]["cuda_graphs_mib"]) * MIB
+    expected = (
+        overhead["cuda_context_mib"] + overhead["workspace_mib"] + RULES["engine"]["vllm"]["cuda_graphs_mib"]
+    ) * MIB
     assert vllm.overhead == expected
     hf = plan_memory(vibe, context=4096, engine="transformers").breakdown(4096, 1)
     slack = math.ceil(RULES["engine"]["transformers"]["allocator_slack"] * (hf.kv_cache + hf.activations))
@@ -204,10 +210,13 @@ def test_moe_plans_all_experts_resident():
 
 
 def test_a_quantised_checkpoint_loads_as_stored(tmp_path):
-    from fit_shared import TINY_CONFIG, model_dir, tiny_tensors
+    from support.fit_inputs import TINY_CONFIG, model_dir, tiny_tensors
 
     config = {**TINY_CONFIG, "quantization_config": {"quant_method": "awq", "bits": 4}}
-    tensors = {name: ("I32", [max(1, shape[0] // 8)] + shape[1:]) if "proj" in name else (dtype, shape) for name, (dtype, shape) in tiny_tensors(TINY_CONFIG).items()}
+    tensors = {
+        name: ("I32", [max(1, shape[0] // 8)] + shape[1:]) if "proj" in name else (dtype, shape)
+        for name, (dtype, shape) in tiny_tensors(TINY_CONFIG).items()
+    }
     model = resolve_model(str(model_dir(tmp_path, config, tensors)))
     plan = plan_memory(model, context=16)
     assert plan.settings.dtype == "int4" and not plan.settings.dtype_requested

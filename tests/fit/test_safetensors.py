@@ -6,18 +6,19 @@ from __future__ import annotations
 import json
 
 import pytest
-from fit_shared import (
+
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.fit.architecture import architecture_from_config, count_parameters
+from gpu_preflight.fit.safetensors import MAX_HEADER_BYTES, read_header, read_weights
+from gpu_preflight.fit.sources import resolve_model
+
+from support.fit_inputs import (
     TINY_CONFIG,
     model_dir,
     tiny_tensors,
     write_raw_safetensors,
     write_safetensors,
 )
-
-from gpu_preflight.core.errors import UsageError
-from gpu_preflight.fit.architecture import architecture_from_config, count_parameters
-from gpu_preflight.fit.safetensors import MAX_HEADER_BYTES, read_header, read_weights
-from gpu_preflight.fit.sources import resolve_model
 
 
 def test_headers_give_the_exact_count_and_dtypes(tmp_path):
@@ -48,7 +49,9 @@ def test_a_tied_head_stored_anyway_is_counted_once(tmp_path):
 
 
 def test_the_stored_dtype_is_reported_and_a_mixed_checkpoint_counted(tmp_path):
-    tensors = {name: ("F32" if "norm" in name else dtype, shape) for name, (dtype, shape) in tiny_tensors(TINY_CONFIG).items()}
+    tensors = {
+        name: ("F32" if "norm" in name else dtype, shape) for name, (dtype, shape) in tiny_tensors(TINY_CONFIG).items()
+    }
     stored = read_weights(model_dir(tmp_path, TINY_CONFIG, tensors))
     assert set(stored.dtypes) == {"BF16", "F32"}
     assert stored.bytes == 2 * stored.dtypes["BF16"] + 4 * stored.dtypes["F32"]
@@ -75,20 +78,80 @@ def _header(entries: dict) -> bytes:
         (lambda p: write_raw_safetensors(p, b"[1, 2]"), "not a JSON object"),
         (lambda p: write_raw_safetensors(p, b"[" * 100_000 + b"]" * 100_000), "not valid JSON"),
         (lambda p: write_raw_safetensors(p, _header({"w": "x"})), "not an object"),
-        (lambda p: write_raw_safetensors(p, _header({"w": {"dtype": "BF16", "shape": [4], "data_offsets": [0, 8]}}), bytes(4)), "outside the file"),
-        (lambda p: write_raw_safetensors(p, _header({"w": {"dtype": "BF16", "shape": [3], "data_offsets": [0, 8]}}), bytes(8)), "does not match"),
-        (lambda p: write_raw_safetensors(p, _header({"w": {"dtype": "BF16", "shape": [2**62, 2**62], "data_offsets": [0, 8]}}), bytes(8)), "does not match"),
-        (lambda p: write_raw_safetensors(p, _header({"w": {"dtype": "BF16", "shape": [-4], "data_offsets": [0, 8]}}), bytes(8)), "non-negative"),
-        (lambda p: write_raw_safetensors(p, _header({"w": {"dtype": "BF16", "shape": [1] * 64, "data_offsets": [0, 2]}}), bytes(2)), "at most"),
-        (lambda p: write_raw_safetensors(p, _header({"w": {"dtype": "BF16", "shape": [4.0], "data_offsets": [0, 8]}}), bytes(8)), "non-negative"),
-        (lambda p: write_raw_safetensors(p, _header({"w": {"dtype": "Q3", "shape": [4], "data_offsets": [0, 8]}}), bytes(8)), "unknown dtype"),
-        (lambda p: write_raw_safetensors(p, _header({"w": {"dtype": "BF16", "shape": [4], "data_offsets": [8, 0]}}), bytes(8)), "outside the file"),
-        (lambda p: write_raw_safetensors(p, _header({"w": {"dtype": "BF16", "shape": [4], "data_offsets": "0-8"}}), bytes(8)), "data_offsets must be"),
+        (
+            lambda p: write_raw_safetensors(
+                p, _header({"w": {"dtype": "BF16", "shape": [4], "data_offsets": [0, 8]}}), bytes(4)
+            ),
+            "outside the file",
+        ),
+        (
+            lambda p: write_raw_safetensors(
+                p, _header({"w": {"dtype": "BF16", "shape": [3], "data_offsets": [0, 8]}}), bytes(8)
+            ),
+            "does not match",
+        ),
+        (
+            lambda p: write_raw_safetensors(
+                p, _header({"w": {"dtype": "BF16", "shape": [2**62, 2**62], "data_offsets": [0, 8]}}), bytes(8)
+            ),
+            "does not match",
+        ),
+        (
+            lambda p: write_raw_safetensors(
+                p, _header({"w": {"dtype": "BF16", "shape": [-4], "data_offsets": [0, 8]}}), bytes(8)
+            ),
+            "non-negative",
+        ),
+        (
+            lambda p: write_raw_safetensors(
+                p, _header({"w": {"dtype": "BF16", "shape": [1] * 64, "data_offsets": [0, 2]}}), bytes(2)
+            ),
+            "at most",
+        ),
+        (
+            lambda p: write_raw_safetensors(
+                p, _header({"w": {"dtype": "BF16", "shape": [4.0], "data_offsets": [0, 8]}}), bytes(8)
+            ),
+            "non-negative",
+        ),
+        (
+            lambda p: write_raw_safetensors(
+                p, _header({"w": {"dtype": "Q3", "shape": [4], "data_offsets": [0, 8]}}), bytes(8)
+            ),
+            "unknown dtype",
+        ),
+        (
+            lambda p: write_raw_safetensors(
+                p, _header({"w": {"dtype": "BF16", "shape": [4], "data_offsets": [8, 0]}}), bytes(8)
+            ),
+            "outside the file",
+        ),
+        (
+            lambda p: write_raw_safetensors(
+                p, _header({"w": {"dtype": "BF16", "shape": [4], "data_offsets": "0-8"}}), bytes(8)
+            ),
+            "data_offsets must be",
+        ),
     ],
     ids=[
-        "truncated", "length-2^63", "length-over-100MB", "length-past-eof", "bad-json", "not-utf8", "not-object",
-        "deep-nesting", "entry-not-object", "offsets-past-data", "shape-size-mismatch", "shape-overflow", "negative-dim",
-        "too-many-dims", "float-dim", "unknown-dtype", "reversed-offsets", "offsets-not-list",
+        "truncated",
+        "length-2^63",
+        "length-over-100MB",
+        "length-past-eof",
+        "bad-json",
+        "not-utf8",
+        "not-object",
+        "deep-nesting",
+        "entry-not-object",
+        "offsets-past-data",
+        "shape-size-mismatch",
+        "shape-overflow",
+        "negative-dim",
+        "too-many-dims",
+        "float-dim",
+        "unknown-dtype",
+        "reversed-offsets",
+        "offsets-not-list",
     ],
 )
 def test_hostile_headers_are_refused_in_one_line(tmp_path, make, message):
@@ -109,8 +172,15 @@ def test_a_hostile_header_in_a_model_directory_is_a_usage_error(tmp_path):
 def test_counts_agree_with_a_checkpoint_transformers_saved(tmp_path):
     transformers = pytest.importorskip("transformers", reason="transformers is not installed")
     pytest.importorskip("torch", reason="torch is not installed")
-    config = transformers.Qwen2Config(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                                      num_key_value_heads=2, vocab_size=300, tie_word_embeddings=True)
+    config = transformers.Qwen2Config(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=300,
+        tie_word_embeddings=True,
+    )
     model = transformers.AutoModelForCausalLM.from_config(config)
     model.save_pretrained(tmp_path / "saved")
     resolved = resolve_model(str(tmp_path / "saved"))

@@ -10,10 +10,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from fit_shared import TINY_CONFIG, VIBE_CONFIG, VIBE_PARAMS, model_dir, tiny_tensors
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.fit.sources import resolve_model
+
+from support.fit_inputs import TINY_CONFIG, VIBE_CONFIG, VIBE_PARAMS, model_dir, tiny_tensors
 
 
 class _Hub(BaseHTTPRequestHandler):
@@ -68,7 +69,13 @@ def test_config_json_itself_may_be_named(tmp_path):
 
 @pytest.mark.parametrize(
     "content, message",
-    [(b"", "file is empty"), (b"{oops", "not valid JSON"), (b"[]", "not a JSON object"), (b"\xff\xfe", "not JSON"), (b"{}", "has no hidden_size")],
+    [
+        (b"", "file is empty"),
+        (b"{oops", "not valid JSON"),
+        (b"[]", "not a JSON object"),
+        (b"\xff\xfe", "not JSON"),
+        (b"{}", "has no hidden_size"),
+    ],
 )
 def test_a_bad_config_json_is_a_usage_error(tmp_path, content, message):
     (tmp_path / "config.json").write_bytes(content)
@@ -81,7 +88,9 @@ def test_a_directory_without_config_json(tmp_path):
         resolve_model(str(tmp_path))
 
 
-@pytest.mark.parametrize("name", ["VibeThinker-1.5B", "weiboai/vibethinker-1.5b", "vibethinker", "Llama-3.2-1B-Instruct"])
+@pytest.mark.parametrize(
+    "name", ["VibeThinker-1.5B", "weiboai/vibethinker-1.5b", "vibethinker", "Llama-3.2-1B-Instruct"]
+)
 def test_built_in_profiles_by_id_or_alias_case_blind(name):
     assert resolve_model(name).source == "profile"
 

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-from fixture_paths import MISSING, REAL
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.fleet import read_k8s_nodes, survey
@@ -16,37 +15,112 @@ from gpu_preflight.fleet.sources import HostInput, Skipped
 from gpu_preflight.knowledge import load_knowledge
 from gpu_preflight.targets.specs import collect_targets
 
+from support.paths import MISSING, REAL
+
 K8S = REAL / "k8s-nodes"
 
 # file -> (node name, driver version, driver's highest CUDA, gpu.product, GPUs on the host,
 #          memory MiB per GPU, compute capability, MIG strategy, MIG profiles (name, count, MiB))
 EXPECTED = {
     "gfd-readme__a100__455.06__kubectl-get-nodes-yaml-fragment.yaml": (
-        "gfd-readme__a100__455.06__kubectl-get-nodes-yaml-fragment", "455.06", "11.1", "A100-SXM4-40GB",
-        1, 39538, "8.0", "none", ()),
+        "gfd-readme__a100__455.06__kubectl-get-nodes-yaml-fragment",
+        "455.06",
+        "11.1",
+        "A100-SXM4-40GB",
+        1,
+        39538,
+        "8.0",
+        "none",
+        (),
+    ),
     "nvidia-docs__a100-pcie-40gb__460.73.01__labels-fragment-mig-single.txt": (
-        "nvidia-docs__a100-pcie-40gb__460.73.01__labels-fragment-mig-single", "460.73.01", "11.2",
-        "A100-PCIE-40GB-MIG-1g.5gb", 7, 4864, "8.0", "single", ()),
+        "nvidia-docs__a100-pcie-40gb__460.73.01__labels-fragment-mig-single",
+        "460.73.01",
+        "11.2",
+        "A100-PCIE-40GB-MIG-1g.5gb",
+        7,
+        4864,
+        "8.0",
+        "single",
+        (),
+    ),
     "nvidia-docs__a100-sxm4-40gb__450.80.02__gfd-labels-mig-mixed.json": (
-        "nvidia-docs__a100-sxm4-40gb__450.80.02__gfd-labels-mig-mixed", "450.80.02", "11.0", "A100-SXM4-40GB",
-        1, 40537, "8.0", "mixed", (("1g.5gb", 1, 4864), ("2g.10gb", 1, 9984), ("3g.21gb", 1, 20096))),
+        "nvidia-docs__a100-sxm4-40gb__450.80.02__gfd-labels-mig-mixed",
+        "450.80.02",
+        "11.0",
+        "A100-SXM4-40GB",
+        1,
+        40537,
+        "8.0",
+        "mixed",
+        (("1g.5gb", 1, 4864), ("2g.10gb", 1, 9984), ("3g.21gb", 1, 20096)),
+    ),
     "nvidia-docs__a100-sxm4-40gb__450.80.02__gfd-labels-mig-none.json": (
-        "nvidia-docs__a100-sxm4-40gb__450.80.02__gfd-labels-mig-none", "450.80.02", "11.0", "A100-SXM4-40GB",
-        1, 40537, "8.0", "none", ()),
+        "nvidia-docs__a100-sxm4-40gb__450.80.02__gfd-labels-mig-none",
+        "450.80.02",
+        "11.0",
+        "A100-SXM4-40GB",
+        1,
+        40537,
+        "8.0",
+        "none",
+        (),
+    ),
     "nvidia-docs__a100-sxm4-40gb__450.80.02__gfd-labels-mig-single.json": (
-        "nvidia-docs__a100-sxm4-40gb__450.80.02__gfd-labels-mig-single", "450.80.02", "11.0",
-        "A100-SXM4-40GB-MIG-1g.5gb", 7, 4864, "8.0", "single", ()),
+        "nvidia-docs__a100-sxm4-40gb__450.80.02__gfd-labels-mig-single",
+        "450.80.02",
+        "11.0",
+        "A100-SXM4-40GB-MIG-1g.5gb",
+        7,
+        4864,
+        "8.0",
+        "single",
+        (),
+    ),
     "nvidia-docs__h100-mig-mixed__550.54.15__all-node-labels.json": (
-        "s4124-0073", "550.54.15", "12.4", "NVIDIA-H100-80GB-HBM3", 1, 81559, "9.0", "mixed",
-        (("1g.10gb", 2, 9984), ("2g.20gb", 1, 20096), ("3g.40gb", 1, 40320))),
+        "s4124-0073",
+        "550.54.15",
+        "12.4",
+        "NVIDIA-H100-80GB-HBM3",
+        1,
+        81559,
+        "9.0",
+        "mixed",
+        (("1g.10gb", 2, 9984), ("2g.20gb", 1, 20096), ("3g.40gb", 1, 40320)),
+    ),
     "nvidia-docs__h100-mig-single__550.54.15__all-node-labels.json": (
-        "s4124-0073", "550.54.15", "12.4", "NVIDIA-H100-80GB-HBM3", 1, 81559, "9.0", "single", ()),
+        "s4124-0073",
+        "550.54.15",
+        "12.4",
+        "NVIDIA-H100-80GB-HBM3",
+        1,
+        81559,
+        "9.0",
+        "single",
+        (),
+    ),
     "nvidia-docs__openshift-a100__470.57.02__labels-key=value-mig-mixed.txt": (
-        "nvidia-docs__openshift-a100__470.57.02__labels-key=value-mig-mixed", "470.57.02", "11.4",
-        "NVIDIA-A100-SXM4-40GB", 1, 40536, "8.0", "mixed", (("2g.10gb", 3, 9984),)),
+        "nvidia-docs__openshift-a100__470.57.02__labels-key=value-mig-mixed",
+        "470.57.02",
+        "11.4",
+        "NVIDIA-A100-SXM4-40GB",
+        1,
+        40536,
+        "8.0",
+        "mixed",
+        (("2g.10gb", 3, 9984),),
+    ),
     "nvidia-docs__openshift-aws-g4dn-t4-timeslicing__510.73.08__labels-grep.txt": (
-        "nvidia-docs__openshift-aws-g4dn-t4-timeslicing__510.73.08__labels-grep", "510.73.08", "11.7",
-        "Tesla-T4-SHARED", 1, 15360, "7.5", "single", ()),
+        "nvidia-docs__openshift-aws-g4dn-t4-timeslicing__510.73.08__labels-grep",
+        "510.73.08",
+        "11.7",
+        "Tesla-T4-SHARED",
+        1,
+        15360,
+        "7.5",
+        "single",
+        (),
+    ),
 }
 
 
@@ -85,7 +159,12 @@ def test_real_label_file_gpu_labels(k8s_dir: Path, file: str) -> None:
         nodes = nodes_from_text(text, file)
     labels = GpuLabels.from_labels(nodes[0].labels)
     assert (labels.driver_version, labels.driver_cuda, labels.product) == (driver, cuda, product)
-    assert (labels.memory_mib, labels.compute_capability, labels.mig_strategy, labels.mig_profiles) == (memory, cc, strategy, profiles)
+    assert (labels.memory_mib, labels.compute_capability, labels.mig_strategy, labels.mig_profiles) == (
+        memory,
+        cc,
+        strategy,
+        profiles,
+    )
     enabled = "-MIG-" in product or bool(profiles)  # single: renamed product; mixed: profiles
     assert {g.mig_mode == "Enabled" for g in labels.to_host("n").gpus} == {enabled}
 
@@ -141,27 +220,45 @@ def test_real_label_files_judged_against_a_target(k8s_dir: Path) -> None:
 
 
 def test_newer_driver_version_labels_alone() -> None:
-    labels = GpuLabels.from_labels({
-        "nvidia.com/cuda.driver-version.major": "570", "nvidia.com/cuda.driver-version.minor": "124",
-        "nvidia.com/cuda.driver-version.revision": "06", "nvidia.com/cuda.runtime-version.major": "12",
-        "nvidia.com/cuda.runtime-version.minor": "8", "nvidia.com/gpu.product": "NVIDIA-L40S", "nvidia.com/gpu.count": "4",
-    })
+    labels = GpuLabels.from_labels(
+        {
+            "nvidia.com/cuda.driver-version.major": "570",
+            "nvidia.com/cuda.driver-version.minor": "124",
+            "nvidia.com/cuda.driver-version.revision": "06",
+            "nvidia.com/cuda.runtime-version.major": "12",
+            "nvidia.com/cuda.runtime-version.minor": "8",
+            "nvidia.com/gpu.product": "NVIDIA-L40S",
+            "nvidia.com/gpu.count": "4",
+        }
+    )
     assert (labels.driver_version, labels.driver_cuda, labels.count) == ("570.124.06", "12.8", 4)
     assert labels.compute_capability is None  # not labelled: filled from the product when judged
 
 
 def test_full_labels_win_over_parts() -> None:
-    labels = GpuLabels.from_labels({
-        "nvidia.com/cuda.driver-version.full": "580.65.06", "nvidia.com/cuda.driver.major": "1",
-        "nvidia.com/cuda.runtime-version.full": "13.0", "nvidia.com/gpu.count": "1",
-    })
+    labels = GpuLabels.from_labels(
+        {
+            "nvidia.com/cuda.driver-version.full": "580.65.06",
+            "nvidia.com/cuda.driver.major": "1",
+            "nvidia.com/cuda.runtime-version.full": "13.0",
+            "nvidia.com/gpu.count": "1",
+        }
+    )
     assert (labels.driver_version, labels.driver_cuda) == ("580.65.06", "13.0")
 
 
 def test_compute_capability_from_the_product_when_not_labelled() -> None:
-    node = RawNode("gpu-1", {"nvidia.com/cuda.driver.major": "550", "nvidia.com/cuda.driver.minor": "54",
-                             "nvidia.com/cuda.driver.rev": "15", "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3-SHARED",
-                             "nvidia.com/gpu.count": "2", "kubernetes.io/arch": "arm64"})
+    node = RawNode(
+        "gpu-1",
+        {
+            "nvidia.com/cuda.driver.major": "550",
+            "nvidia.com/cuda.driver.minor": "54",
+            "nvidia.com/cuda.driver.rev": "15",
+            "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3-SHARED",
+            "nvidia.com/gpu.count": "2",
+            "kubernetes.io/arch": "arm64",
+        },
+    )
     host = GpuLabels.from_labels(node.labels).to_host("gpu-1")
     assert host.platform == {"machine": "aarch64"}
     report = survey([HostInput("gpu-1", "test", host=host)], collect_targets(cuda=["12.4"]))
@@ -174,8 +271,14 @@ def test_a_node_without_gpu_labels_is_not_a_gpu_host() -> None:
 
 
 def test_garbage_numbers_are_unknown_not_errors() -> None:
-    labels = GpuLabels.from_labels({"nvidia.com/cuda.driver.major": "²", "nvidia.com/gpu.count": "99999999",
-                                    "nvidia.com/gpu.memory": "", "nvidia.com/gpu.product": "Tesla-T4"})
+    labels = GpuLabels.from_labels(
+        {
+            "nvidia.com/cuda.driver.major": "²",
+            "nvidia.com/gpu.count": "99999999",
+            "nvidia.com/gpu.memory": "",
+            "nvidia.com/gpu.product": "Tesla-T4",
+        }
+    )
     assert (labels.driver_version, labels.count, labels.memory_mib) == (None, None, None)
     assert len(labels.to_host("n").gpus) == 1  # a product without a count is one GPU
 
@@ -183,14 +286,31 @@ def test_garbage_numbers_are_unknown_not_errors() -> None:
 # --- readers for what people have ------------------------------------------------------------
 
 NODE_LIST = {
-    "apiVersion": "v1", "kind": "List",
+    "apiVersion": "v1",
+    "kind": "List",
     "items": [
-        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "gpu-a", "labels": {
-            "kubernetes.io/hostname": "gpu-a.internal", "nvidia.com/cuda.driver.major": "550",
-            "nvidia.com/cuda.driver.minor": "54", "nvidia.com/cuda.driver.rev": "15",
-            "nvidia.com/cuda.runtime.major": "12", "nvidia.com/cuda.runtime.minor": "4",
-            "nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB", "nvidia.com/gpu.count": "8"}}},
-        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "cpu-a", "labels": {"kubernetes.io/hostname": "cpu-a"}}},
+        {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": "gpu-a",
+                "labels": {
+                    "kubernetes.io/hostname": "gpu-a.internal",
+                    "nvidia.com/cuda.driver.major": "550",
+                    "nvidia.com/cuda.driver.minor": "54",
+                    "nvidia.com/cuda.driver.rev": "15",
+                    "nvidia.com/cuda.runtime.major": "12",
+                    "nvidia.com/cuda.runtime.minor": "4",
+                    "nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB",
+                    "nvidia.com/gpu.count": "8",
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": "cpu-a", "labels": {"kubernetes.io/hostname": "cpu-a"}},
+        },
     ],
 }
 
@@ -205,7 +325,7 @@ def test_kubectl_get_nodes_json(tmp_path: Path) -> None:
 
 
 def test_published_probe_document_beats_labels(tmp_path: Path) -> None:
-    from fleet_docs import H100, host_doc
+    from support.host_docs import H100, host_doc
 
     nodes = json.loads(json.dumps(NODE_LIST))
     doc = host_doc("pod-name-xyz", "550.54.15", "12.4", H100, count=2)
@@ -264,9 +384,11 @@ kind: List
 
 
 def test_show_labels_table() -> None:
-    text = ("NAME    STATUS   ROLES    AGE   VERSION   LABELS\n"
-            "gpu-1   Ready    <none>   3d    v1.29.4   kubernetes.io/hostname=gpu-1,nvidia.com/cuda.driver.major=550,"
-            "nvidia.com/cuda.driver.minor=54,nvidia.com/cuda.driver.rev=15,nvidia.com/gpu.count=1,nvidia.com/gpu.product=NVIDIA-L4\n")
+    text = (
+        "NAME    STATUS   ROLES    AGE   VERSION   LABELS\n"
+        "gpu-1   Ready    <none>   3d    v1.29.4   kubernetes.io/hostname=gpu-1,nvidia.com/cuda.driver.major=550,"
+        "nvidia.com/cuda.driver.minor=54,nvidia.com/cuda.driver.rev=15,nvidia.com/gpu.count=1,nvidia.com/gpu.product=NVIDIA-L4\n"
+    )
     (node,) = nodes_from_text(text, "table")
     assert node.name == "gpu-1" and GpuLabels.from_labels(node.labels).product == "NVIDIA-L4"
 

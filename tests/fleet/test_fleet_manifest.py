@@ -12,10 +12,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from fixture_paths import ROOT
 
 from gpu_preflight.fleet import read_hostfiles, read_k8s_nodes, survey
 from gpu_preflight.targets.specs import collect_targets
+
+from support.paths import ROOT
 
 yaml = pytest.importorskip("yaml")
 K8S_DOCS = ROOT / "docs" / "k8s"
@@ -43,7 +44,10 @@ def test_manifest_wiring() -> None:
     assert container["command"][-1] == "/etc/gpu-preflight/" + next(iter(kinds["ConfigMap"]["data"]))
     assert kinds["ClusterRole"]["rules"] == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["patch"]}]
     subject = kinds["ClusterRoleBinding"]["subjects"][0]
-    assert (subject["name"], subject["namespace"]) == (spec["serviceAccountName"], kinds["Namespace"]["metadata"]["name"])
+    assert (subject["name"], subject["namespace"]) == (
+        spec["serviceAccountName"],
+        kinds["Namespace"]["metadata"]["name"],
+    )
 
 
 def test_probe_script_log_line_is_a_fleet_input(tmp_path: Path) -> None:
@@ -75,13 +79,18 @@ def test_probe_script_annotation_is_read_back(tmp_path: Path, monkeypatch: pytes
         def close(self) -> None:
             pass
 
-    monkeypatch.setattr(urllib.request, "urlopen", lambda request, context, timeout: sent.append((request, context)) or Response())
-    document = {"schema": "gpu-preflight/host/v1", "hostname": "gpu-node-7",
-                "driver": {"version": "550.54.15", "cuda": "12.4", "source": "nvml"},
-                "gpus": [{"index": 0, "name": "NVIDIA H100 80GB HBM3", "compute_capability": "9.0"}]}
+    monkeypatch.setattr(
+        urllib.request, "urlopen", lambda request, context, timeout: sent.append((request, context)) or Response()
+    )
+    document = {
+        "schema": "gpu-preflight/host/v1",
+        "hostname": "gpu-node-7",
+        "driver": {"version": "550.54.15", "cuda": "12.4", "source": "nvml"},
+        "gpus": [{"index": 0, "name": "NVIDIA H100 80GB HBM3", "compute_capability": "9.0"}],
+    }
     namespace["annotate"](document)
 
-    (request, context), = sent
+    ((request, context),) = sent
     assert request.get_method() == "PATCH" and request.full_url == "https://[fd00::1]:443/api/v1/nodes/gpu-node-7"
     assert request.get_header("Authorization") == "Bearer secret-token"
     assert request.get_header("Content-type") == "application/merge-patch+json"

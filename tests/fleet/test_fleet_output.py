@@ -8,8 +8,6 @@ import shlex
 from pathlib import Path
 
 import pytest
-from fixture_paths import MISSING, REAL
-from fleet_docs import A100, H100, T4, host_doc, write_docs, write_lines
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.fleet import (
@@ -18,6 +16,9 @@ from gpu_preflight.fleet import (
     node_affinity_yaml,
 )
 from gpu_preflight.fleet.placement import check_label
+
+from support.host_docs import A100, H100, T4, host_doc, write_docs, write_lines
+from support.paths import MISSING, REAL
 
 yaml = pytest.importorskip("yaml")
 
@@ -43,8 +44,10 @@ def test_no_ready_node_gives_no_snippet() -> None:
 
 def test_kubectl_commands_quote_and_deduplicate() -> None:
     commands = kubectl_label_commands(["gpu-a", "gpu-a", "odd name"], "team.example.com/llm=ok")
-    assert commands == ["kubectl label node gpu-a team.example.com/llm=ok --overwrite",
-                        "kubectl label node 'odd name' team.example.com/llm=ok --overwrite"]
+    assert commands == [
+        "kubectl label node gpu-a team.example.com/llm=ok --overwrite",
+        "kubectl label node 'odd name' team.example.com/llm=ok --overwrite",
+    ]
     assert shlex.split(commands[1])[3] == "odd name"
 
 
@@ -53,7 +56,9 @@ def test_valid_labels(label: str) -> None:
     assert check_label(label) == label
 
 
-@pytest.mark.parametrize("label", ["noequals", "=x", "a/b/c=d", "key=bad value", "key=" + "x" * 64, "Upper.Case/k=v", "-k=v"])
+@pytest.mark.parametrize(
+    "label", ["noequals", "=x", "a/b/c=d", "key=bad value", "key=" + "x" * 64, "Upper.Case/k=v", "-k=v"]
+)
 def test_invalid_labels(label: str) -> None:
     with pytest.raises(UsageError, match="--label"):
         check_label(label)
@@ -103,11 +108,14 @@ def test_cli_text_affinity_and_kubectl_outputs(run_cli, tmp_path: Path) -> None:
     assert affinity_values(affinity.stdout) == ["gpu-ok-1", "gpu-ok-2"]  # --strict: the warning host is out
     commands = run_cli("fleet", hosts, "--torch", "2.4.1+cu121", "--kubectl", "--label", "llm.example.com/torch241=yes")
     assert commands.stdout.splitlines() == [
-        f"kubectl label node {n} llm.example.com/torch241=yes --overwrite" for n in ("gpu-ok-1", "gpu-ok-2", "gpu-warn")]
+        f"kubectl label node {n} llm.example.com/torch241=yes --overwrite" for n in ("gpu-ok-1", "gpu-ok-2", "gpu-warn")
+    ]
 
 
 def test_cli_exit_0_when_nothing_fails(run_cli, tmp_path: Path) -> None:
-    path = write_lines(tmp_path / "fleet.jsonl", [host_doc(f"n{i}", "550.54.15", "12.4", H100, serial=i) for i in range(5)])
+    path = write_lines(
+        tmp_path / "fleet.jsonl", [host_doc(f"n{i}", "550.54.15", "12.4", H100, serial=i) for i in range(5)]
+    )
     result = run_cli("fleet", str(path), "--cuda", "12.4", "--json")
     assert result.returncode == 0 and result.json()["summary"]["pass"] == 5
 
@@ -129,13 +137,16 @@ def test_cli_unreadable_input_warns_reports_the_rest_and_exits_2(run_cli, tmp_pa
     assert document["unreadable"][0]["source"].endswith("garbage.json")
 
 
-@pytest.mark.parametrize("args, message", [
-    ((), "give HOSTFILEs"),
-    (("does-not-exist.json",), "no such file"),
-    (("-", "-"), "only once"),
-    (("x.json", "--torch", "not-a-version"), "--torch"),
-    (("x.json", "--label", "bad label"), "--label"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((), "give HOSTFILEs"),
+        (("does-not-exist.json",), "no such file"),
+        (("-", "-"), "only once"),
+        (("x.json", "--torch", "not-a-version"), "--torch"),
+        (("x.json", "--label", "bad label"), "--label"),
+    ],
+)
 def test_cli_unusable_requests_exit_2_with_one_line(run_cli, tmp_path: Path, args, message) -> None:
     (tmp_path / "x.json").write_text(json.dumps(host_doc("x", "550.54.15", "12.4", H100)))
     result = run_cli("fleet", *args)
@@ -160,7 +171,9 @@ def test_cli_k8s_nodes_real_fixtures(run_cli) -> None:
     assert len(document["hosts"]) == 9 and document["summary"]["unreadable"] == 0
     # both H100 files describe node s4124-0073 (R550): the only ones that run a CUDA 12.1 wheel
     assert document["ready"]["nodes"] == ["s4124-0073", "s4124-0073"]
-    assert affinity_values("affinity:\n" + _indent(yaml.safe_dump(document["ready"]["node_affinity"]))) == ["s4124-0073"]
+    assert affinity_values("affinity:\n" + _indent(yaml.safe_dump(document["ready"]["node_affinity"]))) == [
+        "s4124-0073"
+    ]
 
 
 def _indent(text: str) -> str:
@@ -175,7 +188,12 @@ def test_cli_mixed_input_kinds_in_one_survey(run_cli, tmp_path: Path) -> None:
     hosts = fleet_dir(tmp_path)
     result = run_cli("fleet", str(hosts), str(xml), "--k8s-nodes", str(labels), "--torch", "2.4.1+cu121", "--json")
     statuses = {h["name"]: h["status"] for h in result.json()["hosts"]}
-    assert statuses == {"gpu-ok-1": "pass", "gpu-ok-2": "pass", "gpu-old": "fail", "gpu-warn": "warn",
-                        "telegraf__rtx-3060__570.124.04": "pass",
-                        "nvidia-docs__a100-sxm4-40gb__450.80.02__gfd-labels-mig-none": "fail"}
+    assert statuses == {
+        "gpu-ok-1": "pass",
+        "gpu-ok-2": "pass",
+        "gpu-old": "fail",
+        "gpu-warn": "warn",
+        "telegraf__rtx-3060__570.124.04": "pass",
+        "nvidia-docs__a100-sxm4-40gb__450.80.02__gfd-labels-mig-none": "fail",
+    }
     assert result.returncode == 1

@@ -8,14 +8,15 @@ import json
 from pathlib import Path
 
 import pytest
-from fixture_paths import MISSING, REAL
-from fleet_docs import A100, H100, K80, RTX5090, T4, host_doc, write_docs, write_lines
 
+from gpu_preflight.core.host import Framework
 from gpu_preflight.fleet import HostInput, Unreadable, read_hostfiles, survey
 from gpu_preflight.fleet.judge import FleetJudge, shape_key
 from gpu_preflight.fleet.sources import _stdin, read_document
-from gpu_preflight.core.host import Framework
 from gpu_preflight.targets.specs import collect_targets
+
+from support.host_docs import A100, H100, K80, RTX5090, T4, host_doc, write_docs, write_lines
+from support.paths import MISSING, REAL
 
 TORCH = collect_targets(torch=["2.4.1+cu121"])
 
@@ -62,7 +63,10 @@ def test_every_problem_names_its_target() -> None:
     targets = collect_targets(torch=["2.4.1+cu121"], cuda=["12.4"])
     report = survey([HostInput("old", "t", doc=host_doc("old", "470.256.02", "11.4", A100))], targets)
     problems = report.hosts[0].verdict.problems
-    assert {p["target"] for p in problems if p["cause"] == "driver-too-old"} == {"torch 2.4.1+cu121", "CUDA 12.4 runtime"}
+    assert {p["target"] for p in problems if p["cause"] == "driver-too-old"} == {
+        "torch 2.4.1+cu121",
+        "CUDA 12.4 runtime",
+    }
 
 
 def test_strict_makes_warnings_fail() -> None:
@@ -93,7 +97,8 @@ def test_shape_ignores_identity_and_momentary_use_only() -> None:
     # CUDA_VISIBLE_DEVICES may name GPUs by UUID: then UUIDs are part of the shape
     env = {"CUDA_VISIBLE_DEVICES": "GPU-00000001"}
     assert shape_key(host_doc("a", "550.54.15", "12.4", H100, serial=1, env=env)) != shape_key(
-        host_doc("b", "550.54.15", "12.4", H100, serial=2, env=env))
+        host_doc("b", "550.54.15", "12.4", H100, serial=2, env=env)
+    )
 
 
 def test_cached_verdicts_equal_uncached_ones() -> None:
@@ -111,7 +116,9 @@ def test_cached_verdicts_equal_uncached_ones() -> None:
 
 def test_compute_capability_filled_from_the_product_name() -> None:
     doc = host_doc("no-cc", "550.54.15", "12.4", H100, with_cc=False)
-    assert survey([HostInput("no-cc", "t", doc=doc)], TORCH).hosts[0].verdict.gpus == "1x NVIDIA H100 80GB HBM3 (CC 9.0)"
+    assert (
+        survey([HostInput("no-cc", "t", doc=doc)], TORCH).hosts[0].verdict.gpus == "1x NVIDIA H100 80GB HBM3 (CC 9.0)"
+    )
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -127,8 +134,17 @@ def test_directory_json_lines_and_names(tmp_path: Path) -> None:
     (tmp_path / "single.json").write_text(json.dumps(anonymous))
     items = list(read_hostfiles([str(tmp_path / "dir"), str(tmp_path / "more.jsonl"), str(tmp_path / "single.json")]))
     assert all(isinstance(i, HostInput) for i in items)
-    assert [i.name for i in items] == ["h100-a", "h100-b", "a100-old", "k80", "rtx5090", "t4-minor", "mixed-gpus",
-                                      f"{tmp_path / 'more.jsonl'}:5", "single"]
+    assert [i.name for i in items] == [
+        "h100-a",
+        "h100-b",
+        "a100-old",
+        "k80",
+        "rtx5090",
+        "t4-minor",
+        "mixed-gpus",
+        f"{tmp_path / 'more.jsonl'}:5",
+        "single",
+    ]
     assert items[3].source == f"{tmp_path / 'more.jsonl'}:1"
 
 

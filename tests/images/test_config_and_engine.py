@@ -20,12 +20,23 @@ from gpu_preflight.images.reference import parse_reference
 from gpu_preflight.images.resolve import collect_image_requests, resolve_image
 
 ENV = ["PATH=/usr/bin", "CUDA_VERSION=12.4.1", "NVIDIA_REQUIRE_CUDA=cuda>=12.4", "EMPTY=", "NOEQUALS"]
-INSPECT = [{
-    "Id": "sha256:" + "1" * 64, "RepoTags": ["nvidia/cuda:12.4.1-runtime-ubuntu22.04"],
-    "RepoDigests": ["nvidia/cuda@sha256:" + "2" * 64], "Architecture": "amd64", "Os": "linux",
-    "Config": {"Env": ENV, "Labels": {"maintainer": "NVIDIA CORPORATION"}},
-}]
-OCI = {"architecture": "arm64", "os": "linux", "variant": "v8", "config": {"Env": ["CUDA_VERSION=11.8.0"]}, "rootfs": {"type": "layers"}}
+INSPECT = [
+    {
+        "Id": "sha256:" + "1" * 64,
+        "RepoTags": ["nvidia/cuda:12.4.1-runtime-ubuntu22.04"],
+        "RepoDigests": ["nvidia/cuda@sha256:" + "2" * 64],
+        "Architecture": "amd64",
+        "Os": "linux",
+        "Config": {"Env": ENV, "Labels": {"maintainer": "NVIDIA CORPORATION"}},
+    }
+]
+OCI = {
+    "architecture": "arm64",
+    "os": "linux",
+    "variant": "v8",
+    "config": {"Env": ["CUDA_VERSION=11.8.0"]},
+    "rootfs": {"type": "layers"},
+}
 
 
 def write(tmp_path, name, data) -> str:
@@ -36,23 +47,31 @@ def write(tmp_path, name, data) -> str:
 
 def test_inspect_output_and_oci_config(tmp_path):
     (inspect,) = read_image_configs(write(tmp_path, "inspect.json", INSPECT))
-    assert inspect.env == {"PATH": "/usr/bin", "CUDA_VERSION": "12.4.1", "NVIDIA_REQUIRE_CUDA": "cuda>=12.4", "EMPTY": ""}
+    assert inspect.env == {
+        "PATH": "/usr/bin",
+        "CUDA_VERSION": "12.4.1",
+        "NVIDIA_REQUIRE_CUDA": "cuda>=12.4",
+        "EMPTY": "",
+    }
     assert inspect.platform == "linux/amd64" and inspect.names[0] == "nvidia/cuda:12.4.1-runtime-ubuntu22.04"
     assert inspect.labels == {"maintainer": "NVIDIA CORPORATION"}
     (oci,) = read_image_configs(write(tmp_path, "oci.json", OCI))
     assert oci.env == {"CUDA_VERSION": "11.8.0"} and oci.platform == "linux/arm64/v8"
 
 
-@pytest.mark.parametrize("content, words", [
-    ("not json", "not valid JSON"),
-    ("[]", "empty list"),
-    ('{"a": 1}', "not an image config"),
-    ('[{"Config": {"Env": "CUDA_VERSION=1"}}]', "Env must be a list"),
-    ('[{"Config": {"Env": [1]}}]', "Env must be a list"),
-    ('[{"Config": {"Labels": []}}]', "Labels must be an object"),
-    ("[" * 100_000, "JSON"),
-    ("", "empty"),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("not json", "not valid JSON"),
+        ("[]", "empty list"),
+        ('{"a": 1}', "not an image config"),
+        ('[{"Config": {"Env": "CUDA_VERSION=1"}}]', "Env must be a list"),
+        ('[{"Config": {"Env": [1]}}]', "Env must be a list"),
+        ('[{"Config": {"Labels": []}}]', "Labels must be an object"),
+        ("[" * 100_000, "JSON"),
+        ("", "empty"),
+    ],
+)
 def test_bad_config_files_are_one_line(tmp_path, content, words):
     with pytest.raises(UsageError) as caught:
         read_image_configs(write(tmp_path, "bad.json", content))
@@ -65,7 +84,9 @@ def test_missing_config_file(tmp_path):
 
 
 def test_configs_pair_with_the_image_they_name(tmp_path):
-    two = INSPECT + [{"RepoTags": ["pytorch/pytorch:2.1.0-cuda11.8-cudnn8-runtime"], "Config": {"Env": ["PYTORCH_VERSION=2.1.0"]}}]
+    two = INSPECT + [
+        {"RepoTags": ["pytorch/pytorch:2.1.0-cuda11.8-cudnn8-runtime"], "Config": {"Env": ["PYTORCH_VERSION=2.1.0"]}}
+    ]
     requests = collect_image_requests(
         images=["pytorch/pytorch:2.1.0-cuda11.8-cudnn8-runtime", "docker.io/nvidia/cuda:12.4.1-runtime-ubuntu22.04"],
         image_configs=[write(tmp_path, "two.json", two)],
@@ -130,7 +151,10 @@ def test_engine_answers_with_inspect_output(engine):
     config = inspect_local_image("nvidia/cuda:12.4.1-runtime-ubuntu22.04", path)
     assert config.source == "docker engine" and config.env["NVIDIA_REQUIRE_CUDA"] == "cuda>=12.4"
     assert inspect_local_image("nvidia/cuda:11.8.0-base-ubuntu22.04", path) is None
-    assert asked == ["/images/nvidia/cuda:12.4.1-runtime-ubuntu22.04/json", "/images/nvidia/cuda:11.8.0-base-ubuntu22.04/json"]
+    assert asked == [
+        "/images/nvidia/cuda:12.4.1-runtime-ubuntu22.04/json",
+        "/images/nvidia/cuda:11.8.0-base-ubuntu22.04/json",
+    ]
 
 
 def test_engine_is_used_before_the_knowledge_base(engine):
@@ -182,9 +206,14 @@ def test_garbage_from_the_engine_is_ignored(tmp_path):
         listener.close()
 
 
-@pytest.mark.parametrize("docker_host, expected", [
-    (None, "/var/run/docker.sock"), ("unix:///run/user/1000/docker.sock", "/run/user/1000/docker.sock"),
-    ("tcp://10.0.0.1:2376", None), ("ssh://me@box", None),
-])
+@pytest.mark.parametrize(
+    "docker_host, expected",
+    [
+        (None, "/var/run/docker.sock"),
+        ("unix:///run/user/1000/docker.sock", "/run/user/1000/docker.sock"),
+        ("tcp://10.0.0.1:2376", None),
+        ("ssh://me@box", None),
+    ],
+)
 def test_engine_socket_from_docker_host(docker_host, expected):
     assert engine_socket({} if docker_host is None else {"DOCKER_HOST": docker_host}) == expected

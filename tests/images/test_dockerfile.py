@@ -4,14 +4,15 @@ pip-installed torch; then judged end to end like an --image."""
 from __future__ import annotations
 
 import pytest
-from scenario_kit import A100, RTX3090, host
 
 from gpu_preflight.checks.context import CheckContext
+from gpu_preflight.checks.image_gate import image_findings
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.findings import Severity
 from gpu_preflight.images.dockerfile import dockerfile_facts, parse_dockerfile
-from gpu_preflight.checks.image_gate import image_findings
 from gpu_preflight.images.resolve import collect_image_requests, resolve_images
+
+from support.scenarios import A100, RTX3090, host
 
 MULTI_STAGE = """\
 # syntax=docker/dockerfile:1
@@ -50,24 +51,45 @@ def test_last_stage_through_several_stages():
     assert facts.stages == ("nvidia/cuda:12.1.1-runtime-ubuntu22.04 AS runtime", "runtime AS final")
     assert "NVIDIA_REQUIRE_CUDA" not in facts.env  # set in the build stage only
     assert facts.env == {"APP_HOME": "/app", "MAX_JOBS": "4"}
-    assert (facts.torch.torch_version, facts.torch.variant, facts.torch.source) == ("2.3.1", "cu121", "Dockerfile:14")  # where the RUN starts
+    assert (facts.torch.torch_version, facts.torch.variant, facts.torch.source) == (
+        "2.3.1",
+        "cu121",
+        "Dockerfile:14",
+    )  # where the RUN starts
 
 
 def test_env_forms_and_legacy_cuda_version():
-    facts = facts_of('FROM ubuntu:22.04\nENV CUDA_VERSION 11.8.0\nENV NVIDIA_REQUIRE_CUDA="cuda>=11.8 brand=tesla,driver>=470,driver<471" A=1\n')
-    assert facts.env == {"CUDA_VERSION": "11.8.0", "NVIDIA_REQUIRE_CUDA": "cuda>=11.8 brand=tesla,driver>=470,driver<471", "A": "1"}
+    facts = facts_of(
+        'FROM ubuntu:22.04\nENV CUDA_VERSION 11.8.0\nENV NVIDIA_REQUIRE_CUDA="cuda>=11.8 brand=tesla,driver>=470,driver<471" A=1\n'
+    )
+    assert facts.env == {
+        "CUDA_VERSION": "11.8.0",
+        "NVIDIA_REQUIRE_CUDA": "cuda>=11.8 brand=tesla,driver>=470,driver<471",
+        "A": "1",
+    }
     assert facts.env_sources["CUDA_VERSION"] == "Dockerfile:2"
 
 
-@pytest.mark.parametrize("run, version, variant", [
-    ("pip install torch==2.1.0 --index-url https://download.pytorch.org/whl/cu118", "2.1.0", "cu118"),
-    ('python3 -m pip install "torch==2.4.1+cu121" torchvision', "2.4.1", "cu121"),
-    ("uv pip install --system torch==2.5.1 --extra-index-url https://download.pytorch.org/whl/cu124", "2.5.1", "cu124"),
-    ("pip install --index-url=https://download.pytorch.org/whl/cu126 torch==2.6.0", "2.6.0", "cu126"),
-    ('["pip", "install", "torch==2.0.1"]', "2.0.1", None),
-    ("/opt/conda/bin/pip3.11 install -U torch==2.2.2 -f https://download.pytorch.org/whl/cu121/torch_stable.html", "2.2.2", "cu121"),
-    ("pip install numpy && pip install torch==1.13.1 && pip install torch==2.1.2", "2.1.2", None),
-])
+@pytest.mark.parametrize(
+    "run, version, variant",
+    [
+        ("pip install torch==2.1.0 --index-url https://download.pytorch.org/whl/cu118", "2.1.0", "cu118"),
+        ('python3 -m pip install "torch==2.4.1+cu121" torchvision', "2.4.1", "cu121"),
+        (
+            "uv pip install --system torch==2.5.1 --extra-index-url https://download.pytorch.org/whl/cu124",
+            "2.5.1",
+            "cu124",
+        ),
+        ("pip install --index-url=https://download.pytorch.org/whl/cu126 torch==2.6.0", "2.6.0", "cu126"),
+        ('["pip", "install", "torch==2.0.1"]', "2.0.1", None),
+        (
+            "/opt/conda/bin/pip3.11 install -U torch==2.2.2 -f https://download.pytorch.org/whl/cu121/torch_stable.html",
+            "2.2.2",
+            "cu121",
+        ),
+        ("pip install numpy && pip install torch==1.13.1 && pip install torch==2.1.2", "2.1.2", None),
+    ],
+)
 def test_torch_from_pip_install(run, version, variant):
     facts = facts_of(f"FROM python:3.11\nRUN {run}\n")
     assert (facts.torch.torch_version, facts.torch.variant) == (version, variant)
@@ -76,7 +98,9 @@ def test_torch_from_pip_install(run, version, variant):
 def test_torch_range_is_kept_unpinned_and_requirement_files_noted():
     facts = facts_of("FROM python:3.11\nRUN pip install -r requirements.txt 'torch>=2.1'\n")
     assert facts.torch.pinned is False
-    assert facts.notes == ("Dockerfile:2: pip install -r requirements.txt: that file is in the build context, not read",)
+    assert facts.notes == (
+        "Dockerfile:2: pip install -r requirements.txt: that file is in the build context, not read",
+    )
 
 
 def test_no_torch_means_none_and_other_pip_args_are_not_requirements():
@@ -95,24 +119,31 @@ def test_heredoc_escape_directive_and_scratch():
 def test_arg_without_default_leaves_the_base_unknown():
     facts = facts_of("ARG BASE\nFROM ${BASE}\n")
     assert facts.base is None
-    assert facts.unknown == ("the base image of Dockerfile:2 (${BASE}) needs build argument(s) BASE, which have no default",)
+    assert facts.unknown == (
+        "the base image of Dockerfile:2 (${BASE}) needs build argument(s) BASE, which have no default",
+    )
 
 
 def test_arg_default_forms_and_platform():
-    facts = facts_of('ARG REPO=nvidia/cuda TAG="12.4.1-base-ubuntu22.04"\nFROM --platform=linux/arm64 ${REPO}:${TAG:-x}\n')
+    facts = facts_of(
+        'ARG REPO=nvidia/cuda TAG="12.4.1-base-ubuntu22.04"\nFROM --platform=linux/arm64 ${REPO}:${TAG:-x}\n'
+    )
     assert facts.base.familiar == "nvidia/cuda:12.4.1-base-ubuntu22.04" and facts.platform == "linux/arm64"
 
 
-@pytest.mark.parametrize("text, words", [
-    ("RUN echo\n", "RUN before the first FROM"),
-    ("# only a comment\n", "no FROM instruction"),
-    ("FROM ../../etc\n", "Dockerfile:1: FROM '../../etc': a file path"),
-    ("FROM a b c d\n", "FROM needs IMAGE [AS NAME]"),
-    ("FROM ubuntu\nENV\n", "needs at least one name"),
-    ("FROM ubuntu\nENV 1A=x\n", "is not a variable name"),
-    ("FROM ubuntu\n{{bad}} x\n", "not a Dockerfile instruction"),
-    ("# escape=x\nFROM ubuntu\n", "escape directive"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("RUN echo\n", "RUN before the first FROM"),
+        ("# only a comment\n", "no FROM instruction"),
+        ("FROM ../../etc\n", "Dockerfile:1: FROM '../../etc': a file path"),
+        ("FROM a b c d\n", "FROM needs IMAGE [AS NAME]"),
+        ("FROM ubuntu\nENV\n", "needs at least one name"),
+        ("FROM ubuntu\nENV 1A=x\n", "is not a variable name"),
+        ("FROM ubuntu\n{{bad}} x\n", "not a Dockerfile instruction"),
+        ("# escape=x\nFROM ubuntu\n", "escape directive"),
+    ],
+)
 def test_malformed_dockerfiles_are_one_line(text, words):
     with pytest.raises(UsageError) as caught:
         facts_of(text)
@@ -162,7 +193,9 @@ def test_dockerfile_env_over_an_unknown_base(tmp_path):
 
 
 def test_dockerfile_on_an_unknown_base_without_facts_is_a_warning(tmp_path):
-    findings = judge(tmp_path, "FROM ghcr.io/someone/base:1\nRUN echo hi\n", host("550.54.15", A100, driver_cuda="12.4"))
+    findings = judge(
+        tmp_path, "FROM ghcr.io/someone/base:1\nRUN echo hi\n", host("550.54.15", A100, driver_cuda="12.4")
+    )
     assert [f.code for f in findings] == ["image-unknown"]
 
 
@@ -190,7 +223,9 @@ def test_nvidia_style_dockerfile_with_automatic_platform_args():
     amd64 = facts_of(NVIDIA_STYLE)
     assert amd64.stages == ("ubuntu:22.04 AS base", "base AS base-amd64", "base-amd64")
     assert amd64.base.familiar == "ubuntu:22.04"
-    assert amd64.env["NVIDIA_REQUIRE_CUDA"].startswith("cuda>=12.4 brand=tesla") and amd64.env["CUDA_VERSION"] == "12.4.1"
+    assert (
+        amd64.env["NVIDIA_REQUIRE_CUDA"].startswith("cuda>=12.4 brand=tesla") and amd64.env["CUDA_VERSION"] == "12.4.1"
+    )
     arm64 = dockerfile_facts(NVIDIA_STYLE, platform="linux/arm64")
     assert arm64.env["NVIDIA_REQUIRE_CUDA"] == "cuda>=12.4"
 

@@ -12,11 +12,11 @@ import json
 import time
 
 import pytest
-from fixture_paths import REAL  # noqa: E402
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.versions import Version
 from gpu_preflight.images.nvidia_require import (
     BRANDS,
     OPERATORS,
@@ -35,7 +35,8 @@ from gpu_preflight.images.nvidia_require import (
     requirement_texts_from_env,
     requirements_from_env,
 )
-from gpu_preflight.core.versions import Version
+
+from support.paths import REAL  # noqa: E402
 
 CASES_FILE = REAL / "container-toolkit-tests" / "requirements-test-cases.json"
 REQUIRE_CUDA = REAL / "require-cuda"
@@ -48,8 +49,9 @@ def v(text: str) -> Version:
     return Version.parse(text)
 
 
-def facts(cuda: str | None = None, driver: str | None = None, arch: str | None = None,
-          brand: str | None = None) -> DeviceFacts:
+def facts(
+    cuda: str | None = None, driver: str | None = None, arch: str | None = None, brand: str | None = None
+) -> DeviceFacts:
     return DeviceFacts(cuda and v(cuda), driver and v(driver), arch and v(arch), brand)
 
 
@@ -72,8 +74,10 @@ except FileNotFoundError:
 def cases(section: str, key: str = "cases") -> list:
     if CASES is None:
         return [pytest.param(None, marks=pytest.mark.skip(reason=f"real fixture not found: {CASES_FILE}"))]
-    return [pytest.param(case, id=str(case.get("description", case)) if isinstance(case, dict) else str(case))
-            for case in CASES[section][key]]
+    return [
+        pytest.param(case, id=str(case.get("description", case)) if isinstance(case, dict) else str(case))
+        for case in CASES[section][key]
+    ]
 
 
 def env_of(case: dict) -> dict[str, str]:
@@ -180,9 +184,16 @@ def test_dsl_semantics_tables_match_the_module() -> None:
     assert tuple(semantics["operators"]) == OPERATORS
     assert set(semantics["properties"]) == set(PROPERTIES)
     messages = semantics["error_messages"]
-    expected_cuda = messages["failed_predicate_starting_with_cuda>="].replace("<first space-separated group>", "cuda>=12.4")
+    expected_cuda = messages["failed_predicate_starting_with_cuda>="].replace(
+        "<first space-separated group>", "cuda>=12.4"
+    )
     expected_other = messages["other_failed_predicate"].replace("<first space-separated group>", "arch>=9.0")
-    assert evaluate(one("cuda>=12.4 brand=tesla,driver>=470,driver<471"), [facts("11.4", "470.256.02", "8.6", "geforce")]).message == CLI + expected_cuda
+    assert (
+        evaluate(
+            one("cuda>=12.4 brand=tesla,driver>=470,driver<471"), [facts("11.4", "470.256.02", "8.6", "geforce")]
+        ).message
+        == CLI + expected_cuda
+    )
     assert evaluate(one("arch>=9.0 cuda>=99"), [HOST]).message == CLI + expected_other
     with pytest.raises(RequirementError, match="^requirement error: " + messages["parse_error"]):
         parse_requirement("cuda>=11.6,foo=bar")
@@ -198,7 +209,9 @@ def real_values() -> list:
     values: set[str] = set()
     for path in files:
         with path.open(newline="", encoding="utf-8") as handle:  # byte-exact: no quoting, no stripping
-            values.update(row["NVIDIA_REQUIRE_CUDA"] for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+            values.update(
+                row["NVIDIA_REQUIRE_CUDA"] for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+            )
     return [pytest.param(value, id=f"{len(value)}:{value[:40]}") for value in sorted(values)]
 
 
@@ -266,7 +279,18 @@ def test_contradictory_upstream_term_never_passes() -> None:
 
 # --- the 12.4.1 image against real hosts -----------------------------------------------------
 
-BRANDS_12_4 = ("tesla", "unknown", "nvidia", "nvidiartx", "geforce", "geforcertx", "quadro", "quadrortx", "titan", "titanrtx")
+BRANDS_12_4 = (
+    "tesla",
+    "unknown",
+    "nvidia",
+    "nvidiartx",
+    "geforce",
+    "geforcertx",
+    "quadro",
+    "quadrortx",
+    "titan",
+    "titanrtx",
+)
 CUDA_12_4_1 = "cuda>=12.4 " + " ".join(
     f"brand={brand},driver>={branch},driver<{branch + 1}" for branch in (470, 525, 535) for brand in BRANDS_12_4
 )
@@ -277,7 +301,10 @@ def test_the_12_4_1_value_is_the_real_one() -> None:
     if not path.exists():
         pytest.skip(f"real fixture not found: {path}")
     with path.open(newline="", encoding="utf-8") as handle:
-        rows = {r["cuda_version"]: r["NVIDIA_REQUIRE_CUDA"] for r in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)}
+        rows = {
+            r["cuda_version"]: r["NVIDIA_REQUIRE_CUDA"]
+            for r in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        }
     assert rows["12.4.1"] == CUDA_12_4_1
 
 
@@ -316,7 +343,9 @@ def test_12_4_1_fails_on_510_geforce_with_the_runtimes_message() -> None:
     assert len(outcome.failures) == 31
     # The geforce terms fail on the branch; the others already on the brand.
     assert [str(c) for t, c in outcome.failures if t.constraints[0].value == "geforce"] == [
-        "driver<471", "driver>=525", "driver>=535",
+        "driver<471",
+        "driver>=525",
+        "driver>=535",
     ]
     assert {str(c) for t, c in outcome.failures[1:] if t.constraints[0].value != "geforce"} == {
         f"brand={b}" for b in BRANDS_12_4 if b != "geforce"
@@ -371,12 +400,13 @@ def test_version_compare(actual: str, condition: str, expected: bool) -> None:
 
 def dsl_compare_version(v1: str, cmp: str, v2: str) -> int:
     """A line-by-line port of libnvidia-container's dsl_compare_version (-1 is its error)."""
+
     def take(s: str) -> tuple[int | None, str]:
         digits = len(s) - len(s.lstrip("0123456789"))
         if digits == 0 or int(s[:digits]) >= 2**64 - 1:
             return None, s
         rest = s[digits:]
-        return int(s[:digits]), rest[len(rest) - len(rest.lstrip(".")):]
+        return int(s[:digits]), rest[len(rest) - len(rest.lstrip(".")) :]
 
     for s in (v1, v2):
         if s.strip("0123456789.") or not set(s) <= set("0123456789."):
@@ -430,13 +460,19 @@ def test_separate_variables_are_anded_in_name_order() -> None:
 
 def test_every_gpu_must_pass_and_the_first_failing_one_is_reported() -> None:
     requirements = requirements_from_env({"NVIDIA_REQUIRE_ARCH": "arch>=8.0", "NVIDIA_REQUIRE_CUDA": "cuda>=12.0"})
-    host = [facts("12.4", "550.54.15", "8.0", "nvidia"), facts("12.4", "550.54.15", "7.5", "tesla"),
-            facts("12.4", "550.54.15", "6.1", "geforce")]
+    host = [
+        facts("12.4", "550.54.15", "8.0", "nvidia"),
+        facts("12.4", "550.54.15", "7.5", "tesla"),
+        facts("12.4", "550.54.15", "6.1", "geforce"),
+    ]
     result = evaluate(requirements, host)
     assert [(o.device, o.requirement.origin, o.satisfied) for o in result.outcomes] == [
-        (0, "NVIDIA_REQUIRE_ARCH", True), (0, "NVIDIA_REQUIRE_CUDA", True),
-        (1, "NVIDIA_REQUIRE_ARCH", False), (1, "NVIDIA_REQUIRE_CUDA", True),
-        (2, "NVIDIA_REQUIRE_ARCH", False), (2, "NVIDIA_REQUIRE_CUDA", True),
+        (0, "NVIDIA_REQUIRE_ARCH", True),
+        (0, "NVIDIA_REQUIRE_CUDA", True),
+        (1, "NVIDIA_REQUIRE_ARCH", False),
+        (1, "NVIDIA_REQUIRE_CUDA", True),
+        (2, "NVIDIA_REQUIRE_ARCH", False),
+        (2, "NVIDIA_REQUIRE_CUDA", True),
     ]
     assert result.first_failure.device == 1
     assert result.message == CLI + "unsatisfied condition: arch>=8.0"
@@ -471,18 +507,34 @@ def test_case_folding_is_ascii_only_like_strcasecmp() -> None:
     assert not evaluate(one("brand=É"), [facts(brand="é")]).satisfied
     assert evaluate(one("brand=É"), [facts(brand="É")]).satisfied
     assert parse_requirement("DRIVER>=470,Brand=TESLA").terms[0].constraints == (
-        Constraint("driver", ">=", "470"), Constraint("brand", "=", "TESLA"),
+        Constraint("driver", ">=", "470"),
+        Constraint("brand", "=", "TESLA"),
     )
 
 
 # --- the environment -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("value", "disabled"), [
-    ("true", True), ("1", True), ("t", True), ("T", True), ("TRUE", True), ("True", True),
-    ("false", False), ("0", False), ("yes", False), ("y", False), ("on", False), ("", False),
-    ("tRuE", False), (" true", False), ("true\n", False),
-])
+@pytest.mark.parametrize(
+    ("value", "disabled"),
+    [
+        ("true", True),
+        ("1", True),
+        ("t", True),
+        ("T", True),
+        ("TRUE", True),
+        ("True", True),
+        ("false", False),
+        ("0", False),
+        ("yes", False),
+        ("y", False),
+        ("on", False),
+        ("", False),
+        ("tRuE", False),
+        (" true", False),
+        ("true\n", False),
+    ],
+)
 def test_disable_require_parses_like_go(value: str, disabled: bool) -> None:
     env = {"NVIDIA_REQUIRE_CUDA": "cuda>=99.0", "NVIDIA_DISABLE_REQUIRE": value}
     assert require_disabled(env) is disabled
@@ -498,26 +550,46 @@ def test_disabled_skips_even_invalid_values() -> None:
     assert evaluate(requirements_from_env(env), [HOST]) == Evaluation((), disabled=True)
 
 
-@pytest.mark.parametrize(("env", "expected"), [
-    ({"CUDA_VERSION": "12.4.1"}, [("CUDA_VERSION", "cuda>=12.4")]),
-    ({"CUDA_VERSION": "9.0.176", "NVIDIA_REQUIRE_CUDA": ""}, [("NVIDIA_REQUIRE_CUDA", ""), ("CUDA_VERSION", "cuda>=9.0")]),
-    ({"CUDA_VERSION": "12.4.1", "NVIDIA_REQUIRE_CUDA": "cuda>=12.4"}, [("NVIDIA_REQUIRE_CUDA", "cuda>=12.4")]),
-    ({"CUDA_VERSION": ""}, []),
-    ({"CUDA_VERSION": "11.8.0-rc1+b2"}, [("CUDA_VERSION", "cuda>=11.8")]),
-    ({"NVIDIA_REQUIRE_JETPACK": "csv-mounts=all", "NVIDIA_REQUIRE_JETPACKX": "x"}, []),
-    ({"nvidia_require_cuda": "cuda>=99"}, []),  # variable names are case-sensitive
-    ({}, []),
-])
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"CUDA_VERSION": "12.4.1"}, [("CUDA_VERSION", "cuda>=12.4")]),
+        (
+            {"CUDA_VERSION": "9.0.176", "NVIDIA_REQUIRE_CUDA": ""},
+            [("NVIDIA_REQUIRE_CUDA", ""), ("CUDA_VERSION", "cuda>=9.0")],
+        ),
+        ({"CUDA_VERSION": "12.4.1", "NVIDIA_REQUIRE_CUDA": "cuda>=12.4"}, [("NVIDIA_REQUIRE_CUDA", "cuda>=12.4")]),
+        ({"CUDA_VERSION": ""}, []),
+        ({"CUDA_VERSION": "11.8.0-rc1+b2"}, [("CUDA_VERSION", "cuda>=11.8")]),
+        ({"NVIDIA_REQUIRE_JETPACK": "csv-mounts=all", "NVIDIA_REQUIRE_JETPACKX": "x"}, []),
+        ({"nvidia_require_cuda": "cuda>=99"}, []),  # variable names are case-sensitive
+        ({}, []),
+    ],
+)
 def test_requirement_texts_from_env(env: dict[str, str], expected: list[tuple[str, str]]) -> None:
     assert requirement_texts_from_env(env) == expected
 
 
-@pytest.mark.parametrize(("cuda_version", "floor"), [
-    # golang.org/x/mod/semver: no leading zeros in numbers, suffixes only after a patch number.
-    ("12", "12.0"), ("11.8.0-rc.1", "11.8"), ("11.8.0-0a", "11.8"), ("11.8.0+001", "11.8"),
-    ("09.0", None), ("11.08", None), ("11.8.00", None), ("11.8-rc1", None), ("11.8.0-01", None),
-    ("11.8.0-rc..1", None), ("11.8.0+", None), ("V11.8", None), ("vv11.8", None), ("11.8 ", None),
-])
+@pytest.mark.parametrize(
+    ("cuda_version", "floor"),
+    [
+        # golang.org/x/mod/semver: no leading zeros in numbers, suffixes only after a patch number.
+        ("12", "12.0"),
+        ("11.8.0-rc.1", "11.8"),
+        ("11.8.0-0a", "11.8"),
+        ("11.8.0+001", "11.8"),
+        ("09.0", None),
+        ("11.08", None),
+        ("11.8.00", None),
+        ("11.8-rc1", None),
+        ("11.8.0-01", None),
+        ("11.8.0-rc..1", None),
+        ("11.8.0+", None),
+        ("V11.8", None),
+        ("vv11.8", None),
+        ("11.8 ", None),
+    ],
+)
 def test_legacy_cuda_version_follows_go_semver(cuda_version: str, floor: str | None) -> None:
     if floor is None:
         with pytest.raises(RequirementError, match="^failed to get version: invalid version string"):
@@ -549,24 +621,76 @@ def test_thirty_two_requirements_at_most() -> None:
 P = "requirement error: invalid expression: "
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("foo=bar", P + "NVIDIA_REQUIRE_CUDA, column 1: 'foo=bar': unknown property 'foo' (nvidia-container-cli knows cuda, driver, arch, brand)"),
-    ("cuda>=12.4 brand>=tesla", P + "NVIDIA_REQUIRE_CUDA, column 12: 'brand>=tesla': brand can only be compared with = or !=, not >="),
-    ("cuda>=", P + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda>=': cuda>= has no value"),
-    ("cuda>=12.4,>=470", P + "NVIDIA_REQUIRE_CUDA, column 12: '>=470': no property name before the operator"),
-    ("notvalid", P + "NVIDIA_REQUIRE_CUDA, column 1: 'notvalid': no operator (=, !=, <, <=, >, >=)"),
-    ("cuda==12.4", P + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda==12.4': unknown operator '==' (use =, !=, <, <=, >, >=)"),
-    ("cuda=>12.4", P + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda=>12.4': unknown operator '=>' (use =, !=, <, <=, >, >=)"),
-    ("cuda>=12.4a", P + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda>=12.4a': cuda value '12.4a' is not a version (digits and dots, at most 2^64-2 each)"),
-    ("driver>=.5", P + "NVIDIA_REQUIRE_CUDA, column 1: 'driver>=.5': driver value '.5' is not a version (digits and dots, at most 2^64-2 each)"),
-    ("driver<4>7", P + "NVIDIA_REQUIRE_CUDA, column 1: 'driver<4>7': driver value '4>7' is not a version (digits and dots, at most 2^64-2 each)"),
-    ("arch>=18446744073709551615", P + "NVIDIA_REQUIRE_CUDA, column 1: 'arch>=18446744073709551615': arch value '18446744073709551615' is not a version (digits and dots, at most 2^64-2 each)"),
-    ("cuda>=١٢.٤", P + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda>=١٢.٤': cuda value '١٢.٤' is not a version (digits and dots, at most 2^64-2 each)"),
-    ("cuda>=12.4\tbrand=tesla", P + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda>=12.4\\tbrand=tesla': cuda value '12.4\\tbrand=tesla' is not a version (digits and dots, at most 2^64-2 each)"),
-    ("cuda>=12.4\n", P + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda>=12.4\\n': cuda value '12.4\\n' is not a version (digits and dots, at most 2^64-2 each)"),
-    ("\x1b[31mcuda>=1", P + "NVIDIA_REQUIRE_CUDA, column 1: '\\x1b[31mcuda>=1': unknown property '\\x1b[31mcuda' (nvidia-container-cli knows cuda, driver, arch, brand)"),
-    ("cuda>=1\x00", P + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda>=1\\x00': cuda value '1\\x00' is not a version (digits and dots, at most 2^64-2 each)"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "foo=bar",
+            P
+            + "NVIDIA_REQUIRE_CUDA, column 1: 'foo=bar': unknown property 'foo' (nvidia-container-cli knows cuda, driver, arch, brand)",
+        ),
+        (
+            "cuda>=12.4 brand>=tesla",
+            P + "NVIDIA_REQUIRE_CUDA, column 12: 'brand>=tesla': brand can only be compared with = or !=, not >=",
+        ),
+        ("cuda>=", P + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda>=': cuda>= has no value"),
+        ("cuda>=12.4,>=470", P + "NVIDIA_REQUIRE_CUDA, column 12: '>=470': no property name before the operator"),
+        ("notvalid", P + "NVIDIA_REQUIRE_CUDA, column 1: 'notvalid': no operator (=, !=, <, <=, >, >=)"),
+        (
+            "cuda==12.4",
+            P + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda==12.4': unknown operator '==' (use =, !=, <, <=, >, >=)",
+        ),
+        (
+            "cuda=>12.4",
+            P + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda=>12.4': unknown operator '=>' (use =, !=, <, <=, >, >=)",
+        ),
+        (
+            "cuda>=12.4a",
+            P
+            + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda>=12.4a': cuda value '12.4a' is not a version (digits and dots, at most 2^64-2 each)",
+        ),
+        (
+            "driver>=.5",
+            P
+            + "NVIDIA_REQUIRE_CUDA, column 1: 'driver>=.5': driver value '.5' is not a version (digits and dots, at most 2^64-2 each)",
+        ),
+        (
+            "driver<4>7",
+            P
+            + "NVIDIA_REQUIRE_CUDA, column 1: 'driver<4>7': driver value '4>7' is not a version (digits and dots, at most 2^64-2 each)",
+        ),
+        (
+            "arch>=18446744073709551615",
+            P
+            + "NVIDIA_REQUIRE_CUDA, column 1: 'arch>=18446744073709551615': arch value '18446744073709551615' is not a version (digits and dots, at most 2^64-2 each)",
+        ),
+        (
+            "cuda>=١٢.٤",
+            P
+            + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda>=١٢.٤': cuda value '١٢.٤' is not a version (digits and dots, at most 2^64-2 each)",
+        ),
+        (
+            "cuda>=12.4\tbrand=tesla",
+            P
+            + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda>=12.4\\tbrand=tesla': cuda value '12.4\\tbrand=tesla' is not a version (digits and dots, at most 2^64-2 each)",
+        ),
+        (
+            "cuda>=12.4\n",
+            P
+            + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda>=12.4\\n': cuda value '12.4\\n' is not a version (digits and dots, at most 2^64-2 each)",
+        ),
+        (
+            "\x1b[31mcuda>=1",
+            P
+            + "NVIDIA_REQUIRE_CUDA, column 1: '\\x1b[31mcuda>=1': unknown property '\\x1b[31mcuda' (nvidia-container-cli knows cuda, driver, arch, brand)",
+        ),
+        (
+            "cuda>=1\x00",
+            P
+            + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda>=1\\x00': cuda value '1\\x00' is not a version (digits and dots, at most 2^64-2 each)",
+        ),
+    ],
+)
 def test_invalid_expressions(text: str, message: str) -> None:
     with pytest.raises(RequirementError) as raised:
         parse_requirement(text)
@@ -575,7 +699,9 @@ def test_invalid_expressions(text: str, message: str) -> None:
 
 
 def test_the_origin_names_the_variable() -> None:
-    with pytest.raises(RequirementError, match=r"^requirement error: invalid expression: NVIDIA_REQUIRE_ARCH, column 1: 'arch>=x'"):
+    with pytest.raises(
+        RequirementError, match=r"^requirement error: invalid expression: NVIDIA_REQUIRE_ARCH, column 1: 'arch>=x'"
+    ):
         requirements_from_env({"NVIDIA_REQUIRE_CUDA": "cuda>=12.0", "NVIDIA_REQUIRE_ARCH": "arch>=x"})
 
 
@@ -597,7 +723,10 @@ def test_a_non_string_is_a_programming_error() -> None:
 
 
 def test_empty_constraints_and_spaces_are_skipped() -> None:
-    assert dnf(parse_requirement("  cuda>=12.4,,driver>=1,   brand=tesla  ")) == [["cuda>=12.4", "driver>=1"], ["brand=tesla"]]
+    assert dnf(parse_requirement("  cuda>=12.4,,driver>=1,   brand=tesla  ")) == [
+        ["cuda>=12.4", "driver>=1"],
+        ["brand=tesla"],
+    ]
     assert parse_requirement("").terms == () and parse_requirement("   ").terms == ()
     assert evaluate(one("   "), [HOST]).outcomes[0].satisfied
 
@@ -612,7 +741,10 @@ def test_a_term_of_only_commas_keeps_the_verdict_so_far() -> None:
 
 def test_message_names_the_text_before_the_first_space() -> None:
     assert evaluate(one(" cuda>=99"), [HOST]).message == CLI + "unsatisfied condition: "
-    assert evaluate(one("driver>=999,cuda>=1 cuda>=99"), [HOST]).message == CLI + "unsatisfied condition: driver>=999,cuda>=1"
+    assert (
+        evaluate(one("driver>=999,cuda>=1 cuda>=99"), [HOST]).message
+        == CLI + "unsatisfied condition: driver>=999,cuda>=1"
+    )
 
 
 def test_a_long_failing_condition_overflows_the_runtimes_buffer() -> None:
@@ -674,17 +806,39 @@ def test_any_text_parses_or_raises_a_requirement_error(text: str) -> None:
 # --- brands ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("display", "expected"), [
-    ("GeForce", "geforce"), ("GeForce RTX", "geforcertx"), ("NVIDIA RTX", "nvidiartx"),
-    ("Quadro", "quadro"), ("Quadro RTX", "quadrortx"), ("Titan", "titan"), ("TITAN", "titan"),
-    ("TITAN RTX", "titanrtx"), ("Titan RTX", "titanrtx"), ("Tesla", "tesla"), ("NVIDIA", "nvidia"),
-    ("GRID", "grid"), ("Grid", "grid"), ("NVS", "nvs"), ("Unknown", "unknown"),
-    ("NVIDIA Virtual Applications", "vapps"), ("NVIDIA Virtual PC", "vpc"),
-    ("NVIDIA Virtual Compute Server", "vcs"), ("NVIDIA RTX Virtual Workstation", "vws"),
-    ("NVIDIA Cloud Gaming", "cloudgaming"), ("vGaming", "cloudgaming"),
-    ("NVML_BRAND_QUADRO_RTX", "quadrortx"), ("NVML_BRAND_NVIDIA_VCS", "vcs"), ("NvidiaRTX", "nvidiartx"),
-    ("  geforce\n", "geforce"), ("", "unknown"), ("N/A", "unknown"), ("Radeon", "unknown"),
-])
+@pytest.mark.parametrize(
+    ("display", "expected"),
+    [
+        ("GeForce", "geforce"),
+        ("GeForce RTX", "geforcertx"),
+        ("NVIDIA RTX", "nvidiartx"),
+        ("Quadro", "quadro"),
+        ("Quadro RTX", "quadrortx"),
+        ("Titan", "titan"),
+        ("TITAN", "titan"),
+        ("TITAN RTX", "titanrtx"),
+        ("Titan RTX", "titanrtx"),
+        ("Tesla", "tesla"),
+        ("NVIDIA", "nvidia"),
+        ("GRID", "grid"),
+        ("Grid", "grid"),
+        ("NVS", "nvs"),
+        ("Unknown", "unknown"),
+        ("NVIDIA Virtual Applications", "vapps"),
+        ("NVIDIA Virtual PC", "vpc"),
+        ("NVIDIA Virtual Compute Server", "vcs"),
+        ("NVIDIA RTX Virtual Workstation", "vws"),
+        ("NVIDIA Cloud Gaming", "cloudgaming"),
+        ("vGaming", "cloudgaming"),
+        ("NVML_BRAND_QUADRO_RTX", "quadrortx"),
+        ("NVML_BRAND_NVIDIA_VCS", "vcs"),
+        ("NvidiaRTX", "nvidiartx"),
+        ("  geforce\n", "geforce"),
+        ("", "unknown"),
+        ("N/A", "unknown"),
+        ("Radeon", "unknown"),
+    ],
+)
 def test_brand_id(display: str, expected: str) -> None:
     assert brand_id(display) == expected
     assert expected in BRANDS
@@ -697,6 +851,13 @@ def test_every_brand_id_is_its_own_id() -> None:
 
 def test_the_real_nvidia_smi_brands_map() -> None:
     # The spellings seen in ../shared/fixtures/real/nvidia-smi-xml <product_brand>.
-    assert [brand_id(b) for b in ("GeForce", "NVIDIA", "NVIDIA RTX", "NVIDIA RTX Virtual Workstation", "Quadro", "Tesla")] == [
-        "geforce", "nvidia", "nvidiartx", "vws", "quadro", "tesla",
+    assert [
+        brand_id(b) for b in ("GeForce", "NVIDIA", "NVIDIA RTX", "NVIDIA RTX Virtual Workstation", "Quadro", "Tesla")
+    ] == [
+        "geforce",
+        "nvidia",
+        "nvidiartx",
+        "vws",
+        "quadro",
+        "tesla",
     ]

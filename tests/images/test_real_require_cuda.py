@@ -15,14 +15,15 @@ import csv
 import re
 
 import pytest
-from fixture_paths import REAL
-from scenario_kit import A100, RTX3090, T4, V100, host
 
 from gpu_preflight.checks.context import CheckContext
-from gpu_preflight.core.findings import Severity
 from gpu_preflight.checks.image_gate import gate_findings
+from gpu_preflight.core.findings import Severity
 from gpu_preflight.images.reference import parse_reference
 from gpu_preflight.images.resolve import resolve_image
+
+from support.paths import REAL
+from support.scenarios import A100, RTX3090, T4, V100, host
 
 REQUIRE_CUDA = REAL / "require-cuda"
 TABLES = ("all-variants", "latest-ubuntu-x86_64", "first-seen-ubuntu-x86_64")
@@ -30,10 +31,25 @@ HINT = ", please update your driver to a newer version, or use an earlier cuda c
 
 # (driver, the CUDA version it reports): one real driver per branch, R384 .. R580.
 DRIVERS = [
-    ("384.111", "9.0"), ("396.44", "9.2"), ("410.104", "10.0"), ("418.87.01", "10.1"), ("440.33.01", "10.2"),
-    ("450.80.02", "11.0"), ("460.32.03", "11.2"), ("470.82.01", "11.4"), ("510.47.03", "11.6"), ("515.65.01", "11.7"),
-    ("525.85.12", "12.0"), ("530.30.02", "12.1"), ("535.104.05", "12.2"), ("545.29.06", "12.3"), ("550.54.15", "12.4"),
-    ("560.35.03", "12.6"), ("570.124.06", "12.8"), ("575.57.08", "12.9"), ("580.65.06", "13.0"),
+    ("384.111", "9.0"),
+    ("396.44", "9.2"),
+    ("410.104", "10.0"),
+    ("418.87.01", "10.1"),
+    ("440.33.01", "10.2"),
+    ("450.80.02", "11.0"),
+    ("460.32.03", "11.2"),
+    ("470.82.01", "11.4"),
+    ("510.47.03", "11.6"),
+    ("515.65.01", "11.7"),
+    ("525.85.12", "12.0"),
+    ("530.30.02", "12.1"),
+    ("535.104.05", "12.2"),
+    ("545.29.06", "12.3"),
+    ("550.54.15", "12.4"),
+    ("560.35.03", "12.6"),
+    ("570.124.06", "12.8"),
+    ("575.57.08", "12.9"),
+    ("580.65.06", "13.0"),
 ]
 # GPUs with the NVML brands images name; Quadro RTX 6000 is a workstation card, the last one is
 # not in the knowledge base (its forward-compat eligibility is unknown).
@@ -57,6 +73,7 @@ def _values() -> list:
 
 # --- the oracle --------------------------------------------------------------------------------
 
+
 def _version(text: str) -> tuple[int, ...] | None:
     if not re.fullmatch(r"[0-9][0-9.]*", text):
         return None
@@ -72,14 +89,25 @@ def _holds(condition: str, facts: dict[str, str]) -> bool:
     if name == "brand":
         return (facts["brand"].lower() == value.lower()) == (op == "=")
     actual, wanted = _version(facts[name]), _version(value)
-    return {">=": actual >= wanted, "<=": actual <= wanted, ">": actual > wanted, "<": actual < wanted,
-            "=": actual == wanted, "!=": actual != wanted}[op]
+    return {
+        ">=": actual >= wanted,
+        "<=": actual <= wanted,
+        ">": actual > wanted,
+        "<": actual < wanted,
+        "=": actual == wanted,
+        "!=": actual != wanted,
+    }[op]
 
 
 def oracle(value: str, facts: dict[str, str]) -> str:
     """invalid | admitted (a cuda term holds) | exception (only a term without cuda holds) | refused."""
     terms = [[c for c in t.split(",") if c] for t in value.split(" ") if t]
-    if any(_version(re.split(r"[<>=!]+", c, maxsplit=1)[1]) is None for t in terms for c in t if not c.lower().startswith("brand")):
+    if any(
+        _version(re.split(r"[<>=!]+", c, maxsplit=1)[1]) is None
+        for t in terms
+        for c in t
+        if not c.lower().startswith("brand")
+    ):
         return "invalid"
     passing = [t for t in terms if all(_holds(c, facts) for c in t)]
     if any(any(c.lower().startswith("cuda") for c in t) for t in passing):
@@ -89,7 +117,9 @@ def oracle(value: str, facts: dict[str, str]) -> str:
 
 def runtime_message(value: str) -> str:
     first = value.split(" ")[0]
-    return f"nvidia-container-cli: requirement error: unsatisfied condition: {first}" + (HINT if first.startswith("cuda>=") else "")
+    return f"nvidia-container-cli: requirement error: unsatisfied condition: {first}" + (
+        HINT if first.startswith("cuda>=") else ""
+    )
 
 
 # --- the grid ----------------------------------------------------------------------------------
@@ -100,7 +130,9 @@ def test_every_real_value_on_every_driver_and_brand(value):
     for driver, cuda in DRIVERS:
         ctx = CheckContext(host=host(driver, *GPUS, driver_cuda=cuda))
         gate = gate_findings(ctx, {"NVIDIA_REQUIRE_CUDA": value}, "image")
-        verdicts = [oracle(value, {"cuda": cuda, "driver": driver, "arch": cc, "brand": brand}) for _, cc, brand in GPUS]
+        verdicts = [
+            oracle(value, {"cuda": cuda, "driver": driver, "arch": cc, "brand": brand}) for _, cc, brand in GPUS
+        ]
         where = f"{value[:40]!r} on {driver}"
         if "invalid" in verdicts:
             assert gate.state == "invalid", where
@@ -111,7 +143,11 @@ def test_every_real_value_on_every_driver_and_brand(value):
             first = verdicts.index("refused")
             assert gate.state == "refused", where
             (finding,) = gate.findings
-            assert (finding.severity, finding.cause, finding.device) == (Severity.FAIL, "container-requirement", first), where
+            assert (finding.severity, finding.cause, finding.device) == (
+                Severity.FAIL,
+                "container-requirement",
+                first,
+            ), where
             assert finding.evidence["runtime_message"] == runtime_message(value), where
             assert finding.fix, where
         elif "exception" in verdicts:
@@ -135,22 +171,29 @@ def test_the_grid_meets_every_outcome():
     compatibility, and invalid somewhere on it."""
     if not REQUIRE_CUDA.is_dir():
         pytest.skip(f"real fixtures not found: {REQUIRE_CUDA}")
-    seen = {oracle(p.values[0], {"cuda": c, "driver": d, "arch": cc, "brand": b})
-            for p in _values() for d, c in DRIVERS for _, cc, b in GPUS}
+    seen = {
+        oracle(p.values[0], {"cuda": c, "driver": d, "arch": cc, "brand": b})
+        for p in _values()
+        for d, c in DRIVERS
+        for _, cc, b in GPUS
+    }
     assert seen == {"invalid", "admitted", "refused", "exception"}
 
 
 # --- the worked examples of the facts, by hand ---------------------------------------------------
 
 
-@pytest.mark.parametrize("driver, cuda, gpu, expected", [
-    ("470.82.01", "11.4", RTX3090, ("forward-compat", Severity.FAIL, "forward-compat-unsupported")),  # 804
-    ("470.82.01", "11.4", A100, ("forward-compat", Severity.WARN, None)),  # datacenter: forward compat works
-    ("535.104.05", "12.2", V100, ("forward-compat", Severity.WARN, None)),  # brand=tesla, R535
-    ("545.29.06", "12.3", RTX3090, ("refused", Severity.FAIL, "container-requirement")),  # R545: no exception
-    ("550.54.15", "12.4", RTX3090, ("admitted", Severity.PASS, None)),
-    ("510.47.03", "11.6", A100, ("refused", Severity.FAIL, "container-requirement")),
-])
+@pytest.mark.parametrize(
+    "driver, cuda, gpu, expected",
+    [
+        ("470.82.01", "11.4", RTX3090, ("forward-compat", Severity.FAIL, "forward-compat-unsupported")),  # 804
+        ("470.82.01", "11.4", A100, ("forward-compat", Severity.WARN, None)),  # datacenter: forward compat works
+        ("535.104.05", "12.2", V100, ("forward-compat", Severity.WARN, None)),  # brand=tesla, R535
+        ("545.29.06", "12.3", RTX3090, ("refused", Severity.FAIL, "container-requirement")),  # R545: no exception
+        ("550.54.15", "12.4", RTX3090, ("admitted", Severity.PASS, None)),
+        ("510.47.03", "11.6", A100, ("refused", Severity.FAIL, "container-requirement")),
+    ],
+)
 def test_nvidia_cuda_12_4_1(driver, cuda, gpu, expected):
     value = _latest("12.4.1")
     gate = gate_findings(CheckContext(host=host(driver, gpu, driver_cuda=cuda)), {"NVIDIA_REQUIRE_CUDA": value}, "img")
@@ -161,14 +204,23 @@ def test_cuda_13_lists_no_geforce_exception():
     """13.0 images name no geforce/titan brands: a GeForce on R535 is refused, an A100 admitted by forward compat."""
     value = _latest("13.0.0")
     assert "brand=geforce" not in value
-    geforce = gate_findings(CheckContext(host=host("535.104.05", RTX3090, driver_cuda="12.2")), {"NVIDIA_REQUIRE_CUDA": value}, "img")
-    a100 = gate_findings(CheckContext(host=host("535.104.05", A100, driver_cuda="12.2")), {"NVIDIA_REQUIRE_CUDA": value}, "img")
+    geforce = gate_findings(
+        CheckContext(host=host("535.104.05", RTX3090, driver_cuda="12.2")), {"NVIDIA_REQUIRE_CUDA": value}, "img"
+    )
+    a100 = gate_findings(
+        CheckContext(host=host("535.104.05", A100, driver_cuda="12.2")), {"NVIDIA_REQUIRE_CUDA": value}, "img"
+    )
     assert (geforce.state, a100.state) == ("refused", "forward-compat")
 
 
 def test_upper_case_property_gets_no_hint():
-    gate = gate_findings(CheckContext(host=host("535.104.05", A100, driver_cuda="12.2")), {"NVIDIA_REQUIRE_CUDA": "CUDA>=12.3"}, "img")
-    assert gate.findings[0].evidence["runtime_message"] == "nvidia-container-cli: requirement error: unsatisfied condition: CUDA>=12.3"
+    gate = gate_findings(
+        CheckContext(host=host("535.104.05", A100, driver_cuda="12.2")), {"NVIDIA_REQUIRE_CUDA": "CUDA>=12.3"}, "img"
+    )
+    assert (
+        gate.findings[0].evidence["runtime_message"]
+        == "nvidia-container-cli: requirement error: unsatisfied condition: CUDA>=12.3"
+    )
 
 
 def _latest(cuda_version: str) -> str:

@@ -7,21 +7,29 @@ import os
 import time
 
 import pytest
-from registry_kit import APT_LINE, REGISTRY_BINARY, TokenGate, free_port, start_registry
 
 from gpu_preflight.images.reference import parse_reference
 from gpu_preflight.images.registry import RegistryError, fetch_image_config
 from gpu_preflight.images.resolve import collect_image_requests, resolve_images
+
+from support.registry import APT_LINE, REGISTRY_BINARY, TokenGate, free_port, start_registry
 
 pytestmark = pytest.mark.skipif(
     not os.access(REGISTRY_BINARY, os.X_OK),
     reason=f"registry tests need Debian's docker-registry ({APT_LINE}); {REGISTRY_BINARY} not found",
 )
 
-REQUIRE_124 = ("cuda>=12.4 brand=tesla,driver>=470,driver<471 brand=geforce,driver>=535,driver<536 "
-               "brand=nvidia,driver>=535,driver<536")
-AMD64_ENV = ["PATH=/usr/local/sbin:/usr/bin", "CUDA_VERSION=12.4.1", f"NVIDIA_REQUIRE_CUDA={REQUIRE_124}",
-             "NVIDIA_VISIBLE_DEVICES=all", "PYTORCH_VERSION=2.4.1+cu124"]
+REQUIRE_124 = (
+    "cuda>=12.4 brand=tesla,driver>=470,driver<471 brand=geforce,driver>=535,driver<536 "
+    "brand=nvidia,driver>=535,driver<536"
+)
+AMD64_ENV = [
+    "PATH=/usr/local/sbin:/usr/bin",
+    "CUDA_VERSION=12.4.1",
+    f"NVIDIA_REQUIRE_CUDA={REQUIRE_124}",
+    "NVIDIA_VISIBLE_DEVICES=all",
+    "PYTORCH_VERSION=2.4.1+cu124",
+]
 ARM64_ENV = ["CUDA_VERSION=12.4.1", "NVIDIA_REQUIRE_CUDA=cuda>=12.4", "MARK=arm64"]
 
 
@@ -77,12 +85,15 @@ def test_single_manifest_and_digest_reference(registry):
     assert by_digest.env["CUDA_VERSION"] == "12.4.1"
 
 
-@pytest.mark.parametrize("name, words", [
-    ("nvidia/cuda:no-such-tag", "no such image or tag"),
-    ("nobody/nothing:1", "no such image or tag"),
-    ("arm/only:latest", "no linux/amd64 image in the manifest list (it has linux/arm64)"),
-    ("nvidia/cuda@sha256:" + "0" * 64, "no such image or tag"),
-])
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("nvidia/cuda:no-such-tag", "no such image or tag"),
+        ("nobody/nothing:1", "no such image or tag"),
+        ("arm/only:latest", "no linux/amd64 image in the manifest list (it has linux/arm64)"),
+        ("nvidia/cuda@sha256:" + "0" * 64, "no such image or tag"),
+    ],
+)
 def test_lookup_failures_are_one_line(registry, name, words):
     with pytest.raises(RegistryError) as caught:
         fetch_image_config(ref(registry.host, name))
@@ -116,10 +127,10 @@ def test_unreachable_registry_fails_fast():
 
 
 def test_resolve_images_reads_the_registry_then_judges(registry, gate):
-    from scenario_kit import RTX3090, host
-
     from gpu_preflight.checks.context import CheckContext
     from gpu_preflight.checks.image_gate import image_findings
+
+    from support.scenarios import RTX3090, host
 
     requests = collect_image_requests(images=[f"{gate.host}/nvidia/cuda:12.4.1-runtime-ubuntu22.04"])
     on_545 = host("545.29.06", RTX3090, driver_cuda="12.3")
@@ -132,11 +143,13 @@ def test_resolve_images_reads_the_registry_then_judges(registry, gate):
 
 
 def test_registry_failure_falls_back_to_the_knowledge_base(registry):
-    from scenario_kit import RTX3090, host
-
     from gpu_preflight.knowledge import load_knowledge
 
+    from support.scenarios import RTX3090, host
+
     requests = collect_image_requests(images=[f"{registry.host}/nvidia/cuda:no-such-tag"])
-    (facts,) = resolve_images(requests, load_knowledge(), host("550.54.15", RTX3090), registry_lookup=True, socket_path="")
+    (facts,) = resolve_images(
+        requests, load_knowledge(), host("550.54.15", RTX3090), registry_lookup=True, socket_path=""
+    )
     assert facts.lookup_errors and "no such image or tag" in facts.lookup_errors[0]
     assert facts.env is None and not facts.known  # not docker.io/nvidia/cuda: the knowledge base has nothing either

@@ -8,14 +8,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from fixture_paths import REAL
-from scenario_kit import A100, host
 
 from gpu_preflight.checks.context import CheckContext
+from gpu_preflight.checks.image_gate import gate_findings
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.findings import Severity
-from gpu_preflight.checks.image_gate import gate_findings
 from gpu_preflight.images.resolve import parse_require_cuda
+
+from support.paths import REAL
+from support.scenarios import A100, host
 
 CASES_FILE = REAL / "container-toolkit-tests" / "requirements-test-cases.json"
 try:
@@ -27,7 +28,9 @@ except FileNotFoundError:
 def cases(section: str, key: str = "cases") -> list:
     if CASES is None:
         return [pytest.param(None, marks=pytest.mark.skip(reason=f"real fixture not found: {CASES_FILE}"))]
-    return [pytest.param(c, id=str(c.get("description", c)) if isinstance(c, dict) else str(c)) for c in CASES[section][key]]
+    return [
+        pytest.param(c, id=str(c.get("description", c)) if isinstance(c, dict) else str(c)) for c in CASES[section][key]
+    ]
 
 
 def env_of(case: dict) -> dict[str, str]:
@@ -57,8 +60,13 @@ def test_image_environments(case):
             assert old.state == new.state == "refused"
         else:
             assert (old.state, new.state) == ("refused", "admitted")
-            assert old.findings[0].evidence["runtime_message"].endswith(
-                f"unsatisfied condition: {judged[0]}, please update your driver to a newer version, or use an earlier cuda container")
+            assert (
+                old.findings[0]
+                .evidence["runtime_message"]
+                .endswith(
+                    f"unsatisfied condition: {judged[0]}, please update your driver to a newer version, or use an earlier cuda container"
+                )
+            )
 
 
 @pytest.mark.parametrize("case", cases("runtime_hook_container_config"))
@@ -100,8 +108,11 @@ def test_require_cuda_requirements(case):
     # actual_semantics: space = OR, comma = AND; arch=5.3 never holds on an A100 (8.0)
     gate = gate_on("535.104.05", "12.2", {"NVIDIA_REQUIRE_CUDA": text})
     semantics = case["actual_semantics"]
-    expected = {"cuda>=11.6 OR arch=5.3": "admitted", "cuda>=11.6 AND arch=5.3": "refused",
-                "cuda<13.6 OR (cuda>=11.6 AND arch=5.3)": "admitted"}[semantics]
+    expected = {
+        "cuda>=11.6 OR arch=5.3": "admitted",
+        "cuda>=11.6 AND arch=5.3": "refused",
+        "cuda<13.6 OR (cuda>=11.6 AND arch=5.3)": "admitted",
+    }[semantics]
     assert gate.state == expected
 
 
@@ -112,7 +123,11 @@ def test_error_message_shapes():
     shapes = CASES["dsl_semantics"]["error_messages"]
     with_hint = gate_on("470.82.01", "11.4", {"NVIDIA_REQUIRE_CUDA": "cuda>=12.0 brand=tesla,driver>=450,driver<451"})
     bare = gate_on("470.82.01", "11.4", {"NVIDIA_REQUIRE_CUDA": "driver>=535 cuda>=12.0"})
-    expected_hint = shapes["failed_predicate_starting_with_cuda>="].replace("<first space-separated group>", "cuda>=12.0")
+    expected_hint = shapes["failed_predicate_starting_with_cuda>="].replace(
+        "<first space-separated group>", "cuda>=12.0"
+    )
     expected_bare = shapes["other_failed_predicate"].replace("<first space-separated group>", "driver>=535")
-    assert with_hint.findings[0].evidence["runtime_message"] == f"nvidia-container-cli: requirement error: {expected_hint}"
+    assert (
+        with_hint.findings[0].evidence["runtime_message"] == f"nvidia-container-cli: requirement error: {expected_hint}"
+    )
     assert bare.findings[0].evidence["runtime_message"] == f"nvidia-container-cli: requirement error: {expected_bare}"

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from kb_shared import load_facts, params
 
 from gpu_preflight.core.errors import UsageError
-from gpu_preflight.knowledge import ArchList, ArchListError, KnowledgeBase
 from gpu_preflight.core.versions import Version
+from gpu_preflight.knowledge import ArchList, ArchListError, KnowledgeBase
+
+from support.knowledge import load_facts, params
 
 V = Version.parse
 FACTS = load_facts()
@@ -17,13 +18,17 @@ FACTS = load_facts()
 
 # --- parsing -----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "spec, sass, ptx",
     [
         ("5.0;6.0;7.0;7.5;8.0;8.6;9.0+PTX", "5.0 6.0 7.0 7.5 8.0 8.6 9.0", "9.0"),
         ("sm_50,sm_86,compute_90", "5.0 8.6", "9.0"),
-        (["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90", "compute_90"],
-         "5.0 6.0 7.0 7.5 8.0 8.6 9.0", "9.0"),
+        (
+            ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90", "compute_90"],
+            "5.0 6.0 7.0 7.5 8.0 8.6 9.0",
+            "9.0",
+        ),
         ("sm_50,60,70,75,80,86,90", "5.0 6.0 7.0 7.5 8.0 8.6 9.0", ""),  # cuobjdump tables
         ("75,80,86,90,100,120", "7.5 8.0 8.6 9.0 10.0 12.0", ""),
         ("7.5 8.0 10.0 12.0+PTX", "7.5 8.0 10.0 12.0", "12.0"),
@@ -53,22 +58,23 @@ def test_parse_refuses_garbage(bad: str) -> None:
 
 # --- binary compatibility ----------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "archs, cc, kind, via",
     [
-        ("sm_86", "8.9", "sass", "sm_86"),        # same major, higher minor: runs
+        ("sm_86", "8.9", "sass", "sm_86"),  # same major, higher minor: runs
         ("sm_86", "8.6", "sass", "sm_86"),
         ("sm_80,sm_86", "8.9", "sass", "sm_86"),  # the closest lower minor is picked
-        ("sm_86", "8.0", None, None),             # lower minor than the cubin: no
-        ("sm_90", "10.0", None, None),            # another major: SASS never crosses
-        ("sm_100", "10.3", "sass", "sm_100"),     # B300 runs sm_100 cubins
+        ("sm_86", "8.0", None, None),  # lower minor than the cubin: no
+        ("sm_90", "10.0", None, None),  # another major: SASS never crosses
+        ("sm_100", "10.3", "sass", "sm_100"),  # B300 runs sm_100 cubins
         ("sm_120", "10.3", None, None),
-        ("sm_90a", "9.0", "sass", "sm_90a"),      # arch-specific: exactly 9.0
+        ("sm_90a", "9.0", "sass", "sm_90a"),  # arch-specific: exactly 9.0
         ("sm_90a", "10.0", None, None),
-        ("sm_100f", "10.3", None, None),          # family reach unconfirmed: treated as exact
+        ("sm_100f", "10.3", None, None),  # family reach unconfirmed: treated as exact
         ("compute_90", "12.0", "ptx", "compute_90"),  # PTX JITs forward
         ("compute_90", "9.0", "ptx", "compute_90"),
-        ("compute_90", "8.9", None, None),        # but never backward
+        ("compute_90", "8.9", None, None),  # but never backward
         ("sm_90,compute_90", "9.0", "sass", "sm_90"),  # SASS preferred over JIT
         ("5.0;6.0;7.0;7.5;8.0;8.6;9.0", "12.0", None, None),
         ("7.5;8.0;8.6;9.0;10.0;12.0+PTX", "12.1", "sass", "sm_120"),
@@ -86,6 +92,7 @@ def test_covers(archs: str, cc: str, kind: str | None, via: str | None) -> None:
 
 
 # --- architectures and toolkit support ---------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "cc, name, first_cuda, last_cuda, removed_in, first_branch, last_branch, dropped_in",
@@ -107,14 +114,19 @@ def test_covers(archs: str, cc: str, kind: str | None, via: str | None) -> None:
         ("10.7", "Rubin", "13.4", None, None, 615, None, None),
     ],
 )
-def test_architecture_of_cc(kb, cc, name, first_cuda, last_cuda, removed_in, first_branch, last_branch, dropped_in) -> None:
+def test_architecture_of_cc(
+    kb, cc, name, first_cuda, last_cuda, removed_in, first_branch, last_branch, dropped_in
+) -> None:
     arch = kb.architecture_of_cc(V(cc))
     assert arch.name == name
     assert arch.first_cuda == V(first_cuda)
     assert arch.last_cuda == (V(last_cuda) if last_cuda else None)
     assert arch.removed_in_cuda == (V(removed_in) if removed_in else None)
     assert (arch.first_driver_branch, arch.last_driver_branch, arch.dropped_in_branch) == (
-        first_branch, last_branch, dropped_in)
+        first_branch,
+        last_branch,
+        dropped_in,
+    )
     assert arch.sources
 
 
@@ -133,8 +145,17 @@ def test_recorded_conflicts_say_which_side_was_taken(kb: KnowledgeBase) -> None:
 
 @pytest.mark.parametrize(
     "branch, cc, supported",
-    [(470, "3.7", True), (495, "3.7", False), (580, "6.1", True), (590, "6.1", False),
-     (590, "7.5", True), (580, "7.0", True), (590, "7.0", False), (515, "9.0", False), (520, "9.0", True)],
+    [
+        (470, "3.7", True),
+        (495, "3.7", False),
+        (580, "6.1", True),
+        (590, "6.1", False),
+        (590, "7.5", True),
+        (580, "7.0", True),
+        (590, "7.0", False),
+        (515, "9.0", False),
+        (520, "9.0", True),
+    ],
 )
 def test_supported_by_branch(kb, branch: int, cc: str, supported: bool) -> None:
     assert kb.architecture_of_cc(V(cc)).supported_by_branch(branch) is supported
@@ -143,14 +164,14 @@ def test_supported_by_branch(kb, branch: int, cc: str, supported: bool) -> None:
 @pytest.mark.parametrize(
     "cuda, cc, supported",
     [
-        ("13.0", "7.0", False),   # CUDA 13 dropped CC < 7.5
+        ("13.0", "7.0", False),  # CUDA 13 dropped CC < 7.5
         ("13.0", "5.0", False),
         ("12.9", "7.0", True),
         ("12.9.1", "6.1", True),
         ("13.0", "7.5", True),
         ("11.8", "9.0", True),
         ("11.7", "8.9", False),
-        ("11.0", "8.6", False),   # conflict: sm_86 arrived in 11.1 (conservative)
+        ("11.0", "8.6", False),  # conflict: sm_86 arrived in 11.1 (conservative)
         ("11.1", "8.6", True),
         ("10.2", "3.0", True),
         ("11.0", "3.0", False),

@@ -82,12 +82,24 @@ def test_sources_not_cited_by_any_row() -> None:
     # The reference's key list is kept whole; these back the requirement grammar, the error
     # semantics and the observations that the checks / explain layers cite, not a table row.
     assert SOURCE_KEYS - cited == {
-        "COMPAT_LATEST", "ERR803_OBS", "ERR_DOCS", "GITLAB_183", "LNC_COMPAT", "LNC_CONF",
-        "LNC_DRV", "LNC_DSL", "MVC_DETAIL", "NCT", "REDIST_3P", "SMI_COMPAT_OBS", "WSL_OBS",
+        "COMPAT_LATEST",
+        "ERR803_OBS",
+        "ERR_DOCS",
+        "GITLAB_183",
+        "LNC_COMPAT",
+        "LNC_CONF",
+        "LNC_DRV",
+        "LNC_DSL",
+        "MVC_DETAIL",
+        "NCT",
+        "REDIST_3P",
+        "SMI_COMPAT_OBS",
+        "WSL_OBS",
     }
 
 
 # --- malformed data ----------------------------------------------------------------------
+
 
 def _override(tmp_path: Path, name: str, old: str, new: str) -> Path:
     text = (DATA / name).read_text(encoding="utf-8")

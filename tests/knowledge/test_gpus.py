@@ -8,10 +8,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from kb_shared import params, shared_files
 
-from gpu_preflight.knowledge import KnowledgeBase
 from gpu_preflight.core.versions import Version
+from gpu_preflight.knowledge import KnowledgeBase
+
+from support.knowledge import params, shared_files
 
 V = Version.parse
 
@@ -91,7 +92,7 @@ def test_gtx_1660_fixture_pci_id_is_in_the_data(kb: KnowledgeBase) -> None:
     path = next((p for p in XML_FILES if p.name == "telegraf__gtx-1660-ti__418.43.xml"), None)
     if path is None:
         pytest.skip("shared fixture telegraf__gtx-1660-ti__418.43.xml is absent")
-    (name, pci, _), = _xml_gpus(path)
+    ((name, pci, _),) = _xml_gpus(path)
     assert name == "Graphics Device"
     assert kb.gpu_product(pci_device_id=pci).compute_capability == V("7.5")
 
@@ -179,8 +180,14 @@ def test_unknown_names_do_not_resolve(kb: KnowledgeBase, name: str) -> None:
 
 @pytest.mark.parametrize(
     "name, eligible",
-    [("Tesla T4", True), ("NVIDIA H100 80GB HBM3", True), ("NVIDIA GeForce RTX 4090", False),
-     ("NVIDIA RTX A5000", False), ("GRID P4-1Q", False), ("Jetson AGX Orin", True)],
+    [
+        ("Tesla T4", True),
+        ("NVIDIA H100 80GB HBM3", True),
+        ("NVIDIA GeForce RTX 4090", False),
+        ("NVIDIA RTX A5000", False),
+        ("GRID P4-1Q", False),
+        ("Jetson AGX Orin", True),
+    ],
 )
 def test_forward_compat_eligibility_follows_the_class(kb: KnowledgeBase, name: str, eligible: bool) -> None:
     assert kb.gpu_product(name=name).forward_compat_eligible is eligible

@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 
 import pytest
-from kb_shared import REAL, params
 
-from gpu_preflight.knowledge import KnowledgeBase
 from gpu_preflight.core.versions import Version
+from gpu_preflight.knowledge import KnowledgeBase
+
+from support.knowledge import REAL, params
 
 V = Version.parse
 REQUIRE_TSV = REAL / "require-cuda" / "nvidia-require-cuda.latest-ubuntu-x86_64.tsv"
@@ -91,8 +92,7 @@ def test_pytorch_image_with_no_official_wheel_says_so(kb: KnowledgeBase) -> None
 
 @pytest.mark.parametrize(
     "tag, cuda, torch",
-    [("vllm/vllm-openai:v0.20.0", "13.0.2", "2.11.0"), ("v0.12.0", "12.9", "2.9.0"),
-     ("0.23.0", "13.0.2", None)],
+    [("vllm/vllm-openai:v0.20.0", "13.0.2", "2.11.0"), ("v0.12.0", "12.9", "2.9.0"), ("0.23.0", "13.0.2", None)],
 )
 def test_vllm_images(kb: KnowledgeBase, tag: str, cuda: str, torch: str | None) -> None:
     image = kb.vllm_image(tag)
@@ -111,4 +111,9 @@ def test_unknown_images_are_none(kb: KnowledgeBase) -> None:
 )
 def test_ngc_pytorch_images(kb: KnowledgeBase, tag: str, cuda: str, torch: str) -> None:
     image = kb.ngc_pytorch_image(tag)
-    assert (image.image, image.cuda, image.torch, image.status) == ("nvcr.io/nvidia/pytorch", V(cuda), torch, "confirmed")
+    assert (image.image, image.cuda, image.torch, image.status) == (
+        "nvcr.io/nvidia/pytorch",
+        V(cuda),
+        torch,
+        "confirmed",
+    )

@@ -5,16 +5,18 @@ from __future__ import annotations
 import re
 
 import pytest
-from kb_shared import load_facts, params
 
-from gpu_preflight.knowledge import KnowledgeBase
 from gpu_preflight.core.versions import Version
+from gpu_preflight.knowledge import KnowledgeBase
+
+from support.knowledge import load_facts, params
 
 V = Version.parse
 FACTS = load_facts()
 
 
 # --- every Table 3 row, cross-checked against the reference ------------------------------
+
 
 def _release_version(text: str) -> str:
     m = re.search(r"\((\d+\.\d+(?:\.\d+)?)", text) or re.search(r"(\d+\.\d+\.\d+)", text)
@@ -23,9 +25,7 @@ def _release_version(text: str) -> str:
     return re.search(r"CUDA (\d+\.\d+)", text).group(1)  # "CUDA 13.5 (13.5.x)"
 
 
-@pytest.mark.parametrize(
-    "row", params(FACTS.get("toolkit_min_driver", []), ids=lambda r: r["release"])
-)
+@pytest.mark.parametrize("row", params(FACTS.get("toolkit_min_driver", []), ids=lambda r: r["release"]))
 def test_every_toolkit_row_matches_the_reference(kb: KnowledgeBase, row: dict) -> None:
     release = kb.toolkit_release(V(_release_version(row["release"])))
     assert release is not None, row["release"]
@@ -141,14 +141,21 @@ def test_driver_requirement_windows(kb: KnowledgeBase) -> None:
 
 @pytest.mark.parametrize(
     "driver, mode",
-    [("550.54.15", "native"), ("550.54.14", "minor-compat"), ("535.104.05", "minor-compat"),
-     ("525.60.13", "minor-compat"), ("525.60.12", None), ("470.256.02", None)],
+    [
+        ("550.54.15", "native"),
+        ("550.54.14", "minor-compat"),
+        ("535.104.05", "minor-compat"),
+        ("525.60.13", "minor-compat"),
+        ("525.60.12", None),
+        ("470.256.02", None),
+    ],
 )
 def test_requirement_mode_for_a_driver(kb: KnowledgeBase, driver: str, mode: str | None) -> None:
     assert kb.driver_requirement(V("12.4.1")).mode_for(V(driver)) == mode
 
 
 # --- minor-version compatibility floors --------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "major, platform, driver, exact",
@@ -182,9 +189,8 @@ def test_minor_compat_floors_match_the_reference(kb: KnowledgeBase, row: dict) -
 
 # --- driver branches ---------------------------------------------------------------------
 
-@pytest.mark.parametrize(
-    "row", params(FACTS.get("driver_branch_max_cuda", []), ids=lambda r: r["branch"])
-)
+
+@pytest.mark.parametrize("row", params(FACTS.get("driver_branch_max_cuda", []), ids=lambda r: r["branch"]))
 def test_every_branch_matches_the_reference(kb: KnowledgeBase, row: dict) -> None:
     branch = int(row["branch"].lstrip("R"))
     listed = next(b for b in kb.driver_branches if b.branch == branch)
@@ -204,10 +210,10 @@ def test_every_branch_matches_the_reference(kb: KnowledgeBase, row: dict) -> Non
         ("565.57.01", 565, "12.7", False),
         ("580.95.05", 580, "13.0", False),
         ("610.57.04", 610, "13.3", False),
-        ("551.78", 551, "12.4", True),   # a Windows driver of R550
+        ("551.78", 551, "12.4", True),  # a Windows driver of R550
         ("576.57", 576, "12.9", True),
-        ("616.00", 616, "13.4", True),   # developer branch
-        ("620.10", 620, "13.4", True),   # listed, max CUDA unconfirmed: lower bound
+        ("616.00", 616, "13.4", True),  # developer branch
+        ("620.10", 620, "13.4", True),  # listed, max CUDA unconfirmed: lower bound
     ],
 )
 def test_driver_branch(kb, driver, branch, max_cuda, lower_bound) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from kb_shared import load_facts, params
 
-from gpu_preflight.knowledge import ArchList, KnowledgeBase
 from gpu_preflight.core.versions import Version
+from gpu_preflight.knowledge import ArchList, KnowledgeBase
+
+from support.knowledge import load_facts, params
 
 V = Version.parse
 FACTS = load_facts()
@@ -86,9 +87,17 @@ def test_variants_and_default_match_the_reference(kb: KnowledgeBase, release: di
 
 @pytest.mark.parametrize(
     "torch, cuda, variant",
-    [("1.13", "11.7", "cu117"), ("2.0.1", "11.7", "cu117"), ("2.1.2", "12.1", "cu121"),
-     ("2.4.1", "12.1", "cu121"), ("2.5.1", "12.4", "cu124"), ("2.6.0", "12.4", "cu124"),
-     ("2.7.0", "12.6", "cu126"), ("2.8.0", "12.8", "cu128"), ("2.11.0", "13.0", "cu130")],
+    [
+        ("1.13", "11.7", "cu117"),
+        ("2.0.1", "11.7", "cu117"),
+        ("2.1.2", "12.1", "cu121"),
+        ("2.4.1", "12.1", "cu121"),
+        ("2.5.1", "12.4", "cu124"),
+        ("2.6.0", "12.4", "cu124"),
+        ("2.7.0", "12.6", "cu126"),
+        ("2.8.0", "12.8", "cu128"),
+        ("2.11.0", "13.0", "cu130"),
+    ],
 )
 def test_default_pypi_wheel(kb: KnowledgeBase, torch: str, cuda: str, variant: str) -> None:
     wheel = kb.torch_wheel(torch)
@@ -126,17 +135,17 @@ def test_variant_without_known_archs_says_so(kb: KnowledgeBase) -> None:
 @pytest.mark.parametrize(
     "torch, variant, platform, cc, kind",
     [
-        ("2.4", "cu121", "linux", "8.9", "sass"),      # sm_86 runs on Ada
-        ("2.4", "cu121", "linux", "12.0", None),       # no PTX: an RTX 5090 has no kernel image
+        ("2.4", "cu121", "linux", "8.9", "sass"),  # sm_86 runs on Ada
+        ("2.4", "cu121", "linux", "12.0", None),  # no PTX: an RTX 5090 has no kernel image
         ("2.7", "cu128", "linux", "12.0", "sass"),
-        ("2.7", "cu128", "linux", "6.1", None),        # cu128 has no Pascal
+        ("2.7", "cu128", "linux", "6.1", None),  # cu128 has no Pascal
         ("2.9", "cu130", "linux", "12.1", "sass"),
         ("2.10", "cu130", "linux", "10.3", "sass"),
-        ("2.13", "cu130", "linux", "7.0", None),       # CUDA 13 wheels: no Volta
+        ("2.13", "cu130", "linux", "7.0", None),  # CUDA 13 wheels: no Volta
         ("2.13", "cu126", "linux", "7.0", "sass"),
         ("2.13", "cu130", "linux-aarch64", "11.0", "sass"),
         ("2.12", "cu130", "windows", "8.6", "sass"),
-        ("2.8", "cu128", "linux", "7.0", "sass"),      # conflict: the shipped wheel has sm_70
+        ("2.8", "cu128", "linux", "7.0", "sass"),  # conflict: the shipped wheel has sm_70
     ],
 )
 def test_wheel_covers(kb, torch, variant, platform, cc, kind) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from monitor_kit import fake_nvml_env
+
+from support.monitor import fake_nvml_env
 
 
 @pytest.fixture

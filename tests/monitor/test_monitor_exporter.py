@@ -8,7 +8,6 @@ import time
 import urllib.request
 
 import pytest
-from monitor_kit import gpu, real_csv, series
 
 from gpu_preflight import __version__
 from gpu_preflight.core.errors import UsageError
@@ -20,6 +19,8 @@ from gpu_preflight.monitor import (
     read_recording,
     start_exporter,
 )
+
+from support.monitor import gpu, real_csv, series
 
 parser = pytest.importorskip("prometheus_client.parser")
 
@@ -46,10 +47,20 @@ def exporter():
 
 def test_metrics_labelled_by_index_uuid_and_name(exporter):
     sample = Sample(
-        time="2026-01-01T00:00:00+00:00", driver_version="550.54.15", cuda_driver_version="12.4",
+        time="2026-01-01T00:00:00+00:00",
+        driver_version="550.54.15",
+        cuda_driver_version="12.4",
         gpus=[
-            gpu(0, utilization_gpu_pct=97, memory_used_mib=1024, power_w=612.5, sm_clock_mhz=1980,
-                throttle_reasons=["sw_power_cap"], xid_errors=[79], processes=[Process(1, "python3", 1000)]),
+            gpu(
+                0,
+                utilization_gpu_pct=97,
+                memory_used_mib=1024,
+                power_w=612.5,
+                sm_clock_mhz=1980,
+                throttle_reasons=["sw_power_cap"],
+                xid_errors=[79],
+                processes=[Process(1, "python3", 1000)],
+            ),
             gpu(1, name="Tesla T4", uuid=None, utilization_gpu_pct=None, power_w=None, throttle_reasons=None),
         ],
         hints=[Hint(gpu=0, code="power-throttling", hint="power throttling", evidence="...", confidence=0.6)],
@@ -85,7 +96,9 @@ def test_before_the_first_sample_only_build_info_and_up(exporter):
 
 
 def test_a_real_csv_sample_exports(exporter):
-    (sample,) = read_recording(str(real_csv("gpu-exporter__linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__query-gpu-all-fields.csv")))
+    (sample,) = read_recording(
+        str(real_csv("gpu-exporter__linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__query-gpu-all-fields.csv"))
+    )
     exporter.publish(sample)
     families = scrape(exporter.port)
     (build,) = families["gpu_preflight_build_info"]
@@ -96,7 +109,13 @@ def test_a_real_csv_sample_exports(exporter):
 
 
 def test_with_a_source_it_samples_in_the_background():
-    handle = start_exporter(0, SeriesSource(series(5, utilization_gpu_pct=5, memory_used_mib=20000)), interval=0.01, addr="127.0.0.1", requests_waiting=lambda: 2)
+    handle = start_exporter(
+        0,
+        SeriesSource(series(5, utilization_gpu_pct=5, memory_used_mib=20000)),
+        interval=0.01,
+        addr="127.0.0.1",
+        requests_waiting=lambda: 2,
+    )
     try:
         deadline = time.monotonic() + 10
         while True:
@@ -129,7 +148,10 @@ def test_cli_port_in_use_is_one_line_and_exit_2(busy_port, run_cli, tmp_path):
     recording.write_text("index, name, temperature.gpu\n0, Tesla T4, 44\n")
     result = run_cli("monitor", "--replay", str(recording), "--prometheus", str(busy_port), "--listen", "127.0.0.1")
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr == f"preflight: error: --prometheus: port {busy_port} is already in use on 127.0.0.1; choose another port\n"
+    assert (
+        result.stderr
+        == f"preflight: error: --prometheus: port {busy_port} is already in use on 127.0.0.1; choose another port\n"
+    )
 
 
 def test_close_releases_the_port():

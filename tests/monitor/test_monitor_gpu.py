@@ -83,13 +83,19 @@ def compare(live: Sample, smi: Sample) -> tuple[list[str], list[str]]:
         for field, (absolute, relative) in TOLERANCES.items():
             a, b = getattr(ours, field), getattr(theirs, field)
             ok = a is None or b is None or abs(a - b) <= max(absolute, relative * abs(b))
-            report.append(f"GPU {ours.index} {field:24} nvml={a!s:>10} nvidia-smi={b!s:>10} {'ok' if ok else 'DIFFERENT'}")
+            report.append(
+                f"GPU {ours.index} {field:24} nvml={a!s:>10} nvidia-smi={b!s:>10} {'ok' if ok else 'DIFFERENT'}"
+            )
             if not ok:
                 wrong.append(report[-1])
-        report.append(f"GPU {ours.index} throttle_reasons nvml={ours.throttle_reasons} nvidia-smi={theirs.throttle_reasons}")
+        report.append(
+            f"GPU {ours.index} throttle_reasons nvml={ours.throttle_reasons} nvidia-smi={theirs.throttle_reasons}"
+        )
         if theirs.throttle_reasons is not None and ours.throttle_reasons is None:
             wrong.append(report[-1] + " (NVML gave none)")
-        report.append(f"GPU {ours.index} pcie_rx/tx_kb_s={ours.pcie_rx_kb_s}/{ours.pcie_tx_kb_s} xid_errors={ours.xid_errors} (not in nvidia-smi CSV)")
+        report.append(
+            f"GPU {ours.index} pcie_rx/tx_kb_s={ours.pcie_rx_kb_s}/{ours.pcie_tx_kb_s} xid_errors={ours.xid_errors} (not in nvidia-smi CSV)"
+        )
     return report, wrong
 
 
@@ -114,12 +120,23 @@ if pytest is not None:
         assert not wrong, "\n".join(wrong)
 
     def test_the_comparison_itself_without_a_gpu():
-        smi = parse_csv("index, uuid, name, driver_version, temperature.gpu, power.draw [W], clocks_event_reasons.active\n"
-                        "0, GPU-1, NVIDIA L4, 550.54.15, 50, 30.00 W, 0x0000000000000001\n")[0]
-        live = Sample(time="t", driver_version="550.54.15", gpus=[
-            replace(smi.gpus[0], temperature_c=52, power_w=40.0, pcie_rx_kb_s=1, processes=[Process(7, "python3", 100)])])
+        smi = parse_csv(
+            "index, uuid, name, driver_version, temperature.gpu, power.draw [W], clocks_event_reasons.active\n"
+            "0, GPU-1, NVIDIA L4, 550.54.15, 50, 30.00 W, 0x0000000000000001\n"
+        )[0]
+        live = Sample(
+            time="t",
+            driver_version="550.54.15",
+            gpus=[
+                replace(
+                    smi.gpus[0], temperature_c=52, power_w=40.0, pcie_rx_kb_s=1, processes=[Process(7, "python3", 100)]
+                )
+            ],
+        )
         assert compare(live, smi)[1] == []  # within tolerance
-        hot = Sample(time="t", driver_version="550.54.15", gpus=[replace(live.gpus[0], temperature_c=60, throttle_reasons=None)])
+        hot = Sample(
+            time="t", driver_version="550.54.15", gpus=[replace(live.gpus[0], temperature_c=60, throttle_reasons=None)]
+        )
         assert [line.split()[2] for line in compare(hot, smi)[1]] == ["temperature_c", "throttle_reasons"]
         assert missing_processes(live, "GPU-1, 7\nGPU-1, 8\n") == {("GPU-1", 8)}
 

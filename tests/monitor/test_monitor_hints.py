@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import fields, replace
 
 import pytest
-from monitor_kit import gpu, series
 
 from gpu_preflight.monitor import (
     THRESHOLDS,
@@ -17,6 +16,8 @@ from gpu_preflight.monitor import (
     watch,
 )
 from gpu_preflight.monitor.hints import HINTS
+
+from support.monitor import gpu, series
 
 
 def codes(samples) -> set[str]:
@@ -35,7 +36,11 @@ def test_no_hint_from_fewer_samples_than_a_trend():
 def test_sm_idle_with_requests_queued_is_input_or_cpu_bound():
     (hint,) = find_hints(series(10, utilization_gpu_pct=8, memory_used_mib=20000, queue=5))
     assert hint.code == "sm-idle-queued" and "input-bound or CPU-bound" in hint.hint
-    assert "mean 8%" in hint.evidence and "20000 MiB allocated" in hint.evidence and "5.0 requests waiting" in hint.evidence
+    assert (
+        "mean 8%" in hint.evidence
+        and "20000 MiB allocated" in hint.evidence
+        and "5.0 requests waiting" in hint.evidence
+    )
     assert hint.confidence == HINTS["sm-idle-queued"][1]
 
 
@@ -62,12 +67,18 @@ def test_one_idle_sample_among_busy_ones_is_a_blip():
 
 @pytest.mark.parametrize(
     "reasons, code",
-    [(["hw_thermal_slowdown"], "thermal-throttling"), (["sw_thermal_slowdown"], "thermal-throttling"),
-     (["sw_power_cap"], "power-throttling"), (["hw_power_brake_slowdown"], "power-throttling"),
-     (["hw_slowdown"], "hw-slowdown")],
+    [
+        (["hw_thermal_slowdown"], "thermal-throttling"),
+        (["sw_thermal_slowdown"], "thermal-throttling"),
+        (["sw_power_cap"], "power-throttling"),
+        (["hw_power_brake_slowdown"], "power-throttling"),
+        (["hw_slowdown"], "hw-slowdown"),
+    ],
 )
 def test_throttling(reasons, code):
-    hints = [h for h in find_hints(series(10, throttle_reasons=reasons, temperature_c=88, power_w=695)) if h.code == code]
+    hints = [
+        h for h in find_hints(series(10, throttle_reasons=reasons, temperature_c=88, power_w=695)) if h.code == code
+    ]
     assert len(hints) == 1
     assert f"{reasons[0]} active in 10 of 10 samples" in hints[0].evidence
     assert "up to 88 C" in hints[0].evidence and "695 W of a 700 W limit" in hints[0].evidence
@@ -85,7 +96,11 @@ def test_idle_is_not_throttling():
 
 
 def test_clocks_below_base_under_load():
-    (hint,) = [h for h in find_hints(series(10, sm_clock_mhz=1100, sm_clock_base_mhz=1590, throttle_reasons=["hw_slowdown"])) if h.code == "clocks-below-base"]
+    (hint,) = [
+        h
+        for h in find_hints(series(10, sm_clock_mhz=1100, sm_clock_base_mhz=1590, throttle_reasons=["hw_slowdown"]))
+        if h.code == "clocks-below-base"
+    ]
     assert "1100 MHz under load vs a 1590 MHz base clock" in hint.evidence and "hw_slowdown" in hint.evidence
 
 

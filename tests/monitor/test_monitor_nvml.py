@@ -10,11 +10,12 @@ import sys
 import time
 
 import pytest
-from fake_pynvml import FakeNVML
-from monitor_kit import fake_nvml_env
 
 from gpu_preflight.monitor import NvmlReader, NvmlSource, NvmlUnavailable, SourceError
 from gpu_preflight.monitor.sample import gpu_from_dict
+
+from support.fake_pynvml import FakeNVML
+from support.monitor import fake_nvml_env
 
 
 def test_reader_converts_units_and_names():
@@ -26,11 +27,19 @@ def test_reader_converts_units_and_names():
     assert (h100.utilization_gpu_pct, h100.utilization_memory_pct) == (97, 45)
     assert (h100.memory_used_mib, h100.memory_total_mib) == (61234, 81559)  # bytes -> MiB
     assert (h100.power_w, h100.power_limit_w) == (612.345, 700.0)  # mW -> W
-    assert (h100.sm_clock_mhz, h100.memory_clock_mhz, h100.sm_clock_max_mhz, h100.sm_clock_base_mhz) == (1980, 2619, 1980, 1590)
+    assert (h100.sm_clock_mhz, h100.memory_clock_mhz, h100.sm_clock_max_mhz, h100.sm_clock_base_mhz) == (
+        1980,
+        2619,
+        1980,
+        1590,
+    )
     assert h100.throttle_reasons == ["sw_power_cap"]  # bit 0x4, by nvidia-smi's name
     assert (h100.pcie_rx_kb_s, h100.pcie_tx_kb_s) == (12345, 4567)
     assert (h100.ecc_errors_corrected, h100.ecc_errors_uncorrected) == (0, 0)
-    assert [(p.pid, p.name, p.memory_used_mib) for p in h100.processes] == [(4242, "python3", 61000), (4343, None, None)]
+    assert [(p.pid, p.name, p.memory_used_mib) for p in h100.processes] == [
+        (4242, "python3", 61000),
+        (4343, None, None),
+    ]
     assert h100.xid_errors == []
 
 
@@ -38,8 +47,16 @@ def test_reader_reports_unsupported_as_null_and_drains_xid_events():
     reader = NvmlReader(FakeNVML())
     t4 = gpu_from_dict(reader.read()["gpus"][1])
     assert t4.name == "Tesla T4" and t4.temperature_c == 40 and t4.memory_used_mib == 300
-    for field in ("utilization_gpu_pct", "power_w", "power_limit_w", "sm_clock_base_mhz", "throttle_reasons",
-                  "pcie_rx_kb_s", "ecc_errors_uncorrected", "processes"):
+    for field in (
+        "utilization_gpu_pct",
+        "power_w",
+        "power_limit_w",
+        "sm_clock_base_mhz",
+        "throttle_reasons",
+        "pcie_rx_kb_s",
+        "ecc_errors_uncorrected",
+        "processes",
+    ):
         assert getattr(t4, field) is None, field
     assert t4.xid_errors == [79]
     assert gpu_from_dict(reader.read()["gpus"][1]).xid_errors == []  # reported once, then drained
@@ -148,7 +165,11 @@ def test_ctrl_c_ends_cleanly_with_exit_0(tmp_path):
     env = {**fake_nvml_env(), "PATH": "/usr/bin:/bin"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "gpu_preflight", "monitor", "--json", "--interval", "0.2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
     )
     first = proc.stdout.readline()  # wait for one sample
     proc.send_signal(signal.SIGINT)

@@ -4,21 +4,41 @@ from __future__ import annotations
 
 import io
 
-from monitor_kit import gpu, series
-
 from gpu_preflight.monitor import Hint, Process, Sample, TerminalView
 from gpu_preflight.monitor.render import frame_lines
 
+from support.monitor import gpu, series
+
 
 def sample_with(**kw) -> Sample:
-    return Sample(time="2026-01-01T12:34:56+00:00", gpus=[gpu(**kw)], driver_version="550.54.15", cuda_driver_version="12.4")
+    return Sample(
+        time="2026-01-01T12:34:56+00:00", gpus=[gpu(**kw)], driver_version="550.54.15", cuda_driver_version="12.4"
+    )
 
 
 def test_frame_shows_every_column_and_the_processes():
-    lines = frame_lines(sample_with(processes=[Process(4242, "python3", 61000)], pcie_rx_kb_s=12345, pcie_tx_kb_s=4567, throttle_reasons=["sw_power_cap"]))
+    lines = frame_lines(
+        sample_with(
+            processes=[Process(4242, "python3", 61000)],
+            pcie_rx_kb_s=12345,
+            pcie_tx_kb_s=4567,
+            throttle_reasons=["sw_power_cap"],
+        )
+    )
     assert "driver 550.54.15, CUDA 12.4 (driver's)" in lines[0]
     row = lines[2]
-    for text in ("NVIDIA H100 80GB HBM3", "95", "30000/81559 (37%)", "60C", "500/700", "1980", "2619", "12.3/4.6", "0/0", "sw_power_cap"):
+    for text in (
+        "NVIDIA H100 80GB HBM3",
+        "95",
+        "30000/81559 (37%)",
+        "60C",
+        "500/700",
+        "1980",
+        "2619",
+        "12.3/4.6",
+        "0/0",
+        "sw_power_cap",
+    ):
         assert text in row, text
     assert any("pid 4242" in line and "61000 MiB" in line and "python3" in line for line in lines)
 
@@ -34,7 +54,7 @@ def test_terminal_redraws_in_place():
     view.show(sample_with())
     first = stream.getvalue()
     view.show(sample_with(temperature_c=61))
-    second = stream.getvalue()[len(first):]
+    second = stream.getvalue()[len(first) :]
     assert not first.startswith("\033[") and first.endswith("\033[J")
     assert second.startswith(f"\033[{first.count(chr(10))}F")  # back up over the previous frame
 
@@ -42,7 +62,9 @@ def test_terminal_redraws_in_place():
 def test_plain_output_prints_a_header_once_and_each_hint_when_it_appears():
     stream = io.StringIO()
     view = TerminalView(stream, live=False)
-    hint = Hint(gpu=0, code="memory-nearly-full", hint="memory nearly full", evidence="79000 of 81559 MiB", confidence=0.6)
+    hint = Hint(
+        gpu=0, code="memory-nearly-full", hint="memory nearly full", evidence="79000 of 81559 MiB", confidence=0.6
+    )
     for s in series(3):
         view.show(Sample(time=s.time, gpus=s.gpus, hints=[hint]))
     text = stream.getvalue()

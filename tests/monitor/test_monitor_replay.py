@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from monitor_kit import real_csv, real_csv_params
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.monitor import Sample, read_recording
 from gpu_preflight.monitor.sample import NUMBER_FIELDS
 from gpu_preflight.monitor.smi_csv import parse_csv, parse_number, parse_value
+
+from support.monitor import real_csv, real_csv_params
 
 
 @pytest.mark.parametrize("path", real_csv_params())
@@ -40,42 +41,87 @@ EXPECTED = [
     ("mindminer-issue-627__442.19__windows__unknown-error-cell.csv", "power_limit_w", 210.0),
     ("mindminer-issue-627__442.19__windows__unknown-error-cell.csv", "sm_clock_mhz", 1560),  # clocks.current.graphics
     ("mindminer-issue-627__442.19__windows__unknown-error-cell.csv", "memory_used_mib", None),  # not queried
-    ("mindminer-issue-627__442.19__windows__unknown-error-cell.csv", "throttle_reasons", None),  # not queried: unknown, not "none"
+    (
+        "mindminer-issue-627__442.19__windows__unknown-error-cell.csv",
+        "throttle_reasons",
+        None,
+    ),  # not queried: unknown, not "none"
     ("netdata__tesla-p100__query-gpu.csv", "uuid", "GPU-ef1b2c9b-38d8-2090-2bd1-f567a3eb42a6"),
     ("netdata__tesla-p100__query-gpu.csv", "memory_used_mib", 0),  # nounits
     ("netdata__tesla-p100__query-gpu.csv", "sm_clock_mhz", 405),
     ("netdata__tesla-p100__query-gpu.csv", "memory_total_mib", None),
-    ("gpu-exporter__linux-x86_64__nvidia-h100-mig__590.48.01__query-gpu-all-fields.csv", "utilization_gpu_pct", None),  # [N/A] in MIG mode
+    (
+        "gpu-exporter__linux-x86_64__nvidia-h100-mig__590.48.01__query-gpu-all-fields.csv",
+        "utilization_gpu_pct",
+        None,
+    ),  # [N/A] in MIG mode
     ("gpu-exporter__linux-x86_64__nvidia-h100-mig__590.48.01__query-gpu-all-fields.csv", "memory_used_mib", 59),
-    ("gpu-exporter__linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__query-gpu-all-fields.csv", "ecc_errors_uncorrected", 0),
+    (
+        "gpu-exporter__linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__query-gpu-all-fields.csv",
+        "ecc_errors_uncorrected",
+        0,
+    ),
     ("gpu-exporter__linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__query-gpu-all-fields.csv", "power_limit_w", 700.0),
-    ("gpu-exporter__linux-x86_64__nvidia-geforce-rtx-2080-super__595.71.05__query-gpu-all-fields.csv", "throttle_reasons", ["sw_power_cap"]),
-    ("gpu-exporter__linux-x86_64__nvidia-geforce-rtx-2080-super__595.71.05__query-gpu-all-fields.csv", "sm_clock_base_mhz", None),  # deprecated
-    ("gpu-exporter__linux-x86_64__nvidia-geforce-rtx-2080-super__595.71.05__query-gpu-all-fields.csv", "ecc_errors_corrected", None),
+    (
+        "gpu-exporter__linux-x86_64__nvidia-geforce-rtx-2080-super__595.71.05__query-gpu-all-fields.csv",
+        "throttle_reasons",
+        ["sw_power_cap"],
+    ),
+    (
+        "gpu-exporter__linux-x86_64__nvidia-geforce-rtx-2080-super__595.71.05__query-gpu-all-fields.csv",
+        "sm_clock_base_mhz",
+        None,
+    ),  # deprecated
+    (
+        "gpu-exporter__linux-x86_64__nvidia-geforce-rtx-2080-super__595.71.05__query-gpu-all-fields.csv",
+        "ecc_errors_corrected",
+        None,
+    ),
     ("gpu-exporter__linux-x86_64__nvidia-l40s__595.80__query-gpu-all-fields.csv", "throttle_reasons", []),  # mask 0x0
     ("gpu-exporter__linux-x86_64__nvidia-l40s__595.80__query-gpu-all-fields.csv", "utilization_gpu_pct", 100),
-    ("gpu-exporter__465.27__ubuntu-20.04__rtx-2080-super__list-gpus+query-gpu+help.txt", "throttle_reasons", ["gpu_idle"]),
+    (
+        "gpu-exporter__465.27__ubuntu-20.04__rtx-2080-super__list-gpus+query-gpu+help.txt",
+        "throttle_reasons",
+        ["gpu_idle"],
+    ),
     ("gpu-exporter__465.27__ubuntu-20.04__rtx-2080-super__list-gpus+query-gpu+help.txt", "memory_total_mib", 7979),
 ]
 
 
-@pytest.mark.parametrize("name, field, expected", EXPECTED, ids=[f"{n.split('__')[0]}-{n.split('__')[-2]}-{f}" for n, f, _ in EXPECTED])
+@pytest.mark.parametrize(
+    "name, field, expected", EXPECTED, ids=[f"{n.split('__')[0]}-{n.split('__')[-2]}-{f}" for n, f, _ in EXPECTED]
+)
 def test_real_csv_values(name, field, expected):
     (sample,) = read_recording(str(real_csv(name)))
     assert getattr(sample.gpus[0], field) == expected
 
 
 def test_real_csv_sample_level_fields():
-    (old,) = read_recording(str(real_csv("gpu-exporter__465.27__ubuntu-20.04__rtx-2080-super__list-gpus+query-gpu+help.txt")))
+    (old,) = read_recording(
+        str(real_csv("gpu-exporter__465.27__ubuntu-20.04__rtx-2080-super__list-gpus+query-gpu+help.txt"))
+    )
     assert old.time == "2021-06-10T00:55:54.492" and old.driver_version == "465.27"  # --help text after it ignored
-    (new,) = read_recording(str(real_csv("gpu-exporter__linux-x86_64__nvidia-geforce-rtx-2080-super__610.57.04__query-gpu-all-fields.csv")))
+    (new,) = read_recording(
+        str(real_csv("gpu-exporter__linux-x86_64__nvidia-geforce-rtx-2080-super__610.57.04__query-gpu-all-fields.csv"))
+    )
     assert new.driver_version == "610.57.04" and new.cuda_driver_version is None  # CSV has no CUDA field
 
 
 @pytest.mark.parametrize(
     "cell, value",
-    [("[N/A]", None), ("N/A", None), ("[Unknown Error]", None), ("[Requested functionality has been deprecated]", None),
-     ("[Not Supported]", None), ("", None), ("30.37 W", 30.37), ("7979 MiB", 7979), ("0 %", 0), ("56", 56), ("P0", None)],
+    [
+        ("[N/A]", None),
+        ("N/A", None),
+        ("[Unknown Error]", None),
+        ("[Requested functionality has been deprecated]", None),
+        ("[Not Supported]", None),
+        ("", None),
+        ("30.37 W", 30.37),
+        ("7979 MiB", 7979),
+        ("0 %", 0),
+        ("56", 56),
+        ("P0", None),
+    ],
 )
 def test_cell_values(cell, value):
     assert parse_number(cell) == value
@@ -172,7 +218,12 @@ def test_bad_replay_input_is_one_line_and_exit_2(kind, run_cli, tmp_path):
 
 def test_missing_replay_file(run_cli, tmp_path):
     result = run_cli("monitor", "--replay", str(tmp_path / "nope.csv"))
-    assert result.returncode == 2 and "replay file" in result.stderr and "cannot read" in result.stderr and result.stderr.count("\n") == 1
+    assert (
+        result.returncode == 2
+        and "replay file" in result.stderr
+        and "cannot read" in result.stderr
+        and result.stderr.count("\n") == 1
+    )
 
 
 def test_replay_from_stdin(run_cli):
@@ -182,8 +233,18 @@ def test_replay_from_stdin(run_cli):
 
 @pytest.mark.parametrize(
     "flags",
-    [["--interval", "0"], ["--interval", "-1"], ["--interval", "abc"], ["--interval", "nan"], ["--count", "0"],
-     ["--count", "-3"], ["--count", "1.5"], ["--prometheus", "70000"], ["--prometheus", "http"], ["--timeout", "0"]],
+    [
+        ["--interval", "0"],
+        ["--interval", "-1"],
+        ["--interval", "abc"],
+        ["--interval", "nan"],
+        ["--count", "0"],
+        ["--count", "-3"],
+        ["--count", "1.5"],
+        ["--prometheus", "70000"],
+        ["--prometheus", "http"],
+        ["--timeout", "0"],
+    ],
 )
 def test_bad_flags_exit_2(flags, run_cli):
     result = run_cli("monitor", *flags)

@@ -12,8 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fixture_paths import MISSING
-from fixture_paths import REAL as REAL_FIXTURES
+
+from support.paths import MISSING
+from support.paths import REAL as REAL_FIXTURES
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -45,7 +45,7 @@ def python_with(tmp_path):
     def make(body: str) -> str:
         site = fake_torch(tmp_path, body)
         wrapper = tmp_path / "python"
-        wrapper.write_text(f"#!/bin/sh\nPYTHONPATH={site} exec {sys.executable} \"$@\"\n")
+        wrapper.write_text(f'#!/bin/sh\nPYTHONPATH={site} exec {sys.executable} "$@"\n')
         wrapper.chmod(0o755)
         return str(wrapper)
 
@@ -57,7 +57,9 @@ def test_working_torch(python_with):
     probe_torch_deep(host, python_with(WORKING % "pass"), timeout=60)
     deep = host.frameworks[0].details["deep"]
     assert deep["cuda_available"] and deep["arch_list"][-1] == "sm_90"
-    assert deep["devices"] == [{"index": 0, "name": "NVIDIA H100 80GB HBM3", "compute_capability": "9.0", "kernel_ok": True}]
+    assert deep["devices"] == [
+        {"index": 0, "name": "NVIDIA H100 80GB HBM3", "compute_capability": "9.0", "kernel_ok": True}
+    ]
 
 
 def test_no_kernel_image_is_caught_at_launch(python_with):
@@ -85,6 +87,8 @@ def test_hang_times_out(python_with):
 
 def test_import_error_is_recorded(python_with):
     host = Host()
-    probe_torch_deep(host, python_with("raise ImportError('libcudnn.so.9: cannot open shared object file')"), timeout=60)
+    probe_torch_deep(
+        host, python_with("raise ImportError('libcudnn.so.9: cannot open shared object file')"), timeout=60
+    )
     assert host.frameworks == []
     assert "libcudnn.so.9" in host.errors[0].message

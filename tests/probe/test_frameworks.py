@@ -22,14 +22,24 @@ def make_dist(site: Path, dirname: str, files: dict[str, str] | None = None) -> 
         (site / rel).write_text(text)
 
 
-TORCH_VERSION_PY = "__version__ = '2.4.1'\ndebug = False\ncuda: Optional[str] = '12.1'\ngit_version = 'x'\nhip: Optional[str] = None\n"
+TORCH_VERSION_PY = (
+    "__version__ = '2.4.1'\ndebug = False\ncuda: Optional[str] = '12.1'\ngit_version = 'x'\nhip: Optional[str] = None\n"
+)
 TORCH_CPU_VERSION_PY = "__version__ = '2.13.0+cpu'\ncuda: Optional[str] = None\nhip: Optional[str] = None\n"
 TORCH_ROCM_VERSION_PY = "__version__ = '2.5.1+rocm6.2'\ncuda = None\nhip = '6.2.41133'\n"
 
 
 @pytest.mark.parametrize(
     ("version", "cuda"),
-    [("2.1.0+cu118", "11.8"), ("1.13.1+cu117", "11.7"), ("2.8.0+cu129", "12.9"), ("2.13.0+cu130", "13.0"), ("1.9.0+cu92", "9.2"), ("2.4.1", None), ("2.4.1+cpu", None)],
+    [
+        ("2.1.0+cu118", "11.8"),
+        ("1.13.1+cu117", "11.7"),
+        ("2.8.0+cu129", "12.9"),
+        ("2.13.0+cu130", "13.0"),
+        ("1.9.0+cu92", "9.2"),
+        ("2.4.1", None),
+        ("2.4.1+cpu", None),
+    ],
 )
 def test_cuda_from_local_tag(version, cuda):
     assert cuda_from_local_tag(version) == cuda
@@ -75,7 +85,8 @@ def test_other_frameworks(tmp_path, dirname, name, cuda):
 
 def test_tensorflow_build_info(tmp_path):
     make_dist(
-        tmp_path, "tensorflow-2.15.0.dist-info",
+        tmp_path,
+        "tensorflow-2.15.0.dist-info",
         {"tensorflow/python/platform/build_info.py": "build_info = {'cuda_version': '12.2', 'cudnn_version': '8'}\n"},
     )
     (tf,) = scan_site_dirs([str(tmp_path)])

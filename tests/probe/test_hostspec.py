@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from gpu_preflight.core.errors import UsageError
-from gpu_preflight.probe.hostspec import HostSpec, resolve_host
 from gpu_preflight.core.readers import parse_memory_mib
+from gpu_preflight.probe.hostspec import HostSpec, resolve_host
 
 
 def snapshot(tmp_path, text: str):
@@ -19,8 +19,13 @@ EMPTY_HOST = '{"schema": "gpu-preflight/host/v1", "source": "snapshot"}'
 
 
 def test_assumed_gpus_and_driver(tmp_path):
-    host = resolve_host(HostSpec(snapshot=snapshot(tmp_path, EMPTY_HOST), assume_driver="550.54.15",
-                                 assume_gpus=("Tesla T4:16GiB", "NVIDIA H100 80GB HBM3")))
+    host = resolve_host(
+        HostSpec(
+            snapshot=snapshot(tmp_path, EMPTY_HOST),
+            assume_driver="550.54.15",
+            assume_gpus=("Tesla T4:16GiB", "NVIDIA H100 80GB HBM3"),
+        )
+    )
     assert (host.driver.version, host.driver.cuda, host.driver.source) == ("550.54.15", "12.4", "assumed")
     t4, h100 = host.gpus
     assert (t4.name, t4.compute_capability, t4.memory_total_mib, t4.assumed) == ("Tesla T4", "7.5", 16384, True)
@@ -52,7 +57,10 @@ def test_unusable_specs(tmp_path, spec):
         resolve_host(spec)
 
 
-@pytest.mark.parametrize(("text", "mib"), [("16GiB", 16384), ("24GB", 24576), ("81559MiB", 81559), ("4096", 4096), ("1.5T", 1572864), ("512 M", 512)])
+@pytest.mark.parametrize(
+    ("text", "mib"),
+    [("16GiB", 16384), ("24GB", 24576), ("81559MiB", 81559), ("4096", 4096), ("1.5T", 1572864), ("512 M", 512)],
+)
 def test_memory_sizes(text, mib):
     assert parse_memory_mib(text) == mib
 

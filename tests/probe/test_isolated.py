@@ -15,7 +15,10 @@ def test_success():
 
 def test_hang_is_killed_with_its_children():
     started = time.monotonic()
-    outcome = run_isolated([sys.executable, "-c", "import subprocess, time; subprocess.Popen(['sleep', '60']); time.sleep(60)"], timeout=0.5)
+    outcome = run_isolated(
+        [sys.executable, "-c", "import subprocess, time; subprocess.Popen(['sleep', '60']); time.sleep(60)"],
+        timeout=0.5,
+    )
     assert outcome.timed_out and outcome.returncode is None
     assert time.monotonic() - started < 10
     assert "did not finish" in outcome.describe_failure()
@@ -34,5 +37,14 @@ def test_missing_program():
 
 
 def test_failure_quotes_the_last_line():
-    outcome = run_isolated([sys.executable, "-c", "import sys; sys.stderr.write('a\\nFailed to initialize NVML: Driver/library version mismatch\\n'); sys.exit(18)"], timeout=30)
-    assert outcome.describe_failure().endswith("exited with 18: Failed to initialize NVML: Driver/library version mismatch")
+    outcome = run_isolated(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.stderr.write('a\\nFailed to initialize NVML: Driver/library version mismatch\\n'); sys.exit(18)",
+        ],
+        timeout=30,
+    )
+    assert outcome.describe_failure().endswith(
+        "exited with 18: Failed to initialize NVML: Driver/library version mismatch"
+    )

@@ -38,19 +38,35 @@ def test_every_real_output(real_file: Path) -> None:
         ("learn-cuda__cuda9.0__V9.0.176.txt", NvccInfo("9.0", "9.0.176", None, "Fri_Sep__1_21:08:03_CDT_2017")),
         ("mxochicale__cuda10.1__V10.1.243.txt", NvccInfo("10.1", "10.1.243", None, "Sun_Jul_28_19:07:16_PDT_2019")),
         ("mxochicale__cuda10.2__V10.2.89.txt", NvccInfo("10.2", "10.2.89", None, "Wed_Oct_23_19:24:38_PDT_2019")),
-        ("hello-ai__cuda11.5__V11.5.119.txt",
-         NvccInfo("11.5", "11.5.119", "cuda_11.5.r11.5/compiler.30672275_0", "Thu_Nov_18_09:45:30_PST_2021")),
-        ("mxochicale__cuda11.8__V11.8.89.txt",
-         NvccInfo("11.8", "11.8.89", "cuda_11.8.r11.8/compiler.31833905_0", "Wed_Sep_21_10:33:58_PDT_2022")),
-        ("hello-ai__cuda12.5__V12.5.40__windows.txt",
-         NvccInfo("12.5", "12.5.40", "cuda_12.5.r12.5/compiler.34177558_0",
-                  "Wed_Apr_17_19:36:51_Pacific_Daylight_Time_2024")),
-        ("hello-ai__cuda12.5__V12.5.82.txt",
-         NvccInfo("12.5", "12.5.82", "cuda_12.5.r12.5/compiler.34385749_0", "Thu_Jun__6_02:18:23_PDT_2024")),
-        ("mxochicale__cuda12.6__V12.6.20.txt",
-         NvccInfo("12.6", "12.6.20", "cuda_12.6.r12.6/compiler.34431801_0", "Fri_Jun_14_16:34:21_PDT_2024")),
-        ("mxochicale__cuda13.0__V13.0.88.txt",
-         NvccInfo("13.0", "13.0.88", "cuda_13.0.r13.0/compiler.36424714_0", "Wed_Aug_20_01:58:59_PM_PDT_2025")),
+        (
+            "hello-ai__cuda11.5__V11.5.119.txt",
+            NvccInfo("11.5", "11.5.119", "cuda_11.5.r11.5/compiler.30672275_0", "Thu_Nov_18_09:45:30_PST_2021"),
+        ),
+        (
+            "mxochicale__cuda11.8__V11.8.89.txt",
+            NvccInfo("11.8", "11.8.89", "cuda_11.8.r11.8/compiler.31833905_0", "Wed_Sep_21_10:33:58_PDT_2022"),
+        ),
+        (
+            "hello-ai__cuda12.5__V12.5.40__windows.txt",
+            NvccInfo(
+                "12.5",
+                "12.5.40",
+                "cuda_12.5.r12.5/compiler.34177558_0",
+                "Wed_Apr_17_19:36:51_Pacific_Daylight_Time_2024",
+            ),
+        ),
+        (
+            "hello-ai__cuda12.5__V12.5.82.txt",
+            NvccInfo("12.5", "12.5.82", "cuda_12.5.r12.5/compiler.34385749_0", "Thu_Jun__6_02:18:23_PDT_2024"),
+        ),
+        (
+            "mxochicale__cuda12.6__V12.6.20.txt",
+            NvccInfo("12.6", "12.6.20", "cuda_12.6.r12.6/compiler.34431801_0", "Fri_Jun_14_16:34:21_PDT_2024"),
+        ),
+        (
+            "mxochicale__cuda13.0__V13.0.88.txt",
+            NvccInfo("13.0", "13.0.88", "cuda_13.0.r13.0/compiler.36424714_0", "Wed_Aug_20_01:58:59_PM_PDT_2025"),
+        ),
     ],
 )
 def test_exact(real_dir: Path, name: str, expected: NvccInfo) -> None:

@@ -100,7 +100,10 @@ def test_query_reads_driver_and_gpus():
     assert (h100["memory_total_mib"], h100["memory_used_mib"]) == (81559, 1)
     assert h100["brand"] == "NVIDIA" and h100["architecture"] == "Hopper"
     assert h100["pci_device_id"] == "0x233010DE" and h100["mig_mode"] == "Enabled"
-    assert [(m["index"], m["gpu_instance_id"], m["memory_total_mib"]) for m in h100["mig_devices"]] == [(0, 7, 10240), (1, 8, 10240)]
+    assert [(m["index"], m["gpu_instance_id"], m["memory_total_mib"]) for m in h100["mig_devices"]] == [
+        (0, 7, 10240),
+        (1, 8, 10240),
+    ]
     assert p100["brand"] == "Tesla" and "architecture" not in p100 and "mig_mode" not in p100
     assert data["errors"] == [{"probe": "nvml.gpu1.architecture", "message": "Not Supported"}]
 
@@ -121,11 +124,14 @@ def test_apply_builds_the_host():
     assert [e.probe for e in host.errors] == ["nvml.gpu1.architecture"]
 
 
-@pytest.mark.parametrize(("path", "version"), [
-    ("/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.550.54.15", "550.54.15"),
-    ("/usr/lib64/libnvidia-ml.so.1", None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    ("path", "version"),
+    [
+        ("/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.550.54.15", "550.54.15"),
+        ("/usr/lib64/libnvidia-ml.so.1", None),
+        (None, None),
+    ],
+)
 def test_library_version_from_file_name(path, version):
     assert nvml_probe.library_version(path) == version
 
@@ -143,8 +149,7 @@ def test_child_process_runs_the_fake_bindings(monkeypatch, tmp_path):
         "import sys\nsys.path.insert(0, %r)\nfrom test_nvml_fake import *\n" % str(tmp_path)
     )
     (tmp_path / "test_nvml_fake.py").write_text(
-        "class E(Exception): pass\n"
-        "def nvmlInit(): raise E('Driver/library version mismatch')\n"
+        "class E(Exception): pass\ndef nvmlInit(): raise E('Driver/library version mismatch')\n"
     )
     monkeypatch.setattr(nvml_probe, "library_present", lambda: "/usr/lib/libnvidia-ml.so.535.161.07")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))

@@ -54,11 +54,15 @@ def test_every_table_gives_banner_and_gpus(real_file: Path) -> None:
 @pytest.mark.real_files(TEXT, "**/*.txt")
 def test_only_error_outputs_are_classified(real_file: Path) -> None:
     """No false alarms anywhere: tables, -L, -q, --version and whole captures give None."""
-    expected = {
-        "device-handle-unknown-error": "gpu-lost",
-        "driver-library-mismatch": "driver-library-mismatch",
-        "no-driver": "no-driver",
-    }.get(real_file.name.split("__")[0]) if real_file.parent.name == "errors" else None
+    expected = (
+        {
+            "device-handle-unknown-error": "gpu-lost",
+            "driver-library-mismatch": "driver-library-mismatch",
+            "no-driver": "no-driver",
+        }.get(real_file.name.split("__")[0])
+        if real_file.parent.name == "errors"
+        else None
+    )
     assert classify_smi_error(read(real_file)) == expected
 
 
@@ -74,75 +78,134 @@ def test_every_version_output(real_file: Path) -> None:
 # file: (smi version, driver, cuda, platform, [(index, name, used MiB, total MiB, bus id)])
 TABLES = {
     "gpu-exporter__linux-x86_64__nvidia-geforce-rtx-2080-super__610.57.04__idle.txt": (
-        "610.57.04", "610.57.04", "13.3", "linux",
+        "610.57.04",
+        "610.57.04",
+        "13.3",
+        "linux",
         [(0, "NVIDIA GeForce RTX 2080 ...", 211, 8192, "00000000:0C:00.0")],
     ),
     "gpu-exporter__linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01__idle.txt": (
-        "590.48.01", "590.48.01", "13.1", "linux",
+        "590.48.01",
+        "590.48.01",
+        "13.1",
+        "linux",
         [(0, "NVIDIA H100 80GB HBM3", 0, 81559, "00000000:00:09.0")],
     ),
     "gpu-exporter__linux-x86_64__nvidia-l40s__595.80__idle.txt": (
-        "595.80", "595.80", "13.2", "linux",
+        "595.80",
+        "595.80",
+        "13.2",
+        "linux",
         [(0, "NVIDIA L40S", 0, 46068, "00000000:01:00.0")],
     ),
     "gpu-exporter__windows-x86_64__nvidia-geforce-rtx-2080-super__610.62__load.txt": (
-        "610.62", "610.62", "13.3", "windows",
+        "610.62",
+        "610.62",
+        "13.3",
+        "windows",
         [(0, "NVIDIA GeForce RTX 2080 ...", 1366, 8192, "00000000:0C:00.0")],
     ),
     "hello-ai__windows__555.97__rtx-4060-laptop__wddm-no-processes-section.txt": (
-        "555.97", "555.97", "12.5", "windows",
+        "555.97",
+        "555.97",
+        "12.5",
+        "windows",
         [(0, "NVIDIA GeForce RTX 4060 ...", 5896, 8188, "00000000:01:00.0")],
     ),
     # WSL2: the Linux nvidia-smi (555.42.06) talks to the Windows driver (555.85).
     "hello-ai__wsl2__smi555.42.06-driver555.85__rtx-4060-laptop.txt": (
-        "555.42.06", "555.85", "12.5", "windows",
+        "555.42.06",
+        "555.85",
+        "12.5",
+        "windows",
         [(0, "NVIDIA GeForce RTX 4060 ...", 41, 8188, "00000000:01:00.0")],
     ),
     "hello-ai__wsl2__smi555.42.06-driver555.97__banner-only.txt": ("555.42.06", "555.97", "12.5", "windows", []),
     "mxochicale__440.100__cuda10.2__no-mig-row.txt": (
-        "440.100", "440.100", "10.2", "linux",
+        "440.100",
+        "440.100",
+        "10.2",
+        "linux",
         [(0, "GeForce RTX 207...", 246, 7973, "00000000:01:00.0")],
     ),
     "mxochicale__550.120__cuda12.4__rtx-2000-ada__bogus-588W.txt": (
-        "550.120", "550.120", "12.4", "linux",
+        "550.120",
+        "550.120",
+        "12.4",
+        "linux",
         [(0, "NVIDIA RTX 2000 Ada Gene...", 9, 8188, "00000000:01:00.0")],
     ),
     "mxochicale__580.95.05__cuda13.0__rtx-2000-ada-laptop.txt": (
-        "580.95.05", "580.95.05", "13.0", "linux",
+        "580.95.05",
+        "580.95.05",
+        "13.0",
+        "linux",
         [(0, "NVIDIA RTX 2000 Ada Gene...", 15, 8188, "00000000:01:00.0")],
     ),
     "neuropoly__440.33.01__cuda10.2__8x-tesla-p100-sxm2.txt": (
-        "440.33.01", "440.33.01", "10.2", "linux",
+        "440.33.01",
+        "440.33.01",
+        "10.2",
+        "linux",
         [
             (i, "Tesla P100-SXM2...", used, 16280, f"00000000:{bus}:00.0")
             for i, (used, bus) in enumerate(
-                [(10, "04"), (10, "05"), (10, "09"), (10, "0A"),
-                 (10253, "85"), (10253, "86"), (10245, "89"), (13684, "8A")]
+                [
+                    (10, "04"),
+                    (10, "05"),
+                    (10, "09"),
+                    (10, "0A"),
+                    (10253, "85"),
+                    (10253, "86"),
+                    (10245, "89"),
+                    (13684, "8A"),
+                ]
             )
         ],
     ),
     "neuropoly__510.73.05__cuda11.6__4x-rtx-a6000__ecc-off.txt": (
-        "510.73.05", "510.73.05", "11.6", "linux",
-        [(0, "NVIDIA RTX A6000", 47502, 49140, "00000000:01:00.0"),
-         (1, "NVIDIA RTX A6000", 428, 49140, "00000000:41:00.0"),
-         (2, "NVIDIA RTX A6000", 428, 49140, "00000000:81:00.0"),
-         (3, "NVIDIA RTX A6000", 428, 49140, "00000000:C1:00.0")],
+        "510.73.05",
+        "510.73.05",
+        "11.6",
+        "linux",
+        [
+            (0, "NVIDIA RTX A6000", 47502, 49140, "00000000:01:00.0"),
+            (1, "NVIDIA RTX A6000", 428, 49140, "00000000:41:00.0"),
+            (2, "NVIDIA RTX A6000", 428, 49140, "00000000:81:00.0"),
+            (3, "NVIDIA RTX A6000", 428, 49140, "00000000:C1:00.0"),
+        ],
     ),
     # No "CUDA Version" in 390's banner.
     "nvidia-htop__390.25__8x-gtx-1080ti__no-cuda-version.txt": (
-        "390.25", "390.25", None, "linux",
+        "390.25",
+        "390.25",
+        None,
+        "linux",
         [
             (i, "GeForce GTX 108...", used, 11178, f"00000000:{bus}:00.0")
             for i, (used, bus) in enumerate(
-                [(10807, "04"), (10783, "05"), (10793, "08"), (7996, "09"),
-                 (5964, "84"), (10785, "85"), (10823, "88"), (7773, "89")]
+                [
+                    (10807, "04"),
+                    (10783, "05"),
+                    (10793, "08"),
+                    (7996, "09"),
+                    (5964, "84"),
+                    (10785, "85"),
+                    (10823, "88"),
+                    (7773, "89"),
+                ]
             )
         ],
     ),
     "nvidia-htop__450.57__rtx-2070+gtx-750ti.txt": (
-        "450.57", "450.57", "11.0", "linux",
-        [(0, "GeForce RTX 2070", 749, 7981, "00000000:01:00.0"),
-         (1, "GeForce GTX 750 Ti", 871, 2002, "00000000:04:00.0")],
+        "450.57",
+        "450.57",
+        "11.0",
+        "linux",
+        [
+            (0, "GeForce RTX 2070", 749, 7981, "00000000:01:00.0"),
+            (1, "GeForce GTX 750 Ti", 871, 2002, "00000000:04:00.0"),
+        ],
     ),
 }
 
@@ -162,15 +225,23 @@ def test_table_exact_values(real_dir: Path, name: str) -> None:
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("gpu-exporter__linux-x86_64__nvidia-geforce-rtx-2080-super__595.71.05__idle.txt",
-         SmiBanner("595.71.05", "595.71.05", "13.2")),
+        (
+            "gpu-exporter__linux-x86_64__nvidia-geforce-rtx-2080-super__595.71.05__idle.txt",
+            SmiBanner("595.71.05", "595.71.05", "13.2"),
+        ),
         # 610 renamed the fields: the KMD version is the driver version.
-        ("gpu-exporter__linux-x86_64__nvidia-geforce-rtx-2080-super__610.57.04__idle.txt",
-         SmiBanner("610.57.04", "610.57.04", "13.3", kmd_version="610.57.04")),
-        ("gpu-exporter__windows-x86_64__nvidia-geforce-rtx-2080-super__610.62__idle.txt",
-         SmiBanner("610.62", "610.62", "13.3", kmd_version="610.62")),
-        ("hello-ai__wsl2__smi555.42.06-driver555.85__rtx-4060-laptop.txt",
-         SmiBanner("555.42.06", "555.85", "12.5", platform_hint="wsl")),
+        (
+            "gpu-exporter__linux-x86_64__nvidia-geforce-rtx-2080-super__610.57.04__idle.txt",
+            SmiBanner("610.57.04", "610.57.04", "13.3", kmd_version="610.57.04"),
+        ),
+        (
+            "gpu-exporter__windows-x86_64__nvidia-geforce-rtx-2080-super__610.62__idle.txt",
+            SmiBanner("610.62", "610.62", "13.3", kmd_version="610.62"),
+        ),
+        (
+            "hello-ai__wsl2__smi555.42.06-driver555.85__rtx-4060-laptop.txt",
+            SmiBanner("555.42.06", "555.85", "12.5", platform_hint="wsl"),
+        ),
         ("nvidia-htop__390.25__8x-gtx-1080ti__no-cuda-version.txt", SmiBanner("390.25", "390.25", None)),
     ],
 )
@@ -181,12 +252,18 @@ def test_banner_exact(real_dir: Path, name: str, expected: SmiBanner) -> None:
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("gpu-exporter__linux-x86_64__nvidia-geforce-rtx-2080-super__595.71.05__nvidia-smi--version.txt",
-         SmiBanner("595.71.05", "595.71.05", "13.2", nvml_version="595.71")),
-        ("gpu-exporter__linux-x86_64__nvidia-geforce-rtx-2080-super__610.57.04__nvidia-smi--version.txt",
-         SmiBanner("610.57.04", "610.57.04", "13.3", kmd_version="610.57.04", nvml_version="610.57")),
-        ("gpu-exporter__windows-x86_64__nvidia-geforce-rtx-2080-super__610.62__nvidia-smi--version.txt",
-         SmiBanner("610.62", "610.62", "13.3", kmd_version="610.62", nvml_version="610.62")),
+        (
+            "gpu-exporter__linux-x86_64__nvidia-geforce-rtx-2080-super__595.71.05__nvidia-smi--version.txt",
+            SmiBanner("595.71.05", "595.71.05", "13.2", nvml_version="595.71"),
+        ),
+        (
+            "gpu-exporter__linux-x86_64__nvidia-geforce-rtx-2080-super__610.57.04__nvidia-smi--version.txt",
+            SmiBanner("610.57.04", "610.57.04", "13.3", kmd_version="610.57.04", nvml_version="610.57"),
+        ),
+        (
+            "gpu-exporter__windows-x86_64__nvidia-geforce-rtx-2080-super__610.62__nvidia-smi--version.txt",
+            SmiBanner("610.62", "610.62", "13.3", kmd_version="610.62", nvml_version="610.62"),
+        ),
     ],
 )
 def test_version_output_exact(real_dir: Path, name: str, expected: SmiBanner) -> None:
@@ -233,7 +310,11 @@ def test_h200_mig_two_compute_instances_in_one_gpu_instance(real_dir: Path) -> N
     host = parse_smi_table(read(real_dir / TEXT / "gpu-exporter__linux-x86_64__nvidia-h200-mig__590.48.01__idle.txt"))
     migs = host.gpus[0].mig_devices
     assert [(m.index, m.gpu_instance_id, m.compute_instance_id, m.memory_total_mib) for m in migs] == [
-        (0, 2, 0, 71424), (1, 2, 1, 71424), (2, 3, 0, 33280), (3, 9, 0, 16384), (4, 10, 0, 16384),
+        (0, 2, 0, 71424),
+        (1, 2, 1, 71424),
+        (2, 3, 0, 33280),
+        (3, 9, 0, 16384),
+        (4, 10, 0, 16384),
     ]
 
 
@@ -357,11 +438,17 @@ def test_version_output_without_driver_is_refused() -> None:
     [
         ("Failed to initialize NVML: Driver/library version mismatch\r\n", "driver-library-mismatch"),
         ("\x1b[31mFailed to initialize NVML: Driver/library version mismatch\x1b[0m\n", "driver-library-mismatch"),
-        ("NVIDIA-SMI couldn't find libnvidia-ml.so library in your system. Please make sure that the NVIDIA"
-         " Display Driver is properly installed and present in your system.\n", "no-driver"),
+        (
+            "NVIDIA-SMI couldn't find libnvidia-ml.so library in your system. Please make sure that the NVIDIA"
+            " Display Driver is properly installed and present in your system.\n",
+            "no-driver",
+        ),
         ("No devices were found\n", "no-devices"),
-        ("Unable to determine the device handle for GPU 0000:3B:00.0: GPU is lost.  Reboot the system to recover"
-         " this GPU\n", "gpu-lost"),
+        (
+            "Unable to determine the device handle for GPU 0000:3B:00.0: GPU is lost.  Reboot the system to recover"
+            " this GPU\n",
+            "gpu-lost",
+        ),
         ("Failed to initialize NVML: Unknown Error\n", "nvml-init-failed"),
         ("Failed to initialize NVML: Insufficient Permissions\n", "nvml-init-failed"),
         ("everything is fine\n", None),

@@ -54,106 +54,166 @@ def test_text_and_bytes_input_agree(real_file: Path) -> None:
 # file: (driver, cuda, platform, [(name, brand, architecture, total MiB, used MiB, pci device id)])
 EXPECTED = {
     "netdata__a100-sxm4-40gb__510.47.03__mig.xml": (
-        "510.47.03", "11.6", "linux",
+        "510.47.03",
+        "11.6",
+        "linux",
         [("NVIDIA A100-SXM4-40GB", "NVIDIA", "Ampere", 40960, 38, "0x20B010DE")],
     ),
     "netdata__rtx-2080__516.59__windows-wddm.xml": (
-        "516.59", "11.7", "windows",
+        "516.59",
+        "11.7",
+        "windows",
         [("NVIDIA GeForce RTX 2080", "GeForce", "Turing", 8192, 862, "0x1E8710DE")],
     ),
     "netdata__rtx-4090__535.86.05.xml": (
-        "535.86.05", "12.2", "linux",
+        "535.86.05",
+        "12.2",
+        "linux",
         [("NVIDIA GeForce RTX 4090", "GeForce", "Ada Lovelace", 24564, 2, "0x268410DE")],
     ),
     "netdata__tesla-p100-pcie-16gb__510.47.03.xml": (
-        "510.47.03", "11.6", "linux",
+        "510.47.03",
+        "11.6",
+        "linux",
         [("Tesla P100-PCIE-16GB", "Tesla", "Pascal", 16384, 0, "0x15F810DE")],
     ),
     "pai__2x-rtx-2080ti__410.73__ecc-unsupported.xml": (
-        "410.73", "10.0", "linux",
+        "410.73",
+        "10.0",
+        "linux",
         [("GeForce RTX 2080 Ti", "GeForce", None, 10989, 0, "0x1E0410DE")] * 2,
     ),
     "pai__4x-tesla-k80__430.26__cuda-version-not-found.xml": (
-        "430.26", None, "linux",
+        "430.26",
+        None,
+        "linux",
         [("Tesla K80", "Tesla", None, 11441, used, "0x102D10DE") for used in (587, 587, 0, 0)],
     ),
     "pai__gt-730__384.111__minimal-no-cuda-version.xml": (
-        "384.111", None, "linux",
+        "384.111",
+        None,
+        "linux",
         [("GeForce GT 730", "GeForce", None, None, None, None)],
     ),
     "pai__gtx-1070__384.66__no-cuda-version.xml": (
-        "384.66", None, "linux",
-        [("GeForce GTX 1070", "GeForce", None, 8112, 2028, "0x1B8110DE"),
-         ("GeForce GTX 1070", "GeForce", None, 8114, 4057, "0x1B8110DE")],
+        "384.66",
+        None,
+        "linux",
+        [
+            ("GeForce GTX 1070", "GeForce", None, 8112, 2028, "0x1B8110DE"),
+            ("GeForce GTX 1070", "GeForce", None, 8114, 4057, "0x1B8110DE"),
+        ],
     ),
     "pai__v100-sxm3-32gb__410.104__retired-pages.xml": (
-        "410.104", "10.0", "linux",
+        "410.104",
+        "10.0",
+        "linux",
         [("Tesla V100-SXM3-32GB", "Tesla", None, 32480, 0, "0x1DB810DE")],
     ),
     "telegraf__2x-rtx-a5000__590.44.01__v13.xml": (
-        "590.44.01", "13.1", "linux",
-        [("NVIDIA RTX A5000", "NVIDIA RTX", "Ampere", 24564, 22437, "0x223110DE"),
-         ("NVIDIA RTX A5000", "NVIDIA RTX", "Ampere", 24564, 17253, "0x223110DE")],
+        "590.44.01",
+        "13.1",
+        "linux",
+        [
+            ("NVIDIA RTX A5000", "NVIDIA RTX", "Ampere", 24564, 22437, "0x223110DE"),
+            ("NVIDIA RTX A5000", "NVIDIA RTX", "Ampere", 24564, 17253, "0x223110DE"),
+        ],
     ),
     "telegraf__a100-sxm4-80gb__535.54.03__mig.xml": (
-        "535.54.03", "12.2", "linux",
+        "535.54.03",
+        "12.2",
+        "linux",
         [("NVIDIA A100-SXM4-80GB", "NVIDIA", "Ampere", 81920, 50, "0x20B210DE")],
     ),
     # An AWS A10G reports device id 0x0000: useless for lookups, so None.
     "telegraf__a10g__515.105.01.xml": (
-        "515.105.01", "11.7", "linux",
+        "515.105.01",
+        "11.7",
+        "linux",
         [("NVIDIA A10G", "NVIDIA", "Ampere", 23028, 22, None)],
     ),
     "telegraf__grid-p4-1q__513.46__vgpu.xml": (
-        "513.46", "11.6", "windows",
+        "513.46",
+        "11.6",
+        "windows",
         [("GRID P4-1Q", "NVIDIA RTX Virtual Workstation", "Pascal", 1024, 807, "0x1BB310DE")],
     ),
     "telegraf__gtx-1070-ti__trimmed-no-driver-version.xml": (
-        None, None, "linux",
+        None,
+        None,
+        "linux",
         [("GeForce GTX 1070 Ti", None, None, 4096, 42, None)],
     ),
     # A GPU newer than its driver is named "Graphics Device": only the PCI id tells (GTX 1660 Ti).
     "telegraf__gtx-1660-ti__418.43.xml": (
-        "418.43", "10.1", "linux",
+        "418.43",
+        "10.1",
+        "linux",
         [("Graphics Device", "GeForce", None, 5912, 0, "0x218410DE")],
     ),
     "telegraf__quadro-p400__418.43.xml": (
-        "418.43", "10.1", "linux",
+        "418.43",
+        "10.1",
+        "linux",
         [("Quadro P400", "Quadro", None, 1998, 0, "0x1CB310DE")],
     ),
     "telegraf__rtx-3060__570.124.04.xml": (
-        "570.124.04", "12.8", "linux",
+        "570.124.04",
+        "12.8",
+        "linux",
         [("NVIDIA GeForce RTX 3060", "GeForce", "Ampere", 12288, 116, "0x248710DE")],
     ),
     "telegraf__rtx-3080__536.40__windows-wddm.xml": (
-        "536.40", "12.2", "windows",
+        "536.40",
+        "12.2",
+        "windows",
         [("NVIDIA GeForce RTX 3080", "GeForce", "Ampere", 10240, 1128, "0x221610DE")],
     ),
     # pci_device_id is "[REDACTED]" in this file.
     "telegraf__rtx-3090__525.147.05.xml": (
-        "525.147.05", "12.0", "linux",
+        "525.147.05",
+        "12.0",
+        "linux",
         [("NVIDIA GeForce RTX 3090", "GeForce", "Ampere", 24576, 1, None)],
     ),
     "telegraf__rtx-4000-sff-ada__595.84__v13.xml": (
-        "595.84", "13.2", "linux",
+        "595.84",
+        "13.2",
+        "linux",
         [("NVIDIA RTX 4000 SFF Ada Generation", "NVIDIA RTX", "Ada Lovelace", 20475, 3534, "0x27B010DE")],
     ),
     "telegraf__rtx-pro-6000-blackwell-maxq__590.44.01__v13.xml": (
-        "590.44.01", "13.1", "linux",
-        [("NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition", "NVIDIA RTX", "Blackwell",
-          97887, 65720, "0x2BB410DE")],
+        "590.44.01",
+        "13.1",
+        "linux",
+        [
+            (
+                "NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition",
+                "NVIDIA RTX",
+                "Blackwell",
+                97887,
+                65720,
+                "0x2BB410DE",
+            )
+        ],
     ),
     # A Tesla T4 in WDDM mode (Windows); brand is "NVIDIA" on 512+ drivers.
     "telegraf__tesla-t4__512.78.xml": (
-        "512.78", "11.6", "windows",
+        "512.78",
+        "11.6",
+        "windows",
         [("Tesla T4", "NVIDIA", "Turing", 15360, 276, "0x1EB810DE")],
     ),
     "telegraf__tesla-t4__515.105.01.xml": (
-        "515.105.01", "11.7", "linux",
+        "515.105.01",
+        "11.7",
+        "linux",
         [("Tesla T4", "NVIDIA", "Turing", 15360, 1032, "0x1EB810DE")],
     ),
     "tony__2x-tesla-p100-pcie-12gb__375.66__v8-no-cuda-version.xml": (
-        "375.66", None, "linux",
+        "375.66",
+        None,
+        "linux",
         [("Tesla P100-PCIE-12GB", "Tesla", None, 12193, 0, "0x15F710DE")] * 2,
     ),
 }
@@ -164,10 +224,7 @@ def test_exact_values(real_dir: Path, name: str) -> None:
     driver, cuda, platform, gpus = EXPECTED[name]
     host = parse_smi_xml((real_dir / XML / name).read_bytes())
     assert (host.driver.version, host.driver.cuda, host.driver.platform) == (driver, cuda, platform)
-    got = [
-        (g.name, g.brand, g.architecture, g.memory_total_mib, g.memory_used_mib, g.pci_device_id)
-        for g in host.gpus
-    ]
+    got = [(g.name, g.brand, g.architecture, g.memory_total_mib, g.memory_used_mib, g.pci_device_id) for g in host.gpus]
     assert got == gpus
 
 
@@ -195,7 +252,10 @@ def test_a100_80gb_mig_devices_and_trimmed_attached_gpus(real_dir: Path) -> None
     host = parse_smi_xml((real_dir / XML / "telegraf__a100-sxm4-80gb__535.54.03__mig.xml").read_bytes(), "a100.xml")
     gpu = host.gpus[0]
     assert [(m.index, m.gpu_instance_id, m.compute_instance_id, m.memory_total_mib) for m in gpu.mig_devices] == [
-        (0, 3, 0, 19968), (1, 4, 0, 19968), (2, 5, 0, 19968), (3, 6, 0, 19968),
+        (0, 3, 0, 19968),
+        (1, 4, 0, 19968),
+        (2, 5, 0, 19968),
+        (3, 6, 0, 19968),
     ]
     # attached_gpus=4 but one <gpu>: noted, not fatal.
     assert [e.probe for e in host.errors] == ["nvidia-smi-xml"]
@@ -227,11 +287,7 @@ def test_driver_model(real_dir: Path, name: str, driver_model: str | None) -> No
 
 
 def test_trimmed_documents_are_noted_only_when_gpus_are_missing(real_dir: Path) -> None:
-    noted = {
-        path.name
-        for path in (real_dir / XML).glob("*.xml")
-        if parse_smi_xml(path.read_bytes()).errors
-    }
+    noted = {path.name for path in (real_dir / XML).glob("*.xml") if parse_smi_xml(path.read_bytes()).errors}
     assert noted == {
         "pai__gtx-1070__384.66__no-cuda-version.xml",
         "pai__v100-sxm3-32gb__410.104__retired-pages.xml",

@@ -55,7 +55,11 @@ def test_two_toolkits_and_an_nvcc_elsewhere(tmp_path):
     stray = executable(tmp_path / "bin" / "nvcc", "#!/bin/sh\necho 'Cuda compilation tools, release 10.2, V10.2.89'\n")
     host = Host()
     probe_toolkits(host, {"PATH": str(stray.parent)}, timeout=10, patterns=(str(tmp_path / "cuda-*"),))
-    assert sorted((t.version, t.source) for t in host.toolkits) == [("10.2.89", "nvcc"), ("11.8.0", "version.json"), ("12.4.131", "nvcc")]
+    assert sorted((t.version, t.source) for t in host.toolkits) == [
+        ("10.2.89", "nvcc"),
+        ("11.8.0", "version.json"),
+        ("12.4.131", "nvcc"),
+    ]
     assert host.errors == []
 
 
@@ -63,7 +67,9 @@ def test_broken_nvcc_and_bad_cuda_home_are_recorded(tmp_path):
     fake_root(tmp_path, "cuda-12.0")
     executable(tmp_path / "cuda-12.0" / "bin" / "nvcc", "#!/bin/sh\nexit 3\n")
     host = Host()
-    probe_toolkits(host, {"PATH": "", "CUDA_HOME": str(tmp_path / "nope")}, timeout=10, patterns=(str(tmp_path / "cuda-*"),))
+    probe_toolkits(
+        host, {"PATH": "", "CUDA_HOME": str(tmp_path / "nope")}, timeout=10, patterns=(str(tmp_path / "cuda-*"),)
+    )
     assert [t.version for t in host.toolkits] == [None]
     messages = " ".join(e.message for e in host.errors)
     assert "CUDA_HOME" in messages and "exited with 3" in messages

@@ -5,13 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from serving import ServeProcess
-from tiny_model import build_tiny_model
+
+from support.serving import ServeProcess
+from support.tiny_model import build_tiny_model
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
-    pytest.importorskip("torch", reason="serving needs torch (install it first: https://pytorch.org/get-started/locally/)")
+    pytest.importorskip(
+        "torch", reason="serving needs torch (install it first: https://pytorch.org/get-started/locally/)"
+    )
     pytest.importorskip("transformers")
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-qwen2")
 

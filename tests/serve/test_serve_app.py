@@ -10,14 +10,20 @@ import httpx
 import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from serving import FakeEngine, free_port, running
 
 from gpu_preflight.serve.app import Service, create_app
 from gpu_preflight.serve.jobs import Scheduler
 from gpu_preflight.serve.metrics import Metrics
 from gpu_preflight.serve.protocol import Defaults
 
-DEFAULTS = Defaults(model_name="fake", accepted_names=frozenset({"fake"}), max_context=64, sampling={"temperature": 1.0, "top_p": 1.0, "top_k": 0})
+from support.serving import FakeEngine, free_port, running
+
+DEFAULTS = Defaults(
+    model_name="fake",
+    accepted_names=frozenset({"fake"}),
+    max_context=64,
+    sampling={"temperature": 1.0, "top_p": 1.0, "top_k": 0},
+)
 USER = [{"role": "user", "content": "hi"}]
 
 
@@ -25,7 +31,9 @@ def make_app(engine: FakeEngine, *, api_key: str | None = None, max_waiting: int
     metrics = Metrics({"model": "fake"})
     scheduler = Scheduler(engine, max_waiting, metrics)
     metrics.gauge("requests_waiting", "waiting", lambda: scheduler.waiting)
-    service = Service(engine, scheduler, DEFAULTS, metrics, {"schema": "gpu-preflight/report/v1", "status": "pass"}, api_key)
+    service = Service(
+        engine, scheduler, DEFAULTS, metrics, {"schema": "gpu-preflight/report/v1", "status": "pass"}, api_key
+    )
     return create_app(service), scheduler
 
 
@@ -115,7 +123,9 @@ def test_a_client_that_disconnects_stops_its_generation():
     engine = FakeEngine("x" * 50, stepwise=True)
     app, _ = make_app(engine)
     with running(app, free_port()) as url:
-        with httpx.stream("POST", f"{url}/v1/chat/completions", json={"model": "fake", "messages": USER, "stream": True}) as response:
+        with httpx.stream(
+            "POST", f"{url}/v1/chat/completions", json={"model": "fake", "messages": USER, "stream": True}
+        ) as response:
             lines = response.iter_lines()
             next(lines)  # the role chunk
             engine.step.release()
@@ -139,7 +149,9 @@ def test_errors_are_in_openais_format():
         with pytest.raises(openai.BadRequestError) as caught:
             client(url).chat.completions.create(model="other", messages=USER)
         assert caught.value.body["code"] == "model_not_found"
-        response = httpx.post(f"{url}/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"})
+        response = httpx.post(
+            f"{url}/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"}
+        )
         assert response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
         assert httpx.get(f"{url}/v1/nothing").json()["error"]["type"] == "not_found_error"
         stream = httpx.post(f"{url}/v1/chat/completions", json={"model": "fake", "messages": USER, "stream": True})
@@ -156,12 +168,16 @@ def test_metrics_are_valid_prometheus_text():
         samples = [s for family in families.values() for s in family.samples]
 
         def value(name: str, **labels: str) -> float:
-            return next(s.value for s in samples if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
+            return next(
+                s.value for s in samples if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+            )
 
         assert value("preflight_serve_requests_total", endpoint="/v1/completions", status="200") == 1
         assert value("preflight_serve_requests_total", endpoint="/v1/completions", status="400") == 1
         assert value("preflight_serve_errors_total", type="invalid_request_error") == 1
-        assert value("preflight_serve_generation_tokens_total") == 5 and value("preflight_serve_prompt_tokens_total") == 3
+        assert (
+            value("preflight_serve_generation_tokens_total") == 5 and value("preflight_serve_prompt_tokens_total") == 3
+        )
         assert families["preflight_serve_time_to_first_token_seconds"].type == "histogram"
         assert value("preflight_serve_request_latency_seconds_count") == 1
         assert value("preflight_serve_requests_waiting") == 0

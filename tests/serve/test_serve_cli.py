@@ -28,19 +28,48 @@ def test_dry_run_json_shows_the_derived_settings_and_the_report(run_cli, tiny_mo
 
 
 def test_vllm_command_for_an_old_gpu(run_cli):
-    result = run_cli("serve", "VibeThinker-1.5B", "--engine", "vllm", "--dry-run", "--assume-gpu", "Tesla T4", "--assume-driver", "550.54.15", "--api-key", "s3cret", env=OFFLINE)
+    result = run_cli(
+        "serve",
+        "VibeThinker-1.5B",
+        "--engine",
+        "vllm",
+        "--dry-run",
+        "--assume-gpu",
+        "Tesla T4",
+        "--assume-driver",
+        "550.54.15",
+        "--api-key",
+        "s3cret",
+        env=OFFLINE,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     command = next(line for line in result.stdout.splitlines() if "vllm.entrypoints.openai.api_server" in line)
-    assert "--dtype float16" in command and "--max-model-len 131072" in command and "--gpu-memory-utilization 0.9" in command
+    assert (
+        "--dtype float16" in command
+        and "--max-model-len 131072" in command
+        and "--gpu-memory-utilization 0.9" in command
+    )
     assert "--served-model-name WeiboAI/VibeThinker-1.5B" in command and "s3cret" not in result.stdout
 
 
 def test_vllm_missing_is_one_clear_line(monkeypatch, capsys):
     monkeypatch.setattr(launch, "installed", lambda name: False)
-    plan = Plan(None, "m", "m", "http://127.0.0.1:8000", find_profile("vibethinker"), None, ["python3", "-m", "vllm.entrypoints.openai.api_server"])
+    plan = Plan(
+        None,
+        "m",
+        "m",
+        "http://127.0.0.1:8000",
+        find_profile("vibethinker"),
+        None,
+        ["python3", "-m", "vllm.entrypoints.openai.api_server"],
+    )
     assert launch._run_vllm(plan) == 1
     err = capsys.readouterr().err
-    assert "running: python3 -m vllm.entrypoints.openai.api_server" in err and "vLLM is not installed" in err and "pip install vllm" in err
+    assert (
+        "running: python3 -m vllm.entrypoints.openai.api_server" in err
+        and "vLLM is not installed" in err
+        and "pip install vllm" in err
+    )
 
 
 @pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="this machine has an NVIDIA driver")
@@ -97,7 +126,7 @@ def test_a_model_that_fails_to_load_ends_the_server_with_exit_1(run_cli, tiny_mo
     config = json.loads((broken / "config.json").read_text())
     config["hidden_act"] = "no-such-activation"  # fit's plan reads the shape only; building the model fails
     (broken / "config.json").write_text(json.dumps(config))
-    from serving import free_port
+    from support.serving import free_port
 
     result = run_cli("serve", str(broken), "--device", "cpu", "--port", str(free_port()), timeout=120)
     assert result.returncode == 1, result.stderr

@@ -12,11 +12,11 @@ import pytest
 from gpu_preflight.serve.engine import TransformersEngine
 from gpu_preflight.serve.jobs import Job, Sampling
 
-EVIL = '''
+EVIL = """
 import pathlib
 pathlib.Path(__file__).with_name("REMOTE_CODE_RAN").write_text("yes")
 from transformers import Qwen2ForCausalLM as EvilModel
-'''
+"""
 
 
 @pytest.fixture(scope="module")

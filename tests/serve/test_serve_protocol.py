@@ -7,8 +7,12 @@ import pytest
 from gpu_preflight.serve.protocol import ApiError, Defaults, parse_chat, parse_completion, sampling_for
 
 DEFAULTS = Defaults(
-    model_name="tiny", accepted_names=frozenset({"tiny", "/models/tiny"}), max_context=100,
-    sampling={"temperature": 0.6, "top_p": 0.95, "top_k": 0}, system_prompt="Be brief.", max_new_tokens=40,
+    model_name="tiny",
+    accepted_names=frozenset({"tiny", "/models/tiny"}),
+    max_context=100,
+    sampling={"temperature": 0.6, "top_p": 0.95, "top_k": 0},
+    system_prompt="Be brief.",
+    max_new_tokens=40,
 )
 USER = [{"role": "user", "content": "hi"}]
 
@@ -26,13 +30,25 @@ def test_profile_defaults_fill_what_the_request_leaves_out():
 
 
 def test_request_values_win_and_the_system_prompt_is_not_added_twice():
-    messages, options = parse_chat({"messages": [{"role": "developer", "content": "Mine."}, *USER], "temperature": 0, "top_k": -1, "seed": 7, "stop": "x"}, DEFAULTS)
+    messages, options = parse_chat(
+        {
+            "messages": [{"role": "developer", "content": "Mine."}, *USER],
+            "temperature": 0,
+            "top_k": -1,
+            "seed": 7,
+            "stop": "x",
+        },
+        DEFAULTS,
+    )
     assert [m["role"] for m in messages] == ["system", "user"] and messages[0]["content"] == "Mine."
     assert (options.temperature, options.top_k, options.seed, options.stop) == (0.0, 0, 7, ("x",))
 
 
 def test_text_parts_are_joined():
-    messages, _ = parse_chat({"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}]}, DEFAULTS)
+    messages, _ = parse_chat(
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}]},
+        DEFAULTS,
+    )
     assert messages[-1]["content"] == "ab"
 
 

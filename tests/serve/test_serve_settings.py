@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 
 from gpu_preflight.core.errors import UsageError
-from gpu_preflight.fit import resolve_model
 from gpu_preflight.core.host import Driver, Framework, Gpu, Host
+from gpu_preflight.fit import resolve_model
 from gpu_preflight.serve import vllm
 from gpu_preflight.serve.gate import Request, decide
 from gpu_preflight.serve.machine import CpuFacts, read_cpu
@@ -18,7 +18,9 @@ from gpu_preflight.serve.settings import cpu_dtype, derive_cpu, derive_gpu, gpu_
 GIB = 2**30
 H100 = Gpu(index=0, name="NVIDIA H100 80GB HBM3", compute_capability="9.0", memory_total_mib=81559, memory_used_mib=0)
 T4 = Gpu(index=0, name="Tesla T4", compute_capability="7.5", memory_total_mib=15360, memory_used_mib=0)
-TINY_GPU = Gpu(index=0, name="NVIDIA GeForce GT 1030", compute_capability="6.1", memory_total_mib=2048, memory_used_mib=0)
+TINY_GPU = Gpu(
+    index=0, name="NVIDIA GeForce GT 1030", compute_capability="6.1", memory_total_mib=2048, memory_used_mib=0
+)
 BIG_CPU = CpuFacts(available_bytes=64 * GIB, flags=frozenset({"avx2"}))
 
 
@@ -37,7 +39,14 @@ def working_host(*gpus: Gpu) -> Host:
 
 @pytest.mark.parametrize(
     ("checkpoint", "cc", "dtype"),
-    [("bfloat16", "9.0", "bfloat16"), ("bfloat16", "7.5", "float16"), ("float32", "8.6", "bfloat16"), ("float32", "7.0", "float16"), ("float16", "9.0", "float16"), ("bfloat16", None, "float16")],
+    [
+        ("bfloat16", "9.0", "bfloat16"),
+        ("bfloat16", "7.5", "float16"),
+        ("float32", "8.6", "bfloat16"),
+        ("float32", "7.0", "float16"),
+        ("float16", "9.0", "float16"),
+        ("bfloat16", None, "float16"),
+    ],
 )
 def test_gpu_dtype(checkpoint, cc, dtype):
     assert gpu_dtype(checkpoint, cc)[0] == dtype
@@ -45,7 +54,13 @@ def test_gpu_dtype(checkpoint, cc, dtype):
 
 @pytest.mark.parametrize(
     ("checkpoint", "flags", "dtype"),
-    [("bfloat16", {"avx512_bf16"}, "bfloat16"), ("bfloat16", {"amx_bf16"}, "bfloat16"), ("bfloat16", {"avx2"}, "float32"), ("float16", {"avx512_bf16"}, "float32"), ("float32", {"amx_bf16"}, "float32")],
+    [
+        ("bfloat16", {"avx512_bf16"}, "bfloat16"),
+        ("bfloat16", {"amx_bf16"}, "bfloat16"),
+        ("bfloat16", {"avx2"}, "float32"),
+        ("float16", {"avx512_bf16"}, "float32"),
+        ("float32", {"amx_bf16"}, "float32"),
+    ],
 )
 def test_cpu_dtype(checkpoint, flags, dtype):
     assert cpu_dtype(checkpoint, frozenset(flags))[0] == dtype
@@ -63,7 +78,12 @@ def test_memory_share_follows_free_memory():
 
 def test_context_is_the_models_limit_when_memory_allows(vibe):
     hardware = derive_gpu(vibe, H100, "vllm")
-    assert (hardware.device, hardware.dtype, hardware.max_context, hardware.memory_share) == ("cuda", "bfloat16", 131072, 0.9)
+    assert (hardware.device, hardware.dtype, hardware.max_context, hardware.memory_share) == (
+        "cuda",
+        "bfloat16",
+        131072,
+        0.9,
+    )
     assert "max_position_embeddings" in hardware.why["max_context"]
 
 
@@ -99,7 +119,9 @@ def test_parse_dtype():
 def test_a_working_gpu_is_used_and_auto_picks_vllm_when_installed(vibe):
     decision = decide(vibe, working_host(H100), Request(engine="auto"), BIG_CPU, vllm_installed=True)
     assert not decision.refused and decision.engine == "vllm" and decision.hardware.device == "cuda"
-    assert decide(vibe, working_host(H100), Request(engine="auto"), BIG_CPU, vllm_installed=False).engine == "transformers"
+    assert (
+        decide(vibe, working_host(H100), Request(engine="auto"), BIG_CPU, vllm_installed=False).engine == "transformers"
+    )
 
 
 def test_device_auto_falls_back_to_the_cpu_loudly(vibe):
@@ -133,7 +155,9 @@ def test_vllm_needs_a_gpu(vibe):
 
 
 def test_cpu_without_enough_memory_refuses(vibe):
-    decision = decide(vibe, Host(), Request(device="cpu"), CpuFacts(available_bytes=GIB, flags=frozenset()), vllm_installed=False)
+    decision = decide(
+        vibe, Host(), Request(device="cpu"), CpuFacts(available_bytes=GIB, flags=frozenset()), vllm_installed=False
+    )
     assert decision.refused and decision.report.findings[0].code == "serve-does-not-fit"
 
 
@@ -144,10 +168,18 @@ def test_no_preflight_skips_the_checks_but_says_so(vibe):
 
 def test_vllm_command_carries_the_derived_flags(vibe):
     hardware = derive_gpu(vibe, T4, "vllm")
-    argv = vllm.build_command(vllm.Launch("WeiboAI/VibeThinker-1.5B", "vibe", "127.0.0.1", 8000, api_key="k"), hardware, python="python3")
+    argv = vllm.build_command(
+        vllm.Launch("WeiboAI/VibeThinker-1.5B", "vibe", "127.0.0.1", 8000, api_key="k"), hardware, python="python3"
+    )
     line = vllm.printable(argv)
-    assert line.startswith("python3 -m vllm.entrypoints.openai.api_server --model WeiboAI/VibeThinker-1.5B --served-model-name vibe")
-    assert "--dtype float16" in line and f"--max-model-len {hardware.max_context}" in line and "--gpu-memory-utilization 0.9" in line
+    assert line.startswith(
+        "python3 -m vllm.entrypoints.openai.api_server --model WeiboAI/VibeThinker-1.5B --served-model-name vibe"
+    )
+    assert (
+        "--dtype float16" in line
+        and f"--max-model-len {hardware.max_context}" in line
+        and "--gpu-memory-utilization 0.9" in line
+    )
     assert "--api-key '***'" in line and "k" not in line.split("--api-key")[1]
     assert "--trust-remote-code" not in argv
 

@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import openai
 import pytest
-from serving import ServeProcess
+
+from support.serving import ServeProcess
 
 USER = [{"role": "user", "content": "hello world"}]
 NAME = "tiny-qwen2"  # the directory's name
@@ -46,26 +47,47 @@ def test_streaming_gives_the_same_text_as_one_answer(server):
     assert chunks[-2].choices[0].finish_reason == "length"
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 24
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == whole.choices[0].message.content
-    raw = httpx.post(f"{server.url}/v1/chat/completions", json={"model": NAME, "messages": USER, "max_tokens": 3, "stream": True}).text
+    raw = httpx.post(
+        f"{server.url}/v1/chat/completions", json={"model": NAME, "messages": USER, "max_tokens": 3, "stream": True}
+    ).text
     assert raw.rstrip().endswith("data: [DONE]")
 
 
 def test_completions(server):
-    reply = client(server).completions.create(model=NAME, prompt="the quick brown", max_tokens=16, extra_body={"ignore_eos": True})
-    assert reply.object == "text_completion" and reply.usage.completion_tokens == 16 and reply.choices[0].finish_reason == "length"
+    reply = client(server).completions.create(
+        model=NAME, prompt="the quick brown", max_tokens=16, extra_body={"ignore_eos": True}
+    )
+    assert (
+        reply.object == "text_completion"
+        and reply.usage.completion_tokens == 16
+        and reply.choices[0].finish_reason == "length"
+    )
     streamed = client(server).completions.create(model=NAME, prompt="the quick brown", max_tokens=5, stream=True)
     assert [c.choices[0].finish_reason for c in streamed][-1] in ("stop", "length")
 
 
 def test_a_seed_makes_sampling_repeatable(server):
-    ask = lambda: client(server).completions.create(model=NAME, prompt="hello", max_tokens=20, temperature=1.0, top_p=0.9, seed=1234).choices[0].text  # noqa: E731
+    ask = lambda: (
+        client(server)
+        .completions.create(model=NAME, prompt="hello", max_tokens=20, temperature=1.0, top_p=0.9, seed=1234)
+        .choices[0]
+        .text
+    )  # noqa: E731
     assert ask() == ask()
 
 
 def test_stop_strings_cut_the_text(server):
-    fixed = {"model": NAME, "prompt": "the lazy dog", "max_tokens": 40, "temperature": 0, "extra_body": {"ignore_eos": True}}
+    fixed = {
+        "model": NAME,
+        "prompt": "the lazy dog",
+        "max_tokens": 40,
+        "temperature": 0,
+        "extra_body": {"ignore_eos": True},
+    }
     text = client(server).completions.create(**fixed).choices[0].text
-    stop = next(text[i : i + 2] for i in range(4, len(text) - 2) if text[i : i + 2].isprintable() and text[i : i + 2].strip())
+    stop = next(
+        text[i : i + 2] for i in range(4, len(text) - 2) if text[i : i + 2].isprintable() and text[i : i + 2].strip()
+    )
     cut = client(server).completions.create(**fixed, stop=[stop]).choices[0]
     assert cut.text == text[: text.index(stop)] and cut.finish_reason == "stop"
 
@@ -74,7 +96,9 @@ def test_eight_concurrent_clients_each_get_their_own_answer(server):
     prompts = [f"the quick brown fox {i}" for i in range(8)]
 
     def ask(prompt: str) -> str:
-        return client(server).completions.create(model=NAME, prompt=prompt, max_tokens=16, temperature=0).choices[0].text
+        return (
+            client(server).completions.create(model=NAME, prompt=prompt, max_tokens=16, temperature=0).choices[0].text
+        )
 
     one_by_one = [ask(p) for p in prompts]
     with ThreadPoolExecutor(8) as pool:
@@ -130,14 +154,18 @@ def test_profile_system_prompt_api_key_and_sigterm(tiny_model, tmp_path):
             client(serve, "bad").models.list()
         keyed = client(serve, "k3y")
         tokenizer = AutoTokenizer.from_pretrained(tiny_model)
-        system = [{"role": "system", "content": "You are a programming assistant. Solve the following problem step by step:"}]
+        system = [
+            {"role": "system", "content": "You are a programming assistant. Solve the following problem step by step:"}
+        ]
         prompt = tokenizer.apply_chat_template(system + USER, tokenize=False, add_generation_prompt=True)
         expected = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
         assert keyed.chat.completions.create(model=NAME, messages=USER, max_tokens=1).usage.prompt_tokens == expected
         own = [{"role": "system", "content": "x"}, *USER]
         assert keyed.chat.completions.create(model=NAME, messages=own, max_tokens=1).usage.prompt_tokens < expected
 
-        stream = keyed.completions.create(model=NAME, prompt="hello", max_tokens=480, stream=True, extra_body={"ignore_eos": True})
+        stream = keyed.completions.create(
+            model=NAME, prompt="hello", max_tokens=480, stream=True, extra_body={"ignore_eos": True}
+        )
         first = next(iter(stream))
         serve.process.send_signal(signal.SIGTERM)
         rest = list(stream)

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.versions import Version
 from gpu_preflight.targets.specs import (
     CudaTarget,
     Targets,
@@ -24,7 +25,6 @@ from gpu_preflight.targets.specs import (
     parse_torch_spec,
     variant_cuda,
 )
-from gpu_preflight.core.versions import Version
 
 CU118 = "https://download.pytorch.org/whl/cu118"
 CU121 = "https://download.pytorch.org/whl/cu121"
@@ -282,16 +282,20 @@ def summary(targets: list[TorchTarget]) -> list[tuple]:
 
 
 def test_requirements_pins_comments_and_line_numbers(in_tmp: Path) -> None:
-    write(in_tmp / "requirements.txt",
-          "# the stack\n\nnumpy==1.26.4\ntorch==2.1.0+cu118  # GPU build\ntransformers>=4.40\n")
+    write(
+        in_tmp / "requirements.txt",
+        "# the stack\n\nnumpy==1.26.4\ntorch==2.1.0+cu118  # GPU build\ntransformers>=4.40\n",
+    )
     assert summary(parse_requirements_file("requirements.txt")) == [
         ("2.1.0", "cu118", None, "requirements.txt:4", True)
     ]
 
 
 def test_requirements_without_torch(in_tmp: Path) -> None:
-    write(in_tmp / "requirements.txt",
-          "numpy==1.26\ntorchvision==0.16.0+cu118\ntorch-tensorrt==2.1.0\npytorch-lightning\n")
+    write(
+        in_tmp / "requirements.txt",
+        "numpy==1.26\ntorchvision==0.16.0+cu118\ntorch-tensorrt==2.1.0\npytorch-lightning\n",
+    )
     assert parse_requirements_file("requirements.txt") == []
 
 
@@ -327,7 +331,7 @@ def test_requirements_continuation_lines_and_hashes(in_tmp: Path) -> None:
         in_tmp / "requirements.txt",
         "numpy==1.26.4 \\\n"
         "    --hash=sha256:aaaa\n"
-        "torch==2.1.0+cu118 ; platform_system == \"Linux\" \\\n"
+        'torch==2.1.0+cu118 ; platform_system == "Linux" \\\n'
         "    --hash=sha256:bbbb \\\n"
         "    --hash=sha256:cccc\n"
         "tor\\\n"
@@ -356,7 +360,7 @@ def test_requirements_markers_are_kept_not_evaluated(in_tmp: Path) -> None:
         in_tmp / "requirements.txt",
         'torch==2.1.0+cu118; platform_system == "Linux"\n'
         "torch==2.1.0; sys_platform == 'darwin'\n"
-        "torch==2.1.0+cpu ; platform_system == \"Windows\" and python_version < \"3.12\"\n",
+        'torch==2.1.0+cpu ; platform_system == "Windows" and python_version < "3.12"\n',
     )
     targets = parse_requirements_file("requirements.txt")
     assert [(t.variant, t.marker) for t in targets] == [
@@ -377,10 +381,16 @@ def test_requirements_markers_are_kept_not_evaluated(in_tmp: Path) -> None:
         (f"--index-url={CU121}/", "cu121", CU121 + "/"),
         ("-i https://download.pytorch.org/whl/cpu", "cpu", "https://download.pytorch.org/whl/cpu"),
         ("-ihttps://download.pytorch.org/whl/rocm6.2", "rocm6.2", "https://download.pytorch.org/whl/rocm6.2"),
-        ("--extra-index-url https://download.pytorch.org/whl/nightly/cu128", "cu128",
-         "https://download.pytorch.org/whl/nightly/cu128"),
-        ("-f https://download.pytorch.org/whl/cu111/torch_stable.html", "cu111",
-         "https://download.pytorch.org/whl/cu111/torch_stable.html"),
+        (
+            "--extra-index-url https://download.pytorch.org/whl/nightly/cu128",
+            "cu128",
+            "https://download.pytorch.org/whl/nightly/cu128",
+        ),
+        (
+            "-f https://download.pytorch.org/whl/cu111/torch_stable.html",
+            "cu111",
+            "https://download.pytorch.org/whl/cu111/torch_stable.html",
+        ),
         ("--find-links https://download.pytorch.org/whl/torch_stable.html", None, None),
         ("--extra-index-url https://pypi.org/simple", None, None),
         ("--index-url https://mirror.example/simple", None, "https://mirror.example/simple"),
@@ -420,15 +430,19 @@ def test_requirements_several_pytorch_indexes_take_the_highest_local_version(in_
     ("options", "index_url", "note"),
     [
         (f"--extra-index-url {CU118}", CU118, None),
-        (f"--extra-index-url {CU121}", None,
-         "+cu118 wheels are not on PyPI: name the index https://download.pytorch.org/whl/cu118"),
+        (
+            f"--extra-index-url {CU121}",
+            None,
+            "+cu118 wheels are not on PyPI: name the index https://download.pytorch.org/whl/cu118",
+        ),
         (f"--index-url {CU121}", CU121, "+cu118 is pinned but --index-url serves only cu121 wheels"),
         ("", None, "+cu118 wheels are not on PyPI: name the index https://download.pytorch.org/whl/cu118"),
         ("-i https://mirror.example/simple", "https://mirror.example/simple", None),
     ],
 )
-def test_requirements_pinned_variant_wins_over_indexes(in_tmp: Path, options: str, index_url: str | None,
-                                                       note: str | None) -> None:
+def test_requirements_pinned_variant_wins_over_indexes(
+    in_tmp: Path, options: str, index_url: str | None, note: str | None
+) -> None:
     write(in_tmp / "requirements.txt", f"{options}\ntorch==2.1.0+cu118\n")
     [target] = parse_requirements_file("requirements.txt")
     assert (target.variant, target.index_url, target.notes) == ("cu118", index_url, (note,) if note else ())
@@ -441,8 +455,11 @@ def test_requirements_pinned_variant_wins_over_indexes(in_tmp: Path, options: st
         ("torch~=2.4.0", "~=2.4.0", "torch~=2.4.0 does not pin one release"),
         ("torch>=2.1,<2.2", "<2.2,>=2.1", "does not pin one release"),
         ("torch", "", "torch without a version does not pin one release"),
-        ("torch @ git+https://github.com/pytorch/pytorch@v2.1.0", " @ git+https://github.com/pytorch/pytorch@v2.1.0",
-         "its version is unknown until it is built"),
+        (
+            "torch @ git+https://github.com/pytorch/pytorch@v2.1.0",
+            " @ git+https://github.com/pytorch/pytorch@v2.1.0",
+            "its version is unknown until it is built",
+        ),
     ],
 )
 def test_requirements_ranges_are_kept_unpinned(in_tmp: Path, line: str, specifier: str, note: str) -> None:
@@ -535,18 +552,31 @@ def test_requirements_file_included_twice_is_read_once(in_tmp: Path) -> None:
     ("files", "message"),
     [
         ({"a.txt": "-r a.txt\n"}, "a.txt:1: '-r a.txt': include loop back to 'a.txt'"),
-        ({"a.txt": "torch==2.1.0\n-r b.txt\n", "b.txt": "\n-r a.txt\n"}, "b.txt:2: '-r a.txt': include loop back to 'a.txt'"),
+        (
+            {"a.txt": "torch==2.1.0\n-r b.txt\n", "b.txt": "\n-r a.txt\n"},
+            "b.txt:2: '-r a.txt': include loop back to 'a.txt'",
+        ),
         ({"a.txt": "-r missing.txt\n"}, "a.txt:1: '-r missing.txt': cannot read: No such file or directory"),
         ({"a.txt": "-r sub\n", "sub/x.txt": ""}, "a.txt:1: '-r sub': is a directory, not a file"),
-        ({"a.txt": "-r https://example.com/req.txt\n"},
-         "a.txt:1: '-r https://example.com/req.txt': includes by URL are not fetched; download the file and pass it"),
+        (
+            {"a.txt": "-r https://example.com/req.txt\n"},
+            "a.txt:1: '-r https://example.com/req.txt': includes by URL are not fetched; download the file and pass it",
+        ),
         ({"a.txt": "-r\n"}, "a.txt:1: -r needs a value"),
         ({"a.txt": "--index-url=\ntorch==2.1.0\n"}, "a.txt:1: --index-url needs a value"),
-        ({"a.txt": "numpy\nthis is not a requirement!\n"}, "a.txt:2: not a valid requirement: 'this is not a requirement!'"),
+        (
+            {"a.txt": "numpy\nthis is not a requirement!\n"},
+            "a.txt:2: not a valid requirement: 'this is not a requirement!'",
+        ),
         ({"a.txt": "torch=2.1.0\n"}, "a.txt:1: not a valid requirement: 'torch=2.1.0'"),
-        ({"a.txt": "torch==2.1.0+foo\n"},
-         "a.txt:1: +foo is not a PyTorch wheel variant (expected cuXYZ such as cu121, cpu, rocmX.Y or xpu)"),
-        ({"a.txt": "-r b.txt\n", "b.txt": b"\x00\x01\x02"}, "a.txt:1: '-r b.txt': contains control characters, not a text file"),
+        (
+            {"a.txt": "torch==2.1.0+foo\n"},
+            "a.txt:1: +foo is not a PyTorch wheel variant (expected cuXYZ such as cu121, cpu, rocmX.Y or xpu)",
+        ),
+        (
+            {"a.txt": "-r b.txt\n", "b.txt": b"\x00\x01\x02"},
+            "a.txt:1: '-r b.txt': contains control characters, not a text file",
+        ),
     ],
 )
 def test_requirements_bad_lines_and_includes(in_tmp: Path, files: dict[str, str | bytes], message: str) -> None:
@@ -670,7 +700,9 @@ def test_pyproject_project_dependencies(in_tmp: Path) -> None:
 
 
 def test_pyproject_without_torch(in_tmp: Path) -> None:
-    write(in_tmp / "pyproject.toml", '[project]\nname = "app"\ndependencies = ["numpy"]\n[tool.ruff]\nline-length = 99\n')
+    write(
+        in_tmp / "pyproject.toml", '[project]\nname = "app"\ndependencies = ["numpy"]\n[tool.ruff]\nline-length = 99\n'
+    )
     assert parse_requirements_file("pyproject.toml") == []
 
 
@@ -700,7 +732,10 @@ def test_pyproject_uv_source_names_the_index(in_tmp: Path) -> None:
     )
     [target] = parse_requirements_file("pyproject.toml")
     assert (target.torch_version, target.variant, target.index_url, target.source) == (
-        "2.5.1", "cu124", "https://download.pytorch.org/whl/cu124", "pyproject.toml:2"
+        "2.5.1",
+        "cu124",
+        "https://download.pytorch.org/whl/cu124",
+        "pyproject.toml:2",
     )
     assert "uv source: index 'pytorch-cu124'" in target.notes
 
@@ -708,7 +743,7 @@ def test_pyproject_uv_source_names_the_index(in_tmp: Path) -> None:
 def test_pyproject_uv_sources_per_platform(in_tmp: Path) -> None:
     write(
         in_tmp / "pyproject.toml",
-        '[project]\ndependencies = ["torch>=2.5 ; python_version >= \'3.10\'"]\n\n[tool.uv.sources]\ntorch = [\n'
+        "[project]\ndependencies = [\"torch>=2.5 ; python_version >= '3.10'\"]\n\n[tool.uv.sources]\ntorch = [\n"
         '  { index = "pytorch-cpu", marker = "sys_platform != \'linux\'" },\n'
         '  { index = "pytorch-cu124", marker = "sys_platform == \'linux\'" },\n]\n' + UV_INDEXES,
     )
@@ -738,9 +773,15 @@ def test_pyproject_uv_sources_per_extra(in_tmp: Path) -> None:
     ("uv", "variant"),
     [
         ('[[tool.uv.index]]\nname = "pytorch"\nurl = "https://download.pytorch.org/whl/cu121"\n', "cu121"),
-        ('[[tool.uv.index]]\nname = "pytorch"\nurl = "https://download.pytorch.org/whl/cu121"\nexplicit = true\n', None),
-        ('[[tool.uv.index]]\nname = "mirror"\nurl = "https://mirror.example/simple"\n\n'
-         '[[tool.uv.index]]\nname = "pt"\nurl = "https://download.pytorch.org/whl/cu118"\n', "cu118"),
+        (
+            '[[tool.uv.index]]\nname = "pytorch"\nurl = "https://download.pytorch.org/whl/cu121"\nexplicit = true\n',
+            None,
+        ),
+        (
+            '[[tool.uv.index]]\nname = "mirror"\nurl = "https://mirror.example/simple"\n\n'
+            '[[tool.uv.index]]\nname = "pt"\nurl = "https://download.pytorch.org/whl/cu118"\n',
+            "cu118",
+        ),
         ('[tool.uv]\nextra-index-url = ["https://download.pytorch.org/whl/cu118"]\n', "cu118"),
         ('[tool.uv]\nindex-url = "https://download.pytorch.org/whl/cpu"\n', "cpu"),
     ],
@@ -819,15 +860,25 @@ def test_pyproject_poetry_primary_source_applies_without_naming_it(in_tmp: Path)
         ("[project\n", "not valid TOML: Expected ']' at the end of a table declaration (at line 1, column 9)"),
         ("a = [" * 5000, "not valid TOML: Invalid value (at line 1, column 6)"),
         ("a = " + "[" * 5000 + "]" * 5000, "not valid TOML: nested too deeply"),
-        ("[project]\ndependencies = \"torch\"\n", "[project.dependencies] must be a list of requirement strings"),
+        ('[project]\ndependencies = "torch"\n', "[project.dependencies] must be a list of requirement strings"),
         ("[project]\ndependencies = [1]\n", "[project.dependencies] must be a list of requirement strings"),
-        ("[project]\ndependencies = [\"torch==2.x\"]\n", "[project.dependencies] has an invalid requirement 'torch==2.x'"),
-        ("[project]\ndependencies = [\"torch==2.1.0+foo\"]\n", "+foo is not a PyTorch wheel variant"),
-        ('[project]\ndependencies = ["torch"]\n[tool.uv.sources]\ntorch = { index = "nope" }\n',
-         "[tool.uv.sources] torch names index 'nope', which no [[tool.uv.index]] defines"),
-        ('[tool.poetry.dependencies]\ntorch = { version = "2.1.0", source = "nope" }\n',
-         "[tool.poetry.dependencies] torch: source 'nope' is not a [[tool.poetry.source]]"),
-        ("[tool.poetry.dependencies]\ntorch = 2\n", "[tool.poetry.dependencies] torch: must be a version string or a table"),
+        (
+            '[project]\ndependencies = ["torch==2.x"]\n',
+            "[project.dependencies] has an invalid requirement 'torch==2.x'",
+        ),
+        ('[project]\ndependencies = ["torch==2.1.0+foo"]\n', "+foo is not a PyTorch wheel variant"),
+        (
+            '[project]\ndependencies = ["torch"]\n[tool.uv.sources]\ntorch = { index = "nope" }\n',
+            "[tool.uv.sources] torch names index 'nope', which no [[tool.uv.index]] defines",
+        ),
+        (
+            '[tool.poetry.dependencies]\ntorch = { version = "2.1.0", source = "nope" }\n',
+            "[tool.poetry.dependencies] torch: source 'nope' is not a [[tool.poetry.source]]",
+        ),
+        (
+            "[tool.poetry.dependencies]\ntorch = 2\n",
+            "[tool.poetry.dependencies] torch: must be a version string or a table",
+        ),
         ('[tool.poetry.dependencies]\ntorch = "2.x"\n', "'2.x' is not a version"),
     ],
 )
@@ -864,7 +915,7 @@ def test_describe(target, text: str) -> None:
 
 
 def test_collect_targets_describe_and_json(in_tmp: Path) -> None:
-    write(in_tmp / "requirements.txt", f"--extra-index-url {CU118}\ntorch==2.1.0 ; platform_system == \"Linux\"\n")
+    write(in_tmp / "requirements.txt", f'--extra-index-url {CU118}\ntorch==2.1.0 ; platform_system == "Linux"\n')
     targets = collect_targets(torch=["2.6.0"], cuda=["12.4"], requirements=["requirements.txt"])
     assert isinstance(targets, Targets) and len(targets) == 3
     assert [type(t) for t in targets] == [TorchTarget, TorchTarget, CudaTarget]
@@ -875,11 +926,30 @@ def test_collect_targets_describe_and_json(in_tmp: Path) -> None:
         "CUDA runtime 12.4 from --cuda 12.4",
     ]
     assert targets.to_list() == [
-        {"kind": "torch", "torch_version": "2.6.0", "variant": None, "cuda": None, "index_url": None,
-         "source": "--torch 2.6.0", "pinned": True, "specifier": "==2.6.0", "marker": None, "notes": []},
-        {"kind": "torch", "torch_version": "2.1.0", "variant": "cu118", "cuda": "11.8", "index_url": CU118,
-         "source": "requirements.txt:2", "pinned": True, "specifier": "==2.1.0", "marker": 'platform_system == "Linux"',
-         "notes": ["the cu118 index is named: its +cu118 wheel outranks PyPI's plain one"]},
+        {
+            "kind": "torch",
+            "torch_version": "2.6.0",
+            "variant": None,
+            "cuda": None,
+            "index_url": None,
+            "source": "--torch 2.6.0",
+            "pinned": True,
+            "specifier": "==2.6.0",
+            "marker": None,
+            "notes": [],
+        },
+        {
+            "kind": "torch",
+            "torch_version": "2.1.0",
+            "variant": "cu118",
+            "cuda": "11.8",
+            "index_url": CU118,
+            "source": "requirements.txt:2",
+            "pinned": True,
+            "specifier": "==2.1.0",
+            "marker": 'platform_system == "Linux"',
+            "notes": ["the cu118 index is named: its +cu118 wheel outranks PyPI's plain one"],
+        },
         {"kind": "cuda", "cuda": "12.4", "source": "--cuda 12.4"},
     ]
     assert json.loads(json.dumps(targets.to_list())) == targets.to_list()

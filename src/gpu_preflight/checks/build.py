@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gpu_preflight.core.host import Framework, Host
-from gpu_preflight.knowledge import ArchList, ArchListError
 from gpu_preflight.core.versions import Version
+from gpu_preflight.knowledge import ArchList, ArchListError
 
 
 @dataclass(frozen=True)
@@ -28,24 +28,47 @@ class Build:
         return self.cuda is None and self.unknown is None
 
 
-
 def build_for_torch(kb, target, platform: str) -> Build:
     """A ``TorchTarget`` (targets.py) as a Build."""
-    label = f"torch {target.torch_version or target.specifier or '(any)'}" + (f"+{target.variant}" if target.variant else "")
+    label = f"torch {target.torch_version or target.specifier or '(any)'}" + (
+        f"+{target.variant}" if target.variant else ""
+    )
     if not target.pinned or target.torch_version is None:
-        return Build(label, target.source, None, unknown=f"{target.source} does not pin one torch release ({target.specifier or 'no version'}); pin one (torch==X.Y.Z) to judge it")
+        return Build(
+            label,
+            target.source,
+            None,
+            unknown=f"{target.source} does not pin one torch release ({target.specifier or 'no version'}); pin one (torch==X.Y.Z) to judge it",
+        )
     if target.variant and not target.variant.startswith("cu") and target.variant != "cpu":
         return Build(label, target.source, None, unknown=f"{target.variant} builds are not for NVIDIA GPUs")
     wheel = kb.torch_wheel(target.torch_version, target.variant, platform)
     if wheel is None:
         release = kb.torch_release(target.torch_version)
-        known = f"known variants of {release.version}: {', '.join(release.variants)}" if release else "release not in the knowledge base"
-        return Build(label, target.source, None, torch_version=target.torch_version, unknown=f"no official wheel {label} for {platform} ({known})")
+        known = (
+            f"known variants of {release.version}: {', '.join(release.variants)}"
+            if release
+            else "release not in the knowledge base"
+        )
+        return Build(
+            label,
+            target.source,
+            None,
+            torch_version=target.torch_version,
+            unknown=f"no official wheel {label} for {platform} ({known})",
+        )
     notes = tuple(filter(None, (*target.notes, wheel.note if wheel.status == "unconfirmed" else "")))
-    label = f"torch {target.torch_version}+{wheel.variant}" + (" (default PyPI wheel)" if target.variant is None and wheel.default_pypi else "")
+    label = f"torch {target.torch_version}+{wheel.variant}" + (
+        " (default PyPI wheel)" if target.variant is None and wheel.default_pypi else ""
+    )
     return Build(
-        label, target.source, wheel.cuda, wheel.archs, "knowledge-base" if wheel.archs else None,
-        torch_version=target.torch_version, notes=notes,
+        label,
+        target.source,
+        wheel.cuda,
+        wheel.archs,
+        "knowledge-base" if wheel.archs else None,
+        torch_version=target.torch_version,
+        notes=notes,
     )
 
 
@@ -71,7 +94,16 @@ def build_for_framework(kb, framework: Framework, platform: str) -> Build | None
             archs, archs_source = wheel.archs, "knowledge-base"
         cuda = Version.parse_or_none(framework.cuda)
         notes = () if archs else ("compiled architectures unknown (a source build?): run with --deep to read them",)
-        return Build(label, "installed", cuda, archs, archs_source if archs else None, torch_version=release, installed=True, notes=notes)
+        return Build(
+            label,
+            "installed",
+            cuda,
+            archs,
+            archs_source if archs else None,
+            torch_version=release,
+            installed=True,
+            notes=notes,
+        )
     cuda = Version.parse_or_none(framework.cuda)
     if cuda is None or len(cuda.parts) < 2:
         return None  # only a major is known (cupy-cuda12x): nothing precise to judge
@@ -90,7 +122,11 @@ def resolve_builds(kb, host: Host, targets) -> list[Build]:
     platform = host.wheel_platform()
     if targets:
         return [build_for_torch(kb, t, platform) if hasattr(t, "torch_version") else build_for_cuda(t) for t in targets]
-    builds = (build_for_framework(kb, f, platform) for f in host.frameworks if f.name in JUDGED_FRAMEWORKS or f.name.startswith("cupy"))
+    builds = (
+        build_for_framework(kb, f, platform)
+        for f in host.frameworks
+        if f.name in JUDGED_FRAMEWORKS or f.name.startswith("cupy")
+    )
     return [b for b in builds if b is not None]
 
 

@@ -12,11 +12,11 @@ driver branch the GPU cannot use.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
-from gpu_preflight.checks.context import CheckContext
 from gpu_preflight.checks.build import Build, resolve_builds
+from gpu_preflight.checks.context import CheckContext
 from gpu_preflight.checks.fixes import (
     branch_blocker,
     install_driver,
@@ -47,7 +47,13 @@ def check_builds(ctx: CheckContext) -> Iterator[Finding]:
 def judge_build(ctx: CheckContext, build: Build) -> Iterator[Finding]:
     evidence = {"target": build.label, "source": build.source}
     if build.unknown:
-        yield Finding(code="target-unknown", severity=Severity.WARN, title=f"{build.label}: cannot be judged", detail=build.unknown, evidence=evidence)
+        yield Finding(
+            code="target-unknown",
+            severity=Severity.WARN,
+            title=f"{build.label}: cannot be judged",
+            detail=build.unknown,
+            evidence=evidence,
+        )
         return
     if build.cpu_only:
         yield _cpu_only(ctx, build, evidence)
@@ -64,8 +70,13 @@ def judge_build(ctx: CheckContext, build: Build) -> Iterator[Finding]:
         yield Finding(
             code="arch-coverage",
             severity=Severity.PASS,
-            title=f"{build.label} has code for " + ", ".join(f"GPU {v.gpu.index} (CC {v.cc}, {v.via})" for v in covered),
-            evidence={**evidence, "archs": str(build.archs) if build.archs else None, "archs_source": build.archs_source},
+            title=f"{build.label} has code for "
+            + ", ".join(f"GPU {v.gpu.index} (CC {v.cc}, {v.via})" for v in covered),
+            evidence={
+                **evidence,
+                "archs": str(build.archs) if build.archs else None,
+                "archs_source": build.archs_source,
+            },
         )
     working = [v.gpu.index for v in verdicts if v.ok]
     if working and len(working) < len(verdicts):
@@ -97,20 +108,38 @@ def _cpu_only(ctx: CheckContext, build: Build, evidence: dict) -> Finding:
 
 def _runtime_finding(ctx: CheckContext, build: Build, runtime: RuntimeVerdict, evidence: dict) -> Finding:
     cuda, driver = build.cuda, runtime.driver
-    evidence = {**evidence, "cuda": str(cuda), "driver": str(driver), "mode": runtime.status,
-                "native_driver": _str(runtime.native), "minor_compat_driver": _str(runtime.minor_compat)}
+    evidence = {
+        **evidence,
+        "cuda": str(cuda),
+        "driver": str(driver),
+        "mode": runtime.status,
+        "native_driver": _str(runtime.native),
+        "minor_compat_driver": _str(runtime.minor_compat),
+    }
     if runtime.status == "native":
-        return Finding(code="driver-runtime", severity=Severity.PASS, title=f"{build.label}: driver {driver} supports CUDA {cuda} natively", evidence=evidence)
+        return Finding(
+            code="driver-runtime",
+            severity=Severity.PASS,
+            title=f"{build.label}: driver {driver} supports CUDA {cuda} natively",
+            evidence=evidence,
+        )
     if runtime.status == "unknown":
-        return Finding(code="driver-runtime", severity=Severity.WARN, title=f"{build.label}: the driver CUDA {cuda} needs is not in the knowledge base", evidence=evidence)
+        return Finding(
+            code="driver-runtime",
+            severity=Severity.WARN,
+            title=f"{build.label}: the driver CUDA {cuda} needs is not in the knowledge base",
+            evidence=evidence,
+        )
     upgrade, blocker = driver_upgrade(ctx, runtime)
     if runtime.status == "minor-compat":
         return Finding(
             code="driver-runtime",
             severity=Severity.WARN,
             title=f"{build.label}: runs on driver {driver} through CUDA minor-version compatibility",
-            detail=(f"CUDA {cuda} natively needs driver >= {runtime.native}; any {cuda.major}.x runs on >= {runtime.minor_compat}, "
-                    "but PTX newer than the driver cannot be JIT-compiled and some newer APIs return cudaErrorCallRequiresNewerDriver."),
+            detail=(
+                f"CUDA {cuda} natively needs driver >= {runtime.native}; any {cuda.major}.x runs on >= {runtime.minor_compat}, "
+                "but PTX newer than the driver cannot be JIT-compiled and some newer APIs return cudaErrorCallRequiresNewerDriver."
+            ),
             evidence=evidence,
             fix=[upgrade] if upgrade else [],
         )
@@ -125,9 +154,12 @@ def _runtime_finding(ctx: CheckContext, build: Build, runtime: RuntimeVerdict, e
         severity=Severity.FAIL,
         cause="driver-too-old",
         title=f"{build.label}: driver {driver} is too old for CUDA {cuda}",
-        detail=(f"CUDA {cuda} needs driver >= {runtime.native}" + (f" (>= {runtime.minor_compat} through minor-version compatibility)" if runtime.minor_compat else "")
-                + "; it fails with 'CUDA driver version is insufficient for CUDA runtime version' (error 35)."
-                + "".join(f" {note[0].upper()}{note[1:]}." for note in (blocker, no_forward) if note)),
+        detail=(
+            f"CUDA {cuda} needs driver >= {runtime.native}"
+            + (f" (>= {runtime.minor_compat} through minor-version compatibility)" if runtime.minor_compat else "")
+            + "; it fails with 'CUDA driver version is insufficient for CUDA runtime version' (error 35)."
+            + "".join(f" {note[0].upper()}{note[1:]}." for note in (blocker, no_forward) if note)
+        ),
         evidence=evidence,
         fix=fixes,
     )
@@ -143,31 +175,45 @@ def _judge_gpu(ctx: CheckContext, build: Build, gpu: Gpu, cc: Version, runtime: 
         return GpuVerdict(gpu, cc, True, None, coverage.via)
     if coverage.kind == "ptx":
         jit_blocked = runtime is not None and runtime.status == "minor-compat"
-        return GpuVerdict(gpu, cc, not jit_blocked, Finding(
-            code="arch-ptx",
-            severity=Severity.FAIL if jit_blocked else Severity.WARN,
-            cause="ptx-too-new" if jit_blocked else None,
-            title=f"GPU {gpu.index}: {build.label} has no SASS for CC {cc}, only {coverage.via} PTX"
-            + (" that this driver cannot JIT-compile" if jit_blocked else " (JIT-compiled at first load)"),
-            detail=coverage.note,
+        return GpuVerdict(
+            gpu,
+            cc,
+            not jit_blocked,
+            Finding(
+                code="arch-ptx",
+                severity=Severity.FAIL if jit_blocked else Severity.WARN,
+                cause="ptx-too-new" if jit_blocked else None,
+                title=f"GPU {gpu.index}: {build.label} has no SASS for CC {cc}, only {coverage.via} PTX"
+                + (" that this driver cannot JIT-compile" if jit_blocked else " (JIT-compiled at first load)"),
+                detail=coverage.note,
+                device=gpu.index,
+                evidence=evidence,
+                fix=_arch_fixes(ctx, build, cc),
+            ),
+            coverage.via,
+        )
+    oldest = min(build.archs.targets, key=lambda t: t.cc, default=None)
+    too_old = oldest is not None and cc < oldest.cc
+    return GpuVerdict(
+        gpu,
+        cc,
+        False,
+        Finding(
+            code="arch-missing",
+            severity=Severity.FAIL,
+            cause="gpu-too-old" if too_old else "no-kernel-image",
+            title=f"GPU {gpu.index}: {build.label} has no code for {gpu.name} (CC {cc})",
+            detail=(
+                f"Its oldest target is {oldest.name}: the build dropped this GPU's architecture."
+                if too_old
+                else f"{coverage.note}: the build predates this GPU and fails with 'no kernel image is available for execution on the device'."
+            )
+            + f" Compiled: {build.archs}.",
             device=gpu.index,
             evidence=evidence,
             fix=_arch_fixes(ctx, build, cc),
-        ), coverage.via)
-    oldest = min(build.archs.targets, key=lambda t: t.cc, default=None)
-    too_old = oldest is not None and cc < oldest.cc
-    return GpuVerdict(gpu, cc, False, Finding(
-        code="arch-missing",
-        severity=Severity.FAIL,
-        cause="gpu-too-old" if too_old else "no-kernel-image",
-        title=f"GPU {gpu.index}: {build.label} has no code for {gpu.name} (CC {cc})",
-        detail=(f"Its oldest target is {oldest.name}: the build dropped this GPU's architecture." if too_old
-                else f"{coverage.note}: the build predates this GPU and fails with 'no kernel image is available for execution on the device'.")
-        + f" Compiled: {build.archs}.",
-        device=gpu.index,
-        evidence=evidence,
-        fix=_arch_fixes(ctx, build, cc),
-    ))
+        ),
+    )
 
 
 def _judge_gpu_by_cuda(ctx: CheckContext, build: Build, gpu: Gpu, cc: Version, evidence: dict) -> GpuVerdict:
@@ -177,17 +223,29 @@ def _judge_gpu_by_cuda(ctx: CheckContext, build: Build, gpu: Gpu, cc: Version, e
         return GpuVerdict(gpu, cc, True, None, f"CUDA {build.cuda} targets CC {cc}" if arch else "architecture unknown")
     dropped = arch.removed_in_cuda is not None and build.cuda.truncate(2) >= arch.removed_in_cuda
     evidence.update(architecture=arch.name, first_cuda=str(arch.first_cuda), removed_in_cuda=_str(arch.removed_in_cuda))
-    return GpuVerdict(gpu, cc, False, Finding(
-        code="arch-cuda",
-        severity=Severity.FAIL,
-        cause="gpu-too-old" if dropped else "no-kernel-image",
-        title=f"GPU {gpu.index}: CUDA {build.cuda} cannot target {gpu.name} ({arch.name}, CC {cc})",
-        detail=(f"CUDA {arch.removed_in_cuda} removed {arch.name}; the last CUDA for it is {arch.last_cuda or 'the previous major'}."
-                if dropped else f"{arch.name} needs CUDA >= {arch.first_cuda}."),
-        device=gpu.index,
-        evidence=evidence,
-        fix=[f"Use a CUDA {arch.last_cuda or '12.x'} build for this GPU." if dropped else f"Use CUDA >= {arch.first_cuda} (and a driver for it)."],
-    ))
+    return GpuVerdict(
+        gpu,
+        cc,
+        False,
+        Finding(
+            code="arch-cuda",
+            severity=Severity.FAIL,
+            cause="gpu-too-old" if dropped else "no-kernel-image",
+            title=f"GPU {gpu.index}: CUDA {build.cuda} cannot target {gpu.name} ({arch.name}, CC {cc})",
+            detail=(
+                f"CUDA {arch.removed_in_cuda} removed {arch.name}; the last CUDA for it is {arch.last_cuda or 'the previous major'}."
+                if dropped
+                else f"{arch.name} needs CUDA >= {arch.first_cuda}."
+            ),
+            device=gpu.index,
+            evidence=evidence,
+            fix=[
+                f"Use a CUDA {arch.last_cuda or '12.x'} build for this GPU."
+                if dropped
+                else f"Use CUDA >= {arch.first_cuda} (and a driver for it)."
+            ],
+        ),
+    )
 
 
 def _arch_fixes(ctx: CheckContext, build: Build, cc: Version) -> list[str]:
@@ -205,8 +263,12 @@ def driver_upgrade(ctx: CheckContext, runtime: RuntimeVerdict) -> tuple[str | No
     blocker = branch_blocker(ctx.kb, ctx.visible_gpus, runtime.branch or needed.major)
     if blocker:
         return None, blocker
-    return install_driver(needed if runtime.exact else Version.of(needed.major), minor_compat=runtime.minor_compat,
-                          branch=runtime.branch, platform=runtime.platform), None
+    return install_driver(
+        needed if runtime.exact else Version.of(needed.major),
+        minor_compat=runtime.minor_compat,
+        branch=runtime.branch,
+        platform=runtime.platform,
+    ), None
 
 
 def _forward_compat(ctx: CheckContext, build: Build, runtime: RuntimeVerdict) -> tuple[str | None, str | None]:
@@ -216,16 +278,26 @@ def _forward_compat(ctx: CheckContext, build: Build, runtime: RuntimeVerdict) ->
     if not products or runtime.minor_compat is None or runtime.driver >= runtime.minor_compat:
         return None, None
     package = f"cuda-compat-{build.cuda.major}-{build.cuda.minor}"
-    targetable = [a.targetable_by(build.cuda) for p in products if p and (a := ctx.kb.architecture_of_cc(p.compute_capability))]
+    targetable = [
+        a.targetable_by(build.cuda) for p in products if p and (a := ctx.kb.architecture_of_cc(p.compute_capability))
+    ]
     if not all(targetable):
         return None, None  # CUDA itself dropped (or predates) a GPU here: compat libraries cannot help
     if all(p is not None and p.forward_compat_eligible for p in products):
-        return f"Or keep the driver and install {package} (forward compatibility, datacenter GPUs only), with LD_LIBRARY_PATH=/usr/local/cuda/compat.", None
+        return (
+            f"Or keep the driver and install {package} (forward compatibility, datacenter GPUs only), with LD_LIBRARY_PATH=/usr/local/cuda/compat.",
+            None,
+        )
     names = ", ".join(sorted({g.name for g in ctx.visible_gpus}))
-    return None, f"forward compatibility ({package}) is not an option here: {names} is not a datacenter GPU (it would fail with error 804)"
+    return (
+        None,
+        f"forward compatibility ({package}) is not an option here: {names} is not a datacenter GPU (it would fail with error 804)",
+    )
 
 
-def suggest_wheel(ctx: CheckContext, torch_version: str, ccs: list[Version] | None = None, any_driver: bool = False) -> str | None:
+def suggest_wheel(
+    ctx: CheckContext, torch_version: str, ccs: list[Version] | None = None, any_driver: bool = False
+) -> str | None:
     """The official torch wheel that is the smallest change: code for every GPU here (else for
     ``ccs``), runs on this driver (natively before through minor-version compatibility; with
     ``any_driver``, else the least driver upgrade), the same release before others, newer
@@ -234,21 +306,31 @@ def suggest_wheel(ctx: CheckContext, torch_version: str, ccs: list[Version] | No
     platform = ctx.host.wheel_platform()
     release = ctx.kb.torch_release(torch_version)
     every_gpu = [cc for g in ctx.visible_gpus if (cc := Version.parse_or_none(g.compute_capability))]
-    for wanted in ([every_gpu, ccs] if ccs else [every_gpu]):
+    for wanted in [every_gpu, ccs] if ccs else [every_gpu]:
         candidates = []
         for candidate in ctx.kb.torch_releases:
             for wheel in ctx.kb.torch_variants_for(str(candidate.version), platform):
                 if not (wheel.cuda and wheel.archs and all(wheel.archs.covers(cc).kind == "sass" for cc in wanted)):
                     continue
-                runtime = judge_runtime(ctx.kb, wheel.cuda, driver, ctx.host.driver.platform or "linux") if driver else None
+                runtime = (
+                    judge_runtime(ctx.kb, wheel.cuda, driver, ctx.host.driver.platform or "linux") if driver else None
+                )
                 upgrade = runtime is not None and not runtime.runs
                 if upgrade and not any_driver:
                     continue
                 limited = runtime is not None and runtime.status == "minor-compat"
                 # without a driver to judge by, the wheel a plain `pip install torch` gets is the natural pick
-                rank = (candidate is not release, upgrade, limited, driver is None and not wheel.default_pypi,
-                        runtime.native if upgrade else Version.of(0),
-                        -candidate.version.major, -candidate.version.minor, -wheel.cuda.major, -wheel.cuda.minor)
+                rank = (
+                    candidate is not release,
+                    upgrade,
+                    limited,
+                    driver is None and not wheel.default_pypi,
+                    runtime.native if upgrade else Version.of(0),
+                    -candidate.version.major,
+                    -candidate.version.minor,
+                    -wheel.cuda.major,
+                    -wheel.cuda.minor,
+                )
                 candidates.append((rank, candidate, wheel, runtime if upgrade else None))
         if candidates:
             _, candidate, wheel, runtime = min(candidates, key=lambda c: c[0])

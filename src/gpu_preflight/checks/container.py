@@ -4,7 +4,7 @@ compatibility, which fails with error 804 on GPUs that are not datacenter class)
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from gpu_preflight.checks.context import CheckContext
 from gpu_preflight.core.findings import Finding
@@ -19,6 +19,11 @@ def check_container_requirement(ctx: CheckContext) -> Iterator[Finding]:
         return  # no driver: the no-driver finding already says it all
     from gpu_preflight.checks.image_gate import gate_findings
 
-    gate = gate_findings(ctx, dict(env), "This container", origin="this container's environment",
-                         image_cuda=Version.parse_or_none(env.get("CUDA_VERSION")))
+    gate = gate_findings(
+        ctx,
+        dict(env),
+        "This container",
+        origin="this container's environment",
+        image_cuda=Version.parse_or_none(env.get("CUDA_VERSION")),
+    )
     yield from gate.findings

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from gpu_preflight.core.findings import Finding
 from gpu_preflight.core.host import Host
@@ -29,7 +29,6 @@ class CheckContext:
 
             self._kb = load_knowledge(self.db)
         return self._kb
-
 
     @property
     def visible_gpus(self) -> list:

@@ -7,7 +7,7 @@ other checks say whether any pair actually conflicts.
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from gpu_preflight.checks.context import CheckContext
 from gpu_preflight.core.findings import Finding, Severity

@@ -23,7 +23,6 @@ from gpu_preflight.core.host import Host
 SCHEMA = "gpu-preflight/report/v1"
 
 
-
 def check_images(ctx: CheckContext) -> list[Finding]:
     """--image / --dockerfile / --require-cuda: the image gate, imported only when asked for."""
     if not (ctx.images or ctx.require_cuda):
@@ -76,13 +75,29 @@ class Report:
         }
 
 
-def diagnose(host: Host, targets=None, db: str | None = None, model_plan=None,
-             images: tuple = (), require_cuda: tuple = (), container_mode: str | None = None) -> Report:
+def diagnose(
+    host: Host,
+    targets=None,
+    db: str | None = None,
+    model_plan=None,
+    images: tuple = (),
+    require_cuda: tuple = (),
+    container_mode: str | None = None,
+) -> Report:
     """Judge ``host`` for ``targets`` (a Targets; None or empty: what is installed) and, with
     a fit ``MemoryPlan``, for the model's memory."""
     items = tuple(targets or ())
-    findings = run_checks(CheckContext(host=host, db=db, targets=items, model_plan=model_plan, images=tuple(images),
-                                       require_cuda=tuple(require_cuda), container_mode=container_mode))
+    findings = run_checks(
+        CheckContext(
+            host=host,
+            db=db,
+            targets=items,
+            model_plan=model_plan,
+            images=tuple(images),
+            require_cuda=tuple(require_cuda),
+            container_mode=container_mode,
+        )
+    )
     # Failures first, then warnings, then the rest; stable within a severity.
     findings.sort(key=lambda f: -f.severity)
     listed = (targets.to_list() if targets else []) + [image.to_dict() for image in images]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from gpu_preflight.checks.context import CheckContext
 from gpu_preflight.checks.fixes import RELOAD_MODULES, install_driver
@@ -40,7 +40,9 @@ def check_driver(ctx: CheckContext) -> Iterator[Finding]:
     cuda = driver.cuda or _kb_max_cuda(ctx, version)
     detail = f"Reported by {driver.source}."
     if driver.cuda is None and cuda:
-        detail += f" This driver does not report its highest CUDA; {cuda} is the {branch} branch's, from the knowledge base."
+        detail += (
+            f" This driver does not report its highest CUDA; {cuda} is the {branch} branch's, from the knowledge base."
+        )
     yield Finding(
         code="driver",
         severity=Severity.PASS,
@@ -63,7 +65,11 @@ def branch_of(kb, version: Version, platform: str | None) -> int:
 def _library_mismatch(host) -> Finding | None:
     driver = host.driver
     nvml_says = next((e.message for e in host.errors if "mismatch" in e.message.lower()), None)
-    differs = driver.version and driver.kernel_module and Version.parse_or_none(driver.version) != Version.parse_or_none(driver.kernel_module)
+    differs = (
+        driver.version
+        and driver.kernel_module
+        and Version.parse_or_none(driver.version) != Version.parse_or_none(driver.kernel_module)
+    )
     if not (differs or nvml_says):
         return None
     evidence = {"library_version": driver.version, "kernel_module_version": driver.kernel_module}
@@ -80,7 +86,10 @@ def _library_mismatch(host) -> Finding | None:
             "nothing CUDA can start until they match."
         ),
         evidence=evidence,
-        fix=["Reboot the machine (the new kernel module loads at boot).", f"Or, with no GPU process running: {RELOAD_MODULES}"],
+        fix=[
+            "Reboot the machine (the new kernel module loads at boot).",
+            f"Or, with no GPU process running: {RELOAD_MODULES}",
+        ],
     )
 
 
@@ -100,17 +109,25 @@ def _missing_driver(ctx: CheckContext) -> Finding:
             detail="No /dev/nvidia* device files and no driver libraries are visible inside this container: it was started without the GPU.",
             evidence={**evidence, "runtime": container.runtime, "nvidia_env": container.nvidia_env},
             fix=GPU_ACCESS_FIXES
-            + ["If this host has no NVIDIA GPU at all, nothing CUDA can run here; use --assume-gpu / --snapshot to ask what-if questions."],
+            + [
+                "If this host has no NVIDIA GPU at all, nothing CUDA can run here; use --assume-gpu / --snapshot to ask what-if questions."
+            ],
         )
     fixes = []
     toolkit_floor = _toolkit_driver_floor(ctx)
     if toolkit_floor:
-        fixes.append(install_driver(toolkit_floor[1], f"to run what the installed CUDA {toolkit_floor[0]} toolkit builds"))
+        fixes.append(
+            install_driver(toolkit_floor[1], f"to run what the installed CUDA {toolkit_floor[0]} toolkit builds")
+        )
     else:
         fixes.append("Install the NVIDIA driver for your GPU (Ubuntu: sudo ubuntu-drivers install), then reboot.")
     if container.in_container:
-        fixes.append(f"This runs in a {container.runtime + ' ' if container.runtime else ''}container: if the host has a GPU, restart it with GPU access (docker run --gpus all, with the NVIDIA Container Toolkit on the host).")
-    fixes.append("If this machine has no NVIDIA GPU, nothing CUDA can run here; ask what-if questions with --assume-gpu / --assume-driver or judge another machine with --snapshot.")
+        fixes.append(
+            f"This runs in a {container.runtime + ' ' if container.runtime else ''}container: if the host has a GPU, restart it with GPU access (docker run --gpus all, with the NVIDIA Container Toolkit on the host)."
+        )
+    fixes.append(
+        "If this machine has no NVIDIA GPU, nothing CUDA can run here; ask what-if questions with --assume-gpu / --assume-driver or judge another machine with --snapshot."
+    )
     return Finding(
         code="no-driver",
         severity=Severity.FAIL,
@@ -135,4 +152,3 @@ def _toolkit_driver_floor(ctx: CheckContext) -> tuple[str, Version] | None:
 def _kb_max_cuda(ctx: CheckContext, version: Version | None) -> str | None:
     cuda = ctx.kb.max_cuda_for_driver(version) if version else None
     return str(cuda.truncate(2)) if cuda else None
-

@@ -3,7 +3,7 @@ resolves it as CUDA does)."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from gpu_preflight.checks.context import CheckContext
 from gpu_preflight.core.findings import Finding, Severity
@@ -25,7 +25,10 @@ def check_visible_devices(ctx: CheckContext) -> Iterator[Finding]:
             title=f"CUDA_VISIBLE_DEVICES={value!r} hides every GPU from CUDA programs",
             detail=f"{len(gpus)} GPU(s) are installed, but CUDA will report none.",
             evidence=evidence,
-            fix=["unset CUDA_VISIBLE_DEVICES", "or list the GPUs to use: CUDA_VISIBLE_DEVICES=" + ",".join(str(g.index) for g in gpus)],
+            fix=[
+                "unset CUDA_VISIBLE_DEVICES",
+                "or list the GPUs to use: CUDA_VISIBLE_DEVICES=" + ",".join(str(g.index) for g in gpus),
+            ],
         )
         return
     mapping = ", ".join(f"cuda:{i} = GPU {g.index} ({g.name})" for i, g in enumerate(result.visible))

@@ -7,14 +7,23 @@ from gpu_preflight.core.versions import Version
 RELOAD_MODULES = "sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia"
 
 
-def install_driver(minimum: Version, reason: str = "", minor_compat: Version | None = None,
-                   branch: int | None = None, platform: str = "linux") -> str:
+def install_driver(
+    minimum: Version,
+    reason: str = "",
+    minor_compat: Version | None = None,
+    branch: int | None = None,
+    platform: str = "linux",
+) -> str:
     """``Install NVIDIA driver >= 580.65.06 (branch R580; Ubuntu: nvidia-driver-580), then reboot``.
     ``branch`` defaults to the version's major, true of Linux drivers only (Windows 551.78 is R550)."""
     branch = branch or minimum.major
     exact = f">= {minimum}" if len(minimum.parts) > 1 else f"from branch R{branch} or newer"
     why = f" {reason}" if reason else ""
-    floor = f"; any driver >= {minor_compat} runs it through minor-version compatibility" if minor_compat and minor_compat < minimum else ""
+    floor = (
+        f"; any driver >= {minor_compat} runs it through minor-version compatibility"
+        if minor_compat and minor_compat < minimum
+        else ""
+    )
     where = "from nvidia.com/drivers" if platform == "windows" else f"Ubuntu: sudo apt install nvidia-driver-{branch}"
     return f"Install NVIDIA driver {exact}{why} (branch R{branch}; {where}), then reboot{floor}."
 
@@ -26,8 +35,10 @@ def branch_blocker(kb, gpus, branch: int) -> str | None:
         cc = Version.parse_or_none(gpu.compute_capability)
         arch = kb.architecture_of_cc(cc) if cc else None
         if arch and arch.last_driver_branch is not None and branch > arch.last_driver_branch:
-            return (f"no driver upgrade fixes this: GPU {gpu.index} ({gpu.name}, {arch.name}) is supported "
-                    f"up to branch R{arch.last_driver_branch}, and this needs R{branch} or newer")
+            return (
+                f"no driver upgrade fixes this: GPU {gpu.index} ({gpu.name}, {arch.name}) is supported "
+                f"up to branch R{arch.last_driver_branch}, and this needs R{branch} or newer"
+            )
     return None
 
 

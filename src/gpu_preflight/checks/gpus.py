@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from gpu_preflight.checks.context import CheckContext
 from gpu_preflight.checks.fixes import install_driver
@@ -21,7 +21,10 @@ def check_gpus(ctx: CheckContext) -> Iterator[Finding]:
                 cause="no-driver",
                 title=f"Driver {host.driver.version} is loaded but no GPU is visible",
                 detail="NVML lists no devices: the GPU may have fallen off the bus, be bound to another driver (vfio), or be hidden from this container.",
-                fix=["Check 'nvidia-smi' and 'dmesg | grep -i -E \"nvrm|xid\"' on the host.", "In a container: pass the device (docker run --gpus all)."],
+                fix=[
+                    "Check 'nvidia-smi' and 'dmesg | grep -i -E \"nvrm|xid\"' on the host.",
+                    "In a container: pass the device (docker run --gpus all).",
+                ],
             )
         return
     for gpu in host.gpus:
@@ -79,7 +82,12 @@ def _branch_support(ctx: CheckContext, gpu: Gpu, cc: Version, arch) -> Finding |
     if arch is None or driver is None:
         return None
     first, last = arch.first_driver_branch, arch.last_driver_branch
-    evidence = {"driver_version": str(driver), "architecture": arch.name, "first_driver_branch": first, "last_driver_branch": last}
+    evidence = {
+        "driver_version": str(driver),
+        "architecture": arch.name,
+        "first_driver_branch": first,
+        "last_driver_branch": last,
+    }
     if last is not None and driver.major > last:
         return Finding(
             code="driver-dropped-gpu",

@@ -33,12 +33,7 @@ from gpu_preflight.checks.runtime import judge_runtime
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.findings import Finding, Severity
 from gpu_preflight.core.host import Gpu
-from gpu_preflight.images.reference import show
-from gpu_preflight.images.resolve import (
-    KNOWN_REPOSITORIES,
-    ImageFacts,
-    parse_require_cuda,
-)
+from gpu_preflight.core.versions import Version
 from gpu_preflight.images.nvidia_require import (
     DeviceFacts,
     Evaluation,
@@ -49,7 +44,12 @@ from gpu_preflight.images.nvidia_require import (
     evaluate,
     requirements_from_env,
 )
-from gpu_preflight.core.versions import Version
+from gpu_preflight.images.reference import show
+from gpu_preflight.images.resolve import (
+    KNOWN_REPOSITORIES,
+    ImageFacts,
+    parse_require_cuda,
+)
 
 CDI = "cdi"
 KNOWN_IMAGES = ", ".join(r.removeprefix("docker.io/") for r in KNOWN_REPOSITORIES)
@@ -85,8 +85,14 @@ def host_cuda(ctx) -> tuple[Version | None, str]:
         return cuda, ""
     found = ctx.kb.driver_branch(version)
     if found is None or found.max_cuda is None:
-        return None, f"the CUDA version of driver {driver.version} is unknown, so cuda conditions count as met (as the runtime does)"
-    return found.max_cuda, f"driver {driver.version} did not report its CUDA version: {found.max_cuda} from the knowledge base (R{found.branch})"
+        return (
+            None,
+            f"the CUDA version of driver {driver.version} is unknown, so cuda conditions count as met (as the runtime does)",
+        )
+    return (
+        found.max_cuda,
+        f"driver {driver.version} did not report its CUDA version: {found.max_cuda} from the knowledge base (R{found.branch})",
+    )
 
 
 def device_variants(ctx) -> list[tuple[Gpu | None, list[DeviceFacts]]]:
@@ -126,8 +132,9 @@ class Gate:
     findings: list[Finding]
 
 
-def gate_findings(ctx, env: dict[str, str], subject: str, *, origin: str | None = None,
-                  image_cuda: Version | None = None) -> Gate:
+def gate_findings(
+    ctx, env: dict[str, str], subject: str, *, origin: str | None = None, image_cuda: Version | None = None
+) -> Gate:
     """The ``NVIDIA_REQUIRE_*`` gate of an environment on this host, and what passing it means."""
     evidence = {"target": subject, "requirements_from": origin}
     try:
@@ -135,35 +142,62 @@ def gate_findings(ctx, env: dict[str, str], subject: str, *, origin: str | None 
     except UsageError as error:  # the image's own value: it can never start under the runtime
         if _container_mode(ctx) == CDI:
             return _cdi(subject, f"refuse it: '{_runtime_words(error)}'", evidence)
-        return Gate("invalid", [Finding(
-            code="container-requirement", severity=Severity.FAIL, cause="container-requirement",
-            title=f"{subject}: its NVIDIA_REQUIRE_* is invalid: the container runtime refuses it on every host",
-            detail=f"The runtime says '{_runtime_words(error)}'. In detail: {error}.",
-            evidence={**evidence, "env": _gate_env(env)},
-            fix=["Fix the image's NVIDIA_REQUIRE_* value, or start it with NVIDIA_DISABLE_REQUIRE=1 (and judge it with --require-cuda)."],
-        )])
+        return Gate(
+            "invalid",
+            [
+                Finding(
+                    code="container-requirement",
+                    severity=Severity.FAIL,
+                    cause="container-requirement",
+                    title=f"{subject}: its NVIDIA_REQUIRE_* is invalid: the container runtime refuses it on every host",
+                    detail=f"The runtime says '{_runtime_words(error)}'. In detail: {error}.",
+                    evidence={**evidence, "env": _gate_env(env)},
+                    fix=[
+                        "Fix the image's NVIDIA_REQUIRE_* value, or start it with NVIDIA_DISABLE_REQUIRE=1 (and judge it with --require-cuda)."
+                    ],
+                )
+            ],
+        )
     if requirements.disabled:
-        return Gate("disabled", [Finding(
-            code="container-requirement", severity=Severity.INFO,
-            title=f"{subject}: NVIDIA_DISABLE_REQUIRE is set: the container runtime checks no requirement",
-            detail="Nothing stops it from starting on an older driver; the CUDA checks below still apply.",
-            evidence={**evidence, "env": _gate_env(env)},
-        )])
+        return Gate(
+            "disabled",
+            [
+                Finding(
+                    code="container-requirement",
+                    severity=Severity.INFO,
+                    title=f"{subject}: NVIDIA_DISABLE_REQUIRE is set: the container runtime checks no requirement",
+                    detail="Nothing stops it from starting on an older driver; the CUDA checks below still apply.",
+                    evidence={**evidence, "env": _gate_env(env)},
+                )
+            ],
+        )
     if not len(requirements):
-        return Gate("none", [Finding(
-            code="container-requirement", severity=Severity.INFO,
-            title=f"{subject}: declares no NVIDIA_REQUIRE_* or CUDA_VERSION: the container runtime starts it on any driver",
-            evidence=evidence,
-        )])
+        return Gate(
+            "none",
+            [
+                Finding(
+                    code="container-requirement",
+                    severity=Severity.INFO,
+                    title=f"{subject}: declares no NVIDIA_REQUIRE_* or CUDA_VERSION: the container runtime starts it on any driver",
+                    evidence=evidence,
+                )
+            ],
+        )
     texts = [f"{r.origin}={r.text}" for r in requirements]
     driver = ctx.host.driver.version
     if driver is None:
-        return Gate("no-driver", [Finding(
-            code="container-requirement", severity=Severity.INFO,
-            title=f"{subject}: the runtime's requirement cannot be evaluated without a driver version",
-            detail="Give the host's driver (--assume-driver VERSION, --snapshot, --nvidia-smi-xml) to have it judged.",
-            evidence={**evidence, "requirements": texts},
-        )])
+        return Gate(
+            "no-driver",
+            [
+                Finding(
+                    code="container-requirement",
+                    severity=Severity.INFO,
+                    title=f"{subject}: the runtime's requirement cannot be evaluated without a driver version",
+                    detail="Give the host's driver (--assume-driver VERSION, --snapshot, --nvidia-smi-xml) to have it judged.",
+                    evidence={**evidence, "requirements": texts},
+                )
+            ],
+        )
     cuda, cuda_note = host_cuda(ctx)
     evidence.update(requirements=texts, driver=driver, driver_cuda=str(cuda) if cuda else None)
     verdicts = evaluate_on_host(ctx, requirements)
@@ -175,23 +209,42 @@ def gate_findings(ctx, env: dict[str, str], subject: str, *, origin: str | None 
         return Gate("refused", [_refusal(ctx, refused, subject, evidence, image_cuda, cuda, notes)])
     forward = [v for v in verdicts if v.exception is not None]
     if forward:
-        return Gate("forward-compat", [_forward_compat(ctx, v, subject, evidence, image_cuda, cuda, notes) for v in forward])
+        return Gate(
+            "forward-compat", [_forward_compat(ctx, v, subject, evidence, image_cuda, cuda, notes) for v in forward]
+        )
     terms = sorted({str(o.passing_term) for v in verdicts for o in v.evaluation.outcomes if o.passing_term is not None})
-    return Gate("admitted", [Finding(
-        code="container-requirement", severity=Severity.PASS,
-        title=f"{subject}: the NVIDIA container runtime admits it (" + (", ".join(terms) or "no condition applies") + ")",
-        detail=" ".join(notes), evidence=evidence,
-    )])
+    return Gate(
+        "admitted",
+        [
+            Finding(
+                code="container-requirement",
+                severity=Severity.PASS,
+                title=f"{subject}: the NVIDIA container runtime admits it ("
+                + (", ".join(terms) or "no condition applies")
+                + ")",
+                detail=" ".join(notes),
+                evidence=evidence,
+            )
+        ],
+    )
 
 
 def _cdi(subject: str, legacy: str, evidence: dict) -> Gate:
-    return Gate(CDI, [Finding(
-        code="container-requirement", severity=Severity.INFO,
-        title=f"{subject}: CDI mode: no NVIDIA_REQUIRE_* gate runs, the container starts on any driver",
-        detail=(f"With CDI (docker --device nvidia.com/gpu=..., nvidia-container-runtime mode \"cdi\", Kubernetes CDI) "
-                f"nvidia-container-cli is not run; in legacy mode the runtime would {legacy}. Whether CUDA works is decided by the checks below."),
-        evidence=evidence,
-    )])
+    return Gate(
+        CDI,
+        [
+            Finding(
+                code="container-requirement",
+                severity=Severity.INFO,
+                title=f"{subject}: CDI mode: no NVIDIA_REQUIRE_* gate runs, the container starts on any driver",
+                detail=(
+                    f'With CDI (docker --device nvidia.com/gpu=..., nvidia-container-runtime mode "cdi", Kubernetes CDI) '
+                    f"nvidia-container-cli is not run; in legacy mode the runtime would {legacy}. Whether CUDA works is decided by the checks below."
+                ),
+                evidence=evidence,
+            )
+        ],
+    )
 
 
 def _runtime_words(error: UsageError) -> str:
@@ -202,7 +255,11 @@ def _runtime_words(error: UsageError) -> str:
 
 
 def _gate_env(env: dict[str, str]) -> dict[str, str]:
-    return {k: v[:300] for k, v in env.items() if k.startswith("NVIDIA_REQUIRE_") or k in ("NVIDIA_DISABLE_REQUIRE", "CUDA_VERSION")}
+    return {
+        k: v[:300]
+        for k, v in env.items()
+        if k.startswith("NVIDIA_REQUIRE_") or k in ("NVIDIA_DISABLE_REQUIRE", "CUDA_VERSION")
+    }
 
 
 def _container_mode(ctx) -> str | None:
@@ -213,8 +270,10 @@ def _ambiguity(verdicts: list[DeviceVerdict]) -> str:
     names = [v.gpu.name for v in verdicts if v.ambiguous and v.gpu]
     if not names:
         return ""
-    return (f"The verdict for {', '.join(dict.fromkeys(names))} depends on the NVML brand its driver reports "
-            "(it changed across driver versions); judged with the brand that lets it start.")
+    return (
+        f"The verdict for {', '.join(dict.fromkeys(names))} depends on the NVML brand its driver reports "
+        "(it changed across driver versions); judged with the brand that lets it start."
+    )
 
 
 def _gpu_words(verdict: DeviceVerdict) -> str:
@@ -234,13 +293,24 @@ def _explain(outcome: RequirementOutcome, verdict: DeviceVerdict) -> str:
     cuda_failures = [c for t, c in outcome.failures if c.prop == "cuda"]
     if cuda_failures:
         c = cuda_failures[0]
-        parts.append(f"it needs a driver supporting CUDA {c.op} {c.value} ('{c}'), and the driver supports CUDA {facts.cuda}")
+        parts.append(
+            f"it needs a driver supporting CUDA {c.op} {c.value} ('{c}'), and the driver supports CUDA {facts.cuda}"
+        )
     exceptions = [t for t, _ in outcome.failures if _is_exception(t) and any(c.prop == "brand" for c in t.constraints)]
     if exceptions and cuda_failures:
-        branches = sorted({c.version.major for t in exceptions for c in t.constraints if c.prop == "driver" and c.op in (">=", ">") and c.version})
+        branches = sorted(
+            {
+                c.version.major
+                for t in exceptions
+                for c in t.constraints
+                if c.prop == "driver" and c.op in (">=", ">") and c.version
+            }
+        )
         listed = ", ".join(f"R{b}" for b in branches) or "listed branches"
-        parts.append(f"none of its {len(exceptions)} forward-compatibility exceptions (brand and driver branch {listed}) "
-                     f"matches {_gpu_words(verdict)} on driver {facts.driver}")
+        parts.append(
+            f"none of its {len(exceptions)} forward-compatibility exceptions (brand and driver branch {listed}) "
+            f"matches {_gpu_words(verdict)} on driver {facts.driver}"
+        )
     for term, constraint in outcome.failures:
         if constraint.prop != "cuda" and not (term in exceptions and cuda_failures):
             actual = getattr(facts, constraint.prop)
@@ -280,44 +350,71 @@ def _refusal(ctx, verdict: DeviceVerdict, subject: str, evidence: dict, image_cu
     if arch is not None:
         fixes.append(f"Run it on a GPU whose compute capability satisfies '{arch}'.")
     return Finding(
-        code="container-requirement", severity=Severity.FAIL, cause="container-requirement",
+        code="container-requirement",
+        severity=Severity.FAIL,
+        cause="container-requirement",
         title=f"{subject}: the NVIDIA container runtime refuses to start it on {_gpu_words(verdict)}",
         detail=f"'{verdict.evaluation.message}'. Why: {_explain(outcome, verdict)}." + "".join(f" {n}" for n in notes),
         device=verdict.index,
-        evidence={**evidence, "runtime_message": verdict.evaluation.message, "failed_requirement": outcome.requirement.origin,
-                  "brand": verdict.facts.brand, "compute_capability": str(verdict.facts.arch) if verdict.facts.arch else None},
+        evidence={
+            **evidence,
+            "runtime_message": verdict.evaluation.message,
+            "failed_requirement": outcome.requirement.origin,
+            "brand": verdict.facts.brand,
+            "compute_capability": str(verdict.facts.arch) if verdict.facts.arch else None,
+        },
         fix=fixes,
     )
 
 
-def _forward_compat(ctx, verdict: DeviceVerdict, subject: str, evidence: dict, image_cuda, cuda, notes: list[str]) -> Finding:
+def _forward_compat(
+    ctx, verdict: DeviceVerdict, subject: str, evidence: dict, image_cuda, cuda, notes: list[str]
+) -> Finding:
     outcome = verdict.exception
     assert outcome is not None
     term = str(outcome.passing_term)
     gpu = verdict.gpu
     product = ctx.kb.gpu_product(name=gpu.name, pci_device_id=gpu.pci_device_id) if gpu else None
-    needed = max((c.version for t in outcome.requirement.terms for c in t.constraints if c.prop == "cuda" and c.version), default=None)
+    needed = max(
+        (c.version for t in outcome.requirement.terms for c in t.constraints if c.prop == "cuda" and c.version),
+        default=None,
+    )
     newer = f"CUDA {image_cuda or needed}" if (image_cuda or needed) else "its CUDA"
-    base = (f"The image needs a newer driver than {ctx.host.driver.version} (CUDA {cuda}) and starts only because "
-            f"'{term}' admits it: it then runs {newer} through the cuda-compat libraries it ships (CUDA forward compatibility).")
+    base = (
+        f"The image needs a newer driver than {ctx.host.driver.version} (CUDA {cuda}) and starts only because "
+        f"'{term}' admits it: it then runs {newer} through the cuda-compat libraries it ships (CUDA forward compatibility)."
+    )
     fixes = _upgrade(ctx, needed, image_cuda, cuda)
     if product is not None and product.forward_compat_eligible:
         severity, cause = Severity.WARN, None
-        detail = f"{base} {product.name} is a datacenter GPU, so this works on the driver branches NVIDIA supports for it."
+        detail = (
+            f"{base} {product.name} is a datacenter GPU, so this works on the driver branches NVIDIA supports for it."
+        )
         title = f"{_gpu_words(verdict)}: {subject} runs through CUDA forward compatibility ('{term}')"
     elif product is not None:
         severity, cause = Severity.FAIL, "forward-compat-unsupported"
-        detail = (f"{base} {product.name} is a {product.product_class} GPU, not a datacenter one: CUDA fails with error 804 "
-                  "('forward compatibility was attempted on non supported HW') although the container started.")
+        detail = (
+            f"{base} {product.name} is a {product.product_class} GPU, not a datacenter one: CUDA fails with error 804 "
+            "('forward compatibility was attempted on non supported HW') although the container started."
+        )
         title = f"{_gpu_words(verdict)}: {subject} starts through '{term}' but CUDA will fail with error 804"
     else:
         severity, cause = Severity.WARN, None
-        detail = (f"{base} Forward compatibility works only on datacenter GPUs; "
-                  f"{gpu.name if gpu else 'the GPU'} is not in the knowledge base, so whether it works cannot be told.")
+        detail = (
+            f"{base} Forward compatibility works only on datacenter GPUs; "
+            f"{gpu.name if gpu else 'the GPU'} is not in the knowledge base, so whether it works cannot be told."
+        )
         title = f"{_gpu_words(verdict)}: {subject} starts only through forward compatibility ('{term}')"
-    return Finding(code="forward-compat", severity=severity, cause=cause, title=title,
-                   detail=detail + "".join(f" {n}" for n in notes), device=verdict.index,
-                   evidence={**evidence, "passing_term": term, "brand": verdict.facts.brand}, fix=fixes)
+    return Finding(
+        code="forward-compat",
+        severity=severity,
+        cause=cause,
+        title=title,
+        detail=detail + "".join(f" {n}" for n in notes),
+        device=verdict.index,
+        evidence={**evidence, "passing_term": term, "brand": verdict.facts.brand},
+        fix=fixes,
+    )
 
 
 # --- targets ---------------------------------------------------------------------------------------
@@ -326,32 +423,57 @@ def _forward_compat(ctx, verdict: DeviceVerdict, subject: str, evidence: dict, i
 def require_findings(ctx, expression_text: str) -> list[Finding]:
     """``--require-cuda EXPR``: the expression judged as an image's ``NVIDIA_REQUIRE_CUDA``."""
     text = parse_require_cuda(expression_text)  # UsageError for an invalid one: a bad request, not a finding
-    return gate_findings(ctx, {"NVIDIA_REQUIRE_CUDA": text}, f"--require-cuda {show(text, 80)}", origin="--require-cuda").findings
+    return gate_findings(
+        ctx, {"NVIDIA_REQUIRE_CUDA": text}, f"--require-cuda {show(text, 80)}", origin="--require-cuda"
+    ).findings
 
 
 def image_findings(ctx, image: ImageFacts) -> list[Finding]:
     """Everything doctor says about one image: what is known of it, the gate, then its CUDA or torch."""
     evidence = {"target": image.label, "source": image.source}
-    findings = [Finding(code="image-lookup", severity=Severity.WARN, title=f"{image.label}: metadata lookup failed",
-                        detail=f"{error}. Falling back to the next source.", evidence=evidence) for error in image.lookup_errors]
+    findings = [
+        Finding(
+            code="image-lookup",
+            severity=Severity.WARN,
+            title=f"{image.label}: metadata lookup failed",
+            detail=f"{error}. Falling back to the next source.",
+            evidence=evidence,
+        )
+        for error in image.lookup_errors
+    ]
     if not image.known:
         ref = image.reference.familiar if image.reference else image.label
-        findings.append(Finding(
-            code="image-unknown", severity=Severity.WARN,
-            title=f"{image.label}: unknown image: " + " and ".join(image.unknown or ("its contents",)) + " could not be known",
-            detail=(f"The knowledge base knows tags of {KNOWN_IMAGES}, and no metadata was read for this image; nothing is assumed about it."
-                    + "".join(f" {n}" for n in image.notes)),
-            evidence=image.to_dict(),
-            fix=[f"docker image inspect {ref} > image.json, then add --image-config image.json",
-                 "or add --registry-lookup to read its config from the registry"],
-        ))
+        findings.append(
+            Finding(
+                code="image-unknown",
+                severity=Severity.WARN,
+                title=f"{image.label}: unknown image: "
+                + " and ".join(image.unknown or ("its contents",))
+                + " could not be known",
+                detail=(
+                    f"The knowledge base knows tags of {KNOWN_IMAGES}, and no metadata was read for this image; nothing is assumed about it."
+                    + "".join(f" {n}" for n in image.notes)
+                ),
+                evidence=image.to_dict(),
+                fix=[
+                    f"docker image inspect {ref} > image.json, then add --image-config image.json",
+                    "or add --registry-lookup to read its config from the registry",
+                ],
+            )
+        )
         return findings
     findings.append(_summary(image))
     wanted = ctx.host.image_platform()
     if image.platform and not image.platform.startswith(wanted):
-        findings.append(Finding(code="image-platform", severity=Severity.WARN,
-                                title=f"{image.label}: built for {image.platform}, this host runs {wanted} images",
-                                detail="It would run under emulation, if at all, and without the GPU.", evidence=evidence))
+        findings.append(
+            Finding(
+                code="image-platform",
+                severity=Severity.WARN,
+                title=f"{image.label}: built for {image.platform}, this host runs {wanted} images",
+                detail="It would run under emulation, if at all, and without the GPU.",
+                evidence=evidence,
+            )
+        )
     gate = None
     if image.env is not None:
         gate = gate_findings(ctx, dict(image.env), image.label, origin=image.env_source, image_cuda=image.cuda)
@@ -361,22 +483,36 @@ def image_findings(ctx, image: ImageFacts) -> list[Finding]:
         for finding in judge_build(ctx, build):
             # The gate's finding already names the driver fix; and once admitted through forward
             # compatibility the image's compat libcuda, not the host driver, serves its CUDA.
-            if (superseded and finding.code == "driver-runtime"
-                    and build.cuda is not None and image.cuda is not None and build.cuda.truncate(2) == image.cuda.truncate(2)):
+            if (
+                superseded
+                and finding.code == "driver-runtime"
+                and build.cuda is not None
+                and image.cuda is not None
+                and build.cuda.truncate(2) == image.cuda.truncate(2)
+            ):
                 continue
             findings.append(finding)
     return findings
 
 
 def _summary(image: ImageFacts) -> Finding:
-    parts = [f"CUDA {image.cuda}" if image.cuda else None,
-             f"torch {image.torch.torch_version}+{image.torch.variant}" if image.torch and image.torch.variant
-             else (f"torch {image.torch.torch_version}" if image.torch else None),
-             f"torch {image.custom_torch}" if image.custom_torch else None]
+    parts = [
+        f"CUDA {image.cuda}" if image.cuda else None,
+        f"torch {image.torch.torch_version}+{image.torch.variant}"
+        if image.torch and image.torch.variant
+        else (f"torch {image.torch.torch_version}" if image.torch else None),
+        f"torch {image.custom_torch}" if image.custom_torch else None,
+    ]
     what = ", ".join(p for p in parts if p) or "no CUDA declared"
-    unknown = f" Unknown: {'; '.join(image.unknown)} (add --image-config or --registry-lookup to read it)." if image.unknown else ""
+    unknown = (
+        f" Unknown: {'; '.join(image.unknown)} (add --image-config or --registry-lookup to read it)."
+        if image.unknown
+        else ""
+    )
     return Finding(
-        code="image", severity=Severity.INFO, title=f"{image.label}: {what}",
+        code="image",
+        severity=Severity.INFO,
+        title=f"{image.label}: {what}",
         detail=f"From {', '.join(image.known_from) or 'nothing'}.{unknown}" + "".join(f" {n}" for n in image.notes),
         evidence=image.to_dict(),
     )
@@ -388,14 +524,29 @@ def image_builds(ctx, image: ImageFacts) -> list[Build]:
         build = build_for_torch(ctx.kb, image.torch, ctx.host.wheel_platform())
         label = f"{build.label} in {image.label}"
         if build.unknown and image.torch.pinned and image.cuda is not None:
-            return [Build(label, image.source, image.cuda, notes=(f"{build.unknown}; judged by the image's CUDA {image.cuda}",))]
+            return [
+                Build(
+                    label,
+                    image.source,
+                    image.cuda,
+                    notes=(f"{build.unknown}; judged by the image's CUDA {image.cuda}",),
+                )
+            ]
         return [replace(build, label=label, source=image.source)]
     if image.custom_torch is not None:
         label = f"torch {image.custom_torch} in {image.label}"
         if image.cuda is None:
             return [Build(label, image.source, None, unknown="the CUDA it was built for is unknown")]
-        return [Build(label, image.source, image.cuda, image.archs, "image TORCH_CUDA_ARCH_LIST" if image.archs else None,
-                      notes=() if image.archs else ("compiled architectures unknown: judged by what its CUDA can target",))]
+        return [
+            Build(
+                label,
+                image.source,
+                image.cuda,
+                image.archs,
+                "image TORCH_CUDA_ARCH_LIST" if image.archs else None,
+                notes=() if image.archs else ("compiled architectures unknown: judged by what its CUDA can target",),
+            )
+        ]
     if image.cuda is not None:
         return [Build(f"CUDA {image.cuda} in {image.label}", image.source, image.cuda)]
     return []

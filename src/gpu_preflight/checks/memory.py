@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from gpu_preflight.checks.context import CheckContext
 from gpu_preflight.core.findings import Finding

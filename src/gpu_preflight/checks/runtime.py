@@ -29,8 +29,16 @@ def judge_runtime(kb, cuda: Version, driver: Version, platform: str = "linux") -
     requirement = kb.driver_requirement(cuda, platform=platform)
     if requirement is None or requirement.native is None:
         return RuntimeVerdict(cuda, driver, "unknown", platform=platform)
-    branch = requirement.release.branch if requirement.release and requirement.release.branch else requirement.native.major
-    common = dict(native=requirement.native, minor_compat=requirement.minor_compat, exact=requirement.exact, branch=branch, platform=platform)
+    branch = (
+        requirement.release.branch if requirement.release and requirement.release.branch else requirement.native.major
+    )
+    common = dict(
+        native=requirement.native,
+        minor_compat=requirement.minor_compat,
+        exact=requirement.exact,
+        branch=branch,
+        platform=platform,
+    )
     if _at_least(driver, requirement.native):
         return RuntimeVerdict(cuda, driver, "native", **common)
     if requirement.minor_compat is not None and _at_least(driver, requirement.minor_compat):

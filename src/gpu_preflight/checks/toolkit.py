@@ -3,7 +3,7 @@ Warnings only: a toolkit is not what runs a model, but what it builds must run s
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from gpu_preflight.checks.context import CheckContext
 from gpu_preflight.checks.fixes import branch_blocker, install_driver
@@ -32,9 +32,19 @@ def check_toolkits(ctx: CheckContext) -> Iterator[Finding]:
 def _judge(ctx: CheckContext, toolkit: Toolkit, driver: Version | None) -> Finding:
     where = f"{toolkit.path} (found via {', '.join(toolkit.found_via) or toolkit.source})"
     cuda = Version.parse_or_none(toolkit.version)
-    evidence = {"toolkit_version": toolkit.version, "path": toolkit.path, "found_via": toolkit.found_via, "nvcc": toolkit.nvcc}
+    evidence = {
+        "toolkit_version": toolkit.version,
+        "path": toolkit.path,
+        "found_via": toolkit.found_via,
+        "nvcc": toolkit.nvcc,
+    }
     if cuda is None:
-        return Finding(code="toolkit", severity=Severity.WARN, title=f"CUDA toolkit at {where}: version unreadable", evidence=evidence)
+        return Finding(
+            code="toolkit",
+            severity=Severity.WARN,
+            title=f"CUDA toolkit at {where}: version unreadable",
+            evidence=evidence,
+        )
     line, label = cuda.truncate(2), f"CUDA toolkit {toolkit.version}"
     if toolkit.source == "nvcc":
         cuda = line  # nvcc's own version (13.0.88) is not a toolkit release number (13.0.2)
@@ -51,12 +61,21 @@ def _judge(ctx: CheckContext, toolkit: Toolkit, driver: Version | None) -> Findi
             fix=fix,
         )
     verdict = judge_runtime(ctx.kb, cuda, driver, ctx.host.driver.platform or "linux")
-    evidence.update(driver_version=str(driver), status=verdict.status, native_driver=str(verdict.native) if verdict.native else None)
+    evidence.update(
+        driver_version=str(driver), status=verdict.status, native_driver=str(verdict.native) if verdict.native else None
+    )
     if verdict.status == "native":
         return Finding(code="toolkit", severity=Severity.PASS, title=f"{label} at {where}", evidence=evidence)
     if verdict.status == "unknown":
-        return Finding(code="toolkit", severity=Severity.INFO, title=f"{label} at {where}: driver requirement unknown to the knowledge base", evidence=evidence)
-    fix, blocker = _driver_fix(ctx, verdict.native, f"for CUDA {line}", verdict.minor_compat, verdict.branch, verdict.platform)
+        return Finding(
+            code="toolkit",
+            severity=Severity.INFO,
+            title=f"{label} at {where}: driver requirement unknown to the knowledge base",
+            evidence=evidence,
+        )
+    fix, blocker = _driver_fix(
+        ctx, verdict.native, f"for CUDA {line}", verdict.minor_compat, verdict.branch, verdict.platform
+    )
     if verdict.status == "minor-compat":
         return Finding(
             code="toolkit-newer-than-driver",
@@ -75,15 +94,22 @@ def _judge(ctx: CheckContext, toolkit: Toolkit, driver: Version | None) -> Findi
         severity=Severity.WARN,
         cause="driver-too-old",
         title=f"{label} can compile, but driver {driver} cannot run what it builds",
-        detail=f"CUDA {line} needs driver >= {verdict.native}" + (f" (>= {verdict.minor_compat} through minor-version compatibility)" if verdict.minor_compat else "")
+        detail=f"CUDA {line} needs driver >= {verdict.native}"
+        + (f" (>= {verdict.minor_compat} through minor-version compatibility)" if verdict.minor_compat else "")
         + (f"; {blocker}: use a toolkit for an older CUDA." if blocker else "."),
         evidence=evidence,
         fix=fix,
     )
 
 
-def _driver_fix(ctx: CheckContext, minimum: Version | None, reason: str, minor_compat: Version | None = None,
-                branch: int | None = None, platform: str = "linux") -> tuple[list[str], str | None]:
+def _driver_fix(
+    ctx: CheckContext,
+    minimum: Version | None,
+    reason: str,
+    minor_compat: Version | None = None,
+    branch: int | None = None,
+    platform: str = "linux",
+) -> tuple[list[str], str | None]:
     if minimum is None:
         return [], None
     blocker = branch_blocker(ctx.kb, ctx.host.gpus, branch or minimum.major)

@@ -13,27 +13,78 @@ def add_host_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("HOST (default: this machine, probed live)")
     group.add_argument("--snapshot", metavar="FILE", help="a host document written by 'preflight probe --json'")
     group.add_argument("--nvidia-smi-xml", metavar="FILE", help="an 'nvidia-smi -q -x' dump")
-    group.add_argument("--assume-driver", metavar="VERSION", help="what-if: this driver version instead of the probed one")
     group.add_argument(
-        "--assume-gpu", metavar="NAME[:MEMORY]", action="append", default=[],
+        "--assume-driver", metavar="VERSION", help="what-if: this driver version instead of the probed one"
+    )
+    group.add_argument(
+        "--assume-gpu",
+        metavar="NAME[:MEMORY]",
+        action="append",
+        default=[],
         help="what-if: this GPU instead of the probed ones (repeatable), e.g. 'Tesla T4:16GiB'",
     )
-    group.add_argument("--python", metavar="PATH", help="inspect the frameworks of another interpreter (a venv or conda env)")
+    group.add_argument(
+        "--python", metavar="PATH", help="inspect the frameworks of another interpreter (a venv or conda env)"
+    )
     group.add_argument("--deep", action="store_true", help="import torch in a subprocess and launch one kernel")
-    group.add_argument("--timeout", type=float, default=15.0, metavar="S", help="timeout for nvidia-smi/NVML/nvcc (default 15)")
+    group.add_argument(
+        "--timeout", type=float, default=15.0, metavar="S", help="timeout for nvidia-smi/NVML/nvcc (default 15)"
+    )
 
 
 def add_target_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("TARGET (what you want to run; repeatable; default: the installed frameworks)")
-    group.add_argument("--torch", metavar="SPEC", action="append", default=[], help="a torch wheel: 2.1.0+cu118, 2.6.0 (its default PyPI wheel), torch==2.4.1")
+    group.add_argument(
+        "--torch",
+        metavar="SPEC",
+        action="append",
+        default=[],
+        help="a torch wheel: 2.1.0+cu118, 2.6.0 (its default PyPI wheel), torch==2.4.1",
+    )
     group.add_argument("--cuda", metavar="X.Y", action="append", default=[], help="a CUDA runtime")
-    group.add_argument("--requirements", metavar="FILE", action="append", default=[], help="torch pins in a requirements.txt or pyproject.toml")
-    group.add_argument("--image", metavar="REF", action="append", default=[], help="a container image: nvidia/cuda:12.4.1-runtime-ubuntu22.04, nvcr.io/nvidia/pytorch:24.05-py3")
-    group.add_argument("--dockerfile", metavar="PATH", action="append", default=[], help="the image a Dockerfile builds (its last stage)")
-    group.add_argument("--require-cuda", metavar="EXPR", action="append", default=[], help="a raw NVIDIA_REQUIRE_CUDA value, e.g. 'cuda>=12.4 brand=tesla,driver>=470,driver<471'")
-    group.add_argument("--image-config", metavar="FILE", action="append", default=[], help="'docker image inspect' output or an OCI image config for --image / the Dockerfile's base")
-    group.add_argument("--registry-lookup", action="store_true", help="read image configs from their registry (network; anonymous pulls only)")
-    group.add_argument("--cdi", action="store_true", help="containers get GPUs through CDI: no NVIDIA_REQUIRE_* gate runs")
+    group.add_argument(
+        "--requirements",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="torch pins in a requirements.txt or pyproject.toml",
+    )
+    group.add_argument(
+        "--image",
+        metavar="REF",
+        action="append",
+        default=[],
+        help="a container image: nvidia/cuda:12.4.1-runtime-ubuntu22.04, nvcr.io/nvidia/pytorch:24.05-py3",
+    )
+    group.add_argument(
+        "--dockerfile",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="the image a Dockerfile builds (its last stage)",
+    )
+    group.add_argument(
+        "--require-cuda",
+        metavar="EXPR",
+        action="append",
+        default=[],
+        help="a raw NVIDIA_REQUIRE_CUDA value, e.g. 'cuda>=12.4 brand=tesla,driver>=470,driver<471'",
+    )
+    group.add_argument(
+        "--image-config",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="'docker image inspect' output or an OCI image config for --image / the Dockerfile's base",
+    )
+    group.add_argument(
+        "--registry-lookup",
+        action="store_true",
+        help="read image configs from their registry (network; anonymous pulls only)",
+    )
+    group.add_argument(
+        "--cdi", action="store_true", help="containers get GPUs through CDI: no NVIDIA_REQUIRE_* gate runs"
+    )
 
 
 def add_model_flags(parser: argparse.ArgumentParser, positional: bool = False) -> None:
@@ -44,14 +95,42 @@ def add_model_flags(parser: argparse.ArgumentParser, positional: bool = False) -
     group = parser.add_argument_group("MODEL (memory plan)")
     if not positional:
         group.add_argument("--model", metavar="MODEL", help=what)
-    group.add_argument("--dtype", metavar="D", help="weights: float32, bfloat16, float16, fp8, int8, int4 (default: the checkpoint's)")
-    group.add_argument("--kv-cache-dtype", metavar="D", default="auto", help="auto (the compute dtype), fp8, bfloat16, float16, float32")
-    group.add_argument("--context", type=int, metavar="N", help="tokens per sequence, prompt plus output (default: the model's max_position_embeddings)")
+    group.add_argument(
+        "--dtype", metavar="D", help="weights: float32, bfloat16, float16, fp8, int8, int4 (default: the checkpoint's)"
+    )
+    group.add_argument(
+        "--kv-cache-dtype",
+        metavar="D",
+        default="auto",
+        help="auto (the compute dtype), fp8, bfloat16, float16, float32",
+    )
+    group.add_argument(
+        "--context",
+        type=int,
+        metavar="N",
+        help="tokens per sequence, prompt plus output (default: the model's max_position_embeddings)",
+    )
     group.add_argument("--batch", type=int, default=1, metavar="N", help="sequences at once (default 1)")
-    group.add_argument("--engine", choices=("vllm", "transformers"), default="vllm", help="whose memory rules to plan with (default vllm)")
+    group.add_argument(
+        "--engine",
+        choices=("vllm", "transformers"),
+        default="vllm",
+        help="whose memory rules to plan with (default vllm)",
+    )
     group.add_argument("--tensor-parallel", type=int, default=1, metavar="N", help="vLLM: shard over the first N GPUs")
-    group.add_argument("--gpu-memory-utilization", type=float, metavar="F", help="vLLM: fraction of total memory it reserves (default 0.9)")
-    group.add_argument("--hub-timeout", type=float, default=10.0, metavar="S", help="seconds to wait for the Hugging Face Hub (default 10)")
+    group.add_argument(
+        "--gpu-memory-utilization",
+        type=float,
+        metavar="F",
+        help="vLLM: fraction of total memory it reserves (default 0.9)",
+    )
+    group.add_argument(
+        "--hub-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds to wait for the Hugging Face Hub (default 10)",
+    )
 
 
 def plan_from_args(args: argparse.Namespace):
@@ -65,15 +144,25 @@ def plan_from_args(args: argparse.Namespace):
     if args.hub_timeout <= 0:
         raise UsageError("--hub-timeout must be a positive number of seconds")
     return plan_memory(
-        resolve_model(args.model, timeout=args.hub_timeout), dtype=args.dtype, kv_cache_dtype=args.kv_cache_dtype,
-        context=args.context, batch=args.batch, engine=args.engine, tensor_parallel=args.tensor_parallel,
+        resolve_model(args.model, timeout=args.hub_timeout),
+        dtype=args.dtype,
+        kv_cache_dtype=args.kv_cache_dtype,
+        context=args.context,
+        batch=args.batch,
+        engine=args.engine,
+        tensor_parallel=args.tensor_parallel,
         gpu_memory_utilization=args.gpu_memory_utilization,
     )
 
 
 def add_db_flag(parser: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> None:
     # Accepted before or after the command; SUPPRESS keeps a subcommand from erasing the other.
-    parser.add_argument("--db", metavar="DIR", default=default, help="knowledge-base data files to use instead of the packaged ones ($GPU_PREFLIGHT_DB)")
+    parser.add_argument(
+        "--db",
+        metavar="DIR",
+        default=default,
+        help="knowledge-base data files to use instead of the packaged ones ($GPU_PREFLIGHT_DB)",
+    )
 
 
 def host_from_args(args: argparse.Namespace):
@@ -106,8 +195,9 @@ def image_requests_from_args(args: argparse.Namespace):
         return None
     from gpu_preflight.images import collect_image_requests
 
-    return collect_image_requests(images=args.image, dockerfiles=args.dockerfile,
-                                  image_configs=args.image_config, require_cuda=args.require_cuda)
+    return collect_image_requests(
+        images=args.image, dockerfiles=args.dockerfile, image_configs=args.image_config, require_cuda=args.require_cuda
+    )
 
 
 def emit_json(document: dict[str, Any]) -> None:

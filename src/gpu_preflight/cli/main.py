@@ -13,8 +13,8 @@ import sys
 from typing import NoReturn
 
 from gpu_preflight import __version__
-from gpu_preflight.cli.flags import add_db_flag
 from gpu_preflight.cli.commands import COMMANDS
+from gpu_preflight.cli.flags import add_db_flag
 from gpu_preflight.core.errors import UsageError
 
 
@@ -62,5 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug of ours: one line, the traceback only on request
         if os.environ.get("PREFLIGHT_DEBUG"):
             raise
-        print(f"preflight: internal error: {type(exc).__name__}: {exc} (set PREFLIGHT_DEBUG=1 for the traceback)", file=sys.stderr)
+        print(
+            f"preflight: internal error: {type(exc).__name__}: {exc} (set PREFLIGHT_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
         return 3

@@ -21,8 +21,9 @@ from gpu_preflight.core.errors import UsageError
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 
 
-def read_input(path: str, what: str, limit: int = MAX_INPUT_BYTES, allow_empty: bool = False,
-               too_big: str = "refusing to read it") -> bytes:
+def read_input(
+    path: str, what: str, limit: int = MAX_INPUT_BYTES, allow_empty: bool = False, too_big: str = "refusing to read it"
+) -> bytes:
     """The bytes of a file (or ``-`` for stdin), refusing what cannot be a real input."""
     if path == "-":
         data = sys.stdin.buffer.read(limit + 1)
@@ -64,7 +65,7 @@ def parse_toml(text: str, origin: str, error: type[Exception] = UsageError) -> d
         raise error(f"{origin}: not valid TOML: nested too deeply") from None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_toml(path: Path) -> dict[str, Any]:
     """A TOML data file shipped inside the package (fit, serve), read once per process."""
     try:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gpu_preflight.core.host import Host
 from gpu_preflight.explain.facts import LogFacts, extract_facts
 from gpu_preflight.explain.logtext import LogText, decode_log, read_log
 from gpu_preflight.explain.matcher import RankedCause, rank
 from gpu_preflight.explain.signatures import load_signatures
 from gpu_preflight.explain.situation import Situation
-from gpu_preflight.core.host import Host
 
 SCHEMA = "gpu-preflight/explanation/v1"
 
@@ -55,5 +55,13 @@ def explain_bytes(data: bytes, host: Host | None = None, db: str | None = None, 
     return explain_log(LogText.from_bytes(data, origin), host, db)
 
 
-__all__ = ["SCHEMA", "Explanation", "RankedCause", "decode_log", "explain_bytes", "explain_log",
-           "explain_text", "read_log"]
+__all__ = [
+    "SCHEMA",
+    "Explanation",
+    "RankedCause",
+    "decode_log",
+    "explain_bytes",
+    "explain_log",
+    "explain_text",
+    "read_log",
+]

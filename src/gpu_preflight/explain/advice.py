@@ -9,11 +9,11 @@ specific when the needed CUDA and the driver are known, and is left out when the
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from gpu_preflight.checks.fixes import RELOAD_MODULES, torch_wheel_command
-from gpu_preflight.explain.situation import Situation
 from gpu_preflight.core.versions import Version
+from gpu_preflight.explain.situation import Situation
 
 _PLACEHOLDER = re.compile(r"\{(\w{1,40})\}")
 
@@ -61,8 +61,15 @@ def driver_package(s: Situation) -> str | None:
     native = requirement.native or requirement.minor_compat
     if native is None:
         return None
-    last_branch = min((a.last_driver_branch for g in s.gpus if g.cc is not None
-                       if (a := s.kb.architecture_of_cc(g.cc)) and a.last_driver_branch), default=None)
+    last_branch = min(
+        (
+            a.last_driver_branch
+            for g in s.gpus
+            if g.cc is not None
+            if (a := s.kb.architecture_of_cc(g.cc)) and a.last_driver_branch
+        ),
+        default=None,
+    )
     long_term = [b.branch for b in s.kb.driver_branches if b.branch >= native.major and "LTSB" in b.lifecycle]
     for branch in long_term[:1] + [native.major]:
         if last_branch is None or branch <= last_branch:
@@ -76,8 +83,12 @@ def _gpu_branch_limit(s: Situation):
     if needed is None:
         return None
     native = s.kb.driver_requirement(needed.truncate(2)).native
-    limits = [a.last_driver_branch for g in s.gpus if g.cc is not None
-              if (a := s.kb.architecture_of_cc(g.cc)) and a.last_driver_branch]
+    limits = [
+        a.last_driver_branch
+        for g in s.gpus
+        if g.cc is not None
+        if (a := s.kb.architecture_of_cc(g.cc)) and a.last_driver_branch
+    ]
     last = min(limits, default=None)
     return last if last is not None and native is not None and native.major > last else None
 
@@ -97,8 +108,8 @@ def wheel_for_driver(s: Situation) -> str | None:
     torch = s.facts.torch
     if torch is None or s.driver is None:
         return None
-    from gpu_preflight.checks.context import CheckContext
     from gpu_preflight.checks.builds import suggest_wheel
+    from gpu_preflight.checks.context import CheckContext
 
     wheel = suggest_wheel(CheckContext(host=s.as_host(), _kb=s.kb), str(torch.value))
     return f", e.g. {wheel}" if wheel else None
@@ -108,8 +119,8 @@ def wheel_for_gpu(s: Situation) -> str | None:
     gpu = _first_gpu(s)
     if gpu is None or gpu.cc is None:
         return None
-    from gpu_preflight.checks.context import CheckContext
     from gpu_preflight.checks.builds import suggest_wheel
+    from gpu_preflight.checks.context import CheckContext
 
     torch = str(s.facts.torch.value) if s.facts.torch else str(s.kb.torch_releases[-1].version)
     wheel = suggest_wheel(CheckContext(host=s.as_host(), _kb=s.kb), torch, ccs=[gpu.cc], any_driver=True)
@@ -191,7 +202,14 @@ def needed_major(s: Situation) -> str | None:
 
 def missing_cuda(s: Situation) -> str | None:
     fact = s.facts.missing_library
-    match = re.search(r"lib(?:cudart|cublas|cublasLt|cufft|curand|cusparse|cusolver|nvrtc)\.so\.(\d{1,2}(?:\.\d)?)", str(fact.value)) if fact else None
+    match = (
+        re.search(
+            r"lib(?:cudart|cublas|cublasLt|cufft|curand|cusparse|cusolver|nvrtc)\.so\.(\d{1,2}(?:\.\d)?)",
+            str(fact.value),
+        )
+        if fact
+        else None
+    )
     return match[1] if match else None
 
 
@@ -211,6 +229,7 @@ def _fact(name: str, index: int | None = None) -> Value:
         if fact is None:
             return None
         return str(fact.value[index] if index is not None else fact.value)
+
     return value
 
 

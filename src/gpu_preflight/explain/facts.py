@@ -9,14 +9,14 @@ regular expression only on those lines (every pattern uses bounded repetition), 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.versions import Version, VersionError, parse_cuda_int
 from gpu_preflight.explain.logtext import LogText
 from gpu_preflight.knowledge.arch import ArchList, ArchListError
 from gpu_preflight.probe.smi_text import classify_smi_error, parse_smi_banner
-from gpu_preflight.core.versions import Version, VersionError, parse_cuda_int
 
 # The CUDA error numbers that point at one cause (cuda-facts.md sections 6 and 9).
 KNOWN_CUDA_ERRORS = frozenset({35, 100, 222, 802, 803, 804})
@@ -67,8 +67,16 @@ class LogFacts:
     def summary(self) -> dict[str, object]:
         """The facts worth showing (JSON output), as plain values."""
         out: dict[str, object] = {}
-        for name in ("driver", "driver_cuda", "kernel_module", "torch", "torch_cuda", "toolkit_cuda",
-                     "image_cuda", "required"):
+        for name in (
+            "driver",
+            "driver_cuda",
+            "kernel_module",
+            "torch",
+            "torch_cuda",
+            "toolkit_cuda",
+            "image_cuda",
+            "required",
+        ):
             fact = getattr(self, name)
             if fact is not None:
                 out[name] = str(fact.value)
@@ -128,6 +136,7 @@ def _rule(needle: str, pattern: str, flags: int = re.I):
     def register(func: Extractor) -> Extractor:
         _RULES.append(_Rule(needle, re.compile(pattern, flags), func))
         return func
+
     return register
 
 
@@ -138,6 +147,7 @@ def _set(facts: LogFacts, name: str, value: object, line: int) -> None:
 
 
 # --- driver ------------------------------------------------------------------------------------
+
 
 @_rule("found version", r"found version (\d{3,6})")
 def _found_version(facts: LogFacts, m: re.Match, line: int, *_) -> None:
@@ -175,12 +185,16 @@ def _nvidia_docker_v1(facts: LogFacts, m: re.Match, line: int, *_) -> None:
 
 # --- torch, toolkit, image -------------------------------------------------------------------
 
+
 @_rule("pytorch version", r"PyTorch version\s*[:：]\s*([\w.+-]{3,40})")
 def _torch_collect_env(facts: LogFacts, m: re.Match, line: int, *_) -> None:
     _torch(facts, m[1], line)
 
 
-@_rule("torch", r"(?:^|[\s\[(\"'])(?:py)?torch(?:==|\s{1,30}|\s*version\s*[:：]?\s*|[:：]\s*|\.__version__:?\s*'?)(\d{1,2}\.\d{1,3}(?:\.\d{1,3})?(?:[a-z]{1,5}\d{0,8})?(?:\+[\w.]{2,20})?)")
+@_rule(
+    "torch",
+    r"(?:^|[\s\[(\"'])(?:py)?torch(?:==|\s{1,30}|\s*version\s*[:：]?\s*|[:：]\s*|\.__version__:?\s*'?)(\d{1,2}\.\d{1,3}(?:\.\d{1,3})?(?:[a-z]{1,5}\d{0,8})?(?:\+[\w.]{2,20})?)",
+)
 def _torch_version(facts: LogFacts, m: re.Match, line: int, *_) -> None:
     _torch(facts, m[1], line)
 
@@ -248,7 +262,10 @@ def _require_expression(facts: LogFacts, m: re.Match, line: int, *_) -> None:
 
 # --- GPUs and architectures --------------------------------------------------------------------
 
-@_rule("which is of cuda capability", r"Found GPU\s?\d{1,2}\s+" + _NAME + r"\s+which is of cuda capability (\d{1,2})\.(\d)")
+
+@_rule(
+    "which is of cuda capability", r"Found GPU\s?\d{1,2}\s+" + _NAME + r"\s+which is of cuda capability (\d{1,2})\.(\d)"
+)
 def _torch_old_gpu(facts: LogFacts, m: re.Match, line: int, *_) -> None:
     facts.gpus.append(GpuSeen(m[1].strip(), _cc(m[2], m[3]), line))
 
@@ -279,12 +296,18 @@ def _tf1_device(facts: LogFacts, m: re.Match, line: int, *_) -> None:
     facts.gpus.append(GpuSeen(m[1].strip(), _cc(m[2], m[3]), line))
 
 
-@_rule("gpu 0", r"(?:^|configuration:)\s*GPU \d{1,2}:\s*((?:NVIDIA|Tesla|GeForce|Quadro|TITAN|A\d{2,3}|H\d{3}|L\d{1,2})[\w .-]{0,50}?)\s*(?:\(UUID|$)")
+@_rule(
+    "gpu 0",
+    r"(?:^|configuration:)\s*GPU \d{1,2}:\s*((?:NVIDIA|Tesla|GeForce|Quadro|TITAN|A\d{2,3}|H\d{3}|L\d{1,2})[\w .-]{0,50}?)\s*(?:\(UUID|$)",
+)
 def _gpu_list(facts: LogFacts, m: re.Match, line: int, *_) -> None:
     facts.gpus.append(GpuSeen(m[1].strip(), None, line))  # collect_env, nvidia-smi -L
 
 
-@_rule("off", r"^\|\s{1,6}\d{1,2}\s{1,6}((?:NVIDIA|Tesla|GeForce|Quadro|TITAN|RTX|A\d{2,3}|H\d{3})[\w .-]{1,40}?)\s{1,30}(?:On|Off|WDDM|TCC)\s{0,4}\|")
+@_rule(
+    "off",
+    r"^\|\s{1,6}\d{1,2}\s{1,6}((?:NVIDIA|Tesla|GeForce|Quadro|TITAN|RTX|A\d{2,3}|H\d{3})[\w .-]{1,40}?)\s{1,30}(?:On|Off|WDDM|TCC)\s{0,4}\|",
+)
 def _smi_row(facts: LogFacts, m: re.Match, line: int, *_) -> None:
     facts.gpus.append(GpuSeen(m[1].rstrip(". "), None, line))
 
@@ -322,7 +345,10 @@ def _cuda_error(facts: LogFacts, m: re.Match, line: int, *_) -> None:
         facts.cuda_errors.setdefault(number, line)
 
 
-@_rule("nvidia", r"NVIDIA-SMI has failed|couldn't find libnvidia-ml|Failed to initialize NVML|No devices were found|Unable to determine the device handle")
+@_rule(
+    "nvidia",
+    r"NVIDIA-SMI has failed|couldn't find libnvidia-ml|Failed to initialize NVML|No devices were found|Unable to determine the device handle",
+)
 def _smi_failure(facts: LogFacts, m: re.Match, line: int, *_) -> None:
     if facts.smi_error is None:
         kind = classify_smi_error(m.string)
@@ -330,7 +356,10 @@ def _smi_failure(facts: LogFacts, m: re.Match, line: int, *_) -> None:
             facts.smi_error = Fact(kind, line)
 
 
-@_rule("cannot open shared object", r"(lib(?:cudart|cublas|cublasLt|cudnn\w{0,20}|cufft|curand|cusparse|cusolver|nvrtc|nvinfer|nccl|nvJitLink)\.so[\d.]{0,12})")
+@_rule(
+    "cannot open shared object",
+    r"(lib(?:cudart|cublas|cublasLt|cudnn\w{0,20}|cufft|curand|cusparse|cusolver|nvrtc|nvinfer|nccl|nvJitLink)\.so[\d.]{0,12})",
+)
 def _missing_library(facts: LogFacts, m: re.Match, line: int, *_) -> None:
     _set(facts, "missing_library", m[1].rstrip("."), line)
 
@@ -346,7 +375,10 @@ def _old_library(facts: LogFacts, m: re.Match, line: int, *_) -> None:
     _set(facts, "old_library", m[1].rstrip("."), line)
 
 
-@_rule("cudnn", r"(?:compiled\s+against|built against version)\s+\(?([\d, ]{1,12}|\d{3,6})\)?\s+but (?:found runtime version|linked against)\s+\(?([\d, ]{1,12}|\d{3,6})\)?")
+@_rule(
+    "cudnn",
+    r"(?:compiled\s+against|built against version)\s+\(?([\d, ]{1,12}|\d{3,6})\)?\s+but (?:found runtime version|linked against)\s+\(?([\d, ]{1,12}|\d{3,6})\)?",
+)
 def _torch_cudnn(facts: LogFacts, m: re.Match, line: int, *_) -> None:
     _set(facts, "cudnn", (_cudnn_text(m[2]), _cudnn_text(m[1])), line)
 
@@ -376,12 +408,14 @@ def _cudnn_text(text: str) -> str:
 
 # --- memory ------------------------------------------------------------------------------------
 
+
 @_rule("memory in use", r"Process (\d{1,9}) has ([\d.]{1,10} [GM]iB) memory in use")
 def _other_process(facts: LogFacts, m: re.Match, line: int, *_) -> None:
     _set(facts, "other_process", (m[1], m[2]), line)
 
 
 # --- collect_env -------------------------------------------------------------------------------
+
 
 @_rule("is cuda available", r"Is CUDA available:\s*(\w{2,5})")
 def _cuda_available(facts: LogFacts, m: re.Match, line: int, *_) -> None:
@@ -395,6 +429,7 @@ def _no_driver_collected(facts: LogFacts, m: re.Match, line: int, *_) -> None:
 
 # --- containers and the docker command line ------------------------------------------------------
 
+
 @_rule("docker", r"(?:^|[\s$#>])(?:sudo\s+)?(nvidia-docker|docker|podman)(?:\s+container)?\s+run\s(.{0,3000})")
 def _docker_run(facts: LogFacts, m: re.Match, line: int, log: LogText) -> None:
     flags = m[2]
@@ -403,25 +438,34 @@ def _docker_run(facts: LogFacts, m: re.Match, line: int, log: LogText) -> None:
     while flags.rstrip().endswith(("\\", "`", "^")) and following + 1 < len(log.lines) and following - line < 40:
         following += 1
         flags = flags.rstrip()[:-1] + " " + log.lines[following]
-    has_gpu = m[1] == "nvidia-docker" or bool(re.search(
-        r"--gpus\b|--runtime[= ]nvidia|--device[= ]\S{0,40}nvidia|NVIDIA_VISIBLE_DEVICES=(?!void|none)", flags))
+    has_gpu = m[1] == "nvidia-docker" or bool(
+        re.search(
+            r"--gpus\b|--runtime[= ]nvidia|--device[= ]\S{0,40}nvidia|NVIDIA_VISIBLE_DEVICES=(?!void|none)", flags
+        )
+    )
     facts.docker_runs.append(Fact(has_gpu, line))
     _set(facts, "container", "docker run", line)
 
 
-@_rule("", r"Container image Copyright|== CUDA ==|/\.dockerenv|OCI runtime|nvidia-container-cli|\bkubelet\b|docker: Error response")
+@_rule(
+    "",
+    r"Container image Copyright|== CUDA ==|/\.dockerenv|OCI runtime|nvidia-container-cli|\bkubelet\b|docker: Error response",
+)
 def _container_hint(facts: LogFacts, m: re.Match, line: int, *_) -> None:
     _set(facts, "container", m[0], line)
 
 
 # --- package versions (for signatures' `versions`) ----------------------------------------------
 
+
 @_rule("vllm", r"\bvllm(?: API server)?\s*(?:version|==)\s*:?\s*(\d{1,2}\.\d{1,3}\.\d{1,3}[\w.+-]{0,20})")
 def _vllm_version(facts: LogFacts, m: re.Match, line: int, *_) -> None:
     facts.versions.setdefault("vllm", Fact(m[1], line))
 
 
-_PACKAGE = r"\b(jaxlib|jax|tensorflow|cupy[\w-]{0,12})(?:==|\s+version:?\s*|\s{1,30})(\d{1,2}\.\d{1,3}\.\d{1,3}[\w.+-]{0,30})"
+_PACKAGE = (
+    r"\b(jaxlib|jax|tensorflow|cupy[\w-]{0,12})(?:==|\s+version:?\s*|\s{1,30})(\d{1,2}\.\d{1,3}\.\d{1,3}[\w.+-]{0,30})"
+)
 
 
 def _package_version(facts: LogFacts, m: re.Match, line: int, *_) -> None:
@@ -457,8 +501,21 @@ def _candidates(log: LogText, needle: str) -> Iterator[int]:
     # Rules without a single keyword (CUDA error forms, container hints): lines that mention
     # one of a few words, still found by the folded search rather than a scan of every line.
     seen: set[int] = set()
-    for word in ("error", "code", "returned", "failure", "vs", "runtime", "copyright", "cuda",
-                 "dockerenv", "oci", "nvidia container cli", "kubelet", "docker"):
+    for word in (
+        "error",
+        "code",
+        "returned",
+        "failure",
+        "vs",
+        "runtime",
+        "copyright",
+        "cuda",
+        "dockerenv",
+        "oci",
+        "nvidia container cli",
+        "kubelet",
+        "docker",
+    ):
         for index in log.lines_with(word):
             if index not in seen:
                 seen.add(index)

@@ -33,9 +33,7 @@ _ANSI = re.compile(r"\x1b\[[0-?]{0,32}[ -/]{0,8}[@-~]|\x1b\][^\x07\x1b]{0,512}(?
 # Control characters that never occur in text: their share tells a binary file from a log.
 _BINARY = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 # Folding table: ASCII letters to lower case, digits kept, every other byte to a space.
-_FOLD = bytes(
-    (c | 0x20) if (65 <= c <= 90 or 97 <= c <= 122) else c if 48 <= c <= 57 else 32 for c in range(256)
-)
+_FOLD = bytes((c | 0x20) if (65 <= c <= 90 or 97 <= c <= 122) else c if 48 <= c <= 57 else 32 for c in range(256))
 
 
 def read_log(path: str, limit: int = MAX_LOG_BYTES) -> bytes:
@@ -92,7 +90,7 @@ class LogText:
             line = _ANSI.sub("", raw).rstrip()
             if "\x1b" in line:  # a stray escape the pattern did not consume
                 line = line.replace("\x1b", "")
-            lines.extend(line[i:i + MAX_LINE] for i in range(0, max(len(line), 1), MAX_LINE))
+            lines.extend(line[i : i + MAX_LINE] for i in range(0, max(len(line), 1), MAX_LINE))
         return cls(lines)
 
     @classmethod

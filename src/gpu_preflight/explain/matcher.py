@@ -35,8 +35,14 @@ class RankedCause:
     signatures: list[str] = field(default_factory=list)  # ids that fired (for --json and tests)
 
     def to_dict(self) -> dict:
-        return {"cause": self.cause, "confidence": self.confidence, "title": self.title,
-                "evidence": self.evidence, "fix": self.fix, "signatures": self.signatures}
+        return {
+            "cause": self.cause,
+            "confidence": self.confidence,
+            "title": self.title,
+            "evidence": self.evidence,
+            "fix": self.fix,
+            "signatures": self.signatures,
+        }
 
 
 def fired_signatures(log: LogText, situation: Situation, signatures: SignatureSet) -> list[tuple[Signature, list[int]]]:
@@ -87,18 +93,20 @@ def rank(log: LogText, situation: Situation, signatures: SignatureSet) -> list[R
     for cause, remaining in missing.items():
         info = signatures.causes[cause]
         extra = [t for s, _ in fired if s.cause == cause for t in s.fix]
-        ranked.append((
-            round((1.0 - remaining) * scale.get(cause, 1.0), 2),
-            min(lines[cause], default=0),
-            RankedCause(
-                cause=cause,
-                confidence=0.0,
-                title=info.title,
-                evidence=_evidence(log, lines[cause]),
-                fix=render(extra + list(info.fix), situation),
-                signatures=ids[cause],
-            ),
-        ))
+        ranked.append(
+            (
+                round((1.0 - remaining) * scale.get(cause, 1.0), 2),
+                min(lines[cause], default=0),
+                RankedCause(
+                    cause=cause,
+                    confidence=0.0,
+                    title=info.title,
+                    evidence=_evidence(log, lines[cause]),
+                    fix=render(extra + list(info.fix), situation),
+                    signatures=ids[cause],
+                ),
+            )
+        )
     ranked.sort(key=lambda item: (-item[0], item[1]))
     for confidence, _, cause in ranked:
         cause.confidence = confidence
@@ -112,7 +120,7 @@ def _evidence(log: LogText, indices: list[int]) -> list[str]:
         if not text:
             continue
         if len(text) > EVIDENCE_WIDTH:
-            text = text[:EVIDENCE_WIDTH - 3] + "..."
+            text = text[: EVIDENCE_WIDTH - 3] + "..."
         if text not in out:
             out.append(text)
         if len(out) >= MAX_EVIDENCE:

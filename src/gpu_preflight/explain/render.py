@@ -10,8 +10,10 @@ SHOWN = 3  # causes printed in full; the rest get one line each
 def render_explanation(explanation: Explanation, origin: str = "the log") -> str:
     causes = explanation.causes
     if not causes:
-        return (f"No known GPU-stack cause recognised in {origin} ({explanation.lines} lines).\n"
-                "If it is a GPU problem, 'preflight doctor' checks this machine directly.\n")
+        return (
+            f"No known GPU-stack cause recognised in {origin} ({explanation.lines} lines).\n"
+            "If it is a GPU problem, 'preflight doctor' checks this machine directly.\n"
+        )
     out = []
     for number, cause in enumerate(causes[:SHOWN], 1):
         out.append(f"{number}. {cause.cause}  (confidence {cause.confidence:.2f})")

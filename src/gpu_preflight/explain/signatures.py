@@ -9,18 +9,30 @@ from importlib import resources
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from gpu_preflight.core.findings import CAUSES
 from gpu_preflight.explain.advice import VALUES, placeholders
 from gpu_preflight.explain.logtext import Phrase
 from gpu_preflight.explain.situation import parse_condition
-from gpu_preflight.core.findings import CAUSES
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-_SIGNATURE_KEYS = {"id", "cause", "weight", "match", "when", "context", "unless", "outranks", "alone",
-                   "versions", "fix", "source"}
+_SIGNATURE_KEYS = {
+    "id",
+    "cause",
+    "weight",
+    "match",
+    "when",
+    "context",
+    "unless",
+    "outranks",
+    "alone",
+    "versions",
+    "fix",
+    "source",
+}
 
 
 @dataclass(frozen=True)
@@ -95,20 +107,22 @@ def parse_signatures(text: str) -> SignatureSet:
         if any(c not in CAUSES for c in row.get("outranks", ())):
             raise SignatureError(f"{where}: outranks an unknown cause")
         try:
-            signatures.append(Signature(
-                id=row["id"],
-                cause=row["cause"],
-                weight=float(weight),
-                match=tuple(Phrase.compile(p) for p in row.get("match", ())),
-                when=parse_condition(row["when"]) if row.get("when") else None,
-                context=tuple(Phrase.compile(p) for p in row.get("context", ())),
-                unless=tuple(Phrase.compile(p) for p in row.get("unless", ())),
-                outranks=tuple(row.get("outranks", ())),
-                alone=bool(row.get("alone", False)),
-                versions=tuple(Requirement(v) for v in row.get("versions", ())),
-                fix=tuple(row.get("fix", ())),
-                source=str(row.get("source", "")),
-            ))
+            signatures.append(
+                Signature(
+                    id=row["id"],
+                    cause=row["cause"],
+                    weight=float(weight),
+                    match=tuple(Phrase.compile(p) for p in row.get("match", ())),
+                    when=parse_condition(row["when"]) if row.get("when") else None,
+                    context=tuple(Phrase.compile(p) for p in row.get("context", ())),
+                    unless=tuple(Phrase.compile(p) for p in row.get("unless", ())),
+                    outranks=tuple(row.get("outranks", ())),
+                    alone=bool(row.get("alone", False)),
+                    versions=tuple(Requirement(v) for v in row.get("versions", ())),
+                    fix=tuple(row.get("fix", ())),
+                    source=str(row.get("source", "")),
+                )
+            )
         except (ValueError, InvalidRequirement) as exc:
             raise SignatureError(f"{where}: {exc}") from None
         _check_templates(where, row.get("fix", ()))

@@ -8,14 +8,14 @@ fix needs it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable
 
-from gpu_preflight.explain.facts import Fact, LogFacts
 from gpu_preflight.core.host import Driver, Gpu, Host
-from gpu_preflight.knowledge.arch import ArchList
 from gpu_preflight.core.versions import Version
+from gpu_preflight.explain.facts import Fact, LogFacts
+from gpu_preflight.knowledge.arch import ArchList
 
 
 @dataclass(frozen=True)
@@ -96,11 +96,19 @@ class Situation:
         """The HOST, or one pieced together from the log (for the shared fix helpers)."""
         if self.host is not None:
             return self.host
-        gpus = [Gpu(index=i, name=g.name or "GPU", compute_capability=str(g.cc) if g.cc else None)
-                for i, g in enumerate(self.gpus)]
-        return Host(driver=Driver(version=str(self.driver) if self.driver else None,
-                                  cuda=str(self.driver_cuda) if self.driver_cuda else None,
-                                  source="log"), gpus=gpus, source="log")
+        gpus = [
+            Gpu(index=i, name=g.name or "GPU", compute_capability=str(g.cc) if g.cc else None)
+            for i, g in enumerate(self.gpus)
+        ]
+        return Host(
+            driver=Driver(
+                version=str(self.driver) if self.driver else None,
+                cuda=str(self.driver_cuda) if self.driver_cuda else None,
+                source="log",
+            ),
+            gpus=gpus,
+            source="log",
+        )
 
     def arch_verdict(self) -> tuple[str, list[int]] | None:
         """("older" | "newer", evidence lines) when a GPU here has no code in the build.
@@ -251,13 +259,19 @@ def _requirement_outcomes(s: Situation):
     for gpu in s.gpus or [GpuView(None, None, None)]:
         reported = host_brands.get(gpu.name)
         brands = [reported] if reported else list(gpu.product.brands) if gpu.product is not None else []
-        outcomes = [evaluate(requirements, [DeviceFacts(cuda=s.driver_cuda, driver=s.driver, arch=gpu.cc,
-                                                        brand=brand_id(b) if b else None)])
-                    for b in brands or [None]]
+        outcomes = [
+            evaluate(
+                requirements,
+                [DeviceFacts(cuda=s.driver_cuda, driver=s.driver, arch=gpu.cc, brand=brand_id(b) if b else None)],
+            )
+            for b in brands or [None]
+        ]
         passing = [o for o in outcomes if o.satisfied]
         if not passing:
             refused = True
-        elif all(o.exceptions for o in passing) and not (gpu.product is not None and gpu.product.forward_compat_eligible):
+        elif all(o.exceptions for o in passing) and not (
+            gpu.product is not None and gpu.product.forward_compat_eligible
+        ):
             needs_compat = True
     return refused, needs_compat, fact.line
 

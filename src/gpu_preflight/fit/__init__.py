@@ -22,6 +22,14 @@ from gpu_preflight.fit.plan import (
 from gpu_preflight.fit.sources import Model, resolve_model
 
 __all__ = [
-    "Breakdown", "DeviceFit", "MemoryPlan", "Model", "Settings",
-    "fit_device", "fit_devices", "fit_findings", "plan_memory", "resolve_model",
+    "Breakdown",
+    "DeviceFit",
+    "MemoryPlan",
+    "Model",
+    "Settings",
+    "fit_device",
+    "fit_devices",
+    "fit_findings",
+    "plan_memory",
+    "resolve_model",
 ]

@@ -74,7 +74,9 @@ def architecture_from_config(config: Any, origin: str) -> Architecture:
     model_type = str(config.get("model_type") or "unknown")
     family = model_type if model_type in rules["family"] else "llama"
     if family != model_type:
-        notes.append(f"model_type {model_type!r} is not one this tool knows: counted as a Llama-style decoder (approximate)")
+        notes.append(
+            f"model_type {model_type!r} is not one this tool knows: counted as a Llama-style decoder (approximate)"
+        )
     traits = rules["family"][family]
     read = _Reader(config, origin)
 
@@ -82,7 +84,9 @@ def architecture_from_config(config: Any, origin: str) -> Architecture:
     heads = read.positive("num_attention_heads")
     kv_heads = read.positive("num_key_value_heads", default=heads)
     if heads % kv_heads:
-        raise UsageError(f"{origin}: num_attention_heads ({heads}) is not a multiple of num_key_value_heads ({kv_heads})")
+        raise UsageError(
+            f"{origin}: num_attention_heads ({heads}) is not a multiple of num_key_value_heads ({kv_heads})"
+        )
     head_dim = read.positive("head_dim", default=traits.get("head_dim_default") or hidden // heads)
     # An unknown family that still declares experts is counted Mixtral-style.
     expert_keys = traits.get("experts", ["num_local_experts", "num_experts"] if family != model_type else [])
@@ -127,7 +131,11 @@ def count_parameters(arch: Architecture) -> ParameterCount:
         return 3 * hidden * width + ((2 * width + hidden) if arch.mlp_bias else 0)
 
     dense_layer = attention + norms + gated_mlp(arch.intermediate_size)
-    shared = gated_mlp(arch.shared_expert_size) + (hidden if arch.shared_expert_gate else 0) if arch.shared_expert_size else 0
+    shared = (
+        gated_mlp(arch.shared_expert_size) + (hidden if arch.shared_expert_gate else 0)
+        if arch.shared_expert_size
+        else 0
+    )
     router = arch.experts * hidden
 
     def sparse_layer(experts: int) -> int:
@@ -179,7 +187,9 @@ class _Reader:
                 raise UsageError(f"{self.origin}: config.json has no {key} (is this a decoder-only language model?)")
             return int(default)
         if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero_ok else 1) or value > limit:
-            raise UsageError(f"{self.origin}: config.json {key} must be an integer from {0 if zero_ok else 1} to {limit}, got {str(value)[:40]!r}")
+            raise UsageError(
+                f"{self.origin}: config.json {key} must be an integer from {0 if zero_ok else 1} to {limit}, got {str(value)[:40]!r}"
+            )
         return value
 
     def flag(self, key: str, default: bool) -> bool:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gpu_preflight.core.readers import load_toml
 from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.readers import load_toml
 
 HERE = Path(__file__).resolve().parent
 

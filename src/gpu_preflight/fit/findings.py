@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.findings import Finding, Severity
+from gpu_preflight.core.host import Gpu, Host
 from gpu_preflight.fit import data
 from gpu_preflight.fit.plan import (
     GIB,
@@ -18,10 +19,15 @@ from gpu_preflight.fit.plan import (
     fit_devices,
     with_settings,
 )
-from gpu_preflight.core.host import Gpu, Host
 
 # Weight dtypes to suggest, smallest step first, when the plan's do not fit.
-SMALLER_WEIGHTS = {"float32": ("bfloat16", "float16", "int8", "int4"), "bfloat16": ("int8", "int4"), "float16": ("int8", "int4"), "fp8": ("int4",), "int8": ("int4",)}
+SMALLER_WEIGHTS = {
+    "float32": ("bfloat16", "float16", "int8", "int4"),
+    "bfloat16": ("int8", "int4"),
+    "float16": ("int8", "int4"),
+    "fp8": ("int4",),
+    "int8": ("int4",),
+}
 TENSOR_PARALLEL_SIZES = (2, 4, 8)
 
 
@@ -31,24 +37,36 @@ def fit_findings(plan: MemoryPlan, host: Host, devices: list[DeviceFit] | None =
     findings: list[Finding] = []
     model_max = plan.model.architecture.max_position_embeddings
     if model_max is not None and s.context > model_max:
-        findings.append(Finding(
-            code="fit-context-too-long", severity=Severity.FAIL,
-            title=f"{name}: --context {s.context} is beyond the model's max_position_embeddings ({model_max})",
-            detail="vLLM refuses a max_model_len above it; transformers runs but the model was not trained for it",
-            evidence={"context": s.context, "max_position_embeddings": model_max}, fix=[f"--context {model_max}"],
-        ))
+        findings.append(
+            Finding(
+                code="fit-context-too-long",
+                severity=Severity.FAIL,
+                title=f"{name}: --context {s.context} is beyond the model's max_position_embeddings ({model_max})",
+                detail="vLLM refuses a max_model_len above it; transformers runs but the model was not trained for it",
+                evidence={"context": s.context, "max_position_embeddings": model_max},
+                fix=[f"--context {model_max}"],
+            )
+        )
     if not host.gpus:
-        return findings + [Finding(
-            code="fit-no-gpu", severity=Severity.FAIL, cause="no-driver", title=f"{name}: no GPU visible to plan for",
-            detail="run on the GPU host, or ask what-if questions with --assume-gpu NAME[:MEMORY] or --snapshot FILE",
-            fix=["--assume-gpu 'NVIDIA H100 80GB HBM3'", "--assume-gpu 'Tesla T4:16GiB'"],
-        )]
+        return findings + [
+            Finding(
+                code="fit-no-gpu",
+                severity=Severity.FAIL,
+                cause="no-driver",
+                title=f"{name}: no GPU visible to plan for",
+                detail="run on the GPU host, or ask what-if questions with --assume-gpu NAME[:MEMORY] or --snapshot FILE",
+                fix=["--assume-gpu 'NVIDIA H100 80GB HBM3'", "--assume-gpu 'Tesla T4:16GiB'"],
+            )
+        ]
     if s.tensor_parallel > len(host.gpus):
-        findings.append(Finding(
-            code="fit-tensor-parallel", severity=Severity.FAIL,
-            title=f"{name}: --tensor-parallel {s.tensor_parallel} needs {s.tensor_parallel} GPUs; this host has {len(host.gpus)}",
-            fix=[f"--tensor-parallel {len(host.gpus)}"] if len(host.gpus) > 1 else ["--tensor-parallel 1"],
-        ))
+        findings.append(
+            Finding(
+                code="fit-tensor-parallel",
+                severity=Severity.FAIL,
+                title=f"{name}: --tensor-parallel {s.tensor_parallel} needs {s.tensor_parallel} GPUs; this host has {len(host.gpus)}",
+                fix=[f"--tensor-parallel {len(host.gpus)}"] if len(host.gpus) > 1 else ["--tensor-parallel 1"],
+            )
+        )
     group = s.tensor_parallel > 1
     usable = [d for d in devices if d.fits and runs_here(plan, d)]
     # A GPU that cannot run the model only fails the request when no other GPU can (or when it
@@ -59,28 +77,38 @@ def fit_findings(plan: MemoryPlan, host: Host, devices: list[DeviceFit] | None =
     return findings
 
 
-def _device_findings(plan: MemoryPlan, host: Host, device: DeviceFit, usable: list[DeviceFit], blocking: bool) -> list[Finding]:
+def _device_findings(
+    plan: MemoryPlan, host: Host, device: DeviceFit, usable: list[DeviceFit], blocking: bool
+) -> list[Finding]:
     s, where = plan.settings, _where(device)
     found = []
     if device.dtype_supported is False:
         found.append(_dtype_finding(plan, device, blocking))
     if device.total_bytes is None:
-        found.append(Finding(
-            code="fit-memory-unknown", severity=Severity.WARN, device=device.index,
-            title=f"cannot plan memory on {where}: its memory size is unknown",
-            fix=[f"--assume-gpu '{device.name}:MEMORY' (for example 24GiB)"],
-        ))
+        found.append(
+            Finding(
+                code="fit-memory-unknown",
+                severity=Severity.WARN,
+                device=device.index,
+                title=f"cannot plan memory on {where}: its memory size is unknown",
+                fix=[f"--assume-gpu '{device.name}:MEMORY' (for example 24GiB)"],
+            )
+        )
     elif not device.fits:
         found.append(_oom_finding(plan, host, device, usable, blocking))
     elif runs_here(plan, device):
         b = device.bytes
         capped = " (the model's max_position_embeddings)" if device.context_capped_by_model else ""
-        found.append(Finding(
-            code="fit", severity=Severity.PASS, device=device.index,
-            title=f"{plan.model.id} fits on {where}: {_gib(b.total)} of {_gib(device.budget_bytes)} GiB usable at {s.context} tokens x {s.batch}",
-            detail=f"largest context at batch {s.batch}: {device.max_context}{capped}; largest batch at {s.context} tokens: {device.max_concurrency}",
-            evidence=_evidence(device),
-        ))
+        found.append(
+            Finding(
+                code="fit",
+                severity=Severity.PASS,
+                device=device.index,
+                title=f"{plan.model.id} fits on {where}: {_gib(b.total)} of {_gib(device.budget_bytes)} GiB usable at {s.context} tokens x {s.batch}",
+                detail=f"largest context at batch {s.batch}: {device.max_context}{capped}; largest batch at {s.context} tokens: {device.max_concurrency}",
+                evidence=_evidence(device),
+            )
+        )
     return found
 
 
@@ -91,12 +119,19 @@ def _oom_finding(plan: MemoryPlan, host: Host, device: DeviceFit, usable: list[D
     if device.reason:
         detail = f"{device.reason}; {needs}"
     fixes = _fixes(plan, host, device) + [
-        f"run on GPU {d.index} ({d.name}), which holds it: CUDA_VISIBLE_DEVICES={d.index}" for d in usable if d.index != device.index
+        f"run on GPU {d.index} ({d.name}), which holds it: CUDA_VISIBLE_DEVICES={d.index}"
+        for d in usable
+        if d.index != device.index
     ]
     return Finding(
-        code="fit-out-of-memory", severity=Severity.FAIL if blocking else Severity.WARN, cause="out-of-memory", device=device.index,
+        code="fit-out-of-memory",
+        severity=Severity.FAIL if blocking else Severity.WARN,
+        cause="out-of-memory",
+        device=device.index,
         title=f"{plan.model.id} does not fit on {_where(device)} at {s.context} tokens x {s.batch} ({s.dtype} weights, {s.engine})",
-        detail=detail, evidence=_evidence(device), fix=fixes or ["a GPU with more memory"],
+        detail=detail,
+        evidence=_evidence(device),
+        fix=fixes or ["a GPU with more memory"],
     )
 
 
@@ -117,7 +152,9 @@ def _fixes(plan: MemoryPlan, host: Host, device: DeviceFit) -> list[str]:
     if device.reason and s.engine == "vllm" and device.free_bytes:
         utilization = int(device.free_bytes / device.total_bytes * 100) / 100
         if utilization > 0 and holds(gpu_memory_utilization=utilization):
-            fixes.append(f"--gpu-memory-utilization {utilization:g} (what the {_gib(device.free_bytes)} GiB free allow)")
+            fixes.append(
+                f"--gpu-memory-utilization {utilization:g} (what the {_gib(device.free_bytes)} GiB free allow)"
+            )
     if 0 < device.max_context < s.context:
         fixes.append(f"--context {device.max_context} (the largest that fits at --batch {s.batch})")
     if s.batch > 1 and 0 < device.max_concurrency < s.batch:
@@ -140,7 +177,9 @@ def _fixes(plan: MemoryPlan, host: Host, device: DeviceFit) -> list[str]:
     if not fixes:
         fixes += _combined_fixes(plan, gpu)
     if device.used_bytes and fit_device(plan, replace(gpu, memory_used_mib=0)).fits:
-        fixes.append(f"free the {_gib(device.used_bytes)} GiB other processes hold on GPU {device.index} (nvidia-smi lists them)")
+        fixes.append(
+            f"free the {_gib(device.used_bytes)} GiB other processes hold on GPU {device.index} (nvidia-smi lists them)"
+        )
     return fixes
 
 
@@ -159,9 +198,13 @@ def _combined_fixes(plan: MemoryPlan, gpu: Gpu) -> list[str]:
                 continue
             flags = f"--dtype {dtype}" + (" --kv-cache-dtype fp8" if kv else "")
             if s.batch > 1 and fit.max_concurrency:
-                return [f"{flags} --batch {fit.max_concurrency} (together: the most sequences of {s.context} tokens that then fit)"]
+                return [
+                    f"{flags} --batch {fit.max_concurrency} (together: the most sequences of {s.context} tokens that then fit)"
+                ]
             if fit.max_context:
-                return [f"{flags} --context {fit.max_context} (together: the largest context that then fits at --batch {s.batch})"]
+                return [
+                    f"{flags} --context {fit.max_context} (together: the largest context that then fits at --batch {s.batch})"
+                ]
     return []
 
 
@@ -182,17 +225,24 @@ def _dtype_finding(plan: MemoryPlan, device: DeviceFit, blocking: bool) -> Findi
     else:
         severity, detail = (Severity.FAIL if blocking else Severity.WARN), f"{s.dtype} weights cannot run on this GPU"
     return Finding(
-        code="fit-unsupported-dtype", severity=severity, cause="unsupported-dtype", device=device.index,
+        code="fit-unsupported-dtype",
+        severity=severity,
+        cause="unsupported-dtype",
+        device=device.index,
         title=f"{s.dtype} needs compute capability {minimum}; {_where(device)} has {device.compute_capability}",
-        detail=detail, evidence={"dtype": s.dtype, "min_compute_capability": minimum, "compute_capability": device.compute_capability},
+        detail=detail,
+        evidence={"dtype": s.dtype, "min_compute_capability": minimum, "compute_capability": device.compute_capability},
         fix=[f"--dtype {fallback}"],
     )
 
 
 def _evidence(device: DeviceFit) -> dict:
     return {
-        "bytes": device.bytes.to_dict(), "free_bytes": device.free_bytes, "budget_bytes": device.budget_bytes,
-        "max_context": device.max_context, "max_concurrency": device.max_concurrency,
+        "bytes": device.bytes.to_dict(),
+        "free_bytes": device.free_bytes,
+        "budget_bytes": device.budget_bytes,
+        "max_context": device.max_context,
+        "max_concurrency": device.max_concurrency,
     }
 
 

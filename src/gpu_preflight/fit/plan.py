@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.host import Gpu, Host
 from gpu_preflight.fit import data
 from gpu_preflight.fit.sources import Model
-from gpu_preflight.core.host import Gpu, Host
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -152,7 +152,11 @@ def plan_memory(
         raise UsageError(f"--batch must be at least 1, got {batch}")
     _check_tensor_parallel(tensor_parallel, engine, arch.attention_heads, arch.kv_heads)
     if engine == "vllm":
-        gpu_memory_utilization = rules["engine"]["vllm"]["gpu_memory_utilization"] if gpu_memory_utilization is None else gpu_memory_utilization
+        gpu_memory_utilization = (
+            rules["engine"]["vllm"]["gpu_memory_utilization"]
+            if gpu_memory_utilization is None
+            else gpu_memory_utilization
+        )
         if not 0 < gpu_memory_utilization <= 1:
             raise UsageError(f"--gpu-memory-utilization must be in (0, 1], got {gpu_memory_utilization:g}")
     elif gpu_memory_utilization is not None:
@@ -161,27 +165,42 @@ def plan_memory(
     requested = dtype is not None
     dtype = data.canonical_dtype(dtype) if requested else _checkpoint_dtype(model, notes)
     quantized = bool(data.dtype_row(dtype).get("quantized"))
-    compute = dtype if not quantized else (arch.config_dtype if arch.config_dtype in ("bfloat16", "float16") else "bfloat16")
+    compute = (
+        dtype if not quantized else (arch.config_dtype if arch.config_dtype in ("bfloat16", "float16") else "bfloat16")
+    )
     kv_dtype = compute if kv_cache_dtype in (None, "auto") else data.canonical_dtype(kv_cache_dtype, "--kv-cache-dtype")
     if kv_dtype not in KV_CACHE_DTYPES:
         raise UsageError(f"--kv-cache-dtype {kv_cache_dtype!r}: choose from auto, {', '.join(KV_CACHE_DTYPES)}")
 
-    settings = Settings(dtype, requested, compute, kv_dtype, context, batch, engine, tensor_parallel, gpu_memory_utilization)
+    settings = Settings(
+        dtype, requested, compute, kv_dtype, context, batch, engine, tensor_parallel, gpu_memory_utilization
+    )
     kv_bytes = data.dtype_bits(kv_dtype) / 8
     per_token = 2 * arch.layers * arch.kv_heads * arch.head_dim * kv_bytes
     # vLLM splits KV heads across tensor-parallel ranks, replicating them when ranks outnumber heads.
     kv_heads_per_gpu = max(1, arch.kv_heads // tensor_parallel)
     per_token_per_gpu = 2 * arch.layers * kv_heads_per_gpu * arch.head_dim * kv_bytes
     if arch.sparse_layers:
-        notes.append(f"mixture of experts: all {arch.experts} experts per layer are resident; {arch.experts_per_token} run per token ({model.computed.active:,} active parameters)")
-    return MemoryPlan(model, settings, _weight_bytes(model, dtype, requested), math.ceil(per_token), math.ceil(per_token_per_gpu), notes)
+        notes.append(
+            f"mixture of experts: all {arch.experts} experts per layer are resident; {arch.experts_per_token} run per token ({model.computed.active:,} active parameters)"
+        )
+    return MemoryPlan(
+        model,
+        settings,
+        _weight_bytes(model, dtype, requested),
+        math.ceil(per_token),
+        math.ceil(per_token_per_gpu),
+        notes,
+    )
 
 
 def _check_context(context: int | None, model_max: int | None, notes: list[str]) -> int:
     if context is None:
         if model_max is None:
             raise UsageError("config.json has no max_position_embeddings: give --context N")
-        notes.append(f"context defaults to the model's max_position_embeddings ({model_max}): vLLM's default max_model_len")
+        notes.append(
+            f"context defaults to the model's max_position_embeddings ({model_max}): vLLM's default max_model_len"
+        )
         return model_max
     if context < 1:
         raise UsageError(f"--context must be at least 1 token, got {context}")
@@ -194,7 +213,9 @@ def _check_tensor_parallel(size: int, engine: str, heads: int, kv_heads: int) ->
     if size > 1 and engine != "vllm":
         raise UsageError("--tensor-parallel shards the model across GPUs only with --engine vllm")
     if heads % size or (kv_heads >= size and kv_heads % size) or (kv_heads < size and size % kv_heads):
-        raise UsageError(f"--tensor-parallel {size}: the model's {heads} attention heads and {kv_heads} KV heads cannot be split {size} ways")
+        raise UsageError(
+            f"--tensor-parallel {size}: the model's {heads} attention heads and {kv_heads} KV heads cannot be split {size} ways"
+        )
 
 
 def _checkpoint_dtype(model: Model, notes: list[str]) -> str:
@@ -205,7 +226,9 @@ def _checkpoint_dtype(model: Model, notes: list[str]) -> str:
         return arch.config_dtype or "bfloat16"
     quant = _quantization_dtype(arch.quantization)
     if quant is None:
-        raise UsageError(f"{model.id}: quantization {arch.quantization.get('quant_method')!r} of unknown size: give --dtype int4|int8|fp8")
+        raise UsageError(
+            f"{model.id}: quantization {arch.quantization.get('quant_method')!r} of unknown size: give --dtype int4|int8|fp8"
+        )
     notes.append(f"weights quantised in the checkpoint ({arch.quantization.get('quant_method')}): planned as {quant}")
     return quant
 
@@ -214,7 +237,9 @@ def _quantization_dtype(quantization: dict[str, Any]) -> str | None:
     method = str(quantization.get("quant_method", "")).lower()
     if "fp8" in method:
         return "fp8"
-    bits = quantization.get("bits") or (4 if quantization.get("load_in_4bit") else 8 if quantization.get("load_in_8bit") else None)
+    bits = quantization.get("bits") or (
+        4 if quantization.get("load_in_4bit") else 8 if quantization.get("load_in_8bit") else None
+    )
     return {4: "int4", 8: "int8"}.get(bits)
 
 
@@ -339,4 +364,3 @@ def with_settings(plan: MemoryPlan, **changes: Any) -> MemoryPlan:
     if current["engine"] != "vllm":
         current["gpu_memory_utilization"] = None
     return plan_memory(plan.model, **current)
-

@@ -24,11 +24,25 @@ MAX_DIMENSIONS = 16
 
 # Bytes per element of each safetensors dtype; sub-byte types are listed as fractions.
 ELEMENT_BYTES = {
-    "F64": 8, "I64": 8, "U64": 8,
-    "F32": 4, "I32": 4, "U32": 4,
-    "F16": 2, "BF16": 2, "I16": 2, "U16": 2,
-    "F8_E4M3": 1, "F8_E5M2": 1, "F8_E8M0": 1, "I8": 1, "U8": 1, "BOOL": 1,
-    "F4": 0.5, "F6_E2M3": 0.75, "F6_E3M2": 0.75,
+    "F64": 8,
+    "I64": 8,
+    "U64": 8,
+    "F32": 4,
+    "I32": 4,
+    "U32": 4,
+    "F16": 2,
+    "BF16": 2,
+    "I16": 2,
+    "U16": 2,
+    "F8_E4M3": 1,
+    "F8_E5M2": 1,
+    "F8_E8M0": 1,
+    "I8": 1,
+    "U8": 1,
+    "BOOL": 1,
+    "F4": 0.5,
+    "F6_E2M3": 0.75,
+    "F6_E3M2": 0.75,
 }
 
 
@@ -52,7 +66,9 @@ def read_header(path: Path) -> dict:
                 raise UsageError(f"{path}: not a safetensors file (shorter than its 8-byte header length)")
             (length,) = struct.unpack("<Q", prefix)
             if length > MAX_HEADER_BYTES or length > size - 8:
-                raise UsageError(f"{path}: safetensors header claims {length} bytes ({size} in the file, at most {MAX_HEADER_BYTES} allowed)")
+                raise UsageError(
+                    f"{path}: safetensors header claims {length} bytes ({size} in the file, at most {MAX_HEADER_BYTES} allowed)"
+                )
             raw = fh.read(length)
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
@@ -74,9 +90,17 @@ def _check_entry(path: Path, name: str, entry: object, data_bytes: int) -> None:
     if not isinstance(entry, dict):
         raise UsageError(f"{where}: not an object")
     dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
-    if not isinstance(shape, list) or len(shape) > MAX_DIMENSIONS or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+    if (
+        not isinstance(shape, list)
+        or len(shape) > MAX_DIMENSIONS
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+    ):
         raise UsageError(f"{where}: shape must be a list of at most {MAX_DIMENSIONS} non-negative integers")
-    if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)):
+    if not (
+        isinstance(offsets, list)
+        and len(offsets) == 2
+        and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+    ):
         raise UsageError(f"{where}: data_offsets must be [begin, end]")
     begin, end = offsets
     if not 0 <= begin <= end <= data_bytes:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.readers import load_json, read_input
 from gpu_preflight.fit import data
 from gpu_preflight.fit.architecture import (
     Architecture,
@@ -19,7 +20,6 @@ from gpu_preflight.fit.architecture import (
     count_parameters,
 )
 from gpu_preflight.fit.safetensors import StoredWeights, read_weights
-from gpu_preflight.core.readers import load_json, read_input
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -125,11 +125,17 @@ def _fetch_config(model_id: str, timeout: float) -> tuple[str, Any]:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body = response.read(MAX_CONFIG_BYTES + 1)
     except urllib.error.HTTPError as exc:
-        why = {401: "gated or private: set HF_TOKEN", 403: "gated or private: set HF_TOKEN", 404: "no such model on the Hub"}
+        why = {
+            401: "gated or private: set HF_TOKEN",
+            403: "gated or private: set HF_TOKEN",
+            404: "no such model on the Hub",
+        }
         raise UsageError(f"{model_id}: cannot fetch {url}: HTTP {exc.code} ({why.get(exc.code, exc.reason)})") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise UsageError(f"{model_id}: cannot fetch {url} within {timeout:g}s: {reason} (no network? {offline})") from None
+        raise UsageError(
+            f"{model_id}: cannot fetch {url} within {timeout:g}s: {reason} (no network? {offline})"
+        ) from None
     if len(body) > MAX_CONFIG_BYTES:
         raise UsageError(f"{url}: larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB: not a config.json")
     return url, load_json(body, url)

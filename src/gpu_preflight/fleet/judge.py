@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import marshal
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from gpu_preflight.checks.diagnose import diagnose
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.findings import Severity
+from gpu_preflight.core.host import Host
 from gpu_preflight.fleet.placement import kubectl_label_commands, node_affinity
 from gpu_preflight.fleet.sources import HostInput, Item, Skipped, Unreadable
-from gpu_preflight.core.host import Host
 from gpu_preflight.probe.hostspec import fill_compute_capability
 
 SCHEMA = "gpu-preflight/fleet/v1"
@@ -39,7 +40,11 @@ def shape_key(doc: dict) -> bytes | None:
     validated and judged on its own)."""
     try:
         # CUDA_VISIBLE_DEVICES may select GPUs by UUID: then UUIDs decide what CUDA sees.
-        volatile = VOLATILE_GPU_FIELDS - {"uuid"} if (doc.get("env") or {}).get("CUDA_VISIBLE_DEVICES") else VOLATILE_GPU_FIELDS
+        volatile = (
+            VOLATILE_GPU_FIELDS - {"uuid"}
+            if (doc.get("env") or {}).get("CUDA_VISIBLE_DEVICES")
+            else VOLATILE_GPU_FIELDS
+        )
         gpus = [
             ({k: v for k, v in gpu.items() if k not in volatile}, len(gpu.get("mig_devices") or ()))
             for gpu in doc.get("gpus") or ()
@@ -74,8 +79,14 @@ class Verdict:
             status=report.status,
             causes=tuple(dict.fromkeys(f.cause for f in problems if f.cause)),
             problems=tuple(
-                {"code": f.code, "severity": f.severity.label, "cause": f.cause, "device": f.device,
-                 "title": f.title, "target": f.evidence.get("target")}
+                {
+                    "code": f.code,
+                    "severity": f.severity.label,
+                    "cause": f.cause,
+                    "device": f.device,
+                    "title": f.title,
+                    "target": f.evidence.get("target"),
+                }
                 for f in problems
             ),
             failed=report.exit_code(strict) == 1,
@@ -99,8 +110,16 @@ class HostResult:
 
     def to_dict(self) -> dict[str, Any]:
         v = self.verdict
-        return {"name": self.name, "status": v.status, "causes": list(v.causes), "source": self.source,
-                "driver": v.driver, "driver_cuda": v.driver_cuda, "gpus": v.gpus, "findings": list(v.problems)}
+        return {
+            "name": self.name,
+            "status": v.status,
+            "causes": list(v.causes),
+            "source": self.source,
+            "driver": v.driver,
+            "driver_cuda": v.driver_cuda,
+            "gpus": v.gpus,
+            "findings": list(v.problems),
+        }
 
 
 # Warnings that mean "could not be judged" rather than "runs, with a caveat".
@@ -150,7 +169,9 @@ class FleetReport:
     def ready(self) -> list[HostResult]:
         """Hosts that can run every target: pass, or warn unless strict; never a host whose
         verdict is incomplete (driver version, GPU or target unknown): unknown is not ready."""
-        return [h for h in self.hosts if not h.verdict.failed and not (UNJUDGED & {p["code"] for p in h.verdict.problems})]
+        return [
+            h for h in self.hosts if not h.verdict.failed and not (UNJUDGED & {p["code"] for p in h.verdict.problems})
+        ]
 
     def exit_code(self) -> int:
         """2 when an input was unreadable (the survey is incomplete), else 1 when a host fails
@@ -199,15 +220,27 @@ def affinity_names(hosts: list[HostResult]) -> list[str]:
     return list(dict.fromkeys(h.hostname or h.name for h in hosts))
 
 
-def survey(items: Iterable[Item], targets=(), db: str | None = None, strict: bool = False,
-           images: tuple = (), require_cuda: tuple = ()) -> FleetReport:
+def survey(
+    items: Iterable[Item],
+    targets=(),
+    db: str | None = None,
+    strict: bool = False,
+    images: tuple = (),
+    require_cuda: tuple = (),
+) -> FleetReport:
     """Judge every host ``items`` yields against ``targets`` (what ``targets_from_args``
     returns; empty: each host's installed frameworks), resolved ``images`` (ImageFacts) and
     ``--require-cuda`` values."""
-    judge = FleetJudge(targets, db, strict, dict(images=images, require_cuda=require_cuda) if images or require_cuda else None)
+    judge = FleetJudge(
+        targets, db, strict, dict(images=images, require_cuda=require_cuda) if images or require_cuda else None
+    )
     report = FleetReport(
-        targets=[t.to_dict() for t in targets] + [i.to_dict() for i in images] + [{"kind": "require-cuda", "value": r} for r in require_cuda],
-        target_labels=[t.describe() for t in targets] + [i.label for i in images] + [f"NVIDIA_REQUIRE_CUDA={r}" for r in require_cuda],
+        targets=[t.to_dict() for t in targets]
+        + [i.to_dict() for i in images]
+        + [{"kind": "require-cuda", "value": r} for r in require_cuda],
+        target_labels=[t.describe() for t in targets]
+        + [i.label for i in images]
+        + [f"NVIDIA_REQUIRE_CUDA={r}" for r in require_cuda],
         strict=strict,
     )
     for item in items:

@@ -83,7 +83,11 @@ class GpuLabels:
             return None
         get = labels.get
         profiles = tuple(
-            (key[len(_MIG_PROFILE):-len(".count")], _int(value) or 0, _memory_mib(get(key[:-len(".count")] + ".memory")))
+            (
+                key[len(_MIG_PROFILE) : -len(".count")],
+                _int(value) or 0,
+                _memory_mib(get(key[: -len(".count")] + ".memory")),
+            )
             for key, value in sorted(labels.items())
             if key.startswith(_MIG_PROFILE) and key.endswith(".count")
         )
@@ -126,7 +130,12 @@ class GpuLabels:
             for index in range(count)
         ]
         windows = self.system == "Windows"
-        driver = Driver(version=self.driver_version, cuda=self.driver_cuda, source=SOURCE, platform="windows" if windows else "linux")
+        driver = Driver(
+            version=self.driver_version,
+            cuda=self.driver_cuda,
+            source=SOURCE,
+            platform="windows" if windows else "linux",
+        )
         platform = {k: v for k, v in (("system", self.system), ("machine", self.machine)) if v}
         return Host(hostname=name, driver=driver, gpus=gpus, platform=platform, source=SOURCE)
 
@@ -162,16 +171,18 @@ def _driver_version(labels: dict[str, str]) -> str | None:
     full = labels.get(_NV + "cuda.driver-version.full", "").strip()
     if re.fullmatch(r"\d+(\.\d+){1,3}", full):
         return full
-    return (_joined(labels, "cuda.driver-version.major", "cuda.driver-version.minor", "cuda.driver-version.revision")
-            or _joined(labels, "cuda.driver.major", "cuda.driver.minor", "cuda.driver.rev"))
+    return _joined(
+        labels, "cuda.driver-version.major", "cuda.driver-version.minor", "cuda.driver-version.revision"
+    ) or _joined(labels, "cuda.driver.major", "cuda.driver.minor", "cuda.driver.rev")
 
 
 def _driver_cuda(labels: dict[str, str]) -> str | None:
     full = labels.get(_NV + "cuda.runtime-version.full", "").strip()
     if re.fullmatch(r"\d+\.\d+", full):
         return full
-    return (_joined(labels, "cuda.runtime-version.major", "cuda.runtime-version.minor", exact=2)
-            or _joined(labels, "cuda.runtime.major", "cuda.runtime.minor", exact=2))
+    return _joined(labels, "cuda.runtime-version.major", "cuda.runtime-version.minor", exact=2) or _joined(
+        labels, "cuda.runtime.major", "cuda.runtime.minor", exact=2
+    )
 
 
 # --- reading nodes --------------------------------------------------------------------------------
@@ -225,7 +236,9 @@ def nodes_from_text(text: str, origin: str) -> list[RawNode]:
         nodes = [RawNode(None, _flat_labels(lines))]
     nodes = [n for n in nodes if n.labels]
     if not nodes:
-        raise UsageError(f"{origin}: no Kubernetes node labels found (expected kubectl get nodes -o json, a label map, or key=value / key: value label lines)")
+        raise UsageError(
+            f"{origin}: no Kubernetes node labels found (expected kubectl get nodes -o json, a label map, or key=value / key: value label lines)"
+        )
     return nodes
 
 

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
-import shlex
-from typing import Any
-
 from gpu_preflight.fleet.judge import affinity_names
 from gpu_preflight.fleet.placement import DEFAULT_LABEL, kubectl_label_commands, node_affinity_yaml
 
@@ -43,7 +38,9 @@ def render_text(report, label: str = DEFAULT_LABEL) -> str:
         out.append(f"  {cause}: {count} host(s)")
     ready = report.ready()
     out.append("")
-    out.append(f"{len(ready)} node(s) can run the target(s){' (warnings count as failures: --strict)' if report.strict else ''}.")
+    out.append(
+        f"{len(ready)} node(s) can run the target(s){' (warnings count as failures: --strict)' if report.strict else ''}."
+    )
     if ready:
         out.append("nodeAffinity for the pod spec:")
         out.append(node_affinity_yaml(affinity_names(ready)).rstrip("\n"))

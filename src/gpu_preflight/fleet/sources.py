@@ -19,13 +19,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Iterable, Iterator, Union
+from typing import IO, Union
 
 from gpu_preflight.core.errors import UsageError
-from gpu_preflight.fleet import k8s
 from gpu_preflight.core.host import Host
 from gpu_preflight.core.readers import read_input
+from gpu_preflight.fleet import k8s
 
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
 DIRECTORY_SUFFIXES = (".json", ".xml") + JSON_LINES_SUFFIXES
@@ -181,7 +182,9 @@ def node_inputs(nodes: list[k8s.RawNode], origin: str, fallback: str) -> Iterato
             continue
         gpu = k8s.GpuLabels.from_labels(node.labels)
         if gpu is None:
-            yield Skipped(name, source, "no nvidia.com GPU labels (not a GPU node, or GPU Feature Discovery does not run there)")
+            yield Skipped(
+                name, source, "no nvidia.com GPU labels (not a GPU node, or GPU Feature Discovery does not run there)"
+            )
         else:
             yield HostInput(name, source, host=gpu.to_host(name), hostname=hostname)
 

@@ -29,8 +29,19 @@ from gpu_preflight.images.resolve import (
 )
 
 __all__ = [
-    "DockerfileFacts", "ImageConfig", "ImageFacts", "ImageReference", "ImageRequests", "RegistryError",
-    "collect_image_requests", "dockerfile_facts", "fetch_image_config", 
-    "parse_dockerfile", "parse_reference", "parse_require_cuda", "read_image_configs",
-    "resolve_image", "resolve_images",
+    "DockerfileFacts",
+    "ImageConfig",
+    "ImageFacts",
+    "ImageReference",
+    "ImageRequests",
+    "RegistryError",
+    "collect_image_requests",
+    "dockerfile_facts",
+    "fetch_image_config",
+    "parse_dockerfile",
+    "parse_reference",
+    "parse_require_cuda",
+    "read_image_configs",
+    "resolve_image",
+    "resolve_images",
 ]

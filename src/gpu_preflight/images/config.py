@@ -38,7 +38,9 @@ def config_from_document(document: object, source: str) -> ImageConfig:
     if not isinstance(document, dict):
         raise UsageError(f"{source}: not an image config or 'docker image inspect' output (expected a JSON object)")
     inner = document.get("Config") if "Config" in document else document.get("config")
-    if not isinstance(inner, dict) and not ("RepoTags" in document or "architecture" in document or "Architecture" in document):
+    if not isinstance(inner, dict) and not (
+        "RepoTags" in document or "architecture" in document or "Architecture" in document
+    ):
         raise UsageError(f"{source}: not an image config or 'docker image inspect' output (no Config/config object)")
     inner = inner if isinstance(inner, dict) else {}
     labels = {} if inner.get("Labels") is None else inner["Labels"]

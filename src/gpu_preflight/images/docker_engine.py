@@ -49,7 +49,9 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-def inspect_local_image(name: str, socket_path: str | None = DEFAULT_SOCKET, timeout: float = TIMEOUT_S) -> ImageConfig | None:
+def inspect_local_image(
+    name: str, socket_path: str | None = DEFAULT_SOCKET, timeout: float = TIMEOUT_S
+) -> ImageConfig | None:
     """The engine's metadata of image ``name``, or None (no engine, image not pulled, any error)."""
     if not socket_path or not os.path.exists(socket_path):
         return None  # the common case: no engine here; costs one stat()

@@ -30,8 +30,8 @@ import shlex
 from dataclasses import dataclass, field, replace
 
 from gpu_preflight.core.errors import UsageError
-from gpu_preflight.images.reference import ImageReference, parse_reference, show
 from gpu_preflight.core.readers import read_input
+from gpu_preflight.images.reference import ImageReference, parse_reference, show
 from gpu_preflight.targets.specs import (
     TorchTarget,
     _Indexes,
@@ -43,17 +43,50 @@ from gpu_preflight.targets.specs import (
 MAX_DOCKERFILE_BYTES = 1024 * 1024
 _DIRECTIVE = re.compile(r"#\s*([A-Za-z]+)\s*=\s*(\S+)\s*$")
 _HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
-_VARIABLE = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-+])(?P<word>[^}]*))?\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
+_VARIABLE = re.compile(
+    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-+])(?P<word>[^}]*))?\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
+)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _COMMAND_SEPARATORS = re.compile(r"&&|\|\||[;|\n]")
 _PIP = re.compile(r"(?:.*/)?pip[0-9.]*")
 _PYTHON = re.compile(r"(?:.*/)?python[0-9.]*")
 _PIP_VALUE_OPTIONS = {  # pip install options that take a value (so that value is not a requirement)
-    "-i", "--index-url", "--extra-index-url", "-f", "--find-links", "-r", "--requirement", "-c", "--constraint",
-    "-t", "--target", "--prefix", "--root", "--platform", "--python-version", "--implementation", "--abi",
-    "--src", "-e", "--editable", "--trusted-host", "--cache-dir", "--upgrade-strategy", "--log", "--proxy",
-    "--retries", "--timeout", "--exists-action", "--cert", "--client-cert", "--progress-bar", "--python",
-    "--index-strategy", "--extra-index", "--index", "--default-index",
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "-f",
+    "--find-links",
+    "-r",
+    "--requirement",
+    "-c",
+    "--constraint",
+    "-t",
+    "--target",
+    "--prefix",
+    "--root",
+    "--platform",
+    "--python-version",
+    "--implementation",
+    "--abi",
+    "--src",
+    "-e",
+    "--editable",
+    "--trusted-host",
+    "--cache-dir",
+    "--upgrade-strategy",
+    "--log",
+    "--proxy",
+    "--retries",
+    "--timeout",
+    "--exists-action",
+    "--cert",
+    "--client-cert",
+    "--progress-bar",
+    "--python",
+    "--index-strategy",
+    "--extra-index",
+    "--index",
+    "--default-index",
 }
 
 
@@ -135,12 +168,17 @@ def _instructions(text: str, origin: str) -> list[tuple[int, str, str]]:
 
 def _expand(text: str, variables: dict[str, str | None], missing: set[str] | None = None) -> str:
     """Docker's variable substitution; single-quoted text is left alone."""
+
     def value(match: re.Match[str]) -> str:
         name = match["braced"] or match["bare"]
         current = variables.get(name)
         op = match["op"]
         if op in (":-", "-"):
-            return current if current or (op == "-" and current is not None) else _expand(match["word"], variables, missing)
+            return (
+                current
+                if current or (op == "-" and current is not None)
+                else _expand(match["word"], variables, missing)
+            )
         if op in (":+", "+"):
             return _expand(match["word"], variables, missing) if current or (op == "+" and current is not None) else ""
         if current is None and missing is not None:
@@ -184,7 +222,7 @@ def _key_values(args: str, variables: dict[str, str | None], origin: str) -> lis
 def _pip_install_args(tokens: list[str]) -> list[str] | None:
     """The arguments after ``pip install`` / ``python -m pip install`` / ``uv pip install``, or None."""
     for k, token in enumerate(tokens):
-        rest = tokens[k + 1:]
+        rest = tokens[k + 1 :]
         if _PIP.fullmatch(token) or token == "uv" and rest[:1] == ["pip"]:
             rest = rest[1:] if token == "uv" else rest
         elif _PYTHON.fullmatch(token) and rest[:2] == ["-m", "pip"]:
@@ -286,9 +324,17 @@ def dockerfile_facts(text: str, path: str = "Dockerfile", platform: str = "linux
         raise UsageError(f"--dockerfile {path}: no FROM instruction: not a Dockerfile")
     last = stages[-1]
     return DockerfileFacts(
-        path=path, base=last.base, base_text=last.base_text, base_source=last.base_source,
-        env=dict(last.env), env_sources=dict(last.env_sources), torch=last.torch, platform=last.platform,
-        unknown=tuple(dict.fromkeys(last.unknown)), notes=tuple(dict.fromkeys(last.notes)), stages=tuple(last.chain),
+        path=path,
+        base=last.base,
+        base_text=last.base_text,
+        base_source=last.base_source,
+        env=dict(last.env),
+        env_sources=dict(last.env_sources),
+        torch=last.torch,
+        platform=last.platform,
+        unknown=tuple(dict.fromkeys(last.unknown)),
+        notes=tuple(dict.fromkeys(last.notes)),
+        stages=tuple(last.chain),
     )
 
 
@@ -307,13 +353,22 @@ def _from(args: str, where: str, global_args: dict[str, str | None], stages: lis
     platform = None if platform is None or "$" in platform else platform
     parent = next((s for s in reversed(stages) if s.name and s.name == image.lower()), None)
     if parent is not None:  # FROM an earlier stage: continue its environment and installs
-        return replace(parent, name=name, args={}, env=dict(parent.env), env_sources=dict(parent.env_sources),
-                       unknown=list(parent.unknown), notes=list(parent.notes),
-                       chain=parent.chain + [f"{image} AS {name}" if name else image])
+        return replace(
+            parent,
+            name=name,
+            args={},
+            env=dict(parent.env),
+            env_sources=dict(parent.env_sources),
+            unknown=list(parent.unknown),
+            notes=list(parent.notes),
+            chain=parent.chain + [f"{image} AS {name}" if name else image],
+        )
     stage = _Stage(name, None, words[0], where, platform, chain=[f"{image} AS {name}" if name else image])
     if missing or not image:
         names = ", ".join(sorted(missing)) or "?"
-        stage.unknown.append(f"the base image of {where} ({words[0]}) needs build argument(s) {names}, which have no default")
+        stage.unknown.append(
+            f"the base image of {where} ({words[0]}) needs build argument(s) {names}, which have no default"
+        )
     elif image.lower() != "scratch":
         stage.base = parse_reference(image, f"{where}: FROM")
     return stage

@@ -58,17 +58,40 @@ from gpu_preflight.core.versions import Version
 PROPERTIES = ("cuda", "driver", "arch", "brand")
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=")
 # The lower-case brand names images use, as nvidia-container-cli spells NVML's brands.
-BRANDS = frozenset({
-    "unknown", "quadro", "tesla", "nvs", "grid", "geforce", "titan", "vapps", "vpc", "vcs", "vws",
-    "cloudgaming", "quadrortx", "nvidiartx", "nvidia", "geforcertx", "titanrtx",
-})
+BRANDS = frozenset(
+    {
+        "unknown",
+        "quadro",
+        "tesla",
+        "nvs",
+        "grid",
+        "geforce",
+        "titan",
+        "vapps",
+        "vpc",
+        "vcs",
+        "vws",
+        "cloudgaming",
+        "quadrortx",
+        "nvidiartx",
+        "nvidia",
+        "geforcertx",
+        "titanrtx",
+    }
+)
 
 _VERSION_PROPERTIES = frozenset({"cuda", "driver", "arch"})
 # Operator runs the runtime accepts and the operator each means. It compares the run with
 # strncmp(run, op, len(run)), so "!" matches "!=" while "==" or "=>" match nothing.
 _OPERATOR_RUNS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "!": "!="}
-_COMPARE = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
-            ">": operator.gt, ">=": operator.ge}
+_COMPARE = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 _EXPR_MAX = 128  # dsl.c's buffer for the failed condition; a longer one is "invalid expression"
 _MAX_REQUIREMENTS = 32  # nvidia-container-cli's `char *reqs[32]`
 _UINTMAX = 2**64 - 1  # strtoumax's overflow value, which dsl.c treats as an error
@@ -205,8 +228,9 @@ def _comparable(facts: DeviceFacts | None) -> dict[str, object]:
     """The facts of one device keyed by property; unknown ones are left out (they satisfy)."""
     if facts is None:
         return {}
-    actual: dict[str, object] = {p: _version_key(getattr(facts, p)) for p in ("cuda", "driver", "arch")
-                                 if getattr(facts, p) is not None}
+    actual: dict[str, object] = {
+        p: _version_key(getattr(facts, p)) for p in ("cuda", "driver", "arch") if getattr(facts, p) is not None
+    }
     if facts.brand is not None:
         actual["brand"] = _ascii_lower(facts.brand)
     return actual
@@ -332,9 +356,7 @@ def _legacy_major_minor(cuda_version: str) -> str:
     """``CUDA_VERSION`` -> ``MAJOR.MINOR`` as the toolkit's parseMajorMinorVersion does it."""
     match = _GO_SEMVER.fullmatch("v" + cuda_version.removeprefix("v"))
     if match is None or any(int(n) > 2**32 - 1 for n in match.groups("0")):
-        raise RequirementError(
-            f"failed to get version: invalid version string: CUDA_VERSION={_show(cuda_version)}"
-        )
+        raise RequirementError(f"failed to get version: invalid version string: CUDA_VERSION={_show(cuda_version)}")
     major, minor = match.groups("0")
     return f"{major}.{minor}"
 
@@ -349,7 +371,8 @@ def requirement_texts_from_env(env: Mapping[str, str]) -> list[tuple[str, str]]:
     if require_disabled(env):
         return []
     texts = sorted(
-        (name, value) for name, value in env.items()
+        (name, value)
+        for name, value in env.items()
         if name.startswith("NVIDIA_REQUIRE_") and not name.startswith("NVIDIA_REQUIRE_JETPACK")
     )
     if env.get("CUDA_VERSION") and not env.get("NVIDIA_REQUIRE_CUDA"):
@@ -364,8 +387,7 @@ def requirements_from_env(env: Mapping[str, str]) -> RequirementSet:
     texts = requirement_texts_from_env(env)
     if len(texts) > _MAX_REQUIREMENTS:
         raise RequirementError(
-            f"input error: too many requirements ({len(texts)}; "
-            f"nvidia-container-cli takes at most {_MAX_REQUIREMENTS})"
+            f"input error: too many requirements ({len(texts)}; nvidia-container-cli takes at most {_MAX_REQUIREMENTS})"
         )
     return RequirementSet(tuple(parse_requirement(value, origin) for origin, value in texts))
 
@@ -375,11 +397,21 @@ def requirements_from_env(env: Mapping[str, str]) -> RequirementSet:
 # Display spellings (nvidia-smi "Product Brand", NVML docs, go-nvlib) that are not just a brand
 # id with spaces and capitals.
 _BRAND_ALIASES = {
-    "nvidiavirtualapplications": "vapps", "virtualapplications": "vapps", "nvidiavapps": "vapps",
-    "nvidiavirtualpc": "vpc", "virtualpc": "vpc", "nvidiavpc": "vpc",
-    "nvidiavirtualcomputeserver": "vcs", "virtualcomputeserver": "vcs", "nvidiavcs": "vcs",
-    "nvidiartxvirtualworkstation": "vws", "rtxvirtualworkstation": "vws", "nvidiavws": "vws",
-    "nvidiacloudgaming": "cloudgaming", "nvidiavgaming": "cloudgaming", "vgaming": "cloudgaming",
+    "nvidiavirtualapplications": "vapps",
+    "virtualapplications": "vapps",
+    "nvidiavapps": "vapps",
+    "nvidiavirtualpc": "vpc",
+    "virtualpc": "vpc",
+    "nvidiavpc": "vpc",
+    "nvidiavirtualcomputeserver": "vcs",
+    "virtualcomputeserver": "vcs",
+    "nvidiavcs": "vcs",
+    "nvidiartxvirtualworkstation": "vws",
+    "rtxvirtualworkstation": "vws",
+    "nvidiavws": "vws",
+    "nvidiacloudgaming": "cloudgaming",
+    "nvidiavgaming": "cloudgaming",
+    "vgaming": "cloudgaming",
     "rtx": "nvidiartx",
 }
 
@@ -471,9 +503,7 @@ def _unsatisfied_message(text: str) -> str:
     return f"nvidia-container-cli: requirement error: unsatisfied condition: {first}{hint}"
 
 
-def _evaluate_one(
-    requirement: Requirement, facts: DeviceFacts | None, device: int | None
-) -> RequirementOutcome:
+def _evaluate_one(requirement: Requirement, facts: DeviceFacts | None, device: int | None) -> RequirementOutcome:
     """dsl_evaluate: terms in order until one holds, constraints in order until one fails."""
     actual = _comparable(facts)
     failures: list[tuple[Term, Constraint]] = []
@@ -485,14 +515,18 @@ def _evaluate_one(
                 return RequirementOutcome(requirement, device, True, index, tuple(failures))
             break
         if failed._overflows_message_buffer():
-            return RequirementOutcome(requirement, device, False, None, (*failures, (term, failed)),
-                                      "nvidia-container-cli: requirement error: invalid expression")
+            return RequirementOutcome(
+                requirement,
+                device,
+                False,
+                None,
+                (*failures, (term, failed)),
+                "nvidia-container-cli: requirement error: invalid expression",
+            )
         failures.append((term, failed))
     if not failures:  # no terms at all: the runtime's verdict starts true
         return RequirementOutcome(requirement, device, True)
-    return RequirementOutcome(
-        requirement, device, False, None, tuple(failures), _unsatisfied_message(requirement.text)
-    )
+    return RequirementOutcome(requirement, device, False, None, tuple(failures), _unsatisfied_message(requirement.text))
 
 
 def evaluate(requirements: RequirementSet, devices: Sequence[DeviceFacts]) -> Evaluation:
@@ -500,6 +534,6 @@ def evaluate(requirements: RequirementSet, devices: Sequence[DeviceFacts]) -> Ev
     if requirements.disabled:
         return Evaluation((), disabled=True)
     targets: list[tuple[int | None, DeviceFacts | None]] = list(enumerate(devices)) or [(None, None)]
-    return Evaluation(tuple(
-        _evaluate_one(requirement, facts, index) for index, facts in targets for requirement in requirements
-    ))
+    return Evaluation(
+        tuple(_evaluate_one(requirement, facts, index) for index, facts in targets for requirement in requirements)
+    )

@@ -69,7 +69,7 @@ class ImageReference:
         """What to ask the registry for: the digest when pinned (it wins over the tag, as in Docker)."""
         return self.digest or self.tag or "latest"
 
-    def same_image(self, other: "ImageReference") -> bool:
+    def same_image(self, other: ImageReference) -> bool:
         """Whether ``other`` (a RepoTags / RepoDigests entry) names this image."""
         if self.repository != other.repository:
             return False

@@ -46,7 +46,10 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_SCHEMA1 = ("application/vnd.docker.distribution.manifest.v1+json", "application/vnd.docker.distribution.manifest.v1+prettyjws")
+DOCKER_SCHEMA1 = (
+    "application/vnd.docker.distribution.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+)
 ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"|(\w+)=([^\s,"]+)')
 
@@ -95,16 +98,28 @@ class _Session:
     def _token(self, challenge: str) -> str:
         scheme, _, rest = challenge.partition(" ")
         if scheme.lower() != "bearer":
-            raise RegistryError("the registry requires a login (anonymous pull refused)" if scheme else "401 without a WWW-Authenticate challenge")
+            raise RegistryError(
+                "the registry requires a login (anonymous pull refused)"
+                if scheme
+                else "401 without a WWW-Authenticate challenge"
+            )
         params = {(m[1] or m[3]).lower(): (m[2] if m[1] else m[4]) for m in _CHALLENGE_PARAM.finditer(rest)}
         realm = params.get("realm")
         if not realm or not realm.startswith(("https://", "http://")):
             raise RegistryError(f"bearer challenge without a usable realm: {challenge[:120]!r}")
-        query = {k: v for k, v in (("service", params.get("service")),
-                                   ("scope", params.get("scope") or f"repository:{self.reference.path}:pull")) if v}
+        query = {
+            k: v
+            for k, v in (
+                ("service", params.get("service")),
+                ("scope", params.get("scope") or f"repository:{self.reference.path}:pull"),
+            )
+            if v
+        }
         url = realm + ("&" if "?" in realm else "?") + urlencode(query)
         try:
-            with self.opener.open(urllib.request.Request(url, headers={"User-Agent": "gpu-preflight"}), timeout=self.timeout) as response:
+            with self.opener.open(
+                urllib.request.Request(url, headers={"User-Agent": "gpu-preflight"}), timeout=self.timeout
+            ) as response:
                 answer = json.loads(response.read(1024 * 1024))
         except urllib.error.HTTPError as error:
             error.close()
@@ -119,7 +134,11 @@ class _Session:
 
 def _http_problem(code: int, path: str) -> str:
     if code == 404:
-        return "no such image or tag in the registry (404 on the manifest)" if "/manifests/" in path else f"{path}: 404 not found"
+        return (
+            "no such image or tag in the registry (404 on the manifest)"
+            if "/manifests/" in path
+            else f"{path}: 404 not found"
+        )
     if code in (401, 403):
         return f"access denied (HTTP {code}): private image or login required"
     if code == 429:
@@ -166,12 +185,18 @@ def _pick_platform(index: dict, platform: str) -> str:
         if not isinstance(found, dict):
             continue
         seen.append(f"{found.get('os')}/{found.get('architecture')}")
-        if found.get("os") == wanted_os and found.get("architecture") == wanted_arch.split("/")[0] and isinstance(entry.get("digest"), str):
+        if (
+            found.get("os") == wanted_os
+            and found.get("architecture") == wanted_arch.split("/")[0]
+            and isinstance(entry.get("digest"), str)
+        ):
             return entry["digest"]
     raise RegistryError(f"no {platform} image in the manifest list (it has {', '.join(seen) or 'no platforms'})")
 
 
-def fetch_image_config(reference: ImageReference, platform: str = "linux/amd64", timeout: float = TIMEOUT_S) -> ImageConfig:
+def fetch_image_config(
+    reference: ImageReference, platform: str = "linux/amd64", timeout: float = TIMEOUT_S
+) -> ImageConfig:
     """The config (``Env``, labels, platform) of ``reference`` as its registry serves it."""
     session = _Session(reference, timeout, registry_base(reference))
     repo = f"/v2/{reference.path}"
@@ -184,7 +209,9 @@ def fetch_image_config(reference: ImageReference, platform: str = "linux/amd64",
         kind = kind or manifest.get("mediaType", "")
         if kind in (OCI_INDEX, DOCKER_LIST) or ("manifests" in manifest and "config" not in manifest):
             digest = _pick_platform(manifest, platform)
-            body, kind = session.get(f"{repo}/manifests/{digest}", f"{OCI_MANIFEST}, {DOCKER_MANIFEST}", MAX_MANIFEST_BYTES)
+            body, kind = session.get(
+                f"{repo}/manifests/{digest}", f"{OCI_MANIFEST}, {DOCKER_MANIFEST}", MAX_MANIFEST_BYTES
+            )
             _check_digest(body, digest, "platform manifest")
             manifest = _json(body, "platform manifest")
         if kind in DOCKER_SCHEMA1 or manifest.get("schemaVersion") == 1:
@@ -199,9 +226,9 @@ def fetch_image_config(reference: ImageReference, platform: str = "linux/amd64",
         raise RegistryError(f"{where}: {reference.familiar}: {error}") from None
     except urllib.error.URLError as error:
         reason = error.reason
-        text = "no answer within {:g} s".format(timeout) if isinstance(reason, socket.timeout) else str(reason)
+        text = f"no answer within {timeout:g} s" if isinstance(reason, socket.timeout) else str(reason)
         raise RegistryError(f"{where}: cannot reach {session.base}: {text}") from None
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise RegistryError(f"{where}: no answer within {timeout:g} s") from None
     except (ssl.SSLError, OSError) as error:
         raise RegistryError(f"{where}: {type(error).__name__}: {error}") from None

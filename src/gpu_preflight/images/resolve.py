@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.versions import Version
 from gpu_preflight.images.config import ImageConfig, read_image_configs
-from gpu_preflight.images.dockerfile import DockerfileFacts, parse_dockerfile
 from gpu_preflight.images.docker_engine import engine_socket, inspect_local_image
+from gpu_preflight.images.dockerfile import DockerfileFacts, parse_dockerfile
 from gpu_preflight.images.reference import ImageReference, parse_reference
 from gpu_preflight.images.registry import TIMEOUT_S, RegistryError, fetch_image_config
 from gpu_preflight.knowledge import ArchList, ArchListError
 from gpu_preflight.targets.specs import TorchTarget
-from gpu_preflight.core.versions import Version
 
 # Repositories the knowledge base describes, and the lookup that reads their tags.
 KNOWN_REPOSITORIES = {
@@ -74,8 +74,16 @@ class ImageFacts:
             "tag": self.reference.tag if self.reference else None,
             "digest": self.reference.digest if self.reference else None,
             "cuda": str(self.cuda) if self.cuda else None,
-            "torch": (f"{self.torch.torch_version}" + (f"+{self.torch.variant}" if self.torch.variant else "")) if self.torch else self.custom_torch,
-            "requirements": {k: v for k, v in sorted(env.items()) if k.startswith("NVIDIA_REQUIRE_") or k in ("NVIDIA_DISABLE_REQUIRE", "CUDA_VERSION")} if self.env is not None else None,
+            "torch": (f"{self.torch.torch_version}" + (f"+{self.torch.variant}" if self.torch.variant else ""))
+            if self.torch
+            else self.custom_torch,
+            "requirements": {
+                k: v
+                for k, v in sorted(env.items())
+                if k.startswith("NVIDIA_REQUIRE_") or k in ("NVIDIA_DISABLE_REQUIRE", "CUDA_VERSION")
+            }
+            if self.env is not None
+            else None,
             "metadata_source": self.env_source,
             "known_from": list(self.known_from),
             "unknown": list(self.unknown),
@@ -107,13 +115,18 @@ def parse_require_cuda(text: object) -> str:
     if not isinstance(text, str) or not text.strip():
         raise UsageError("--require-cuda: empty expression (example: 'cuda>=12.4 brand=tesla,driver>=535,driver<536')")
     if len(text) > 4096:  # real values are at most ~2,100 characters (12 brands x 5 branches)
-        raise UsageError(f"--require-cuda: {len(text)} characters, longer than any real NVIDIA_REQUIRE_CUDA (at most 4096 here)")
+        raise UsageError(
+            f"--require-cuda: {len(text)} characters, longer than any real NVIDIA_REQUIRE_CUDA (at most 4096 here)"
+        )
     parse_requirement(text, origin="--require-cuda")
     return text
 
 
 def collect_image_requests(
-    images: Iterable[str] = (), dockerfiles: Iterable[str] = (), image_configs: Iterable[str] = (), require_cuda: Iterable[str] = ()
+    images: Iterable[str] = (),
+    dockerfiles: Iterable[str] = (),
+    image_configs: Iterable[str] = (),
+    require_cuda: Iterable[str] = (),
 ) -> ImageRequests:
     """Parse the TARGET flags for images; each config file is paired with the image it names."""
     requests = [ImageRequest(f"--image {ref.familiar}", ref) for ref in (parse_reference(text) for text in images)]
@@ -141,18 +154,28 @@ def _pair_configs(requests: list[ImageRequest], configs: list[ImageConfig]) -> l
     result = list(requests)
     for config in configs:
         names = _names(config)
-        match = next((k for k, r in enumerate(result) if r.reference and r.config is None
-                      and any(r.reference.same_image(n) for n in names)), None)
+        match = next(
+            (
+                k
+                for k, r in enumerate(result)
+                if r.reference and r.config is None and any(r.reference.same_image(n) for n in names)
+            ),
+            None,
+        )
         if match is None and len(requests) == 1 and result[0].config is None:
             match = 0
         if match is not None:
-            result[match] = ImageRequest(result[match].source, result[match].reference, config, result[match].dockerfile)
+            result[match] = ImageRequest(
+                result[match].source, result[match].reference, config, result[match].dockerfile
+            )
         elif not requests:
             result.append(ImageRequest(config.source, names[0] if names else None, config))
         else:
             listed = ", ".join(config.names[:3]) or "no RepoTags"
-            raise UsageError(f"{config.source}: names none of the images asked for ({listed}); "
-                             "give the config of one --image or --dockerfile base")
+            raise UsageError(
+                f"{config.source}: names none of the images asked for ({listed}); "
+                "give the config of one --image or --dockerfile base"
+            )
     return result
 
 
@@ -160,8 +183,13 @@ def _pair_configs(requests: list[ImageRequest], configs: list[ImageConfig]) -> l
 
 
 def resolve_images(
-    requests: ImageRequests, kb, host, *, registry_lookup: bool = False,
-    socket_path: str | None = None, timeout: float = TIMEOUT_S,
+    requests: ImageRequests,
+    kb,
+    host,
+    *,
+    registry_lookup: bool = False,
+    socket_path: str | None = None,
+    timeout: float = TIMEOUT_S,
 ) -> tuple[ImageFacts, ...]:
     """Facts for every image request (I/O happens here: the engine socket, the registry).
     ``host`` picks the platform of a manifest list; None (a fleet of hosts) means linux/amd64."""
@@ -171,19 +199,37 @@ def resolve_images(
     for request in requests.images:
         base = None
         if request.reference is not None or request.config is not None:
-            base = resolve_image(request.reference, kb, config=request.config, source=request.source,
-                                 platform=(request.dockerfile.platform if request.dockerfile else None) or platform,
-                                 registry_lookup=registry_lookup, socket_path=socket_path, timeout=timeout)
+            base = resolve_image(
+                request.reference,
+                kb,
+                config=request.config,
+                source=request.source,
+                platform=(request.dockerfile.platform if request.dockerfile else None) or platform,
+                registry_lookup=registry_lookup,
+                socket_path=socket_path,
+                timeout=timeout,
+            )
         facts.append(apply_dockerfile(request.dockerfile, base, request.source) if request.dockerfile else base)
     return tuple(facts)
 
 
 def resolve_image(
-    reference: ImageReference | None, kb, *, config: ImageConfig | None = None, source: str | None = None,
-    platform: str = "linux/amd64", registry_lookup: bool = False, socket_path: str | None = "", timeout: float = TIMEOUT_S,
+    reference: ImageReference | None,
+    kb,
+    *,
+    config: ImageConfig | None = None,
+    source: str | None = None,
+    platform: str = "linux/amd64",
+    registry_lookup: bool = False,
+    socket_path: str | None = "",
+    timeout: float = TIMEOUT_S,
 ) -> ImageFacts:
     """One image: metadata from the best source that answers, completed from the knowledge base."""
-    label = reference.familiar if reference else (config.names[0] if config and config.names else (config.source if config else "?"))
+    label = (
+        reference.familiar
+        if reference
+        else (config.names[0] if config and config.names else (config.source if config else "?"))
+    )
     source = source or f"--image {label}"
     errors: list[str] = []
     if config is None and reference is not None:
@@ -209,10 +255,20 @@ def resolve_image(
     if known and known.note:
         notes.append(known.note)
     return ImageFacts(
-        label=label, source=source, reference=reference, env=env, env_source=env_source, cuda=cuda,
-        torch=torch, custom_torch=custom, archs=archs, platform=config.platform if config else None,
+        label=label,
+        source=source,
+        reference=reference,
+        env=env,
+        env_source=env_source,
+        cuda=cuda,
+        torch=torch,
+        custom_torch=custom,
+        archs=archs,
+        platform=config.platform if config else None,
         known_from=tuple(filter(None, (config.source if config else None, known.source if known else None))),
-        unknown=tuple(unknown), notes=tuple(notes), lookup_errors=tuple(errors),
+        unknown=tuple(unknown),
+        notes=tuple(notes),
+        lookup_errors=tuple(errors),
     )
 
 
@@ -247,14 +303,20 @@ def _from_knowledge(reference: ImageReference, kb) -> _Known | None:
         return None
     what = f"knowledge base ({found.status}: {', '.join(found.sources)})"
     if lookup == "cuda_image":
-        env = {"NVIDIA_REQUIRE_CUDA": found.require_cuda, "CUDA_VERSION": str(found.cuda)} if found.require_cuda else None
-        note = found.note or ("NVIDIA_REQUIRE_CUDA as set by the newest ubuntu x86_64 image of this CUDA version; "
-                              "rebuilds and other distributions may differ slightly")
+        env = (
+            {"NVIDIA_REQUIRE_CUDA": found.require_cuda, "CUDA_VERSION": str(found.cuda)} if found.require_cuda else None
+        )
+        note = found.note or (
+            "NVIDIA_REQUIRE_CUDA as set by the newest ubuntu x86_64 image of this CUDA version; "
+            "rebuilds and other distributions may differ slightly"
+        )
         return _Known(what, found.cuda, env, None, note)
     return _Known(what, found.cuda, None, found.torch, found.note)
 
 
-def _torch_of(env: Mapping[str, str] | None, known: _Known | None, label: str) -> tuple[TorchTarget | None, str | None, list[str]]:
+def _torch_of(
+    env: Mapping[str, str] | None, known: _Known | None, label: str
+) -> tuple[TorchTarget | None, str | None, list[str]]:
     """(official wheel, or another build's version, notes), the image's own PYTORCH_VERSION first.
 
     A torch is taken for an official wheel only when its version says so (``2.4.1+cu121``) or the
@@ -270,13 +332,17 @@ def _torch_of(env: Mapping[str, str] | None, known: _Known | None, label: str) -
         return TorchTarget(release, local, None, f"--image {label}"), None, []
     if _RELEASE.fullmatch(release) and not local and known and known.cuda and known.torch == release:
         return TorchTarget(release, f"cu{known.cuda.major}{known.cuda.minor}", None, f"--image {label}"), None, []
-    note = f"torch {version} is not an official wheel: its compiled architectures are unknown unless the image names them"
+    note = (
+        f"torch {version} is not an official wheel: its compiled architectures are unknown unless the image names them"
+    )
     return None, version, [note]
 
 
 def apply_dockerfile(dockerfile: DockerfileFacts, base: ImageFacts | None, source: str) -> ImageFacts:
     """The image a Dockerfile builds: its base's facts with the Dockerfile's ENV and torch on top."""
-    base_label = base.label if base else ("scratch" if dockerfile.base_text.lower() == "scratch" else dockerfile.base_text)
+    base_label = (
+        base.label if base else ("scratch" if dockerfile.base_text.lower() == "scratch" else dockerfile.base_text)
+    )
     label = f"{dockerfile.path} (FROM {base_label})"
     declared = dict(dockerfile.env)
     notes = list(dockerfile.notes) + (list(base.notes) if base else [])
@@ -303,8 +369,18 @@ def apply_dockerfile(dockerfile: DockerfileFacts, base: ImageFacts | None, sourc
     if (cuda, torch, custom) == (None, None, None) and env is None and not unknown:
         unknown.append("its CUDA version and framework")
     return ImageFacts(
-        label=label, source=source, reference=base.reference if base else None, env=env, env_source=env_source,
-        cuda=cuda, torch=torch, custom_torch=custom, archs=archs, platform=base.platform if base else dockerfile.platform,
-        known_from=(dockerfile.path,) + (base.known_from if base else ()), unknown=tuple(dict.fromkeys(unknown)),
-        notes=tuple(dict.fromkeys(notes)), lookup_errors=base.lookup_errors if base else (),
+        label=label,
+        source=source,
+        reference=base.reference if base else None,
+        env=env,
+        env_source=env_source,
+        cuda=cuda,
+        torch=torch,
+        custom_torch=custom,
+        archs=archs,
+        platform=base.platform if base else dockerfile.platform,
+        known_from=(dockerfile.path,) + (base.known_from if base else ()),
+        unknown=tuple(dict.fromkeys(unknown)),
+        notes=tuple(dict.fromkeys(notes)),
+        lookup_errors=base.lookup_errors if base else (),
     )

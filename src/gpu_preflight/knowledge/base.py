@@ -10,6 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from gpu_preflight.core.versions import Version, driver_branch
 from gpu_preflight.knowledge.arch import ArchList, ArchListError
 from gpu_preflight.knowledge.loader import (
     KnowledgeError,
@@ -37,7 +38,6 @@ from gpu_preflight.knowledge.model import (
     TorchWheel,
     weakest_status,
 )
-from gpu_preflight.core.versions import Version, driver_branch
 
 DATA_FILES = (
     "sources.toml",
@@ -127,9 +127,19 @@ class KnowledgeBase:
     def load_all(self) -> KnowledgeBase:
         """Read and validate every table now (an override directory is checked up front)."""
         for name in (
-            "sources", "toolkit_releases", "minor_compat_floors", "driver_branches",
-            "architectures", "cuda_cc_ranges", "gpu_products", "torch_releases", "torch_wheels",
-            "_cuda_tag", "require_cuda_values", "pytorch_images", "vllm_images",
+            "sources",
+            "toolkit_releases",
+            "minor_compat_floors",
+            "driver_branches",
+            "architectures",
+            "cuda_cc_ranges",
+            "gpu_products",
+            "torch_releases",
+            "torch_wheels",
+            "_cuda_tag",
+            "require_cuda_values",
+            "pytorch_images",
+            "vllm_images",
             "ngc_pytorch_images",
         ):
             getattr(self, name)
@@ -171,17 +181,19 @@ class KnowledgeBase:
             kind = row.text("kind")
             if kind not in ("ga", "update", "rc", "preview", "family"):
                 raise row.error(f"kind {kind!r} is not one of ga, update, rc, preview, family")
-            result.append(ToolkitRelease(
-                version=row.version("version"),
-                label=row.text("label"),
-                kind=kind,
-                linux_min_driver=row.version("linux_min_driver", None),
-                linux_exact=row.boolean("linux_exact", True),
-                windows_min_driver=row.version("windows_min_driver", None),
-                windows_exact=row.boolean("windows_exact", True),
-                branch=row.integer("branch", None),
-                **row.provenance(),
-            ))
+            result.append(
+                ToolkitRelease(
+                    version=row.version("version"),
+                    label=row.text("label"),
+                    kind=kind,
+                    linux_min_driver=row.version("linux_min_driver", None),
+                    linux_exact=row.boolean("linux_exact", True),
+                    windows_min_driver=row.version("windows_min_driver", None),
+                    windows_exact=row.boolean("windows_exact", True),
+                    branch=row.integer("branch", None),
+                    **row.provenance(),
+                )
+            )
             row.finish()
         return tuple(sorted(result, key=lambda r: r.version))
 
@@ -233,10 +245,7 @@ class KnowledgeBase:
         if exact_row is not None:
             candidates = [exact_row]
         else:
-            candidates = [
-                r for r in self.toolkit_releases
-                if r.version.truncate(2) == line and r.kind != "preview"
-            ]
+            candidates = [r for r in self.toolkit_releases if r.version.truncate(2) == line and r.kind != "preview"]
         with_floor = [r for r in candidates if r.min_driver(platform) is not None]
         # An unconfirmed row (13.0.3's third-party 580.126.20) must not become the line's floor
         # while confirmed rows exist: we state what a source supports, not a guess.
@@ -254,8 +263,7 @@ class KnowledgeBase:
                 notes.append(f"{chosen.label}: floor not confirmed by NVIDIA's table ({chosen.note or 'third-party'})")
             if exact_row is None and len(with_floor) > 1:
                 notes.append(
-                    f"highest floor among the CUDA {line} rows ({chosen.label}): "
-                    "the update of this runtime is unknown"
+                    f"highest floor among the CUDA {line} rows ({chosen.label}): the update of this runtime is unknown"
                 )
             if exact_row is None and len(cuda.parts) > 2:
                 status = "unconfirmed"
@@ -265,7 +273,8 @@ class KnowledgeBase:
             sources += [s for r in candidates for s in r.sources]
             notes.append(
                 f"no {platform} driver floor published for CUDA {cuda}"
-                if candidates else f"CUDA {cuda} is not a known toolkit release"
+                if candidates
+                else f"CUDA {cuda} is not a known toolkit release"
             )
 
         floor = self.minor_compat_floor(cuda.major, platform)
@@ -302,14 +311,16 @@ class KnowledgeBase:
             )
             conflict, chosen = row.conflict()
             for platform in PLATFORMS:
-                result.append(MinorCompatFloor(
-                    platform=platform,
-                    driver=row.version(platform),
-                    exact=row.boolean(f"{platform}_exact", True),
-                    conflict=conflict,
-                    chosen=chosen,
-                    **common,
-                ))
+                result.append(
+                    MinorCompatFloor(
+                        platform=platform,
+                        driver=row.version(platform),
+                        exact=row.boolean(f"{platform}_exact", True),
+                        conflict=conflict,
+                        chosen=chosen,
+                        **common,
+                    )
+                )
             row.finish()
         return tuple(result)
 
@@ -328,14 +339,16 @@ class KnowledgeBase:
         file = "driver_branches.toml"
         result = []
         for row in self._rows(self._read(file), file, "branch"):
-            result.append(DriverBranch(
-                branch=row.integer("branch"),
-                max_cuda=row.version("max_cuda", None),
-                lifecycle=row.text("lifecycle", ""),
-                status=row.status(),
-                sources=row.sources(),
-                note=row.text("note", ""),
-            ))
+            result.append(
+                DriverBranch(
+                    branch=row.integer("branch"),
+                    max_cuda=row.version("max_cuda", None),
+                    lifecycle=row.text("lifecycle", ""),
+                    status=row.status(),
+                    sources=row.sources(),
+                    note=row.text("note", ""),
+                )
+            )
             row.finish()
         return tuple(sorted(result, key=lambda b: b.branch))
 
@@ -403,19 +416,21 @@ class KnowledgeBase:
         file = "architectures.toml"
         result = []
         for row in self._rows(self._arch_data, file, "architecture"):
-            result.append(Architecture(
-                name=row.text("name"),
-                label=row.text("label"),
-                ccs=row.versions("ccs"),
-                first_cuda=row.version("first_cuda"),
-                last_cuda=row.version("last_cuda", None),
-                removed_in_cuda=row.version("removed_in_cuda", None),
-                first_driver_branch=row.integer("first_driver_branch", None),
-                last_driver_branch=row.integer("last_driver_branch", None),
-                dropped_in_branch=row.integer("dropped_in_branch", None),
-                preview=row.boolean("preview", False),
-                **row.provenance(),
-            ))
+            result.append(
+                Architecture(
+                    name=row.text("name"),
+                    label=row.text("label"),
+                    ccs=row.versions("ccs"),
+                    first_cuda=row.version("first_cuda"),
+                    last_cuda=row.version("last_cuda", None),
+                    removed_in_cuda=row.version("removed_in_cuda", None),
+                    first_driver_branch=row.integer("first_driver_branch", None),
+                    last_driver_branch=row.integer("last_driver_branch", None),
+                    dropped_in_branch=row.integer("dropped_in_branch", None),
+                    preview=row.boolean("preview", False),
+                    **row.provenance(),
+                )
+            )
             row.finish()
         seen: set[Version] = set()
         for arch in result:
@@ -429,15 +444,17 @@ class KnowledgeBase:
         file = "architectures.toml"
         result = []
         for row in self._rows(self._arch_data, file, "cuda_cc_range"):
-            result.append(CudaCCRange(
-                cuda_from=row.version("cuda_from"),
-                cuda_to=row.version("cuda_to", None),
-                min_cc=row.version("min_cc"),
-                max_cc=row.version("max_cc"),
-                status=row.status(),
-                sources=row.sources(),
-                note=row.text("note", ""),
-            ))
+            result.append(
+                CudaCCRange(
+                    cuda_from=row.version("cuda_from"),
+                    cuda_to=row.version("cuda_to", None),
+                    min_cc=row.version("min_cc"),
+                    max_cc=row.version("max_cc"),
+                    status=row.status(),
+                    sources=row.sources(),
+                    note=row.text("note", ""),
+                )
+            )
             row.finish()
         return tuple(result)
 
@@ -557,18 +574,20 @@ class KnowledgeBase:
             default_status = row.text("default_pypi_status")
             if default_status not in ("confirmed", "observed", "derived", "third-party", "unconfirmed"):
                 raise row.error(f"default_pypi_status {default_status!r} is not a status")
-            result.append(TorchRelease(
-                version=row.version("version"),
-                stable_cuda=row.versions("stable_cuda"),
-                experimental_cuda=row.versions("experimental_cuda"),
-                variants=variants,
-                variant_notes=notes,
-                default_pypi_cuda=row.version("default_pypi_cuda", None),
-                default_pypi_status=default_status,
-                status=row.status(),
-                sources=row.sources(),
-                note=row.text("note", ""),
-            ))
+            result.append(
+                TorchRelease(
+                    version=row.version("version"),
+                    stable_cuda=row.versions("stable_cuda"),
+                    experimental_cuda=row.versions("experimental_cuda"),
+                    variants=variants,
+                    variant_notes=notes,
+                    default_pypi_cuda=row.version("default_pypi_cuda", None),
+                    default_pypi_status=default_status,
+                    status=row.status(),
+                    sources=row.sources(),
+                    note=row.text("note", ""),
+                )
+            )
             row.finish()
         return tuple(sorted(result, key=lambda r: r.version))
 
@@ -585,27 +604,37 @@ class KnowledgeBase:
                 raise row.error(f"torch {torch} has no [[release]] row")
             platform = row.text("platform")
             if platform not in set(TORCH_PLATFORMS.values()):
-                raise row.error(f"platform {platform!r} is not one of {', '.join(sorted(set(TORCH_PLATFORMS.values())))}")
+                raise row.error(
+                    f"platform {platform!r} is not one of {', '.join(sorted(set(TORCH_PLATFORMS.values())))}"
+                )
             try:
                 archs = ArchList.parse(row.text("archs"))
             except ArchListError as exc:
                 raise row.error(str(exc)) from None
             conflict, chosen = row.conflict()
             common = dict(
-                platform=platform, archs=archs, ptx=archs.has_ptx, status=row.status(),
-                sources=row.sources(), note=row.text("note", ""), conflict=conflict, chosen=chosen,
+                platform=platform,
+                archs=archs,
+                ptx=archs.has_ptx,
+                status=row.status(),
+                sources=row.sources(),
+                note=row.text("note", ""),
+                conflict=conflict,
+                chosen=chosen,
             )
             for variant in row.texts("variants"):
                 if variant not in release.variants:
                     raise row.error(f"variant {variant!r} is not a variant of torch {torch}")
-                result.append(TorchWheel(
-                    torch_version=str(torch),
-                    variant=variant,
-                    cuda=variant_cuda(variant),
-                    default_pypi=platform == "linux-x86_64" and release.default_pypi_cuda == variant_cuda(variant),
-                    index_url=self.torch_index_template.format(variant=variant),
-                    **common,
-                ))
+                result.append(
+                    TorchWheel(
+                        torch_version=str(torch),
+                        variant=variant,
+                        cuda=variant_cuda(variant),
+                        default_pypi=platform == "linux-x86_64" and release.default_pypi_cuda == variant_cuda(variant),
+                        index_url=self.torch_index_template.format(variant=variant),
+                        **common,
+                    )
+                )
             row.finish()
         keys = [(w.torch_version, w.variant, w.platform) for w in result]
         if len(keys) != len(set(keys)):
@@ -643,29 +672,49 @@ class KnowledgeBase:
             status_floor = release.default_pypi_status
         if variant == "cpu":
             return TorchWheel(
-                torch_version=torch_version, variant="cpu", platform=platform, cuda=None,
-                archs=ArchList(()), ptx=False, default_pypi=False,
+                torch_version=torch_version,
+                variant="cpu",
+                platform=platform,
+                cuda=None,
+                archs=ArchList(()),
+                ptx=False,
+                default_pypi=False,
                 index_url=self.torch_index_template.format(variant="cpu"),
-                status="derived", sources=release.sources, note="CPU-only build: no CUDA at all",
+                status="derived",
+                sources=release.sources,
+                note="CPU-only build: no CUDA at all",
             )
         if variant not in release.variants:
             return None
         wheel = next(
-            (w for w in self.torch_wheels
-             if w.torch_version == str(release.version) and w.variant == variant and w.platform == platform),
+            (
+                w
+                for w in self.torch_wheels
+                if w.torch_version == str(release.version) and w.variant == variant and w.platform == platform
+            ),
             None,
         )
         if wheel is None:
             return TorchWheel(
-                torch_version=torch_version, variant=variant, platform=platform,
-                cuda=variant_cuda(variant), archs=None, ptx=False,
+                torch_version=torch_version,
+                variant=variant,
+                platform=platform,
+                cuda=variant_cuda(variant),
+                archs=None,
+                ptx=False,
                 default_pypi=platform == "linux-x86_64" and release.default_pypi_cuda == variant_cuda(variant),
                 index_url=self.torch_index_template.format(variant=variant),
-                status="unconfirmed", sources=release.sources,
-                note="; ".join(filter(None, [
-                    f"compiled architectures of torch {release.version} {variant} on {platform} are not in our sources",
-                    release.variant_note(variant),
-                ])),
+                status="unconfirmed",
+                sources=release.sources,
+                note="; ".join(
+                    filter(
+                        None,
+                        [
+                            f"compiled architectures of torch {release.version} {variant} on {platform} are not in our sources",
+                            release.variant_note(variant),
+                        ],
+                    )
+                ),
             )
         return replace(
             wheel,
@@ -707,16 +756,18 @@ class KnowledgeBase:
         result = []
         for row in self._rows(self._cuda_image_data, file, "require_cuda"):
             conflict, chosen = row.conflict()
-            result.append(RequireCuda(
-                cuda=row.version("cuda"),
-                value=row.string("value"),
-                path=row.text("path"),
-                commit=row.text("commit"),
-                status=row.status(),
-                sources=row.sources(),
-                conflict=conflict,
-                chosen=chosen,
-            ))
+            result.append(
+                RequireCuda(
+                    cuda=row.version("cuda"),
+                    value=row.string("value"),
+                    path=row.text("path"),
+                    commit=row.text("commit"),
+                    status=row.status(),
+                    sources=row.sources(),
+                    conflict=conflict,
+                    chosen=chosen,
+                )
+            )
             row.finish()
         return tuple(result)
 
@@ -769,15 +820,17 @@ class KnowledgeBase:
         file = "framework_images.toml"
         result = []
         for row in self._rows(self._framework_data, file, key):
-            result.append(ImageInfo(
-                image=image,
-                tag=row.text("tag"),
-                cuda=row.version("cuda", None),
-                torch=row.text("torch", None),
-                status=row.status(),
-                sources=row.sources(),
-                note=row.text("note", ""),
-            ))
+            result.append(
+                ImageInfo(
+                    image=image,
+                    tag=row.text("tag"),
+                    cuda=row.version("cuda", None),
+                    torch=row.text("torch", None),
+                    status=row.status(),
+                    sources=row.sources(),
+                    note=row.text("note", ""),
+                )
+            )
             row.finish()
         return tuple(result)
 
@@ -817,8 +870,15 @@ class KnowledgeBase:
         elif variant not in release.variants:
             note = f"torch {release.version} has no official {variant} wheel"
         return ImageInfo(
-            image="pytorch/pytorch", tag=m.group(0).split(":")[-1], cuda=cuda, torch=m["torch"],
-            status="derived", sources=sources, note=note, cudnn=m["cudnn"], flavor=m["flavor"],
+            image="pytorch/pytorch",
+            tag=m.group(0).split(":")[-1],
+            cuda=cuda,
+            torch=m["torch"],
+            status="derived",
+            sources=sources,
+            note=note,
+            cudnn=m["cudnn"],
+            flavor=m["flavor"],
         )
 
     def pytorch_image(self, tag: str) -> ImageInfo | None:

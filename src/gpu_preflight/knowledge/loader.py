@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from gpu_preflight.core.errors import UsageError
-from gpu_preflight.knowledge.model import STATUSES, FileMeta
 from gpu_preflight.core.versions import Version, VersionError
+from gpu_preflight.knowledge.model import STATUSES, FileMeta
 
 _REQUIRED = object()
 
@@ -246,7 +246,9 @@ class Row:
     def provenance(self) -> dict[str, Any]:
         """What every fact carries about itself: status, sources, note, conflict and chosen."""
         conflict, chosen = self.conflict()
-        return dict(status=self.status(), sources=self.sources(), note=self.text("note", ""), conflict=conflict, chosen=chosen)
+        return dict(
+            status=self.status(), sources=self.sources(), note=self.text("note", ""), conflict=conflict, chosen=chosen
+        )
 
     def finish(self) -> None:
         """Refuse fields no reader asked for: in a data file they are almost always typos."""

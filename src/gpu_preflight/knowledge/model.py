@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gpu_preflight.knowledge.arch import ArchList
 from gpu_preflight.core.versions import Version
+from gpu_preflight.knowledge.arch import ArchList
 
 STATUSES = ("confirmed", "observed", "derived", "third-party", "unconfirmed")
 
@@ -121,7 +121,7 @@ class DriverRequirement:
     note: str = ""
 
     def mode_for(self, driver: Version) -> str | None:
-        """"native", "minor-compat" or None (too old) for an installed driver."""
+        """ "native", "minor-compat" or None (too old) for an installed driver."""
         if self.native is not None and driver >= self.native:
             return "native"
         if self.minor_compat is not None and driver >= self.minor_compat:

@@ -24,7 +24,25 @@ from gpu_preflight.monitor.source import (
 from gpu_preflight.monitor.watch import watch
 
 __all__ = [
-    "SCHEMA", "THRESHOLDS", "Exporter", "GpuSample", "Hint", "JsonLinesView", "NvmlReader", "NvmlSource",
-    "NvmlUnavailable", "Process", "Sample", "SeriesSource", "Source", "SourceError", "TerminalView",
-    "Thresholds", "find_hints", "open_replay", "read_recording", "start_exporter", "watch",
+    "SCHEMA",
+    "THRESHOLDS",
+    "Exporter",
+    "GpuSample",
+    "Hint",
+    "JsonLinesView",
+    "NvmlReader",
+    "NvmlSource",
+    "NvmlUnavailable",
+    "Process",
+    "Sample",
+    "SeriesSource",
+    "Source",
+    "SourceError",
+    "TerminalView",
+    "Thresholds",
+    "find_hints",
+    "open_replay",
+    "read_recording",
+    "start_exporter",
+    "watch",
 ]

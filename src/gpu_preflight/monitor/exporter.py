@@ -29,8 +29,18 @@ RETRY_AFTER_S = 10.0  # a failed live source is retried this often (a fresh NVML
 
 # metric name, help, sample field, factor to the metric's base unit
 GPU_GAUGES = (
-    ("gpu_preflight_gpu_utilization_ratio", "Share of time one or more kernels ran (NVML GPU utilization)", "utilization_gpu_pct", 0.01),
-    ("gpu_preflight_memory_utilization_ratio", "Share of time the memory controller was busy", "utilization_memory_pct", 0.01),
+    (
+        "gpu_preflight_gpu_utilization_ratio",
+        "Share of time one or more kernels ran (NVML GPU utilization)",
+        "utilization_gpu_pct",
+        0.01,
+    ),
+    (
+        "gpu_preflight_memory_utilization_ratio",
+        "Share of time the memory controller was busy",
+        "utilization_memory_pct",
+        0.01,
+    ),
     ("gpu_preflight_memory_used_bytes", "GPU memory in use", "memory_used_mib", MIB),
     ("gpu_preflight_memory_total_bytes", "GPU memory in total", "memory_total_mib", MIB),
     ("gpu_preflight_temperature_celsius", "GPU temperature", "temperature_c", 1),
@@ -43,7 +53,12 @@ GPU_GAUGES = (
     ("gpu_preflight_pcie_rx_bytes_per_second", "PCIe receive throughput (NVML reports KB/s)", "pcie_rx_kb_s", 1000),
     ("gpu_preflight_pcie_tx_bytes_per_second", "PCIe transmit throughput (NVML reports KB/s)", "pcie_tx_kb_s", 1000),
     ("gpu_preflight_ecc_corrected_errors", "Corrected ECC errors since the driver loaded", "ecc_errors_corrected", 1),
-    ("gpu_preflight_ecc_uncorrected_errors", "Uncorrected ECC errors since the driver loaded", "ecc_errors_uncorrected", 1),
+    (
+        "gpu_preflight_ecc_uncorrected_errors",
+        "Uncorrected ECC errors since the driver loaded",
+        "ecc_errors_uncorrected",
+        1,
+    ),
 )
 
 
@@ -112,15 +127,27 @@ class Exporter:
 
         with self._lock:
             sample, up, xids, published_at = self._latest, self._up, dict(self._xids), self._published_at
-        build = GaugeMetricFamily("gpu_preflight_build_info", "gpu-preflight version, NVIDIA driver version and the driver's CUDA version", labels=["version", "driver_version", "cuda_driver_version"])
-        build.add_metric([__version__, (sample and sample.driver_version) or "", (sample and sample.cuda_driver_version) or ""], 1)
+        build = GaugeMetricFamily(
+            "gpu_preflight_build_info",
+            "gpu-preflight version, NVIDIA driver version and the driver's CUDA version",
+            labels=["version", "driver_version", "cuda_driver_version"],
+        )
+        build.add_metric(
+            [__version__, (sample and sample.driver_version) or "", (sample and sample.cuda_driver_version) or ""], 1
+        )
         yield build
-        yield GaugeMetricFamily("gpu_preflight_up", "1 when the last sample was read, 0 when the source failed", value=up)
+        yield GaugeMetricFamily(
+            "gpu_preflight_up", "1 when the last sample was read, 0 when the source failed", value=up
+        )
         if sample is None:
             return
-        yield GaugeMetricFamily("gpu_preflight_last_sample_timestamp_seconds", "When the latest sample was published", value=published_at)
+        yield GaugeMetricFamily(
+            "gpu_preflight_last_sample_timestamp_seconds", "When the latest sample was published", value=published_at
+        )
         if sample.requests_waiting is not None:
-            yield GaugeMetricFamily("gpu_preflight_requests_waiting", "Requests queued by the model server", value=sample.requests_waiting)
+            yield GaugeMetricFamily(
+                "gpu_preflight_requests_waiting", "Requests queued by the model server", value=sample.requests_waiting
+            )
         labels = {gpu.index: [str(gpu.index), gpu.uuid or "", gpu.name] for gpu in sample.gpus}
         for name, text, field, factor in GPU_GAUGES:
             family = GaugeMetricFamily(name, text, labels=GPU_LABELS)
@@ -129,8 +156,14 @@ class Exporter:
                     family.add_metric(labels[gpu.index], value * factor)
             yield family
         processes = GaugeMetricFamily("gpu_preflight_processes", "Processes holding GPU memory", labels=GPU_LABELS)
-        throttle = GaugeMetricFamily("gpu_preflight_clock_throttle_active", "1 when a clock throttle (event) reason is active", labels=[*GPU_LABELS, "reason"])
-        hints = GaugeMetricFamily("gpu_preflight_hint", "1 for each hint that holds over the current window", labels=[*GPU_LABELS, "hint"])
+        throttle = GaugeMetricFamily(
+            "gpu_preflight_clock_throttle_active",
+            "1 when a clock throttle (event) reason is active",
+            labels=[*GPU_LABELS, "reason"],
+        )
+        hints = GaugeMetricFamily(
+            "gpu_preflight_hint", "1 for each hint that holds over the current window", labels=[*GPU_LABELS, "hint"]
+        )
         for gpu in sample.gpus:
             if gpu.processes is not None:
                 processes.add_metric(labels[gpu.index], len(gpu.processes))
@@ -140,7 +173,9 @@ class Exporter:
         for hint in sample.hints:
             if hint.gpu in labels:
                 hints.add_metric([*labels[hint.gpu], hint.code], 1)
-        xid_family = CounterMetricFamily("gpu_preflight_xid_errors", "XID error events seen since the exporter started", labels=[*GPU_LABELS, "xid"])
+        xid_family = CounterMetricFamily(
+            "gpu_preflight_xid_errors", "XID error events seen since the exporter started", labels=[*GPU_LABELS, "xid"]
+        )
         for key, count in sorted(xids.items()):
             xid_family.add_metric(list(key), count)
         yield from (processes, throttle, hints, xid_family)

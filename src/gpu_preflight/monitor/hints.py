@@ -19,15 +19,35 @@ def _threshold(value: float, why: str):
 
 @dataclass(frozen=True)
 class Thresholds:
-    window: int = _threshold(10, "samples judged together: 10 s at the default 1 s interval, long enough that one slow batch or one gap between requests is not a trend")
+    window: int = _threshold(
+        10,
+        "samples judged together: 10 s at the default 1 s interval, long enough that one slow batch or one gap between requests is not a trend",
+    )
     min_samples: int = _threshold(3, "fewer samples are a snapshot, not a trend: no hint until three are in")
-    sustained_share: float = _threshold(0.8, "a state counts when it holds in 80% of the window's samples, so one odd sample neither makes nor breaks a hint")
-    sm_idle_pct: float = _threshold(30.0, "NVML's utilisation is the share of time any kernel ran; a GPU kept fed reads 90-100% even with small kernels, so under 30% with work waiting means it waits on the host")
-    allocated_min_mib: float = _threshold(1024, "a CUDA context alone holds about 300-600 MiB; over 1 GiB means weights or a cache are loaded (a 1.5B model in bf16 is about 3 GiB)")
-    throttle_share: float = _threshold(0.5, "a slowdown reason active in half the window is sustained; one that flickers on for a sample is not worth a hint")
+    sustained_share: float = _threshold(
+        0.8,
+        "a state counts when it holds in 80% of the window's samples, so one odd sample neither makes nor breaks a hint",
+    )
+    sm_idle_pct: float = _threshold(
+        30.0,
+        "NVML's utilisation is the share of time any kernel ran; a GPU kept fed reads 90-100% even with small kernels, so under 30% with work waiting means it waits on the host",
+    )
+    allocated_min_mib: float = _threshold(
+        1024,
+        "a CUDA context alone holds about 300-600 MiB; over 1 GiB means weights or a cache are loaded (a 1.5B model in bf16 is about 3 GiB)",
+    )
+    throttle_share: float = _threshold(
+        0.5,
+        "a slowdown reason active in half the window is sustained; one that flickers on for a sample is not worth a hint",
+    )
     busy_pct: float = _threshold(50.0, "clocks are judged only under load: an idle GPU lowers its clocks on purpose")
-    below_base_ratio: float = _threshold(0.95, "under 95% of the base clock is a real loss, not clock-step granularity (steps are about 15 MHz)")
-    memory_full_ratio: float = _threshold(0.95, "vLLM reserves 90% of memory by default; above 95% too little is left for activations, CUDA graphs and fragmentation, so a longer context or a bigger batch can run out of memory")
+    below_base_ratio: float = _threshold(
+        0.95, "under 95% of the base clock is a real loss, not clock-step granularity (steps are about 15 MHz)"
+    )
+    memory_full_ratio: float = _threshold(
+        0.95,
+        "vLLM reserves 90% of memory by default; above 95% too little is left for activations, CUDA graphs and fragmentation, so a longer context or a bigger batch can run out of memory",
+    )
 
     def why(self, name: str) -> str:
         return next(f.metadata["why"] for f in fields(self) if f.name == name)
@@ -37,15 +57,42 @@ THRESHOLDS = Thresholds()
 
 # code -> (what it probably means, confidence). Lower confidence where the cause is a guess.
 HINTS: dict[str, tuple[str, float]] = {
-    "sm-idle-queued": ("SM utilisation low while requests are queued: input-bound or CPU-bound (tokenisation, Python scheduling, data loading or host-to-device copies keep the GPU waiting)", 0.8),
-    "sm-idle-allocated": ("memory allocated but SMs idle: the GPU may be waiting on the host (input- or CPU-bound), or there is no work; the request queue depth is unknown", 0.4),
-    "thermal-throttling": ("thermal throttling: clocks are lowered because the GPU runs too hot (check cooling, airflow, fan curve)", 0.9),
-    "power-throttling": ("power throttling: clocks are held down by the power limit (normal at full load; a higher limit, if the board allows one, buys speed)", 0.6),
-    "hw-slowdown": ("hardware slowdown: clocks cut by half or more (overheating, an external power brake from the power supply, or a power spike)", 0.8),
-    "clocks-below-base": ("SM clock below the base clock under load: the GPU is not delivering its rated minimum (throttling, or clocks locked or application clocks set low)", 0.7),
-    "memory-nearly-full": ("memory nearly full: little headroom for the KV cache; longer contexts or bigger batches may run out of memory", 0.6),
-    "ecc-uncorrected": ("uncorrected ECC errors: data in GPU memory was corrupted; results may be wrong; drain the GPU and reset it (a row remap or page retirement needs one)", 0.9),
-    "ecc-corrected-rising": ("corrected ECC errors are rising: memory is failing gradually; watch for uncorrected errors and plan a reset or replacement", 0.5),
+    "sm-idle-queued": (
+        "SM utilisation low while requests are queued: input-bound or CPU-bound (tokenisation, Python scheduling, data loading or host-to-device copies keep the GPU waiting)",
+        0.8,
+    ),
+    "sm-idle-allocated": (
+        "memory allocated but SMs idle: the GPU may be waiting on the host (input- or CPU-bound), or there is no work; the request queue depth is unknown",
+        0.4,
+    ),
+    "thermal-throttling": (
+        "thermal throttling: clocks are lowered because the GPU runs too hot (check cooling, airflow, fan curve)",
+        0.9,
+    ),
+    "power-throttling": (
+        "power throttling: clocks are held down by the power limit (normal at full load; a higher limit, if the board allows one, buys speed)",
+        0.6,
+    ),
+    "hw-slowdown": (
+        "hardware slowdown: clocks cut by half or more (overheating, an external power brake from the power supply, or a power spike)",
+        0.8,
+    ),
+    "clocks-below-base": (
+        "SM clock below the base clock under load: the GPU is not delivering its rated minimum (throttling, or clocks locked or application clocks set low)",
+        0.7,
+    ),
+    "memory-nearly-full": (
+        "memory nearly full: little headroom for the KV cache; longer contexts or bigger batches may run out of memory",
+        0.6,
+    ),
+    "ecc-uncorrected": (
+        "uncorrected ECC errors: data in GPU memory was corrupted; results may be wrong; drain the GPU and reset it (a row remap or page retirement needs one)",
+        0.9,
+    ),
+    "ecc-corrected-rising": (
+        "corrected ECC errors are rising: memory is failing gradually; watch for uncorrected errors and plan a reset or replacement",
+        0.5,
+    ),
     "xid-errors": ("XID errors reported by the driver: the GPU hit a fault (see the XID numbers)", 0.9),
 }
 
@@ -107,8 +154,10 @@ def _values(series: Series, name: str) -> list[float]:
 def _sm_idle(series: Series, queue: list, t: Thresholds):
     def idle(g: GpuSample) -> bool:
         return (
-            g.utilization_gpu_pct is not None and g.utilization_gpu_pct < t.sm_idle_pct
-            and g.memory_used_mib is not None and g.memory_used_mib >= t.allocated_min_mib
+            g.utilization_gpu_pct is not None
+            and g.utilization_gpu_pct < t.sm_idle_pct
+            and g.memory_used_mib is not None
+            and g.memory_used_mib >= t.allocated_min_mib
         )
 
     n = len(series)
@@ -131,7 +180,11 @@ def _throttle_rule(code: str, reasons: frozenset[str]) -> Rule:
             return None
         seen = sorted({r for g in series for r in (g.throttle_reasons or []) if r in reasons})
         evidence = f"{', '.join(seen)} active in {active} of {len(series)} samples"
-        temps, power, limits = _values(series, "temperature_c"), _values(series, "power_w"), _values(series, "power_limit_w")
+        temps, power, limits = (
+            _values(series, "temperature_c"),
+            _values(series, "power_w"),
+            _values(series, "power_limit_w"),
+        )
         if temps:
             evidence += f"; temperature up to {max(temps):.0f} C"
         if power and limits:
@@ -144,8 +197,10 @@ def _throttle_rule(code: str, reasons: frozenset[str]) -> Rule:
 def _below_base(series: Series, queue: list, t: Thresholds):
     def slow(g: GpuSample) -> bool:
         return (
-            g.utilization_gpu_pct is not None and g.utilization_gpu_pct >= t.busy_pct
-            and g.sm_clock_mhz is not None and bool(g.sm_clock_base_mhz)
+            g.utilization_gpu_pct is not None
+            and g.utilization_gpu_pct >= t.busy_pct
+            and g.sm_clock_mhz is not None
+            and bool(g.sm_clock_base_mhz)
             and g.sm_clock_mhz < t.below_base_ratio * g.sm_clock_base_mhz
         )
 
@@ -177,14 +232,20 @@ def _ecc_uncorrected(series: Series, queue: list, t: Thresholds):
     counts = _values(series, "ecc_errors_uncorrected")
     if not counts or counts[-1] <= 0:
         return None
-    return "ecc-uncorrected", f"{counts[-1]} uncorrected ECC errors since the driver loaded (+{counts[-1] - counts[0]} in the last {len(series)} samples)"
+    return (
+        "ecc-uncorrected",
+        f"{counts[-1]} uncorrected ECC errors since the driver loaded (+{counts[-1] - counts[0]} in the last {len(series)} samples)",
+    )
 
 
 def _ecc_corrected_rising(series: Series, queue: list, t: Thresholds):
     counts = _values(series, "ecc_errors_corrected")
     if len(counts) < 2 or counts[-1] <= counts[0]:
         return None
-    return "ecc-corrected-rising", f"corrected ECC errors rose from {counts[0]} to {counts[-1]} over {len(series)} samples"
+    return (
+        "ecc-corrected-rising",
+        f"corrected ECC errors rose from {counts[0]} to {counts[-1]} over {len(series)} samples",
+    )
 
 
 def _xid(series: Series, queue: list, t: Thresholds):

@@ -28,7 +28,8 @@ import sys
 import tempfile
 import threading
 from collections import defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from gpu_preflight.monitor.sample import (
     Sample,
@@ -83,7 +84,9 @@ class NvmlReader:
             "uuid": _call(lambda: _text(nvml.nvmlDeviceGetUUID(handle))),
             "sm_clock_max_mhz": _call(nvml.nvmlDeviceGetMaxClockInfo, handle, nvml.NVML_CLOCK_SM),
             # Deprecated on new drivers and N/A on GeForce: then unknown.
-            "sm_clock_base_mhz": _call(getattr(nvml, "nvmlDeviceGetDefaultApplicationsClock", None), handle, nvml.NVML_CLOCK_GRAPHICS),
+            "sm_clock_base_mhz": _call(
+                getattr(nvml, "nvmlDeviceGetDefaultApplicationsClock", None), handle, nvml.NVML_CLOCK_GRAPHICS
+            ),
         }
 
     def _watch_xids(self) -> tuple[Any, set[int]]:
@@ -164,7 +167,10 @@ class NvmlReader:
 
     def _processes(self, handle: Any) -> list[dict[str, Any]] | None:
         nvml = self.nvml
-        lists = [_call(nvml.nvmlDeviceGetComputeRunningProcesses, handle), _call(nvml.nvmlDeviceGetGraphicsRunningProcesses, handle)]
+        lists = [
+            _call(nvml.nvmlDeviceGetComputeRunningProcesses, handle),
+            _call(nvml.nvmlDeviceGetGraphicsRunningProcesses, handle),
+        ]
         if all(found is None for found in lists):
             return None
         by_pid = {p.pid: p for found in lists for p in (found or [])}
@@ -227,7 +233,9 @@ class NvmlSource:
             self._proc.stdin.flush()
         except OSError:
             pass  # it died: the answer queue says so below
-        answer = self._answer(self.timeout, "answer within {timeout:g} s: the GPU or its driver may be hung", SourceError)
+        answer = self._answer(
+            self.timeout, "answer within {timeout:g} s: the GPU or its driver may be hung", SourceError
+        )
         if "error" in answer:
             raise SourceError(f"the NVML helper failed: {answer['error']}")
         driver = answer.get("driver") or {}
@@ -246,7 +254,11 @@ class NvmlSource:
         try:
             self._proc = subprocess.Popen(
                 [self.python, "-m", "gpu_preflight.monitor.nvml"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env, text=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                env=env,
+                text=True,
                 start_new_session=True,  # Ctrl-C reaches the parent only, which then closes the child
             )
         except OSError as exc:
@@ -254,7 +266,9 @@ class NvmlSource:
             raise NvmlUnavailable(f"the NVML helper could not be started: {exc}") from None
         self._answers = queue.Queue()
         threading.Thread(target=_pump, args=(self._proc.stdout, self._answers), daemon=True).start()
-        hello = self._answer(self.init_timeout, "initialise within {timeout:g} s: a GPU or the driver may be hung", NvmlUnavailable)
+        hello = self._answer(
+            self.init_timeout, "initialise within {timeout:g} s: a GPU or the driver may be hung", NvmlUnavailable
+        )
         if "error" in hello:
             self.close()
             raise NvmlUnavailable(f"NVML is not available: {hello['error']}")
@@ -336,7 +350,9 @@ def main() -> int:
     try:
         nvml = importlib.import_module(os.environ.get(MODULE_ENV) or "pynvml")
     except ImportError as exc:
-        print(json.dumps({"error": f"the NVML bindings could not be imported ({exc}); install nvidia-ml-py"}), flush=True)
+        print(
+            json.dumps({"error": f"the NVML bindings could not be imported ({exc}); install nvidia-ml-py"}), flush=True
+        )
         return 0
     serve(nvml, sys.stdin, sys.stdout)
     return 0

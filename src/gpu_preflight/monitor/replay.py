@@ -38,7 +38,11 @@ def read_recording(path: str) -> list[Sample]:
 
 def _decode(data: bytes, name: str) -> str:
     # PowerShell's ">" writes UTF-16 with a byte-order mark; other tools UTF-8, with or without one.
-    for bom, encoding in ((codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"), (codecs.BOM_UTF8, "utf-8-sig")):
+    for bom, encoding in (
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+        (codecs.BOM_UTF8, "utf-8-sig"),
+    ):
         if data.startswith(bom):
             break
     else:
@@ -46,7 +50,9 @@ def _decode(data: bytes, name: str) -> str:
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError:
-        raise UsageError(f"replay file {name} is not text (binary?): expected monitor JSON lines or nvidia-smi CSV") from None
+        raise UsageError(
+            f"replay file {name} is not text (binary?): expected monitor JSON lines or nvidia-smi CSV"
+        ) from None
     if "\x00" in text:
         raise UsageError(f"replay file {name} is not text (binary?): expected monitor JSON lines or nvidia-smi CSV")
     if not text.strip():

@@ -132,10 +132,21 @@ class Sample:
 
 
 NUMBER_FIELDS = (
-    "utilization_gpu_pct", "utilization_memory_pct", "memory_used_mib", "memory_total_mib",
-    "temperature_c", "power_w", "power_limit_w", "sm_clock_mhz", "memory_clock_mhz",
-    "sm_clock_max_mhz", "sm_clock_base_mhz", "pcie_rx_kb_s", "pcie_tx_kb_s",
-    "ecc_errors_corrected", "ecc_errors_uncorrected",
+    "utilization_gpu_pct",
+    "utilization_memory_pct",
+    "memory_used_mib",
+    "memory_total_mib",
+    "temperature_c",
+    "power_w",
+    "power_limit_w",
+    "sm_clock_mhz",
+    "memory_clock_mhz",
+    "sm_clock_max_mhz",
+    "sm_clock_base_mhz",
+    "pcie_rx_kb_s",
+    "pcie_tx_kb_s",
+    "ecc_errors_corrected",
+    "ecc_errors_uncorrected",
 )
 
 
@@ -147,7 +158,11 @@ def gpu_from_dict(data: Any) -> GpuSample:
     index = data.get("index")
     if not isinstance(index, int) or isinstance(index, bool):
         raise ValueError("a GPU's 'index' must be an integer")
-    values: dict[str, Any] = {"index": index, "name": _typed(data, "name", str) or "unknown", "uuid": _typed(data, "uuid", str)}
+    values: dict[str, Any] = {
+        "index": index,
+        "name": _typed(data, "name", str) or "unknown",
+        "uuid": _typed(data, "uuid", str),
+    }
     for name in NUMBER_FIELDS:
         values[name] = _number(data, name)
     reasons = data.get("throttle_reasons")
@@ -160,7 +175,9 @@ def gpu_from_dict(data: Any) -> GpuSample:
     values["xid_errors"] = xids
     processes = data.get("processes")
     if processes is not None:
-        if not isinstance(processes, list) or not all(isinstance(p, dict) and isinstance(p.get("pid"), int) for p in processes):
+        if not isinstance(processes, list) or not all(
+            isinstance(p, dict) and isinstance(p.get("pid"), int) for p in processes
+        ):
             raise ValueError("'processes' must be a list of objects with an integer 'pid'")
         processes = [Process(p["pid"], _typed(p, "name", str), _typed(p, "memory_used_mib", int)) for p in processes]
     values["processes"] = processes

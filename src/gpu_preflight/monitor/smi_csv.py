@@ -46,9 +46,11 @@ FIELDS: dict[str, tuple[str, ...]] = {
 INTEGER_FIELDS = {"index", "ecc_errors_corrected", "ecc_errors_uncorrected"}
 TEXT_FIELDS = {"name", "uuid"}
 THROTTLE_PREFIXES = ("clocks_event_reasons", "clocks_throttle_reasons")
-KNOWN_FIELDS = {name for names in FIELDS.values() for name in names} | {"timestamp", "driver_version"} | {
-    f"{prefix}.active" for prefix in THROTTLE_PREFIXES
-}
+KNOWN_FIELDS = (
+    {name for names in FIELDS.values() for name in names}
+    | {"timestamp", "driver_version"}
+    | {f"{prefix}.active" for prefix in THROTTLE_PREFIXES}
+)
 
 _FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*$")
 _UNIT_SUFFIX = re.compile(r"\s*\[[^\]]*\]$")  # "power.draw [W]" -> "power.draw"
@@ -105,7 +107,9 @@ def parse_csv(text: str) -> list[Sample]:
             continue  # a repeated header
         cells = next(csv.reader([line], skipinitialspace=True))
         if len(cells) != len(header):
-            raise CsvError(f"line {number}: {len(cells)} values for {len(header)} header fields (truncated, or not nvidia-smi CSV?)")
+            raise CsvError(
+                f"line {number}: {len(cells)} values for {len(header)} header fields (truncated, or not nvidia-smi CSV?)"
+            )
         row = dict(zip(header, cells))
         key = _gpu_key(row)
         if key is not None and any(_gpu_key(seen) == key for seen in current):
@@ -115,12 +119,16 @@ def parse_csv(text: str) -> list[Sample]:
     if current:
         samples.append(_sample(current))
     if not samples:
-        raise CsvError("no nvidia-smi --query-gpu CSV found: expected a header line naming fields such as 'index, name, utilization.gpu [%]' followed by rows")
+        raise CsvError(
+            "no nvidia-smi --query-gpu CSV found: expected a header line naming fields such as 'index, name, utilization.gpu [%]' followed by rows"
+        )
     return samples
 
 
 def _gpu_key(row: dict[str, str]) -> str | None:
-    return parse_value(row.get("index", "")) or parse_value(row.get("uuid", "")) or parse_value(row.get("pci.bus_id", ""))
+    return (
+        parse_value(row.get("index", "")) or parse_value(row.get("uuid", "")) or parse_value(row.get("pci.bus_id", ""))
+    )
 
 
 def _sample(rows: list[dict[str, str]]) -> Sample:

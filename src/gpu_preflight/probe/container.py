@@ -9,7 +9,13 @@ from gpu_preflight.core.host import Container
 
 # Marker files and cgroup words that say which container runtime started this process.
 MARKER_FILES = (("/.dockerenv", "docker"), ("/run/.containerenv", "podman"))
-CGROUP_WORDS = (("kubepods", "kubernetes"), ("docker", "docker"), ("libpod", "podman"), ("containerd", "containerd"), ("lxc", "lxc"))
+CGROUP_WORDS = (
+    ("kubepods", "kubernetes"),
+    ("docker", "docker"),
+    ("libpod", "podman"),
+    ("containerd", "containerd"),
+    ("lxc", "lxc"),
+)
 
 
 def probe_container(env: dict[str, str], root: str = "/") -> Container:

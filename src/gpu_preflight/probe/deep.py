@@ -76,7 +76,7 @@ def _last_marked_json(stdout: str) -> dict | None:
     for line in reversed(stdout.splitlines()):
         if line.startswith(MARKER):
             try:
-                return json.loads(line[len(MARKER):])
+                return json.loads(line[len(MARKER) :])
             except ValueError:
                 return None
     return None

@@ -29,7 +29,9 @@ WATCHED = (
     Watched(re.compile(r"jax|jaxlib|jax-cuda\d+-(plugin|pjrt)"), "name-suffix"),
     Watched(re.compile(r"tensorflow(-gpu|-cpu)?|tf-nightly"), "tf-build-info"),
     Watched(re.compile(r"cupy(-cuda\d+x?)?"), "name-suffix"),
-    Watched(re.compile(r"vllm|onnxruntime(-gpu)?|tensorrt|triton|flash-attn|xformers|bitsandbytes|llama-cpp-python"), "none"),
+    Watched(
+        re.compile(r"vllm|onnxruntime(-gpu)?|tensorrt|triton|flash-attn|xformers|bitsandbytes|llama-cpp-python"), "none"
+    ),
     # the CUDA runtime pieces pip installs beside frameworks (cu11 / cu12 / cu13 suffixes)
     Watched(re.compile(r"nvidia-cuda-runtime(-cu\d+)?|nvidia-cuda-nvrtc(-cu\d+)?"), "version"),
     Watched(re.compile(r"nvidia-(cublas|cudnn|nccl|cufft|cusparse|cusolver|curand|nvjitlink)(-cu\d+)?"), "none"),

@@ -20,12 +20,23 @@ from gpu_preflight.probe.isolated import run_isolated
 
 # nvidia-smi's spelling of NVML brands, keyed by the bindings' constant suffix.
 BRAND_NAMES = {
-    "UNKNOWN": "Unknown", "QUADRO": "Quadro", "TESLA": "Tesla", "NVS": "NVS", "GRID": "GRID",
-    "GEFORCE": "GeForce", "TITAN": "Titan", "NVIDIA_VAPPS": "NVIDIA Virtual Applications",
-    "NVIDIA_VPC": "NVIDIA Virtual PC", "NVIDIA_VCS": "NVIDIA Virtual Compute Server",
-    "NVIDIA_VWS": "NVIDIA RTX Virtual Workstation", "NVIDIA_CLOUD_GAMING": "NVIDIA Cloud Gaming",
-    "QUADRO_RTX": "Quadro RTX", "NVIDIA_RTX": "NVIDIA RTX", "NVIDIA": "NVIDIA",
-    "GEFORCE_RTX": "GeForce RTX", "TITAN_RTX": "Titan RTX",
+    "UNKNOWN": "Unknown",
+    "QUADRO": "Quadro",
+    "TESLA": "Tesla",
+    "NVS": "NVS",
+    "GRID": "GRID",
+    "GEFORCE": "GeForce",
+    "TITAN": "Titan",
+    "NVIDIA_VAPPS": "NVIDIA Virtual Applications",
+    "NVIDIA_VPC": "NVIDIA Virtual PC",
+    "NVIDIA_VCS": "NVIDIA Virtual Compute Server",
+    "NVIDIA_VWS": "NVIDIA RTX Virtual Workstation",
+    "NVIDIA_CLOUD_GAMING": "NVIDIA Cloud Gaming",
+    "QUADRO_RTX": "Quadro RTX",
+    "NVIDIA_RTX": "NVIDIA RTX",
+    "NVIDIA": "NVIDIA",
+    "GEFORCE_RTX": "GeForce RTX",
+    "TITAN_RTX": "Titan RTX",
 }
 
 LIBRARY_NAMES = {"linux": "libnvidia-ml.so.1", "win32": "nvml.dll", "darwin": None}
@@ -69,7 +80,7 @@ def _constant_names(nvml: Any, prefix: str) -> dict[int, str]:
     names: dict[int, str] = {}
     for attr in dir(nvml):
         if attr.startswith(prefix) and attr != prefix + "COUNT":
-            names.setdefault(getattr(nvml, attr), attr[len(prefix):])
+            names.setdefault(getattr(nvml, attr), attr[len(prefix) :])
     return names
 
 

@@ -89,7 +89,9 @@ def _nvcc_version(nvcc: str, host: Host, timeout: float) -> str | None:
     outcome = run_isolated([nvcc, "--version"], timeout)
     info = parse_nvcc_version(outcome.stdout) if outcome.ok else None
     if info is None:
-        host.add_error("toolkit", f"{nvcc}: " + (outcome.describe_failure() if not outcome.ok else "unrecognised --version output"))
+        host.add_error(
+            "toolkit", f"{nvcc}: " + (outcome.describe_failure() if not outcome.ok else "unrecognised --version output")
+        )
         return None
     return info.version
 

@@ -22,8 +22,12 @@ def db_document(kb: KnowledgeBase) -> dict[str, Any]:
     branches = kb.driver_branches
     torch = kb.torch_releases[-1]
     rows = [
-        *releases, *kb.driver_branches, *kb.architectures, *kb.gpu_products,
-        *kb.torch_wheels, *kb.require_cuda_values,
+        *releases,
+        *kb.driver_branches,
+        *kb.architectures,
+        *kb.gpu_products,
+        *kb.torch_wheels,
+        *kb.require_cuda_values,
     ]
     floors = {f.major: f for f in kb.minor_compat_floors}  # one per major, platform aside
     return {
@@ -88,7 +92,9 @@ def render_db_text(doc: dict[str, Any]) -> str:
     origin = "packaged data"
     if where["directory"]:
         origin = f"{where['directory']} ({', '.join(overrides) or 'no files'} overriding the packaged data)"
-    max_cuda = f"max CUDA {newest['driver_branch_max_cuda']}" if newest["driver_branch_max_cuda"] else "max CUDA not known"
+    max_cuda = (
+        f"max CUDA {newest['driver_branch_max_cuda']}" if newest["driver_branch_max_cuda"] else "max CUDA not known"
+    )
     lines = [
         f"Knowledge base {data['version']} ({data['date']}), from {origin}",
         f"  newest CUDA      {newest['cuda']} ({newest['cuda_status']}); newest confirmed {newest['cuda_confirmed']}",

@@ -17,15 +17,32 @@ CUDA_VERSION_LABELS = (
 def cuda_version_facts(host: Host) -> list[tuple[str, str]]:
     driver = host.driver
     if driver.version:
-        module = f", kernel module {driver.kernel_module}" if driver.kernel_module and driver.kernel_module != driver.version else ""
-        branch = "" if driver.platform == "windows" else f"R{driver.version.split('.')[0]}, "  # Windows numbers are not branches
+        module = (
+            f", kernel module {driver.kernel_module}"
+            if driver.kernel_module and driver.kernel_module != driver.version
+            else ""
+        )
+        branch = (
+            "" if driver.platform == "windows" else f"R{driver.version.split('.')[0]}, "
+        )  # Windows numbers are not branches
         first = f"{driver.version} ({branch}from {driver.source}{module})"
     else:
         first = "none: no NVIDIA driver loaded"
     second = driver.cuda or ("unknown (not reported)" if driver.version else "none: needs a driver")
     frameworks = [f for f in host.frameworks if not f.name.startswith(("nvidia-", "cuda-"))]
-    third = "; ".join(f"{f.name} {f.version}: " + (f"CUDA {f.cuda}" if f.cuda else ("CPU-only build, no CUDA" if f.variant == "cpu" else f.variant or "no CUDA")) for f in frameworks)
-    toolkits = "; ".join(f"{t.version or 'unknown'} at {t.path}" + (f" ({', '.join(t.found_via)})" if t.found_via else "") for t in host.toolkits)
+    third = "; ".join(
+        f"{f.name} {f.version}: "
+        + (
+            f"CUDA {f.cuda}"
+            if f.cuda
+            else ("CPU-only build, no CUDA" if f.variant == "cpu" else f.variant or "no CUDA")
+        )
+        for f in frameworks
+    )
+    toolkits = "; ".join(
+        f"{t.version or 'unknown'} at {t.path}" + (f" ({', '.join(t.found_via)})" if t.found_via else "")
+        for t in host.toolkits
+    )
     env = host.container.nvidia_env
     if env.get("NVIDIA_REQUIRE_CUDA"):
         fifth = f"NVIDIA_REQUIRE_CUDA={_shorten(env['NVIDIA_REQUIRE_CUDA'])}"
@@ -35,7 +52,9 @@ def cuda_version_facts(host: Host) -> list[tuple[str, str]]:
         fifth = f"none declared (in a {host.container.runtime} container)"
     else:
         fifth = "not in a container" if host.source == "live" else "not known for this host"
-    return list(zip(CUDA_VERSION_LABELS, (first, second, third or "no GPU framework found", toolkits or "none found", fifth)))
+    return list(
+        zip(CUDA_VERSION_LABELS, (first, second, third or "no GPU framework found", toolkits or "none found", fifth))
+    )
 
 
 def gpu_facts(host: Host) -> list[str]:
@@ -46,7 +65,9 @@ def gpu_facts(host: Host) -> list[str]:
             source = " from the product name" if gpu.compute_capability_source == "knowledge-base" else ""
             parts.append(f"CC {gpu.compute_capability}{source}")
         if gpu.memory_total_mib:
-            parts.append(f"{gpu.memory_total_mib} MiB" + (f" ({gpu.memory_used_mib} used)" if gpu.memory_used_mib else ""))
+            parts.append(
+                f"{gpu.memory_total_mib} MiB" + (f" ({gpu.memory_used_mib} used)" if gpu.memory_used_mib else "")
+            )
         if gpu.brand:
             parts.append(f"brand {gpu.brand}")
         if gpu.mig_mode == "Enabled":

@@ -73,8 +73,11 @@ def model_section(plan: MemoryPlan) -> dict[str, Any]:
     }
     if model.stored is not None:
         section["stored"] = {
-            "files": model.stored.files, "tensors": model.stored.tensors, "elements": model.stored.elements,
-            "bytes": model.stored.bytes, "dtypes": model.stored.dtypes,
+            "files": model.stored.files,
+            "tensors": model.stored.tensors,
+            "elements": model.stored.elements,
+            "bytes": model.stored.bytes,
+            "dtypes": model.stored.dtypes,
         }
     return section
 
@@ -93,15 +96,27 @@ def render_fit_text(plan: MemoryPlan, devices: list[DeviceFit], findings: list[F
         f"  plan: {s.dtype} weights · {s.kv_cache_dtype} KV cache ({plan.kv_bytes_per_token:,} bytes per token) · {s.context} tokens x {s.batch} · {_engine(s)}",
     ]
     for device in devices:
-        lines += ["", style.bold(f"GPU {device.index}: {device.name}") + f"  ({_gib(device.free_bytes)} of {_gib(device.total_bytes)} GiB free)"]
+        lines += [
+            "",
+            style.bold(f"GPU {device.index}: {device.name}")
+            + f"  ({_gib(device.free_bytes)} of {_gib(device.total_bytes)} GiB free)",
+        ]
         b = device.bytes
-        rows = [("weights", b.weights), ("KV cache", b.kv_cache), ("activations", b.activations), ("overhead", b.overhead), ("total", b.total)]
+        rows = [
+            ("weights", b.weights),
+            ("KV cache", b.kv_cache),
+            ("activations", b.activations),
+            ("overhead", b.overhead),
+            ("total", b.total),
+        ]
         lines += [f"  {label:<12}{_gib(value):>8} GiB" for label, value in rows]
         budget = "vLLM's reservation" if s.engine == "vllm" else "free"
         verdict = "fits" if device.fits else f"does not fit{': ' + device.reason if device.reason else ''}"
         lines.append(f"  usable      {_gib(device.budget_bytes):>8} GiB ({budget}): {verdict}")
-        lines.append(f"  largest context at batch {s.batch}: {device.max_context}{' (model limit)' if device.context_capped_by_model else ''}"
-                     f" · largest batch at {s.context} tokens: {device.max_concurrency}")
+        lines.append(
+            f"  largest context at batch {s.batch}: {device.max_context}{' (model limit)' if device.context_capped_by_model else ''}"
+            f" · largest batch at {s.context} tokens: {device.max_concurrency}"
+        )
         if device.kv_cache_tokens is not None:
             lines.append(f"  vLLM's KV cache would hold {device.kv_cache_tokens:,} tokens")
     lines += ["", style.bold("Checks")]
@@ -119,7 +134,12 @@ def render_fit_text(plan: MemoryPlan, devices: list[DeviceFit], findings: list[F
 
 
 def _describe_source(model) -> str:
-    return {"profile": "built-in profile", "directory": f"config.json in {model.location}", "hub-cache": f"Hugging Face cache {model.location}", "hub": model.location}[model.source]
+    return {
+        "profile": "built-in profile",
+        "directory": f"config.json in {model.location}",
+        "hub-cache": f"Hugging Face cache {model.location}",
+        "hub": model.location,
+    }[model.source]
 
 
 def _engine(settings) -> str:

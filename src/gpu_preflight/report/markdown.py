@@ -20,8 +20,13 @@ def render_report_markdown(report) -> str:
     lines += [f"| {_cell(label)} | {_cell(value)} |" for label, value in cuda_version_facts(host)]
     lines += ["", "**GPUs:** " + ("; ".join(gpu_facts(host)) or "none visible"), ""]
     for finding in report.findings:
-        lines.append(f"- {MARKS[finding.severity]} **{finding.title}**" + (f" — {finding.detail}" if finding.detail else ""))
-        lines += [f"  - fix: `{fix}`" if fix.startswith(("pip ", "sudo ", "unset ", "CUDA_")) else f"  - fix: {fix}" for fix in finding.fix]
+        lines.append(
+            f"- {MARKS[finding.severity]} **{finding.title}**" + (f" — {finding.detail}" if finding.detail else "")
+        )
+        lines += [
+            f"  - fix: `{fix}`" if fix.startswith(("pip ", "sudo ", "unset ", "CUDA_")) else f"  - fix: {fix}"
+            for fix in finding.fix
+        ]
     if host.errors:
         lines += ["", "<details><summary>Could not see</summary>", ""]
         lines += [f"- {e.probe}: {_cell(e.message)}" for e in host.errors]

@@ -38,7 +38,11 @@ class Style:
 
 def _host_lines(host: Host, style: Style) -> list[str]:
     name = host.hostname or "unknown host"
-    lines = [style.bold(f"gpu-preflight {__version__} · {name} ({_describe_source(host)})"), "", style.bold("CUDA versions, each named for what it is")]
+    lines = [
+        style.bold(f"gpu-preflight {__version__} · {name} ({_describe_source(host)})"),
+        "",
+        style.bold("CUDA versions, each named for what it is"),
+    ]
     facts = cuda_version_facts(host)
     width = max(len(label) for label, _ in facts)
     lines += [f"  {label.ljust(width)}  {value}" for label, value in facts]
@@ -51,7 +55,9 @@ def _host_lines(host: Host, style: Style) -> list[str]:
 
 
 def _describe_source(host: Host) -> str:
-    return {"live": "probed live", "nvidia-smi-xml": "from an nvidia-smi XML dump", "snapshot": "from a snapshot"}.get(host.source, host.source)
+    return {"live": "probed live", "nvidia-smi-xml": "from an nvidia-smi XML dump", "snapshot": "from a snapshot"}.get(
+        host.source, host.source
+    )
 
 
 def render_host(host: Host, style: Style | None = None) -> str:

@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import (
@@ -65,7 +66,9 @@ def create_app(service: Service) -> FastAPI:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
-        return await api_error(request, ApiError(exc.status_code, f"{request.method} {request.url.path}: {exc.detail}", type=kind))
+        return await api_error(
+            request, ApiError(exc.status_code, f"{request.method} {request.url.path}: {exc.detail}", type=kind)
+        )
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> JSONResponse:
@@ -78,14 +81,25 @@ def create_app(service: Service) -> FastAPI:
         given = request.headers.get("authorization", "")
         scheme, _, token = given.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), service.api_key.encode()):
-            raise ApiError(401, "Incorrect API key provided: send 'Authorization: Bearer KEY' with the key given to --api-key", code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
+            raise ApiError(
+                401,
+                "Incorrect API key provided: send 'Authorization: Bearer KEY' with the key given to --api-key",
+                code="invalid_api_key",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
 
     def require_ready() -> None:
         if scheduler.state == "ready":
             return
         if scheduler.state == "failed":
             raise ApiError(500, f"the model failed to load: {scheduler.failure}", type="server_error")
-        raise ApiError(503, "the model is still loading: GET /ready answers 200 once it can serve", type="service_unavailable", code="model_loading", headers={"Retry-After": "5"})
+        raise ApiError(
+            503,
+            "the model is still loading: GET /ready answers 200 once it can serve",
+            type="service_unavailable",
+            code="model_loading",
+            headers={"Retry-After": "5"},
+        )
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -121,7 +135,11 @@ def create_app(service: Service) -> FastAPI:
             prompt_ids, opens_think = await run_in_threadpool(service.engine.encode_chat, messages)
         except PromptError as exc:
             raise ApiError(400, str(exc), param="messages") from None
-        job = _submit(prompt_ids, protocol.sampling_for(options, len(prompt_ids), defaults, defaults.max_new_tokens), options.stream)
+        job = _submit(
+            prompt_ids,
+            protocol.sampling_for(options, len(prompt_ids), defaults, defaults.max_new_tokens),
+            options.stream,
+        )
         id, created = protocol.new_id("chatcmpl"), protocol.now()
         if options.stream:
             return _EventStream(_chat_events(job, id, created, opens_think, options.include_usage))
@@ -137,7 +155,11 @@ def create_app(service: Service) -> FastAPI:
         prompt, options = protocol.parse_completion(await _body(request), defaults)
         require_ready()
         prompt_ids = await run_in_threadpool(service.engine.encode_text, prompt)
-        job = _submit(prompt_ids, protocol.sampling_for(options, len(prompt_ids), defaults, protocol.COMPLETIONS_DEFAULT_MAX_TOKENS), options.stream)
+        job = _submit(
+            prompt_ids,
+            protocol.sampling_for(options, len(prompt_ids), defaults, protocol.COMPLETIONS_DEFAULT_MAX_TOKENS),
+            options.stream,
+        )
         id, created = protocol.new_id("cmpl"), protocol.now()
         if options.stream:
             return _EventStream(_completion_events(job, id, created, options.include_usage))
@@ -151,7 +173,13 @@ def create_app(service: Service) -> FastAPI:
         try:
             scheduler.submit(job)
         except QueueFull as exc:
-            raise ApiError(503, f"the server is at capacity: {exc}; retry shortly", type="server_overloaded", code="queue_full", headers={"Retry-After": "1"}) from None
+            raise ApiError(
+                503,
+                f"the server is at capacity: {exc}; retry shortly",
+                type="server_overloaded",
+                code="queue_full",
+                headers={"Retry-After": "1"},
+            ) from None
         return job
 
     async def _collect(request: Request, job: Job) -> str | None:
@@ -172,14 +200,18 @@ def create_app(service: Service) -> FastAPI:
         log.info("client disconnected: generation stopped")
         return None
 
-    async def _chat_events(job: Job, id: str, created: int, opens_think: bool, include_usage: bool) -> AsyncIterator[bytes]:
+    async def _chat_events(
+        job: Job, id: str, created: int, opens_think: bool, include_usage: bool
+    ) -> AsyncIterator[bytes]:
         name, splitter = defaults.model_name, ReasoningSplitter(opens_think)
 
         def chunk(delta: dict[str, str], finish_reason: str | None = None) -> bytes:
             return protocol.sse(protocol.chat_chunk(id, created, name, delta, finish_reason, include_usage))
 
         templates = {
-            kind: protocol.ChunkTemplate(protocol.chat_chunk(id, created, name, {field: ""}, None, include_usage), ("choices", 0, "delta", field))
+            kind: protocol.ChunkTemplate(
+                protocol.chat_chunk(id, created, name, {field: ""}, None, include_usage), ("choices", 0, "delta", field)
+            )
             for kind, field in (("reasoning", "reasoning_content"), ("content", "content"))
         }
 
@@ -205,11 +237,15 @@ def create_app(service: Service) -> FastAPI:
 
     async def _completion_events(job: Job, id: str, created: int, include_usage: bool) -> AsyncIterator[bytes]:
         name = defaults.model_name
-        template = protocol.ChunkTemplate(protocol.completion_chunk(id, created, name, "", None, include_usage), ("choices", 0, "text"))
+        template = protocol.ChunkTemplate(
+            protocol.completion_chunk(id, created, name, "", None, include_usage), ("choices", 0, "text")
+        )
         try:
             async for text in job.stream():
                 yield template.render(text)
-            yield protocol.sse(protocol.completion_chunk(id, created, name, "", job.outcome.finish_reason, include_usage))
+            yield protocol.sse(
+                protocol.completion_chunk(id, created, name, "", job.outcome.finish_reason, include_usage)
+            )
             if include_usage:
                 yield protocol.sse(protocol.usage_chunk(id, created, name, "text_completion", job.outcome))
         except Exception as exc:  # noqa: BLE001
@@ -250,7 +286,9 @@ class _EventStream(StreamingResponse):
     generation at once when the client goes away, whichever way the server noticed."""
 
     def __init__(self, events: AsyncIterator[bytes]):
-        super().__init__(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        super().__init__(
+            events, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
 
     async def __call__(self, scope, receive, send) -> None:
         try:

@@ -32,14 +32,24 @@ class Profile:
     aliases: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "source": self.source, "sampling": self.sampling, "system_prompt": self.system_prompt, "max_new_tokens": self.max_new_tokens}
+        return {
+            "id": self.id,
+            "source": self.source,
+            "sampling": self.sampling,
+            "system_prompt": self.system_prompt,
+            "max_new_tokens": self.max_new_tokens,
+        }
 
 
 def profiles() -> list[Profile]:
     return [
         Profile(
-            id=row["id"], source=row["source"], sampling={**OPENAI_SAMPLING, **row.get("sampling", {})},
-            system_prompt=row.get("system_prompt"), max_new_tokens=row.get("max_new_tokens"), aliases=tuple(row.get("aliases", ())),
+            id=row["id"],
+            source=row["source"],
+            sampling={**OPENAI_SAMPLING, **row.get("sampling", {})},
+            system_prompt=row.get("system_prompt"),
+            max_new_tokens=row.get("max_new_tokens"),
+            aliases=tuple(row.get("aliases", ())),
         )
         for row in load("profiles.toml")["profile"]
     ]
@@ -65,7 +75,11 @@ def model_default_profile(model_id: str, directory: Path | None) -> Profile:
         config = json.loads(path.read_text(encoding="utf-8")) if path and path.is_file() else {}
     except (OSError, ValueError):
         config = {}
-    own = {key: config[key] for key in OPENAI_SAMPLING if isinstance(config.get(key), (int, float)) and not isinstance(config.get(key), bool)}
+    own = {
+        key: config[key]
+        for key in OPENAI_SAMPLING
+        if isinstance(config.get(key), (int, float)) and not isinstance(config.get(key), bool)
+    }
     if own and config.get("do_sample", True):
         sampling.update(own)
         source = f"{path} ({', '.join(f'{k} {v:g}' for k, v in own.items())}), OpenAI's defaults for the rest"

@@ -26,7 +26,14 @@ class PromptError(EngineError):
 
 
 class TransformersEngine:
-    def __init__(self, model_path: str, device: str, dtype: str, memory_share: float | None = None, trust_remote_code: bool = False):
+    def __init__(
+        self,
+        model_path: str,
+        device: str,
+        dtype: str,
+        memory_share: float | None = None,
+        trust_remote_code: bool = False,
+    ):
         self.model_path = model_path
         self.device = device
         self.dtype = dtype
@@ -45,13 +52,17 @@ class TransformersEngine:
         transformers_logging.disable_progress_bar()  # a progress bar per load is noise in a server log
         if self.device == "cuda":
             if not torch.cuda.is_available():
-                raise EngineError("torch cannot use CUDA in this process (torch.cuda.is_available() is False); --device cuda does not fall back to the CPU")
+                raise EngineError(
+                    "torch cannot use CUDA in this process (torch.cuda.is_available() is False); --device cuda does not fall back to the CPU"
+                )
             if self.memory_share:
                 # Our allocator stops at the planned share: a request beyond it fails alone with
                 # an out-of-memory error instead of starving other processes on the GPU.
                 torch.cuda.set_per_process_memory_fraction(self.memory_share, 0)
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_path, trust_remote_code=self.trust_remote_code)
-        model = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=getattr(torch, self.dtype), trust_remote_code=self.trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(
+            self.model_path, dtype=getattr(torch, self.dtype), trust_remote_code=self.trust_remote_code
+        )
         self.model = model.to(self.device).eval()
         eos = model.generation_config.eos_token_id
         eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
@@ -61,11 +72,21 @@ class TransformersEngine:
         backend = getattr(self.tokenizer, "backend_tokenizer", None)
         # The Rust decoder directly, when transformers' decode would add nothing to it (no space
         # clean-up): it runs twice per generated token.
-        self._decode_ids = backend.decode if backend is not None and not self.tokenizer.clean_up_tokenization_spaces else self.tokenizer.decode
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else min(self._eos_ids, default=None)
+        self._decode_ids = (
+            backend.decode
+            if backend is not None and not self.tokenizer.clean_up_tokenization_spaces
+            else self.tokenizer.decode
+        )
+        pad = (
+            self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else min(self._eos_ids, default=None)
+        )
         # Sampling comes from each request (and the profile), never from the checkpoint's own
         # generation_config.json, which generate() would otherwise merge in (top_k 50, penalties...).
-        self.model.generation_config = GenerationConfig(eos_token_id=sorted(self._eos_ids) or None, pad_token_id=pad, bos_token_id=model.generation_config.bos_token_id)
+        self.model.generation_config = GenerationConfig(
+            eos_token_id=sorted(self._eos_ids) or None,
+            pad_token_id=pad,
+            bos_token_id=model.generation_config.bos_token_id,
+        )
         self._warm_up(torch)
 
     def _warm_up(self, torch: Any) -> None:
@@ -74,7 +95,9 @@ class TransformersEngine:
         with torch.inference_mode():
             logits = self.model(torch.tensor([ids], device=self.device)).logits
         if not bool(torch.isfinite(logits).all()):
-            raise EngineError(f"the first forward pass gave NaN or infinite logits ({self.dtype} on {self.device}): try --dtype float32")
+            raise EngineError(
+                f"the first forward pass gave NaN or infinite logits ({self.dtype} on {self.device}): try --dtype float32"
+            )
 
     @property
     def has_chat_template(self) -> bool:
@@ -117,14 +140,25 @@ class TransformersEngine:
             if stops.stopped or job.cancelled:
                 raise _Done  # out of generate() now, rather than one more forward pass
 
-        sampling = {"do_sample": True, "temperature": s.temperature, "top_p": s.top_p, "top_k": s.top_k} if s.temperature > 0 else {"do_sample": False}
-        config = GenerationConfig(max_new_tokens=s.max_tokens, min_new_tokens=s.max_tokens if s.ignore_eos else None, **sampling)
+        sampling = (
+            {"do_sample": True, "temperature": s.temperature, "top_p": s.top_p, "top_k": s.top_k}
+            if s.temperature > 0
+            else {"do_sample": False}
+        )
+        config = GenerationConfig(
+            max_new_tokens=s.max_tokens, min_new_tokens=s.max_tokens if s.ignore_eos else None, **sampling
+        )
         if s.seed is not None:
             torch.manual_seed(s.seed)  # one generation thread: the global generator is ours
         prompt = torch.tensor([job.prompt_ids], device=self.device)
         try:
             with torch.inference_mode():
-                self.model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), generation_config=config, streamer=_Streamer(on_token))
+                self.model.generate(
+                    input_ids=prompt,
+                    attention_mask=torch.ones_like(prompt),
+                    generation_config=config,
+                    streamer=_Streamer(on_token),
+                )
         except _Done:
             pass
         except torch.cuda.OutOfMemoryError:

@@ -13,8 +13,9 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable, Protocol
+from typing import Protocol
 
 from gpu_preflight.serve.metrics import Metrics
 
@@ -44,7 +45,9 @@ class Job:
     the event loop iterates ``stream()``. Text is handed over in batches: the loop is woken
     once per batch, not once per token, so a busy loop never falls behind."""
 
-    def __init__(self, prompt_ids: list[int], sampling: Sampling, loop: asyncio.AbstractEventLoop, streaming: bool = True):
+    def __init__(
+        self, prompt_ids: list[int], sampling: Sampling, loop: asyncio.AbstractEventLoop, streaming: bool = True
+    ):
         self.prompt_ids = prompt_ids
         self.sampling = sampling
         self.streaming = streaming  # False: the loop is woken only at the end, not per token
@@ -121,7 +124,13 @@ class QueueFull(Exception):
 
 
 class Scheduler:
-    def __init__(self, engine: Engine, max_waiting: int, metrics: Metrics, on_load_failure: Callable[[str], None] = lambda why: None):
+    def __init__(
+        self,
+        engine: Engine,
+        max_waiting: int,
+        metrics: Metrics,
+        on_load_failure: Callable[[str], None] = lambda why: None,
+    ):
         self.engine = engine
         self.max_waiting = max_waiting
         self.metrics = metrics

@@ -16,8 +16,8 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.fit import Model, resolve_model
@@ -36,14 +36,20 @@ WEIGHT_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja", "*.tik
 def launch(args: argparse.Namespace) -> int:
     _check_flags(args)
     request = Request(
-        device=args.device, engine=args.engine, dtype=parse_dtype(args.dtype), max_context=args.max_context,
-        memory_share=args.memory_share, preflight=not args.no_preflight,
+        device=args.device,
+        engine=args.engine,
+        dtype=parse_dtype(args.dtype),
+        max_context=args.max_context,
+        memory_share=args.memory_share,
+        preflight=not args.no_preflight,
     )
     model = resolve_model(args.model, timeout=args.hub_timeout)
     host = _probe(args)
     decision = decide(model, host, request, read_cpu(), vllm_installed=installed("vllm"), db=getattr(args, "db", None))
     if not _is_loopback(args.host) and not args.api_key:
-        decision.warnings.append(f"listening on {args.host} without --api-key: anyone who can reach this port can use the model")
+        decision.warnings.append(
+            f"listening on {args.host} without --api-key: anyone who can reach this port can use the model"
+        )
     plan = _plan(args, model, decision)
 
     for line in decision.warnings:
@@ -86,7 +92,9 @@ def _check_flags(args: argparse.Namespace) -> None:
         raise UsageError(f"--port must be 0-65535, got {args.port}")
     what_if = args.snapshot or args.nvidia_smi_xml or args.assume_driver or args.assume_gpu
     if what_if and not args.dry_run:
-        raise UsageError("--snapshot, --nvidia-smi-xml and --assume-* describe another machine: use them with --dry-run")
+        raise UsageError(
+            "--snapshot, --nvidia-smi-xml and --assume-* describe another machine: use them with --dry-run"
+        )
     if args.hub_timeout <= 0:
         raise UsageError("--hub-timeout must be a positive number of seconds")
 
@@ -109,7 +117,14 @@ def _plan(args: argparse.Namespace, model: Model, decision: Decision) -> Plan:
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     command = None
     if decision.engine == "vllm" and decision.hardware is not None:
-        launch = vllm.Launch(str(directory) if directory else model.id, served, args.host, args.port, args.api_key, args.trust_remote_code)
+        launch = vllm.Launch(
+            str(directory) if directory else model.id,
+            served,
+            args.host,
+            args.port,
+            args.api_key,
+            args.trust_remote_code,
+        )
         command = vllm.build_command(launch, decision.hardware)
     return Plan(decision, model.id, served, f"http://{shown_host}:{args.port}", profile, system_prompt, command)
 
@@ -122,7 +137,9 @@ def _profile(name: str, model: Model, directory: Path | None, text: str) -> Prof
         if found is None:
             from gpu_preflight.serve.data import profiles
 
-            raise UsageError(f"--profile {name!r}: unknown (choose auto, none, or one of {', '.join(p.id for p in profiles())})")
+            raise UsageError(
+                f"--profile {name!r}: unknown (choose auto, none, or one of {', '.join(p.id for p in profiles())})"
+            )
         return found
     names = [model.id, text] + ([directory.name] if directory else [])
     return find_profile(*names) or model_default_profile(model.id, directory)
@@ -147,7 +164,9 @@ def _run_vllm(plan: Plan) -> int:
     if not installed("vllm"):
         _say(f"--engine vllm: vLLM is not installed in this Python ({sys.executable}): {vllm.INSTALL_HINT}")
         return 1
-    _say("vLLM serves /v1, /health and /metrics itself; /preflight is the built-in engine's (this report: preflight doctor)")
+    _say(
+        "vLLM serves /v1, /health and /metrics itself; /preflight is the built-in engine's (this report: preflight doctor)"
+    )
     vllm.become_vllm(plan.command)
     return 1  # not reached: exec replaced this process
 
@@ -164,7 +183,9 @@ def _run_built_in(args: argparse.Namespace, model: Model, weights: str, plan: Pl
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     hardware = plan.decision.hardware
     engine = TransformersEngine(weights, hardware.device, hardware.dtype, hardware.memory_share, args.trust_remote_code)
-    metrics = Metrics({"model": plan.served_name, "engine": "transformers", "device": hardware.device, "dtype": hardware.dtype})
+    metrics = Metrics(
+        {"model": plan.served_name, "engine": "transformers", "device": hardware.device, "dtype": hardware.dtype}
+    )
     state = {"exit": 0}
     server: uvicorn.Server | None = None
 
@@ -178,15 +199,25 @@ def _run_built_in(args: argparse.Namespace, model: Model, weights: str, plan: Pl
     metrics.gauge("requests_waiting", "Requests in the queue, not yet generating", lambda: scheduler.waiting)
     metrics.gauge("requests_running", "Requests generating now", lambda: scheduler.running)
     metrics.gauge("ready", "1 once a real forward pass succeeded", lambda: 1 if scheduler.state == "ready" else 0)
-    metrics.gauge("max_context_tokens", "Context per sequence (prompt plus output) derived for this server", lambda: hardware.max_context)
+    metrics.gauge(
+        "max_context_tokens",
+        "Context per sequence (prompt plus output) derived for this server",
+        lambda: hardware.max_context,
+    )
     profile = plan.profile
     defaults = Defaults(
-        model_name=plan.served_name, accepted_names=frozenset({plan.served_name, args.model, model.id}),
-        max_context=hardware.max_context, sampling=profile.sampling, system_prompt=plan.system_prompt, max_new_tokens=profile.max_new_tokens,
+        model_name=plan.served_name,
+        accepted_names=frozenset({plan.served_name, args.model, model.id}),
+        max_context=hardware.max_context,
+        sampling=profile.sampling,
+        system_prompt=plan.system_prompt,
+        max_new_tokens=profile.max_new_tokens,
     )
     preflight = {**plan.decision.report.to_dict(), "serve": plan.to_dict()}
     service = Service(engine, scheduler, defaults, metrics, preflight, args.api_key)
-    config = uvicorn.Config(create_app(service), host=args.host, port=args.port, log_level="info", access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        create_app(service), host=args.host, port=args.port, log_level="info", access_log=False, lifespan="on"
+    )
     server = uvicorn.Server(config)
     exporter = _start_monitor(args, scheduler) if args.monitor is not None else None
     try:
@@ -201,7 +232,9 @@ def _run_built_in(args: argparse.Namespace, model: Model, weights: str, plan: Pl
 def _start_monitor(args: argparse.Namespace, scheduler):
     from gpu_preflight.monitor import NvmlSource, start_exporter
 
-    exporter = start_exporter(args.monitor, NvmlSource(), interval=1.0, addr=args.host, requests_waiting=lambda: scheduler.waiting)
+    exporter = start_exporter(
+        args.monitor, NvmlSource(), interval=1.0, addr=args.host, requests_waiting=lambda: scheduler.waiting
+    )
     log.info("GPU metrics on http://%s:%d/metrics", args.host, exporter.port)
     return exporter
 
@@ -227,7 +260,9 @@ def _check_port_free(host: str, port: int) -> None:
         try:
             sock.bind((host.strip("[]"), port))
         except OSError as exc:
-            raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): choose another --port or --host") from None
+            raise UsageError(
+                f"cannot listen on {host}:{port} ({exc.strerror or exc}): choose another --port or --host"
+            ) from None
 
 
 def _local_weights(model: Model) -> str:
@@ -241,13 +276,17 @@ def _local_weights(model: Model) -> str:
     except Exception:  # noqa: BLE001 - not in the cache: download below
         pass
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
-        raise UsageError(f"{model.id}: the weights are not in the Hugging Face cache and HF_HUB_OFFLINE is set: give a local directory with the model")
+        raise UsageError(
+            f"{model.id}: the weights are not in the Hugging Face cache and HF_HUB_OFFLINE is set: give a local directory with the model"
+        )
     _say(f"downloading {model.id} from the Hugging Face Hub")
     try:
         return snapshot_download(model.id, allow_patterns=WEIGHT_FILES)
     except Exception as exc:  # noqa: BLE001 - network, auth, missing repo: one line either way
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        raise UsageError(f"{model.id}: cannot download the weights from the Hugging Face Hub ({reason}); no network? give a local directory with the model, or set HF_ENDPOINT / HF_TOKEN") from None
+        raise UsageError(
+            f"{model.id}: cannot download the weights from the Hugging Face Hub ({reason}); no network? give a local directory with the model, or set HF_ENDPOINT / HF_TOKEN"
+        ) from None
 
 
 def _is_loopback(host: str) -> bool:

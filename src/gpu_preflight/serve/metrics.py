@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import defaultdict
-from typing import Callable
+from collections.abc import Callable
 
 PREFIX = "preflight_serve"
 TTFT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -64,18 +64,34 @@ class Metrics:
         with self._lock:
             lines: list[str] = []
             _family(lines, "info", "gauge", "The served model and the settings derived for it", [(self.info, 1)])
-            _family(lines, "requests_total", "counter", "HTTP requests by endpoint and status", [({"endpoint": e, "status": s}, n) for (e, s), n in sorted(self.requests.items())])
-            _family(lines, "errors_total", "counter", "Error responses by OpenAI error type", [({"type": t}, n) for t, n in sorted(self.errors.items())])
+            _family(
+                lines,
+                "requests_total",
+                "counter",
+                "HTTP requests by endpoint and status",
+                [({"endpoint": e, "status": s}, n) for (e, s), n in sorted(self.requests.items())],
+            )
+            _family(
+                lines,
+                "errors_total",
+                "counter",
+                "Error responses by OpenAI error type",
+                [({"type": t}, n) for t, n in sorted(self.errors.items())],
+            )
             _family(lines, "prompt_tokens_total", "counter", "Prompt tokens processed", [({}, self.prompt_tokens)])
             _family(lines, "generation_tokens_total", "counter", "Tokens generated", [({}, self.generation_tokens)])
-            _histogram(lines, "time_to_first_token_seconds", "From request accepted to first generated token", self.ttft)
+            _histogram(
+                lines, "time_to_first_token_seconds", "From request accepted to first generated token", self.ttft
+            )
             _histogram(lines, "request_latency_seconds", "From request accepted to last generated token", self.latency)
         for name, (help_text, read) in self.gauges.items():
             _family(lines, name, "gauge", help_text, [({}, read())])
         return "\n".join(lines) + "\n"
 
 
-def _family(lines: list[str], name: str, kind: str, help_text: str, samples: list[tuple[dict[str, str], float]]) -> None:
+def _family(
+    lines: list[str], name: str, kind: str, help_text: str, samples: list[tuple[dict[str, str], float]]
+) -> None:
     full = f"{PREFIX}_{name}"
     lines += [f"# HELP {full} {help_text}", f"# TYPE {full} {kind}"]
     lines += [f"{full}{_labels(labels)} {_number(value)}" for labels, value in samples]
@@ -86,7 +102,11 @@ def _histogram(lines: list[str], name: str, help_text: str, histogram: Histogram
     lines += [f"# HELP {full} {help_text}", f"# TYPE {full} histogram"]
     for bound, count in zip(histogram.buckets, histogram.counts):
         lines.append(f'{full}_bucket{{le="{_number(bound)}"}} {count}')
-    lines += [f'{full}_bucket{{le="+Inf"}} {histogram.total}', f"{full}_sum {_number(histogram.sum)}", f"{full}_count {histogram.total}"]
+    lines += [
+        f'{full}_bucket{{le="+Inf"}} {histogram.total}',
+        f"{full}_sum {_number(histogram.sum)}",
+        f"{full}_count {histogram.total}",
+    ]
 
 
 def _labels(labels: dict[str, str]) -> str:

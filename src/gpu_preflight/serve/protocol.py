@@ -19,7 +19,15 @@ COMPLETIONS_DEFAULT_MAX_TOKENS = 16  # OpenAI's default for /v1/completions
 class ApiError(Exception):
     """An error response in OpenAI's format: {"error": {"message", "type", "param", "code"}}."""
 
-    def __init__(self, status: int, message: str, type: str = "invalid_request_error", param: str | None = None, code: str | None = None, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status, self.message, self.type, self.param, self.code = status, message, type, param, code
         self.headers = headers or {}
@@ -72,7 +80,9 @@ def parse_completion(body: Any, defaults: Defaults) -> tuple[str, Options]:
         prompt = prompt[0]
     if not isinstance(prompt, str):
         raise ApiError(400, "prompt must be a string (one prompt per request)", param="prompt")
-    asked = [key for key in ("echo", "suffix") if body.get(key)] + (["best_of"] if body.get("best_of") not in (None, 1) else [])
+    asked = [key for key in ("echo", "suffix") if body.get(key)] + (
+        ["best_of"] if body.get("best_of") not in (None, 1) else []
+    )
     if asked:
         raise ApiError(400, f"{asked[0]} is not supported by this server", param=asked[0])
     return prompt, options
@@ -83,19 +93,25 @@ def sampling_for(options: Options, prompt_tokens: int, defaults: Defaults, defau
     room = defaults.max_context - prompt_tokens
     if room < 1:
         raise ApiError(
-            400, f"the prompt is {prompt_tokens} tokens; this server's context is {defaults.max_context} tokens (prompt plus output), which leaves no room to generate",
-            param="messages", code="context_length_exceeded",
+            400,
+            f"the prompt is {prompt_tokens} tokens; this server's context is {defaults.max_context} tokens (prompt plus output), which leaves no room to generate",
+            param="messages",
+            code="context_length_exceeded",
         )
     if options.max_tokens is None:
         max_tokens = min(room, default_max_tokens) if default_max_tokens else room
     elif options.max_tokens > room:
         raise ApiError(
-            400, f"max_tokens {options.max_tokens} plus the prompt's {prompt_tokens} tokens exceed this server's context of {defaults.max_context} tokens: ask for at most {room}",
-            param="max_tokens", code="context_length_exceeded",
+            400,
+            f"max_tokens {options.max_tokens} plus the prompt's {prompt_tokens} tokens exceed this server's context of {defaults.max_context} tokens: ask for at most {room}",
+            param="max_tokens",
+            code="context_length_exceeded",
         )
     else:
         max_tokens = options.max_tokens
-    return Sampling(max_tokens, options.temperature, options.top_p, options.top_k, options.stop, options.seed, options.ignore_eos)
+    return Sampling(
+        max_tokens, options.temperature, options.top_p, options.top_k, options.stop, options.seed, options.ignore_eos
+    )
 
 
 def _object(body: Any) -> dict[str, Any]:
@@ -107,7 +123,12 @@ def _object(body: Any) -> dict[str, Any]:
 def _options(body: dict[str, Any], defaults: Defaults) -> Options:
     model = body.get("model")
     if model is not None and model not in defaults.accepted_names:
-        raise ApiError(400, f"the model {model!r} does not exist on this server; it serves {defaults.model_name!r}", param="model", code="model_not_found")
+        raise ApiError(
+            400,
+            f"the model {model!r} does not exist on this server; it serves {defaults.model_name!r}",
+            param="model",
+            code="model_not_found",
+        )
     n = _integer(body, "n", 1, None)
     if n not in (None, 1):
         raise ApiError(400, "n must be 1: this server returns one choice per request", param="n")
@@ -150,9 +171,15 @@ def _messages(value: Any) -> list[dict[str, str]]:
 def _content(value: Any, index: int) -> str:
     if value is None or isinstance(value, str):
         return value or ""
-    if isinstance(value, list) and all(isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str) for part in value):
+    if isinstance(value, list) and all(
+        isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str) for part in value
+    ):
         return "".join(part["text"] for part in value)
-    raise ApiError(400, f"messages[{index}].content must be text: a string or a list of text parts", param=f"messages[{index}].content")
+    raise ApiError(
+        400,
+        f"messages[{index}].content must be text: a string or a list of text parts",
+        param=f"messages[{index}].content",
+    )
 
 
 def _stop(value: Any) -> tuple[str, ...]:
@@ -168,7 +195,12 @@ def _number(body: dict[str, Any], key: str, low: float, high: float, low_open: b
     value = body.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (low < value if low_open else low <= value) or value > high:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (low < value if low_open else low <= value)
+        or value > high
+    ):
         bound = f"({low:g}, {high:g}]" if low_open else f"[{low:g}, {high:g}]"
         raise ApiError(400, f"{key} must be a number in {bound}, got {json.dumps(value)}", param=key)
     return float(value)
@@ -178,7 +210,12 @@ def _integer(body: dict[str, Any], key: str, low: int | None, high: int | None) 
     value = body.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or (low is not None and value < low) or (high is not None and value > high):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or (low is not None and value < low)
+        or (high is not None and value > high)
+    ):
         floor = f" of at least {low}" if low is not None else ""
         raise ApiError(400, f"{key} must be an integer{floor}, got {json.dumps(value)}", param=key)
     return value
@@ -207,20 +244,42 @@ def now() -> int:
 
 
 def usage(outcome: Outcome) -> dict[str, int]:
-    return {"prompt_tokens": outcome.prompt_tokens, "completion_tokens": outcome.completion_tokens, "total_tokens": outcome.prompt_tokens + outcome.completion_tokens}
+    return {
+        "prompt_tokens": outcome.prompt_tokens,
+        "completion_tokens": outcome.completion_tokens,
+        "total_tokens": outcome.prompt_tokens + outcome.completion_tokens,
+    }
 
 
-def chat_completion(id: str, created: int, model: str, content: str, reasoning: str | None, outcome: Outcome) -> dict[str, Any]:
+def chat_completion(
+    id: str, created: int, model: str, content: str, reasoning: str | None, outcome: Outcome
+) -> dict[str, Any]:
     message = {"role": "assistant", "content": content, "reasoning_content": reasoning}
     return {
-        "id": id, "object": "chat.completion", "created": created, "model": model,
+        "id": id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
         "choices": [{"index": 0, "message": message, "finish_reason": outcome.finish_reason, "logprobs": None}],
         "usage": usage(outcome),
     }
 
 
-def chat_chunk(id: str, created: int, model: str, delta: dict[str, str], finish_reason: str | None = None, with_usage_field: bool = False) -> dict[str, Any]:
-    chunk = {"id": id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}]}
+def chat_chunk(
+    id: str,
+    created: int,
+    model: str,
+    delta: dict[str, str],
+    finish_reason: str | None = None,
+    with_usage_field: bool = False,
+) -> dict[str, Any]:
+    chunk = {
+        "id": id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}],
+    }
     if with_usage_field:
         chunk["usage"] = None  # OpenAI sends null on every chunk but the last when usage is asked for
     return chunk
@@ -232,7 +291,10 @@ def usage_chunk(id: str, created: int, model: str, object: str, outcome: Outcome
 
 def completion(id: str, created: int, model: str, text: str, outcome: Outcome) -> dict[str, Any]:
     return {
-        "id": id, "object": "text_completion", "created": created, "model": model,
+        "id": id,
+        "object": "text_completion",
+        "created": created,
+        "model": model,
         "choices": [{"index": 0, "text": text, "finish_reason": outcome.finish_reason, "logprobs": None}],
         "usage": usage(outcome),
     }
@@ -256,15 +318,34 @@ class ChunkTemplate:
         return f"data: {self._before}{json.dumps(text)}{self._after}\n\n".encode()
 
 
-def completion_chunk(id: str, created: int, model: str, text: str, finish_reason: str | None = None, with_usage_field: bool = False) -> dict[str, Any]:
-    chunk = {"id": id, "object": "text_completion", "created": created, "model": model, "choices": [{"index": 0, "text": text, "finish_reason": finish_reason, "logprobs": None}]}
+def completion_chunk(
+    id: str, created: int, model: str, text: str, finish_reason: str | None = None, with_usage_field: bool = False
+) -> dict[str, Any]:
+    chunk = {
+        "id": id,
+        "object": "text_completion",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "text": text, "finish_reason": finish_reason, "logprobs": None}],
+    }
     if with_usage_field:
         chunk["usage"] = None
     return chunk
 
 
 def model_list(model: str, created: int, max_context: int) -> dict[str, Any]:
-    return {"object": "list", "data": [{"id": model, "object": "model", "created": created, "owned_by": "gpu-preflight", "max_model_len": max_context}]}
+    return {
+        "object": "list",
+        "data": [
+            {
+                "id": model,
+                "object": "model",
+                "created": created,
+                "owned_by": "gpu-preflight",
+                "max_model_len": max_context,
+            }
+        ],
+    }
 
 
 def sse(document: dict[str, Any] | str) -> bytes:

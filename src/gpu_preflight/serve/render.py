@@ -55,7 +55,11 @@ def settings_lines(plan: Plan) -> list[str]:
         if hw.memory_share is not None:
             lines.append(f"memory share {hw.memory_share:g}: {hw.why.get('memory_share', '')}")
     sampling = ", ".join(f"{k} {v:g}" for k, v in plan.profile.sampling.items())
-    most = f"up to {plan.profile.max_new_tokens} new tokens (capped by the context)" if plan.profile.max_new_tokens else "new tokens up to the rest of the context"
+    most = (
+        f"up to {plan.profile.max_new_tokens} new tokens (capped by the context)"
+        if plan.profile.max_new_tokens
+        else "new tokens up to the rest of the context"
+    )
     origin = f"profile {plan.profile.id}" if plan.profile.id in {p.id for p in profiles()} else plan.profile.source
     lines.append(f"request defaults: {sampling}; {most} ({origin})")
     lines.append(f"system prompt: {plan.system_prompt!r}" if plan.system_prompt else "system prompt: none")

@@ -24,10 +24,10 @@ import math
 from dataclasses import dataclass, field
 
 from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.host import Gpu
 from gpu_preflight.fit import MemoryPlan, Model, plan_memory
 from gpu_preflight.fit.data import canonical_dtype
 from gpu_preflight.fit.plan import GIB, MIB, dtype_supported
-from gpu_preflight.core.host import Gpu
 from gpu_preflight.serve import data
 from gpu_preflight.serve.machine import CpuFacts
 
@@ -49,9 +49,16 @@ class Hardware:
 
     def to_dict(self) -> dict:
         return {
-            "device": self.device, "dtype": self.dtype, "max_context": self.max_context, "memory_share": self.memory_share,
-            "gpu": None if self.gpu is None else {"index": self.gpu.index, "name": self.gpu.name, "compute_capability": self.gpu.compute_capability},
-            "budget_bytes": self.budget_bytes, "planned_bytes": self.plan.breakdown(self.max_context, 1, self.gpu).total, "why": self.why,
+            "device": self.device,
+            "dtype": self.dtype,
+            "max_context": self.max_context,
+            "memory_share": self.memory_share,
+            "gpu": None
+            if self.gpu is None
+            else {"index": self.gpu.index, "name": self.gpu.name, "compute_capability": self.gpu.compute_capability},
+            "budget_bytes": self.budget_bytes,
+            "planned_bytes": self.plan.breakdown(self.max_context, 1, self.gpu).total,
+            "why": self.why,
         }
 
 
@@ -61,11 +68,21 @@ def parse_dtype(text: str | None) -> str | None:
         return None
     name = canonical_dtype(text)
     if name not in SERVABLE_DTYPES:
-        raise UsageError(f"--dtype {text!r}: serve takes auto, {', '.join(SERVABLE_DTYPES)} (a quantised checkpoint loads as stored with --dtype auto)")
+        raise UsageError(
+            f"--dtype {text!r}: serve takes auto, {', '.join(SERVABLE_DTYPES)} (a quantised checkpoint loads as stored with --dtype auto)"
+        )
     return name
 
 
-def derive_gpu(model: Model, gpu: Gpu, engine: str, *, dtype: str | None = None, max_context: int | None = None, memory_share: float | None = None) -> Hardware:
+def derive_gpu(
+    model: Model,
+    gpu: Gpu,
+    engine: str,
+    *,
+    dtype: str | None = None,
+    max_context: int | None = None,
+    memory_share: float | None = None,
+) -> Hardware:
     why = {}
     if dtype is None:
         dtype, why["dtype"] = gpu_dtype(model.architecture.config_dtype, gpu.compute_capability)
@@ -76,7 +93,9 @@ def derive_gpu(model: Model, gpu: Gpu, engine: str, *, dtype: str | None = None,
     budget = math.floor(share * total) if total is not None else None
     planning = "vllm" if engine == "vllm" else "transformers"
     options = {"gpu_memory_utilization": share} if planning == "vllm" else {}
-    context, why["max_context"], plan = _context(model, dtype, planning, options, max_context, budget, gpu, f"{share:g} of GPU {gpu.index}'s {_gib(total)} GiB")
+    context, why["max_context"], plan = _context(
+        model, dtype, planning, options, max_context, budget, gpu, f"{share:g} of GPU {gpu.index}'s {_gib(total)} GiB"
+    )
     return Hardware("cuda", dtype, context, share, plan, gpu, budget, why)
 
 
@@ -89,9 +108,14 @@ def derive_cpu(model: Model, cpu: CpuFacts, *, dtype: str | None = None, max_con
         dtype, why["dtype"] = cpu_dtype(model.architecture.config_dtype, cpu.flags)
         context, reason, plan = _context(model, dtype, "transformers", {}, max_context, budget, None, where)
         if context == 0 and dtype == "float32":
-            narrower, narrower_reason, narrower_plan = _context(model, "bfloat16", "transformers", {}, max_context, budget, None, where)
+            narrower, narrower_reason, narrower_plan = _context(
+                model, "bfloat16", "transformers", {}, max_context, budget, None, where
+            )
             if narrower:
-                dtype, why["dtype"] = "bfloat16", "float32 weights do not fit the available memory; bfloat16 halves them"
+                dtype, why["dtype"] = (
+                    "bfloat16",
+                    "float32 weights do not fit the available memory; bfloat16 halves them",
+                )
                 context, reason, plan = narrower, narrower_reason, narrower_plan
     else:
         why["dtype"] = "--dtype"
@@ -104,11 +128,18 @@ def gpu_dtype(checkpoint: str | None, compute_capability: str | None) -> tuple[s
     if checkpoint == "float16":
         return "float16", "the checkpoint's dtype"
     if dtype_supported("bfloat16", compute_capability):
-        why = "the checkpoint's dtype" if checkpoint == "bfloat16" else f"the checkpoint is {checkpoint or 'of unknown dtype'}: 16 bits halve weights and KV cache, and bfloat16 keeps float32's range"
+        why = (
+            "the checkpoint's dtype"
+            if checkpoint == "bfloat16"
+            else f"the checkpoint is {checkpoint or 'of unknown dtype'}: 16 bits halve weights and KV cache, and bfloat16 keeps float32's range"
+        )
         return "bfloat16", why
     if compute_capability is None:
         return "float16", "compute capability unknown: float16 runs on every GPU, bfloat16 needs 8.0"
-    return "float16", f"compute capability {compute_capability} < 8.0 has no bfloat16 arithmetic: float16 has the same size"
+    return (
+        "float16",
+        f"compute capability {compute_capability} < 8.0 has no bfloat16 arithmetic: float16 has the same size",
+    )
 
 
 def cpu_dtype(checkpoint: str | None, flags: frozenset[str]) -> tuple[str, str]:
@@ -116,7 +147,11 @@ def cpu_dtype(checkpoint: str | None, flags: frozenset[str]) -> tuple[str, str]:
     if checkpoint == "bfloat16" and native:
         return "bfloat16", f"the checkpoint's dtype, computed natively by this CPU ({', '.join(native)})"
     if checkpoint in ("bfloat16", "float16"):
-        lacking = "PyTorch emulates float16 on CPUs" if checkpoint == "float16" else "this CPU has no native bfloat16 (no avx512_bf16/amx_bf16)"
+        lacking = (
+            "PyTorch emulates float16 on CPUs"
+            if checkpoint == "float16"
+            else "this CPU has no native bfloat16 (no avx512_bf16/amx_bf16)"
+        )
         return "float32", f"{lacking}: float32 is exact for the {checkpoint} checkpoint and faster there"
     return "float32", "the checkpoint's dtype" if checkpoint == "float32" else "float32: exact, and native on every CPU"
 
@@ -133,7 +168,10 @@ def gpu_memory_share(gpu: Gpu, requested: float | None) -> tuple[float, str]:
     if free_share - rules["free_margin"] >= rules["memory_share"]:
         return rules["memory_share"], f"the default share; {free_share:.0%} of the GPU is free"
     share = max(rules["min_share"], math.floor((free_share - rules["free_margin"]) * 100) / 100)
-    return share, f"other processes hold {gpu.memory_used_mib} MiB: {free_share:.0%} is free, minus a {rules['free_margin']:.0%} margin"
+    return (
+        share,
+        f"other processes hold {gpu.memory_used_mib} MiB: {free_share:.0%} is free, minus a {rules['free_margin']:.0%} margin",
+    )
 
 
 def largest_context(plan: MemoryPlan, budget: int, upper: int, gpu: Gpu | None) -> int:
@@ -143,7 +181,16 @@ def largest_context(plan: MemoryPlan, budget: int, upper: int, gpu: Gpu | None) 
     return largest_satisfying(upper, lambda context: plan.breakdown(context, 1, gpu).total <= budget)
 
 
-def _context(model: Model, dtype: str, engine: str, options: dict, requested: int | None, budget: int | None, gpu: Gpu | None, where: str) -> tuple[int, str, MemoryPlan]:
+def _context(
+    model: Model,
+    dtype: str,
+    engine: str,
+    options: dict,
+    requested: int | None,
+    budget: int | None,
+    gpu: Gpu | None,
+    where: str,
+) -> tuple[int, str, MemoryPlan]:
     """(context, why, the plan at that context). A context of 0: not even the weights fit; the
     plan is then made at the model's limit so that the gate can say by how much."""
     model_max = model.architecture.max_position_embeddings

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 REPLACEMENT = "\ufffd"  # what a tokenizer decodes half of a multi-byte character to
@@ -23,7 +23,7 @@ class IncrementalDecoder:
 
     def push(self, token_id: int) -> str:
         self._ids.append(token_id)
-        text = self._decode(self._ids[self._prefix:])
+        text = self._decode(self._ids[self._prefix :])
         if len(text) <= len(self._prefix_text) or text.endswith(REPLACEMENT):
             return ""  # half a character, or a token that decodes to nothing yet
         delta = text[len(self._prefix_text) :]
@@ -33,7 +33,7 @@ class IncrementalDecoder:
 
     def flush(self) -> str:
         """What is still pending at the end (an incomplete character stays U+FFFD)."""
-        text = self._decode(self._ids[self._prefix:])
+        text = self._decode(self._ids[self._prefix :])
         return text[len(self._prefix_text) :] if len(text) > len(self._prefix_text) else ""
 
 

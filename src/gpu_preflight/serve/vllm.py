@@ -29,14 +29,23 @@ class Launch:
 
 def build_command(launch: Launch, hardware: Hardware, python: str = sys.executable) -> list[str]:
     argv = [
-        python, "-m", MODULE,
-        "--model", launch.model,
-        "--served-model-name", launch.served_name,
-        "--host", launch.host,
-        "--port", str(launch.port),
-        "--dtype", hardware.dtype,
-        "--max-model-len", str(hardware.max_context),
-        "--gpu-memory-utilization", f"{hardware.memory_share:g}",
+        python,
+        "-m",
+        MODULE,
+        "--model",
+        launch.model,
+        "--served-model-name",
+        launch.served_name,
+        "--host",
+        launch.host,
+        "--port",
+        str(launch.port),
+        "--dtype",
+        hardware.dtype,
+        "--max-model-len",
+        str(hardware.max_context),
+        "--gpu-memory-utilization",
+        f"{hardware.memory_share:g}",
     ]
     if launch.api_key:
         argv += ["--api-key", launch.api_key]

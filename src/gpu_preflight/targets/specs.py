@@ -32,8 +32,9 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Iterator, Union
+from typing import Any, Union
 from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -216,9 +217,7 @@ class Targets:
         return [t.to_dict() for t in self.items]
 
 
-def collect_targets(
-    torch: Iterable[str] = (), cuda: Iterable[str] = (), requirements: Iterable[str] = ()
-) -> Targets:
+def collect_targets(torch: Iterable[str] = (), cuda: Iterable[str] = (), requirements: Iterable[str] = ()) -> Targets:
     """The targets of repeated ``--torch``, ``--cuda`` and ``--requirements`` flags."""
     items: list[Target] = [parse_torch_spec(spec) for spec in torch]
     for path in requirements:
@@ -378,13 +377,12 @@ def _resolve(line: _TorchLine, indexes: _Indexes | None) -> TorchTarget:
         notes.append(f"{what} does not pin one release: pin it (e.g. torch==2.4.1) to have it judged")
     if indexes is not None and not line.direct_wheel:
         variant, index_url = _apply_indexes(variant, indexes, notes)
-    return TorchTarget(version, variant, index_url, line.source, line.pin is not None, line.specifier, line.marker,
-                       tuple(notes))
+    return TorchTarget(
+        version, variant, index_url, line.source, line.pin is not None, line.specifier, line.marker, tuple(notes)
+    )
 
 
-def _apply_indexes(
-    pinned_variant: str | None, indexes: _Indexes, notes: list[str]
-) -> tuple[str | None, str | None]:
+def _apply_indexes(pinned_variant: str | None, indexes: _Indexes, notes: list[str]) -> tuple[str | None, str | None]:
     """(variant, index_url) once pip has looked at the named indexes."""
     urls = ([indexes.primary] if indexes.primary else []) + indexes.extra
     offered = [(variant, url) for url in urls if (variant := index_url_variant(url))]
@@ -667,12 +665,22 @@ def _poetry_targets(data: dict[str, Any], text: str, path: str, label: str) -> l
     sources = [s for s in listed if isinstance(s, dict) and isinstance(s.get("url"), str)]
     named = {s["name"]: s["url"] for s in sources if isinstance(s.get("name"), str)}
     # Poetry searches primary sources (no priority given = primary) before PyPI.
-    primary = next((s["url"] for s in sources
-                    if s.get("priority", "primary") in ("primary", "default") and index_url_variant(s["url"])), None)
-    tables = [("tool.poetry.dependencies", _table(poetry, "dependencies")),
-              ("tool.poetry.dev-dependencies", _table(poetry, "dev-dependencies"))]
-    tables += [(f"tool.poetry.group.{g}.dependencies", _table(poetry, "group", g, "dependencies"))
-               for g in _table(poetry, "group")]
+    primary = next(
+        (
+            s["url"]
+            for s in sources
+            if s.get("priority", "primary") in ("primary", "default") and index_url_variant(s["url"])
+        ),
+        None,
+    )
+    tables = [
+        ("tool.poetry.dependencies", _table(poetry, "dependencies")),
+        ("tool.poetry.dev-dependencies", _table(poetry, "dev-dependencies")),
+    ]
+    tables += [
+        (f"tool.poetry.group.{g}.dependencies", _table(poetry, "group", g, "dependencies"))
+        for g in _table(poetry, "group")
+    ]
     targets = []
     for where, table in tables:
         for key, value in table.items():

@@ -16,8 +16,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gpu_preflight.report.db import db_document, render_db_text
     from gpu_preflight.knowledge import load_knowledge
+    from gpu_preflight.report.db import db_document, render_db_text
 
     document = db_document(load_knowledge(args.db))
     if args.json:

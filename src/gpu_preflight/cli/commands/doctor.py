@@ -44,15 +44,26 @@ def run(args: argparse.Namespace) -> int:
         from gpu_preflight.knowledge import load_knowledge
 
         image_facts = resolve_images(images, load_knowledge(args.db), host, registry_lookup=args.registry_lookup)
-    report = diagnose(host, targets, db=args.db, model_plan=plan, images=image_facts,
-                      require_cuda=images.require_cuda if images else (), container_mode="cdi" if args.cdi else None)
+    report = diagnose(
+        host,
+        targets,
+        db=args.db,
+        model_plan=plan,
+        images=image_facts,
+        require_cuda=images.require_cuda if images else (),
+        container_mode="cdi" if args.cdi else None,
+    )
     if args.requirements and not any(getattr(t, "source", "").startswith(tuple(args.requirements)) for t in targets):
         from gpu_preflight.core.findings import Finding, Severity
 
-        report.findings.append(Finding(
-            code="target-note", severity=Severity.INFO,
-            title=f"{', '.join(args.requirements)}: no torch pin found" + ("; judged what is installed instead" if not targets else ""),
-        ))
+        report.findings.append(
+            Finding(
+                code="target-note",
+                severity=Severity.INFO,
+                title=f"{', '.join(args.requirements)}: no torch pin found"
+                + ("; judged what is installed instead" if not targets else ""),
+            )
+        )
     if args.json:
         emit_json(report.to_dict())
     elif args.markdown:

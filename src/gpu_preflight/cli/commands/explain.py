@@ -11,14 +11,16 @@ HELP = "error log -> ranked root causes and fixes"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", nargs="?", default="-", metavar="FILE",
-                        help="the log to explain; '-' or nothing reads standard input")
+    parser.add_argument(
+        "file", nargs="?", default="-", metavar="FILE", help="the log to explain; '-' or nothing reads standard input"
+    )
     add_host_flags(parser)
     for group in parser._action_groups:  # the shared group says "default: this machine"; not here
         if group.title and group.title.startswith("HOST"):
             group.title = "HOST (default: none, only the log is used; --here probes this machine)"
-    parser.add_argument("--here", action="store_true",
-                        help="probe this machine and use it as the HOST (default: only the log is used)")
+    parser.add_argument(
+        "--here", action="store_true", help="probe this machine and use it as the HOST (default: only the log is used)"
+    )
     add_db_flag(parser)
     parser.add_argument("--json", action="store_true", help="the gpu-preflight/explanation/v1 document")
 

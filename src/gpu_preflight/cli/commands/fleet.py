@@ -25,21 +25,37 @@ HELP = "judge many hosts (probe documents, nvidia-smi XML, Kubernetes nodes) for
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "hostfiles", nargs="*", metavar="HOSTFILE",
+        "hostfiles",
+        nargs="*",
+        metavar="HOSTFILE",
         help="probe --json documents, nvidia-smi -q -x dumps, JSON Lines files, directories of them, or - (stdin)",
     )
     parser.add_argument(
-        "--k8s-nodes", metavar="FILE", action="append", default=[],
+        "--k8s-nodes",
+        metavar="FILE",
+        action="append",
+        default=[],
         help="'kubectl get nodes -o json' output or GPU Feature Discovery labels (JSON, YAML excerpt, key=value lines); repeatable",
     )
     add_target_flags(parser)
     add_db_flag(parser)
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="the gpu-preflight/fleet/v1 document")
-    output.add_argument("--affinity", action="store_true", help="print only the nodeAffinity YAML of the nodes that can run the target")
-    output.add_argument("--kubectl", action="store_true", help="print only the 'kubectl label node' commands for those nodes")
-    parser.add_argument("--label", metavar="KEY=VALUE", default=None, help="the label the kubectl commands set (default gpu-preflight/ok=true)")
-    parser.add_argument("--strict", action="store_true", help="warnings fail too (exit 1, and such nodes are not ready)")
+    output.add_argument(
+        "--affinity", action="store_true", help="print only the nodeAffinity YAML of the nodes that can run the target"
+    )
+    output.add_argument(
+        "--kubectl", action="store_true", help="print only the 'kubectl label node' commands for those nodes"
+    )
+    parser.add_argument(
+        "--label",
+        metavar="KEY=VALUE",
+        default=None,
+        help="the label the kubectl commands set (default gpu-preflight/ok=true)",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="warnings fail too (exit 1, and such nodes are not ready)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     from gpu_preflight.fleet import judge, placement, render, sources
 
     if not (args.hostfiles or args.k8s_nodes):
-        raise UsageError("give HOSTFILEs (probe --json documents, nvidia-smi -q -x dumps, directories) or --k8s-nodes FILE")
+        raise UsageError(
+            "give HOSTFILEs (probe --json documents, nvidia-smi -q -x dumps, directories) or --k8s-nodes FILE"
+        )
     label = placement.check_label(args.label or placement.DEFAULT_LABEL)
     targets = targets_from_args(args)  # parsed first: a typo should not cost reading the fleet
     requests = image_requests_from_args(args)
@@ -58,13 +76,21 @@ def run(args: argparse.Namespace) -> int:
         from gpu_preflight.images import resolve_images
         from gpu_preflight.knowledge import load_knowledge
 
-        images = resolve_images(requests, load_knowledge(args.db), None, registry_lookup=args.registry_lookup)  # once, for linux/amd64
+        images = resolve_images(
+            requests, load_knowledge(args.db), None, registry_lookup=args.registry_lookup
+        )  # once, for linux/amd64
     sources.check_paths([*args.hostfiles, *args.k8s_nodes])
     if [*args.hostfiles, *args.k8s_nodes].count("-") > 1:
         raise UsageError("standard input (-) can be read only once")
     items = chain(sources.read_hostfiles(args.hostfiles), *(sources.read_k8s_nodes(p) for p in args.k8s_nodes))
-    report = judge.survey(items, targets, db=args.db, strict=args.strict, images=images,
-                          require_cuda=requests.require_cuda if requests else ())
+    report = judge.survey(
+        items,
+        targets,
+        db=args.db,
+        strict=args.strict,
+        images=images,
+        require_cuda=requests.require_cuda if requests else (),
+    )
     if not report.hosts and not report.skipped and report.unreadable:
         raise UsageError(f"no host could be read: {report.unreadable[0].message}")
     for line in render.unreadable_warnings(report):
@@ -75,7 +101,9 @@ def run(args: argparse.Namespace) -> int:
     elif args.affinity:
         sys.stdout.write(placement.node_affinity_yaml(judge.affinity_names(ready)))
     elif args.kubectl:
-        sys.stdout.write("".join(line + "\n" for line in placement.kubectl_label_commands([h.name for h in ready], label)))
+        sys.stdout.write(
+            "".join(line + "\n" for line in placement.kubectl_label_commands([h.name for h in ready], label))
+        )
     else:
         sys.stdout.write(render.render_text(report, label))
     return report.exit_code()

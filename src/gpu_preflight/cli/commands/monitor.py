@@ -47,13 +47,43 @@ def _port(text: str) -> int:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--interval", type=_positive_seconds, metavar="S", help=f"seconds between samples (default {DEFAULT_INTERVAL_S:g}; a replay is read without pause unless this is given)")
-    parser.add_argument("--count", type=_positive_count, metavar="N", help="stop after N samples (default: until Ctrl-C, or the end of a replay)")
+    parser.add_argument(
+        "--interval",
+        type=_positive_seconds,
+        metavar="S",
+        help=f"seconds between samples (default {DEFAULT_INTERVAL_S:g}; a replay is read without pause unless this is given)",
+    )
+    parser.add_argument(
+        "--count",
+        type=_positive_count,
+        metavar="N",
+        help="stop after N samples (default: until Ctrl-C, or the end of a replay)",
+    )
     parser.add_argument("--json", action="store_true", help="one gpu-preflight/sample/v1 JSON object per line")
-    parser.add_argument("--prometheus", type=_port, metavar="PORT", help="also serve Prometheus metrics on PORT (needs: pip install 'gpu-preflight[monitor]')")
-    parser.add_argument("--listen", default="0.0.0.0", metavar="ADDR", help="address the --prometheus exporter listens on (default 0.0.0.0)")
-    parser.add_argument("--replay", metavar="FILE", help="read samples from FILE ('-': stdin) instead of NVML: JSON lines written by --json, or 'nvidia-smi --query-gpu=... --format=csv' output")
-    parser.add_argument("--timeout", type=_positive_seconds, default=10.0, metavar="S", help="how long one NVML sample may take before the GPU is called hung (default 10)")
+    parser.add_argument(
+        "--prometheus",
+        type=_port,
+        metavar="PORT",
+        help="also serve Prometheus metrics on PORT (needs: pip install 'gpu-preflight[monitor]')",
+    )
+    parser.add_argument(
+        "--listen",
+        default="0.0.0.0",
+        metavar="ADDR",
+        help="address the --prometheus exporter listens on (default 0.0.0.0)",
+    )
+    parser.add_argument(
+        "--replay",
+        metavar="FILE",
+        help="read samples from FILE ('-': stdin) instead of NVML: JSON lines written by --json, or 'nvidia-smi --query-gpu=... --format=csv' output",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=10.0,
+        metavar="S",
+        help="how long one NVML sample may take before the GPU is called hung (default 10)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,7 +114,10 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"\npreflight: stopped after {taken} sample(s)", file=sys.stderr)
     except NvmlUnavailable as exc:
-        print(f"preflight: {exc}. Is the NVIDIA driver installed, and are the GPUs visible to this process or container? (--replay FILE reads a recording instead)", file=sys.stderr)
+        print(
+            f"preflight: {exc}. Is the NVIDIA driver installed, and are the GPUs visible to this process or container? (--replay FILE reads a recording instead)",
+            file=sys.stderr,
+        )
         return 1
     except SourceError as exc:
         print(f"preflight: {exc} (after {taken} sample(s))", file=sys.stderr)

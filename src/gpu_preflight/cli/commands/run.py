@@ -51,7 +51,7 @@ class _Capture:
                     del self.tail[: len(self.tail) - self.half]
 
     def data(self) -> bytes:
-        tail = bytes(self.tail[-self.half:])
+        tail = bytes(self.tail[-self.half :])
         return bytes(self.head) + (b"\n" if tail and self.head and not self.head.endswith(b"\n") else b"") + tail
 
 
@@ -92,8 +92,10 @@ def run(args: argparse.Namespace) -> int:
         return 127
     # One capture per stream: interleaved chunks would split lines ("...on the device" + "hello\n").
     captures = (_Capture(KEEP_BYTES // 2), _Capture(KEEP_BYTES // 2))
-    pumps = [threading.Thread(target=_pump, args=(child.stdout, sys.stdout, captures[0]), daemon=True),
-             threading.Thread(target=_pump, args=(child.stderr, sys.stderr, captures[1]), daemon=True)]
+    pumps = [
+        threading.Thread(target=_pump, args=(child.stdout, sys.stdout, captures[0]), daemon=True),
+        threading.Thread(target=_pump, args=(child.stderr, sys.stderr, captures[1]), daemon=True),
+    ]
     for pump in pumps:
         pump.start()
     try:

@@ -12,25 +12,101 @@ DEFAULT_MODEL = "WeiboAI/VibeThinker-1.5B"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", metavar="MODEL", nargs="?", default=DEFAULT_MODEL, help=f"a directory with the model, or a Hugging Face id (default {DEFAULT_MODEL})")
-    parser.add_argument("--host", default="127.0.0.1", metavar="H", help="address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument(
+        "model",
+        metavar="MODEL",
+        nargs="?",
+        default=DEFAULT_MODEL,
+        help=f"a directory with the model, or a Hugging Face id (default {DEFAULT_MODEL})",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", metavar="H", help="address to listen on (default 127.0.0.1: this machine only)"
+    )
     parser.add_argument("--port", type=int, default=8000, metavar="P", help="port to listen on (default 8000)")
-    parser.add_argument("--engine", choices=("auto", "transformers", "vllm"), default="transformers", help="transformers: the built-in engine (default); vllm: vLLM's server with the derived flags; auto: vLLM when installed and a GPU works")
-    parser.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto", help="auto: a GPU that passes the checks, else the CPU with a warning (default); cuda: a GPU or refuse; cpu")
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "transformers", "vllm"),
+        default="transformers",
+        help="transformers: the built-in engine (default); vllm: vLLM's server with the derived flags; auto: vLLM when installed and a GPU works",
+    )
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cuda", "cpu"),
+        default="auto",
+        help="auto: a GPU that passes the checks, else the CPU with a warning (default); cuda: a GPU or refuse; cpu",
+    )
     parser.add_argument("--dtype", metavar="D", help="auto (derived: the default), float32, bfloat16, float16")
-    parser.add_argument("--max-context", type=int, metavar="N", help="tokens per request, prompt plus output (default: the largest that fits, capped by the model's own limit)")
-    parser.add_argument("--memory-share", type=float, metavar="F", help="fraction of the GPU's total memory to use (default: 0.9, or less when other processes hold memory)")
-    parser.add_argument("--api-key", metavar="K", default=os.environ.get("PREFLIGHT_API_KEY") or None, help="require 'Authorization: Bearer K' on /v1 and /preflight (default: $PREFLIGHT_API_KEY)")
-    parser.add_argument("--system-prompt", metavar="S", help="system message for chat requests without one (default: the model profile's; '' disables)")
-    parser.add_argument("--no-preflight", action="store_true", help="skip the checks (settings are still derived from the probed host)")
-    parser.add_argument("--served-model-name", metavar="NAME", help="the model id clients use (default: the Hub id, or the directory's name)")
-    parser.add_argument("--profile", default="auto", metavar="NAME", help="request defaults: auto (by model name; the default), none (the model's generation_config.json), or a profile id")
-    parser.add_argument("--max-queue", type=int, metavar="N", help="requests waiting beyond the one generating; more get 503 (default 32)")
-    parser.add_argument("--trust-remote-code", action="store_true", help="allow Python code shipped in the model repository to run (never without this flag)")
-    parser.add_argument("--monitor", type=int, metavar="PORT", help="also export GPU metrics for Prometheus on PORT (needs: pip install 'gpu-preflight[monitor]')")
-    parser.add_argument("--hub-timeout", type=float, default=10.0, metavar="S", help="seconds to wait for the Hugging Face Hub when reading config.json (default 10)")
-    parser.add_argument("--dry-run", action="store_true", help="judge and derive, print the settings (and vLLM's command), start nothing")
-    parser.add_argument("--json", action="store_true", help="with --dry-run: the gpu-preflight/serve/v1 document, the doctor report included")
+    parser.add_argument(
+        "--max-context",
+        type=int,
+        metavar="N",
+        help="tokens per request, prompt plus output (default: the largest that fits, capped by the model's own limit)",
+    )
+    parser.add_argument(
+        "--memory-share",
+        type=float,
+        metavar="F",
+        help="fraction of the GPU's total memory to use (default: 0.9, or less when other processes hold memory)",
+    )
+    parser.add_argument(
+        "--api-key",
+        metavar="K",
+        default=os.environ.get("PREFLIGHT_API_KEY") or None,
+        help="require 'Authorization: Bearer K' on /v1 and /preflight (default: $PREFLIGHT_API_KEY)",
+    )
+    parser.add_argument(
+        "--system-prompt",
+        metavar="S",
+        help="system message for chat requests without one (default: the model profile's; '' disables)",
+    )
+    parser.add_argument(
+        "--no-preflight", action="store_true", help="skip the checks (settings are still derived from the probed host)"
+    )
+    parser.add_argument(
+        "--served-model-name",
+        metavar="NAME",
+        help="the model id clients use (default: the Hub id, or the directory's name)",
+    )
+    parser.add_argument(
+        "--profile",
+        default="auto",
+        metavar="NAME",
+        help="request defaults: auto (by model name; the default), none (the model's generation_config.json), or a profile id",
+    )
+    parser.add_argument(
+        "--max-queue",
+        type=int,
+        metavar="N",
+        help="requests waiting beyond the one generating; more get 503 (default 32)",
+    )
+    parser.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow Python code shipped in the model repository to run (never without this flag)",
+    )
+    parser.add_argument(
+        "--monitor",
+        type=int,
+        metavar="PORT",
+        help="also export GPU metrics for Prometheus on PORT (needs: pip install 'gpu-preflight[monitor]')",
+    )
+    parser.add_argument(
+        "--hub-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds to wait for the Hugging Face Hub when reading config.json (default 10)",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="judge and derive, print the settings (and vLLM's command), start nothing",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="with --dry-run: the gpu-preflight/serve/v1 document, the doctor report included",
+    )
     add_host_flags(parser)
     add_db_flag(parser)
 

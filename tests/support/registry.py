@@ -55,7 +55,9 @@ class Registry:
         return self.url.removeprefix("http://")
 
     def _request(self, method: str, path: str, data: bytes | None = None, headers: dict | None = None):
-        request = urllib.request.Request(self.url + path if path.startswith("/") else path, data=data, method=method, headers=headers or {})
+        request = urllib.request.Request(
+            self.url + path if path.startswith("/") else path, data=data, method=method, headers=headers or {}
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, dict(response.headers), response.read()
 
@@ -65,7 +67,9 @@ class Registry:
         location = headers["Location"]
         location = location if location.startswith("http") else self.url + location
         separator = "&" if "?" in location else "?"
-        self._request("PUT", f"{location}{separator}digest={digest}", data, {"Content-Type": "application/octet-stream"})
+        self._request(
+            "PUT", f"{location}{separator}digest={digest}", data, {"Content-Type": "application/octet-stream"}
+        )
         return digest
 
     def push_manifest(self, name: str, reference: str, manifest: dict, media_type: str) -> str:
@@ -73,19 +77,40 @@ class Registry:
         self._request("PUT", f"/v2/{name}/manifests/{reference}", body, {"Content-Type": media_type})
         return digest_of(body)
 
-    def push_image(self, name: str, env: list[str], architecture: str = "amd64", tag: str | None = None, oci: bool = False) -> tuple[str, int]:
+    def push_image(
+        self, name: str, env: list[str], architecture: str = "amd64", tag: str | None = None, oci: bool = False
+    ) -> tuple[str, int]:
         """One single-platform image (a config blob with ``Env``, one layer); (manifest digest, size)."""
-        config = json.dumps({"architecture": architecture, "os": "linux", "config": {"Env": env},
-                             "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+        config = json.dumps(
+            {
+                "architecture": architecture,
+                "os": "linux",
+                "config": {"Env": env},
+                "rootfs": {"type": "layers", "diff_ids": []},
+            }
+        ).encode()
         layer = b"\x1f\x8b\x08\x00" + os.urandom(32)  # its content does not matter: never pulled
         config_digest, layer_digest = self.push_blob(name, config), self.push_blob(name, layer)
         media = OCI_MANIFEST if oci else DOCKER_MANIFEST
         manifest = {
-            "schemaVersion": 2, "mediaType": media,
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json" if oci else "application/vnd.docker.container.image.v1+json",
-                       "size": len(config), "digest": config_digest},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip" if oci else "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                        "size": len(layer), "digest": layer_digest}],
+            "schemaVersion": 2,
+            "mediaType": media,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json"
+                if oci
+                else "application/vnd.docker.container.image.v1+json",
+                "size": len(config),
+                "digest": config_digest,
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip"
+                    if oci
+                    else "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": len(layer),
+                    "digest": layer_digest,
+                }
+            ],
         }
         body = json.dumps(manifest).encode()
         digest = self.push_manifest(name, tag or digest_of(body), manifest, media)
@@ -95,9 +120,19 @@ class Registry:
         """A manifest list / OCI index over (digest, size, architecture) entries."""
         media = OCI_INDEX if oci else DOCKER_LIST
         entry_media = OCI_MANIFEST if oci else DOCKER_MANIFEST
-        manifest = {"schemaVersion": 2, "mediaType": media, "manifests": [
-            {"mediaType": entry_media, "size": size, "digest": digest, "platform": {"architecture": arch, "os": "linux"}}
-            for digest, size, arch in entries]}
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": media,
+            "manifests": [
+                {
+                    "mediaType": entry_media,
+                    "size": size,
+                    "digest": digest,
+                    "platform": {"architecture": arch, "os": "linux"},
+                }
+                for digest, size, arch in entries
+            ],
+        }
         return self.push_manifest(name, tag, manifest, media)
 
 
@@ -108,7 +143,9 @@ def start_registry(tmp_path: Path) -> Registry:
         "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
         f"    rootdirectory: {tmp_path / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n"
     )
-    process = subprocess.Popen([REGISTRY_BINARY, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [REGISTRY_BINARY, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     registry = Registry(f"http://127.0.0.1:{port}", process)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -150,18 +187,23 @@ class TokenGate:
                 if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                     match = re.match(r"/v2/(.+?)/(?:manifests|blobs)/", self.path)
                     repo = match[1] if match else ""
-                    challenge = gate.challenge or (f'Bearer realm="{gate.url}/token",service="test-registry",'
-                                                   f'scope="repository:{repo}:pull"')
+                    challenge = gate.challenge or (
+                        f'Bearer realm="{gate.url}/token",service="test-registry",scope="repository:{repo}:pull"'
+                    )
                     return self._send(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}', {"WWW-Authenticate": challenge})
                 if "/blobs/" in self.path:
                     return self._send(307, b"", {"Location": "/cdn" + self.path})
                 return self._forward(self.path)
 
             def _forward(self, path: str) -> None:
-                request = urllib.request.Request(gate.upstream + path, headers={"Accept": self.headers.get("Accept", "*/*")})
+                request = urllib.request.Request(
+                    gate.upstream + path, headers={"Accept": self.headers.get("Accept", "*/*")}
+                )
                 try:
                     with urllib.request.urlopen(request, timeout=10) as response:
-                        self._send(response.status, response.read(), {"Content-Type": response.headers.get("Content-Type", "")})
+                        self._send(
+                            response.status, response.read(), {"Content-Type": response.headers.get("Content-Type", "")}
+                        )
                 except urllib.error.HTTPError as error:
                     self._send(error.code, error.read(), {"Content-Type": error.headers.get("Content-Type", "")})
 

@@ -6,19 +6,18 @@ import re
 from pathlib import Path
 
 import pytest
-from scenario_kit import A100, GTX1080, H100, RTX3090, T4, host
 
 from gpu_preflight.checks.context import CheckContext
-from gpu_preflight.core.errors import UsageError
-from gpu_preflight.core.findings import Severity
-from gpu_preflight.core.host import Gpu
-from gpu_preflight.images.config import ImageConfig
 from gpu_preflight.checks.image_gate import (
     check_images,
     gate_findings,
     image_findings,
     require_findings,
 )
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.findings import Severity
+from gpu_preflight.core.host import Gpu
+from gpu_preflight.images.config import ImageConfig
 from gpu_preflight.images.reference import parse_reference
 from gpu_preflight.images.resolve import (
     ImageFacts,
@@ -27,6 +26,8 @@ from gpu_preflight.images.resolve import (
     resolve_images,
 )
 from gpu_preflight.knowledge import load_knowledge
+
+from support.scenarios import A100, GTX1080, H100, RTX3090, T4, host
 
 KB = load_knowledge()
 R12_4 = "cuda>=12.4 brand=tesla,driver>=470,driver<471 brand=geforce,driver>=470,driver<471 brand=nvidia,driver>=470,driver<471"
@@ -57,8 +58,10 @@ def test_refused_in_the_runtimes_words_with_explanation_and_fix():
     findings = judge(host("545.29.06", RTX3090, driver_cuda="12.3"), "nvidia/cuda:12.4.1-runtime-ubuntu22.04")
     refusal = one(findings, "container-requirement")
     assert (refusal.severity, refusal.cause, refusal.device) == (Severity.FAIL, "container-requirement", 0)
-    assert refusal.detail.startswith("'nvidia-container-cli: requirement error: unsatisfied condition: cuda>=12.4, "
-                                     "please update your driver to a newer version, or use an earlier cuda container'.")
+    assert refusal.detail.startswith(
+        "'nvidia-container-cli: requirement error: unsatisfied condition: cuda>=12.4, "
+        "please update your driver to a newer version, or use an earlier cuda container'."
+    )
     assert "supports CUDA 12.3" in refusal.detail and "R470, R525, R535" in refusal.detail
     # the smallest fix: the 12.4.1 image's own driver floor, no minor-compat promise (the gate ignores it)
     assert refusal.fix[0].startswith("Install NVIDIA driver >= 550.54.15 ") and "minor-version" not in refusal.fix[0]
@@ -98,7 +101,9 @@ def test_passing_the_gate_is_not_the_end_cuda_13_on_pascal():
 
 
 def test_cdi_mode_has_no_gate_but_the_driver_still_decides():
-    findings = judge(host("545.29.06", RTX3090, driver_cuda="12.3"), "nvidia/cuda:12.4.1-runtime-ubuntu22.04", container_mode="cdi")
+    findings = judge(
+        host("545.29.06", RTX3090, driver_cuda="12.3"), "nvidia/cuda:12.4.1-runtime-ubuntu22.04", container_mode="cdi"
+    )
     cdi = one(findings, "container-requirement")
     assert cdi.severity == Severity.INFO and "CDI mode" in cdi.title
     assert "in legacy mode the runtime would refuse it: 'nvidia-container-cli: requirement error" in cdi.detail
@@ -114,14 +119,19 @@ def test_cdi_mode_from_the_host_document():
 def test_disabled_and_no_requirement_and_no_driver():
     ctx = CheckContext(host=host("470.82.01", RTX3090, driver_cuda="11.4"))
     assert gate_findings(ctx, {"NVIDIA_REQUIRE_CUDA": R12_4, "NVIDIA_DISABLE_REQUIRE": "true"}, "x").state == "disabled"
-    assert gate_findings(ctx, {"NVIDIA_REQUIRE_CUDA": R12_4, "NVIDIA_DISABLE_REQUIRE": "yes"}, "x").state == "forward-compat"
+    assert (
+        gate_findings(ctx, {"NVIDIA_REQUIRE_CUDA": R12_4, "NVIDIA_DISABLE_REQUIRE": "yes"}, "x").state
+        == "forward-compat"
+    )
     assert gate_findings(ctx, {"PATH": "/usr/bin"}, "x").state == "none"
     no_driver = gate_findings(CheckContext(host=host(None)), {"NVIDIA_REQUIRE_CUDA": R12_4}, "x")
     assert no_driver.state == "no-driver" and no_driver.findings[0].severity == Severity.INFO
 
 
 def test_invalid_image_value_is_a_failure_of_the_image():
-    gate = gate_findings(CheckContext(host=host("550.54.15", A100, driver_cuda="12.4")), {"NVIDIA_REQUIRE_CUDA": "cuda>=10_0"}, "x")
+    gate = gate_findings(
+        CheckContext(host=host("550.54.15", A100, driver_cuda="12.4")), {"NVIDIA_REQUIRE_CUDA": "cuda>=10_0"}, "x"
+    )
     (finding,) = gate.findings
     assert gate.state == "invalid" and finding.severity == Severity.FAIL
     assert "'nvidia-container-cli: requirement error: invalid expression'" in finding.detail
@@ -134,10 +144,16 @@ def test_driver_without_a_cuda_version_gets_it_from_the_knowledge_base():
 
 
 def test_per_gpu_first_failing_device_is_reported():
-    gate = gate_findings(CheckContext(host=host("550.54.15", H100, GTX1080, driver_cuda="12.4")),
-                         {"NVIDIA_REQUIRE_CUDA": "cuda>=12.0", "NVIDIA_REQUIRE_ARCH": "arch>=7.0"}, "x")
+    gate = gate_findings(
+        CheckContext(host=host("550.54.15", H100, GTX1080, driver_cuda="12.4")),
+        {"NVIDIA_REQUIRE_CUDA": "cuda>=12.0", "NVIDIA_REQUIRE_ARCH": "arch>=7.0"},
+        "x",
+    )
     assert gate.state == "refused" and gate.findings[0].device == 1
-    assert gate.findings[0].evidence["runtime_message"] == "nvidia-container-cli: requirement error: unsatisfied condition: arch>=7.0"
+    assert (
+        gate.findings[0].evidence["runtime_message"]
+        == "nvidia-container-cli: requirement error: unsatisfied condition: arch>=7.0"
+    )
 
 
 def _t4_knows_both_brands(tmp_path: Path) -> str:
@@ -196,7 +212,10 @@ def test_unknown_image_is_a_warning_that_says_what_is_unknown():
     (finding,) = findings
     assert (finding.code, finding.severity) == ("image-unknown", Severity.WARN)
     assert "NVIDIA_REQUIRE_*" in finding.title and "CUDA version and framework" in finding.title
-    assert finding.fix[0] == "docker image inspect ghcr.io/someone/llm-server:1.2 > image.json, then add --image-config image.json"
+    assert (
+        finding.fix[0]
+        == "docker image inspect ghcr.io/someone/llm-server:1.2 > image.json, then add --image-config image.json"
+    )
 
 
 def test_unknown_tag_of_a_known_repository_is_not_guessed():
@@ -205,7 +224,9 @@ def test_unknown_tag_of_a_known_repository_is_not_guessed():
 
 
 def test_config_metadata_wins_and_names_its_source():
-    config = ImageConfig({"CUDA_VERSION": "12.8.1", "NVIDIA_REQUIRE_CUDA": "cuda>=12.8"}, "--image-config x.json", platform="linux/amd64")
+    config = ImageConfig(
+        {"CUDA_VERSION": "12.8.1", "NVIDIA_REQUIRE_CUDA": "cuda>=12.8"}, "--image-config x.json", platform="linux/amd64"
+    )
     facts = resolve_image(parse_reference("nvidia/cuda:12.4.1-runtime-ubuntu22.04"), KB, config=config)
     assert facts.env_source == "--image-config x.json" and str(facts.cuda) == "12.8.1"
     findings = image_findings(CheckContext(host=host("560.35.03", RTX3090, driver_cuda="12.6")), facts)
@@ -220,8 +241,12 @@ def test_platform_mismatch_is_a_warning():
 
 
 def test_lookup_errors_are_warnings_and_do_not_stop_the_judgement():
-    facts = ImageFacts("nvidia/cuda:12.4.1-base-ubuntu22.04", "--image x", cuda=KB.cuda_image("12.4.1-base-ubuntu22.04").cuda,
-                       lookup_errors=("registry docker.io: cannot reach https://registry-1.docker.io: timed out",))
+    facts = ImageFacts(
+        "nvidia/cuda:12.4.1-base-ubuntu22.04",
+        "--image x",
+        cuda=KB.cuda_image("12.4.1-base-ubuntu22.04").cuda,
+        lookup_errors=("registry docker.io: cannot reach https://registry-1.docker.io: timed out",),
+    )
     findings = image_findings(CheckContext(host=host("560.35.03", RTX3090, driver_cuda="12.6")), facts)
     assert one(findings, "image-lookup").severity == Severity.WARN
     assert one(findings, "driver-runtime").severity == Severity.PASS
@@ -230,7 +255,9 @@ def test_lookup_errors_are_warnings_and_do_not_stop_the_judgement():
 def test_check_images_runs_every_target():
     h = host("545.29.06", RTX3090, driver_cuda="12.3")
     ctx = CheckContext(host=h)
-    ctx.images = resolve_images(collect_image_requests(images=["nvidia/cuda:12.4.1-base-ubuntu22.04"]), ctx.kb, h, socket_path="")
+    ctx.images = resolve_images(
+        collect_image_requests(images=["nvidia/cuda:12.4.1-base-ubuntu22.04"]), ctx.kb, h, socket_path=""
+    )
     ctx.require_cuda = ("cuda>=12.0",)
     findings = check_images(ctx)
     assert [f.severity for f in findings if f.code == "container-requirement"] == [Severity.FAIL, Severity.PASS]
@@ -245,10 +272,25 @@ def test_require_cuda_fix_names_the_driver_floor():
     assert finding.fix[0].startswith("Install NVIDIA driver >= 550.54.15")
 
 
-@pytest.mark.parametrize("text", [
-    "", "   ", "cuda>=12.4\n", "cuda>=\x0012.4", "x" * 10_000, "cuda>=10_0", "brand>tesla", "foo=1",
-    "cuda>=12.4; rm -rf /", "cuda>=12.4\tdriver>=535", "cuda>=" + "9" * 30, "cuda", ">=12.4", "cuda==12.4",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "cuda>=12.4\n",
+        "cuda>=\x0012.4",
+        "x" * 10_000,
+        "cuda>=10_0",
+        "brand>tesla",
+        "foo=1",
+        "cuda>=12.4; rm -rf /",
+        "cuda>=12.4\tdriver>=535",
+        "cuda>=" + "9" * 30,
+        "cuda",
+        ">=12.4",
+        "cuda==12.4",
+    ],
+)
 def test_hostile_expressions_are_one_line_usage_errors(text):
     with pytest.raises(UsageError) as caught:
         require_findings(CheckContext(host=host("550.54.15", A100, driver_cuda="12.4")), text)

@@ -16,18 +16,37 @@ K80 = ("Tesla K80", "3.7", "Tesla", 11441)
 RTX5090 = ("NVIDIA GeForce RTX 5090", "12.0", "GeForce", 32607)
 
 
-def host_doc(hostname: str | None, driver: str | None, cuda: str | None, *gpus: tuple, count: int = 1,
-             serial: int = 0, used_mib: int = 0, env: dict | None = None, frameworks: tuple[Framework, ...] = (),
-             with_cc: bool = True) -> dict:
+def host_doc(
+    hostname: str | None,
+    driver: str | None,
+    cuda: str | None,
+    *gpus: tuple,
+    count: int = 1,
+    serial: int = 0,
+    used_mib: int = 0,
+    env: dict | None = None,
+    frameworks: tuple[Framework, ...] = (),
+    with_cc: bool = True,
+) -> dict:
     """A probe document: ``count`` of each GPU, with per-machine UUIDs, bus ids and memory use."""
     devices = [gpu for gpu in gpus for _ in range(count)]
     host = Host(
         hostname=hostname,
-        driver=Driver(version=driver, cuda=cuda, source="nvml" if driver else "none", kernel_module=driver, platform="linux"),
+        driver=Driver(
+            version=driver, cuda=cuda, source="nvml" if driver else "none", kernel_module=driver, platform="linux"
+        ),
         gpus=[
-            Gpu(index=i, name=name, compute_capability=cc if with_cc else None, compute_capability_source="nvml" if with_cc else None,
-                memory_total_mib=memory, memory_used_mib=used_mib, brand=brand, uuid=f"GPU-{serial:08d}-{i:04d}-0000-0000-000000000000",
-                pci_bus_id=f"00000000:{16 + i:02X}:00.0")
+            Gpu(
+                index=i,
+                name=name,
+                compute_capability=cc if with_cc else None,
+                compute_capability_source="nvml" if with_cc else None,
+                memory_total_mib=memory,
+                memory_used_mib=used_mib,
+                brand=brand,
+                uuid=f"GPU-{serial:08d}-{i:04d}-0000-0000-000000000000",
+                pci_bus_id=f"00000000:{16 + i:02X}:00.0",
+            )
             for i, (name, cc, brand, memory) in enumerate(devices)
         ],
         frameworks=list(frameworks),

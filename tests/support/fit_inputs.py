@@ -9,8 +9,8 @@ import struct
 from dataclasses import replace
 from pathlib import Path
 
-from gpu_preflight.fit.safetensors import ELEMENT_BYTES
 from gpu_preflight.core.host import Gpu, Host
+from gpu_preflight.fit.safetensors import ELEMENT_BYTES
 
 # The "VibeThinker-1.5B-shaped" Qwen2 config.
 VIBE_CONFIG = {
@@ -46,7 +46,13 @@ MIB = 1024 * 1024
 GIB = 1024 * MIB
 
 
-def gpu(name: str = "NVIDIA H100 80GB HBM3", total_mib: int | None = 81559, used_mib: int = 0, cc: str | None = "9.0", index: int = 0) -> Gpu:
+def gpu(
+    name: str = "NVIDIA H100 80GB HBM3",
+    total_mib: int | None = 81559,
+    used_mib: int = 0,
+    cc: str | None = "9.0",
+    index: int = 0,
+) -> Gpu:
     return Gpu(index=index, name=name, compute_capability=cc, memory_total_mib=total_mib, memory_used_mib=used_mib)
 
 
@@ -63,11 +69,15 @@ def tiny_tensors(config: dict) -> dict[str, tuple[str, list[int]]]:
     for layer in range(config["num_hidden_layers"]):
         p = f"model.layers.{layer}."
         tensors |= {
-            p + "self_attn.q_proj.weight": ("BF16", [h, h]), p + "self_attn.k_proj.weight": ("BF16", [kv, h]),
-            p + "self_attn.v_proj.weight": ("BF16", [kv, h]), p + "self_attn.o_proj.weight": ("BF16", [h, h]),
-            p + "mlp.gate_proj.weight": ("BF16", [i, h]), p + "mlp.up_proj.weight": ("BF16", [i, h]),
+            p + "self_attn.q_proj.weight": ("BF16", [h, h]),
+            p + "self_attn.k_proj.weight": ("BF16", [kv, h]),
+            p + "self_attn.v_proj.weight": ("BF16", [kv, h]),
+            p + "self_attn.o_proj.weight": ("BF16", [h, h]),
+            p + "mlp.gate_proj.weight": ("BF16", [i, h]),
+            p + "mlp.up_proj.weight": ("BF16", [i, h]),
             p + "mlp.down_proj.weight": ("BF16", [h, i]),
-            p + "input_layernorm.weight": ("BF16", [h]), p + "post_attention_layernorm.weight": ("BF16", [h]),
+            p + "input_layernorm.weight": ("BF16", [h]),
+            p + "post_attention_layernorm.weight": ("BF16", [h]),
         }
     if not config.get("tie_word_embeddings"):
         tensors["lm_head.weight"] = ("BF16", [v, h])

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from fixture_paths import FACTS_JSON, REAL, ROOT, SHARED  # noqa: F401
+
+from support.paths import FACTS_JSON, REAL, ROOT, SHARED  # noqa: F401
 
 
 def shared_path(*parts: str) -> Path:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from gpu_preflight.report.db import SCHEMA, db_document, render_db_text
 from gpu_preflight.knowledge import DATA_FILES, KnowledgeBase
+from gpu_preflight.report.db import SCHEMA, db_document, render_db_text
 
 
 def test_db_document_shape(kb: KnowledgeBase) -> None:

@@ -57,13 +57,36 @@ def host(
     """A host as a snapshot would describe it (``source="snapshot"``: no live probe runs)."""
     return Host(
         hostname="scenario",
-        driver=Driver(version=driver, cuda=driver_cuda, source="snapshot" if driver else "none", kernel_module=kernel_module, platform=platform),
+        driver=Driver(
+            version=driver,
+            cuda=driver_cuda,
+            source="snapshot" if driver else "none",
+            kernel_module=kernel_module,
+            platform=platform,
+        ),
         gpus=[
-            Gpu(index=i, name=name, compute_capability=cc, compute_capability_source="nvml", brand=brand,
-                uuid=f"GPU-{i:08d}-scenario" if uuids else None, memory_total_mib=24576, memory_used_mib=0)
+            Gpu(
+                index=i,
+                name=name,
+                compute_capability=cc,
+                compute_capability_source="nvml",
+                brand=brand,
+                uuid=f"GPU-{i:08d}-scenario" if uuids else None,
+                memory_total_mib=24576,
+                memory_used_mib=0,
+            )
             for i, (name, cc, brand) in enumerate(gpus)
         ],
-        toolkits=[Toolkit(version=v, path=f"/usr/local/cuda-{'.'.join(v.split('.')[:2])}", source="nvcc", nvcc="bin/nvcc", found_via=["PATH"]) for v in toolkits],
+        toolkits=[
+            Toolkit(
+                version=v,
+                path=f"/usr/local/cuda-{'.'.join(v.split('.')[:2])}",
+                source="nvcc",
+                nvcc="bin/nvcc",
+                found_via=["PATH"],
+            )
+            for v in toolkits
+        ],
         frameworks=list(frameworks),
         env=dict(env or {}),
         platform={"system": "Windows" if platform == "windows" else "Linux", "machine": "x86_64"},
@@ -72,12 +95,21 @@ def host(
     )
 
 
-def installed_torch(version: str, variant: str | None, cuda: str | None, arch_list: list[str] | None = None) -> Framework:
+def installed_torch(
+    version: str, variant: str | None, cuda: str | None, arch_list: list[str] | None = None
+) -> Framework:
     """An installed torch; with ``arch_list`` as a ``--deep`` probe would have read it."""
     details: dict[str, Any] = {}
     if arch_list is not None:
         details["deep"] = {"arch_list": arch_list, "cuda": cuda, "cuda_available": True}
-    return Framework(name="torch", version=version, cuda=cuda, variant=variant, source="deep" if arch_list else "metadata", details=details)
+    return Framework(
+        name="torch",
+        version=version,
+        cuda=cuda,
+        variant=variant,
+        source="deep" if arch_list else "metadata",
+        details=details,
+    )
 
 
 @dataclass(frozen=True)
@@ -94,18 +126,27 @@ def materialise(spec: Host | WhatIf, tmp_path: Path) -> Host:
         return copy.deepcopy(spec)
     snapshot = tmp_path / "snapshot.json"
     snapshot.write_text(json.dumps(spec.base.to_dict()))
-    return resolve_host(HostSpec(snapshot=str(snapshot), assume_driver=spec.assume_driver, assume_gpus=spec.assume_gpus))
+    return resolve_host(
+        HostSpec(snapshot=str(snapshot), assume_driver=spec.assume_driver, assume_gpus=spec.assume_gpus)
+    )
 
 
-def run_doctor(spec: Host | WhatIf, tmp_path: Path, torch: tuple[str, ...] = (), cuda: tuple[str, ...] = (),
-               requirements: tuple[str, ...] = ()) -> Report:
+def run_doctor(
+    spec: Host | WhatIf,
+    tmp_path: Path,
+    torch: tuple[str, ...] = (),
+    cuda: tuple[str, ...] = (),
+    requirements: tuple[str, ...] = (),
+) -> Report:
     """doctor over ``spec`` for the targets; ``requirements`` are file contents (``--requirements``)."""
     files = []
     for n, text in enumerate(requirements):
         path = tmp_path / f"requirements-{n}.txt"
         path.write_text(text)
         files.append(str(path))
-    targets = collect_targets(torch=list(torch), cuda=list(cuda), requirements=files) if (torch or cuda or files) else None
+    targets = (
+        collect_targets(torch=list(torch), cuda=list(cuda), requirements=files) if (torch or cuda or files) else None
+    )
     return diagnose(materialise(spec, tmp_path), targets)
 
 
@@ -158,7 +199,9 @@ class FixNot:
     key: str = "*"
 
     def verify(self, report: Report) -> str | None:
-        bad = [fix for f in report.findings if _matches_key(f, self.key) for fix in f.fix if re.search(self.pattern, fix)]
+        bad = [
+            fix for f in report.findings if _matches_key(f, self.key) for fix in f.fix if re.search(self.pattern, fix)
+        ]
         return f"fix(es) of {self.key!r} findings must not match /{self.pattern}/: {bad}" if bad else None
 
 

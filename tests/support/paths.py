@@ -3,7 +3,7 @@ repository. They are never copied into the repo; tests that need them skip when 
 
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 REAL = SHARED / "fixtures" / "real"
 FACTS_JSON = SHARED / "reference" / "cuda-facts.json"

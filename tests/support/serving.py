@@ -54,7 +54,9 @@ class ServeProcess:
         env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), NO_COLOR="1", HF_HUB_OFFLINE="1")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gpu_preflight", "serve", str(model), "--port", str(self.port), *flags],
-            stdout=log.open("w"), stderr=subprocess.STDOUT, env=env,
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+            env=env,
         )
         self.ready_statuses: list[int] = []  # /ready as polled from the first answer on
 
@@ -83,7 +85,14 @@ class FakeEngine:
     """Generates ``script`` one character per token. ``loaded`` gates load(); ``step`` (an
     Event per token when ``stepwise``) lets a test hold generation mid-way."""
 
-    def __init__(self, script: str = "<think>why</think>answer", *, fail_load: str | None = None, fail_generate: str | None = None, stepwise: bool = False):
+    def __init__(
+        self,
+        script: str = "<think>why</think>answer",
+        *,
+        fail_load: str | None = None,
+        fail_generate: str | None = None,
+        stepwise: bool = False,
+    ):
         self.script = script
         self.fail_load, self.fail_generate = fail_load, fail_generate
         self.loaded = threading.Event()
