@@ -657,7 +657,7 @@ def test_unreadable_file(in_tmp: Path) -> None:
     [
         ("bad\nname.txt", "--requirements 'bad\\nname.txt': cannot read: No such file or directory"),
         ("bad\x00name.txt", "--requirements 'bad\\x00name.txt': cannot read: embedded null byte"),
-        ("x" * 5000, f"--requirements '{'x' * 60}...': cannot read: File name too long"),
+        ("x" * 5000, f"--requirements '{'x' * 60}'... (5000 characters): cannot read: File name too long"),
     ],
 )
 def test_hostile_paths_give_one_line(in_tmp: Path, name: str, message: str) -> None:

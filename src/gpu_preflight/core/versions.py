@@ -12,6 +12,9 @@ import re
 from dataclasses import dataclass, field
 from functools import total_ordering
 
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.text import show
+
 _DOTTED = re.compile(r"\d+(?:\.\d+)*")
 
 
@@ -96,3 +99,40 @@ def parse_cuda_int(value: int) -> Version:
 def driver_branch(version: Version) -> int:
     """The driver branch a driver version belongs to: ``550.54.15`` -> 550 (read as R550)."""
     return version.major
+
+
+# --- wheel variants -------------------------------------------------------------------------------
+
+# CUDA 7.0 (2015) is older than any wheel or image worth judging; 20 leaves room for releases
+# to come. Anything outside is a typo (``0``, ``99.9``), not a CUDA release.
+CUDA_MAJORS = range(7, 21)
+
+# PyTorch wheel variants as they appear in a local version (+cu121) or an index path (/whl/cu121).
+# packaging normalises locals to lower case with "." separators (+cpu-cxx11-abi -> cpu.cxx11.abi).
+WHEEL_VARIANT = re.compile(
+    r"cu(?P<major>[0-9]{1,2})(?P<minor>[0-9])|cpu(?:\.cxx11\.abi)?|rocm[0-9]+(?:\.[0-9]+){0,2}|xpu", re.ASCII
+)
+_VARIANT_HELP = "expected cuXYZ such as cu121, cpu, rocmX.Y or xpu"
+
+
+def variant_problem(variant: str) -> str | None:
+    """Why ``variant`` is not a PyTorch wheel variant, or None when it is one."""
+    match = WHEEL_VARIANT.fullmatch(variant)
+    if not match:
+        return f"+{variant} is not a PyTorch wheel variant ({_VARIANT_HELP})"
+    if match["major"] is not None and int(match["major"]) not in CUDA_MAJORS:
+        return f"{variant} would be CUDA {match['major']}.{match['minor']}, not a real CUDA version"
+    return None
+
+
+def variant_cuda(variant: str) -> Version | None:
+    """The CUDA runtime a wheel variant bundles: ``cu118`` -> 11.8, ``cu92`` -> 9.2; None for
+    ``cpu``, ``rocm6.2`` and ``xpu``, which bundle no CUDA."""
+    problem = variant_problem(variant.strip().lower()) if isinstance(variant, str) else "not text"
+    if problem:
+        raise UsageError(f"wheel variant {show(variant)}: {problem}")
+    match = WHEEL_VARIANT.fullmatch(variant.strip().lower())
+    assert match is not None
+    if match["major"] is None:
+        return None
+    return Version.of(int(match["major"]), int(match["minor"]))

@@ -44,7 +44,8 @@ from packaging.version import InvalidVersion
 from packaging.version import Version as Pep440Version
 
 from gpu_preflight.core.errors import UsageError
-from gpu_preflight.core.versions import Version
+from gpu_preflight.core.text import show
+from gpu_preflight.core.versions import CUDA_MAJORS, WHEEL_VARIANT, Version, variant_cuda, variant_problem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -54,51 +55,12 @@ else:  # pragma: no cover - Python 3.10
 MAX_FILE_BYTES = 1024 * 1024
 MAX_INCLUDE_DEPTH = 10
 MAX_SPEC_CHARS = 200
-# CUDA 7.0 (2015) is older than any wheel or image worth judging; 20 leaves room for releases
-# to come. Anything outside is a typo (``0``, ``99.9``), not a CUDA release.
-CUDA_MAJORS = range(7, 21)
-
-# PyTorch wheel variants as they appear in a local version (+cu121) or an index path (/whl/cu121).
-# packaging normalises locals to lower case with "." separators (+cpu-cxx11-abi -> cpu.cxx11.abi).
-_VARIANT = re.compile(
-    r"cu(?P<major>[0-9]{1,2})(?P<minor>[0-9])|cpu(?:\.cxx11\.abi)?|rocm[0-9]+(?:\.[0-9]+){0,2}|xpu", re.ASCII
-)
-_VARIANT_HELP = "expected cuXYZ such as cu121, cpu, rocmX.Y or xpu"
 _CUDA_SPEC = re.compile(r"(?:cuda[-_ ]?)?(?P<version>[0-9]{1,3}(?:\.[0-9]{1,3}){0,2})", re.ASCII | re.IGNORECASE)
 _BARE_TORCH_VERSION = re.compile(r"(?:torch\s+)?(?P<version>[0-9]\S*)", re.ASCII | re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")  # tab, newlines and form feed occur in text
 _COMMENT = re.compile(r"(^|\s+)#.*$")  # pip's: "#" starts a comment only at the start or after space
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")  # pip expands only this form, and keeps unset ones as written
 _TOML_HEADER = re.compile(r"^\s*\[\[?[A-Za-z0-9_.\-\"' ]+\]\]?\s*(#.*)?$", re.MULTILINE)
-
-
-def _show(text: object, limit: int = 60) -> str:
-    """A value for an error message: quoted, cut short, control characters escaped."""
-    text = str(text)
-    return repr(text if len(text) <= limit else text[:limit] + "...")
-
-
-def _variant_problem(variant: str) -> str | None:
-    """Why ``variant`` is not a PyTorch wheel variant, or None when it is one."""
-    match = _VARIANT.fullmatch(variant)
-    if not match:
-        return f"+{variant} is not a PyTorch wheel variant ({_VARIANT_HELP})"
-    if match["major"] is not None and int(match["major"]) not in CUDA_MAJORS:
-        return f"{variant} would be CUDA {match['major']}.{match['minor']}, not a real CUDA version"
-    return None
-
-
-def variant_cuda(variant: str) -> Version | None:
-    """The CUDA runtime a wheel variant bundles: ``cu118`` -> 11.8, ``cu92`` -> 9.2; None for
-    ``cpu``, ``rocm6.2`` and ``xpu``, which bundle no CUDA."""
-    problem = _variant_problem(variant.strip().lower()) if isinstance(variant, str) else "not text"
-    if problem:
-        raise UsageError(f"wheel variant {_show(variant)}: {problem}")
-    match = _VARIANT.fullmatch(variant.strip().lower())
-    assert match is not None
-    if match["major"] is None:
-        return None
-    return Version.of(int(match["major"]), int(match["minor"]))
 
 
 def index_url_variant(url: str) -> str | None:
@@ -114,7 +76,7 @@ def index_url_variant(url: str) -> str | None:
     rest = segments[segments.index("whl") + 1 :]
     while rest and rest[0] in ("nightly", "test"):
         rest = rest[1:]
-    if rest and _variant_problem(rest[0]) is None:
+    if rest and variant_problem(rest[0]) is None:
         return rest[0]
     return None
 
@@ -234,9 +196,9 @@ def _clean_value(text: object, flag: str) -> str:
     if not isinstance(text, str):
         raise UsageError(f"{flag}: expected text, got {type(text).__name__}")
     if len(text) > MAX_SPEC_CHARS:
-        raise UsageError(f"{flag} {_show(text)}: longer than {MAX_SPEC_CHARS} characters, not a version")
+        raise UsageError(f"{flag} {show(text)}: longer than {MAX_SPEC_CHARS} characters, not a version")
     if not text.isprintable():
-        raise UsageError(f"{flag} {_show(text)}: contains control or invisible characters")
+        raise UsageError(f"{flag} {show(text)}: contains control or invisible characters")
     if not text.strip():
         raise UsageError(f"{flag}: empty value")
     return text.strip()
@@ -249,13 +211,13 @@ def parse_cuda_spec(text: str, source: str | None = None) -> CudaTarget:
     match = _CUDA_SPEC.fullmatch(spec)
     if match:
         cuda = Version.of(*(int(p) for p in match["version"].split(".")))
-    elif spec.lower().startswith("cu") and _VARIANT.fullmatch(spec.lower()):
+    elif spec.lower().startswith("cu") and WHEEL_VARIANT.fullmatch(spec.lower()):
         cuda = Version.of(int(spec[2:-1]), int(spec[-1]))
     else:
-        raise UsageError(f"--cuda {_show(spec)}: not a CUDA version (examples: 12.4, 11.8, cu124)")
+        raise UsageError(f"--cuda {show(spec)}: not a CUDA version (examples: 12.4, 11.8, cu124)")
     if cuda.major not in CUDA_MAJORS:
         raise UsageError(
-            f"--cuda {_show(spec)}: not a real CUDA version "
+            f"--cuda {show(spec)}: not a real CUDA version "
             f"(CUDA majors run from {CUDA_MAJORS.start} to {CUDA_MAJORS.stop - 1})"
         )
     return CudaTarget(cuda, origin)
@@ -267,7 +229,7 @@ def parse_torch_spec(text: str, source: str | None = None) -> TorchTarget:
     ``source`` names where the text came from (default ``--torch TEXT``); messages use it too.
     """
     spec = _clean_value(text, source or "--torch")
-    label = f"{source}: {_show(spec)}" if source else f"--torch {_show(spec)}"
+    label = f"{source}: {show(spec)}" if source else f"--torch {show(spec)}"
     bare = _BARE_TORCH_VERSION.fullmatch(spec)
     requirement = _parse_requirement(f"torch=={bare['version']}" if bare else spec)
     is_torch = requirement is not None and canonicalize_name(requirement.name) == "torch"
@@ -320,7 +282,7 @@ def _pin(specifier: str, flag: str) -> tuple[str, str | None] | None:
     try:
         specs = list(SpecifierSet(specifier))
     except InvalidSpecifier:
-        raise UsageError(f"{flag}: {_show(specifier.lstrip('='))} is not a version") from None
+        raise UsageError(f"{flag}: {show(specifier.lstrip('='))} is not a version") from None
     if len(specs) != 1 or specs[0].operator not in ("==", "==="):
         return None
     text = specs[0].version
@@ -331,12 +293,12 @@ def _pin(specifier: str, flag: str) -> tuple[str, str | None] | None:
     try:
         version = Pep440Version(text)
     except InvalidVersion:
-        raise UsageError(f"{flag}: {_show(text)} is not a version") from None
+        raise UsageError(f"{flag}: {show(text)} is not a version") from None
     if wildcard and (len(version.release) != 2 or version.local or version.pre or version.dev):
         return None
     if not 2 <= len(version.release) <= 3:
-        raise UsageError(f"{flag}: {_show(text)} is not a torch release (expected major.minor[.patch])")
-    if version.local and (problem := _variant_problem(version.local)):
+        raise UsageError(f"{flag}: {show(text)} is not a torch release (expected major.minor[.patch])")
+    if version.local and (problem := variant_problem(version.local)):
         raise UsageError(f"{flag}: {problem}")
     return version.public, version.local
 
@@ -362,7 +324,7 @@ def _direct_line(location: str, source: str, marker: str | None, flag: str) -> _
     """torch installed from a URL or path: a wheel's file name fixes version and variant."""
     version = _wheel_version(location)
     if version is None:
-        note = f"torch comes from {_show(location)}: its version is unknown until it is built"
+        note = f"torch comes from {show(location)}: its version is unknown until it is built"
         return _TorchLine(source, f" @ {location}", None, marker, (note,))
     return _TorchLine(source, f" @ {location}", _pin(f"=={version}", flag), marker, direct_wheel=True)
 
@@ -442,7 +404,7 @@ def parse_requirements_file(path: str | os.PathLike[str]) -> list[TorchTarget]:
     TOML table headers, which no requirements file contains.
     """
     path = os.fspath(path)
-    label = f"--requirements {_show(path)}"
+    label = f"--requirements {show(path)}"
     text = _read_text(path, label)
     if path.lower().endswith(".toml") or _TOML_HEADER.search(text):
         return _pyproject_targets(text, path, label)
@@ -522,13 +484,13 @@ class _RequirementsReader:
                 self._include(path, source, f"{option} {value}", value, stack)  # type: ignore[arg-type]
 
     def _include(self, path: str, source: str, what: str, target: str, stack: tuple[str, ...]) -> None:
-        label = f"{source}: {_show(what)}"
+        label = f"{source}: {show(what)}"
         if "://" in target:
             raise UsageError(f"{label}: includes by URL are not fetched; download the file and pass it")
         included = os.path.join(os.path.dirname(path), target)
         real = os.path.realpath(included)
         if real in stack:
-            raise UsageError(f"{label}: include loop back to {_show(included)}")
+            raise UsageError(f"{label}: include loop back to {show(included)}")
         if len(stack) > MAX_INCLUDE_DEPTH:
             raise UsageError(f"{label}: includes nested deeper than {MAX_INCLUDE_DEPTH} files")
         if real in self.read_paths:  # included twice without a loop: its lines are already read
@@ -546,7 +508,7 @@ class _RequirementsReader:
                 self.lines.append(_torch_line(requirement, source))
             return
         if not _is_path_or_url(text):
-            raise UsageError(f"{source}: not a valid requirement: {_show(text)}")
+            raise UsageError(f"{source}: not a valid requirement: {show(text)}")
         if _wheel_version(text) is not None:  # a torch wheel named by path or URL, without "torch @"
             self.lines.append(_direct_line(text, source, None, source))
 
@@ -580,7 +542,7 @@ def _pyproject_targets(text: str, path: str, label: str) -> list[TorchTarget]:
     for where, requirement_text in _pep621_requirements(data, label):
         requirement = _parse_requirement(requirement_text)
         if requirement is None:
-            raise UsageError(f"{label}: [{where}] has an invalid requirement {_show(requirement_text)}")
+            raise UsageError(f"{label}: [{where}] has an invalid requirement {show(requirement_text)}")
         if canonicalize_name(requirement.name) != "torch":
             continue
         quoted = f"[\"']{re.escape(requirement_text)}[\"']"
@@ -641,13 +603,13 @@ def _uv_choices(data: dict[str, Any], label: str) -> list[tuple[_Indexes, str | 
         if isinstance(entry.get("index"), str):
             if entry["index"] not in named:
                 raise UsageError(
-                    f"{label}: [tool.uv.sources] torch names index {_show(entry['index'])}, "
+                    f"{label}: [tool.uv.sources] torch names index {show(entry['index'])}, "
                     "which no [[tool.uv.index]] defines"
                 )
             note = f"uv source: index {entry['index']!r}"
             choices.append((_Indexes(primary=named[entry["index"]]), condition, note, extra))
         else:
-            choices.append((_Indexes(), condition, f"uv source {_show(entry)}: not an index, not judged", extra))
+            choices.append((_Indexes(), condition, f"uv source {show(entry)}: not an index, not judged", extra))
     return choices
 
 
@@ -714,7 +676,7 @@ def _poetry_target(entry: Any, source: str, named: dict[str, str], primary: str 
     line = _TorchLine(source, specifier, _pin(exact, flag) if exact else None)
     if isinstance(entry.get("source"), str):
         if entry["source"] not in named:
-            raise UsageError(f"{flag}: source {_show(entry['source'])} is not a [[tool.poetry.source]]")
+            raise UsageError(f"{flag}: source {show(entry['source'])} is not a [[tool.poetry.source]]")
         indexes = _Indexes(primary=named[entry["source"]])
     else:
         indexes = _Indexes(primary=primary)
