@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gpu_preflight.core.errors import UsageError
-from gpu_preflight.core.readers import parse_memory_mib
+from gpu_preflight.core.units import parse_memory_mib
 from gpu_preflight.probe.hostspec import HostSpec, resolve_host
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -73,19 +72,3 @@ def load_toml(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: unusable data file: {exc}") from None
     return parse_toml(text, f"{path}: unusable data file")
-
-
-_MEMORY = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[KMGT])?(?:i?B)?\s*$", re.I)
-_UNIT_MIB = {"": 1.0, "K": 1 / 1024, "M": 1.0, "G": 1024.0, "T": 1024.0 * 1024.0}
-
-
-def parse_memory_mib(text: str) -> int:
-    """``16GiB`` -> 16384; a bare number is MiB. GB is read as GiB, as GPU vendors mean it
-    (a "16GB" T4 has 16 GiB of memory chips)."""
-    match = _MEMORY.match(text)
-    if not match:
-        raise UsageError(f"not a memory size: {text!r} (examples: 16GiB, 24GB, 81559MiB)")
-    mib = int(float(match.group("number")) * _UNIT_MIB[(match.group("unit") or "").upper()])
-    if mib <= 0 or mib > 64 * 1024 * 1024:
-        raise UsageError(f"memory size out of range: {text!r}")
-    return mib

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.host import Gpu, Host
-from gpu_preflight.core.readers import load_json, parse_memory_mib, read_input
+from gpu_preflight.core.readers import load_json, read_input
+from gpu_preflight.core.units import parse_memory_mib
 from gpu_preflight.core.versions import Version, VersionError
 
 
@@ -21,6 +22,11 @@ class HostSpec:
     deep: bool = False
     timeout: float = 15.0
     probe_live: bool = True  # False: without a snapshot or dump, start from an empty what-if host
+
+    @property
+    def describes_another_host(self) -> bool:
+        """A snapshot, a dump or a what-if value: the machine judged is not (only) this one."""
+        return bool(self.snapshot or self.nvidia_smi_xml or self.assume_driver or self.assume_gpus)
 
 
 def resolve_host(spec: HostSpec, db: str | None = None) -> Host:
