@@ -64,13 +64,16 @@ def main() -> int:
     ratios = [x / y for x, y in pairs]
     print(f"{args.runs} alternating runs each ({env_note})")
     print(
-        f"  preflight doctor --json       median {statistics.median(a) * 1000:7.1f} ms  (min {min(a) * 1000:.1f}, max {max(a) * 1000:.1f})"
+        f"  preflight doctor --json       median {statistics.median(a) * 1000:7.1f} ms  (min {min(a) * 1000:.1f}, "
+        f"max {max(a) * 1000:.1f})"
     )
     print(
-        f"  cuda-doctor diagnose -f json  median {statistics.median(b) * 1000:7.1f} ms  (min {min(b) * 1000:.1f}, max {max(b) * 1000:.1f})"
+        f"  cuda-doctor diagnose -f json  median {statistics.median(b) * 1000:7.1f} ms  (min {min(b) * 1000:.1f}, "
+        f"max {max(b) * 1000:.1f})"
     )
     print(
-        f"  ratio preflight/peer          median {statistics.median(ratios):.2f}  -> {1 / statistics.median(ratios):.1f}x faster"
+        f"  ratio preflight/peer          median {statistics.median(ratios):.2f}  "
+        f"-> {1 / statistics.median(ratios):.1f}x faster"
     )
     target_ok = statistics.median(a) <= 0.25 and statistics.median(ratios) <= 0.5
     print(f"  goal (<= 250 ms and >= 2x faster): {'met' if target_ok else 'NOT met'}")

@@ -84,7 +84,8 @@ def main() -> int:
         if p["total"]:
             print(f"  {part + ':':<9} {p['right']}/{p['total']} = {p['top1']:.1%}")
     print(
-        f"  goal: >= {GOAL:.0%} (held-out part: {'met' if (summary['parts']['held-out']['top1'] or 0) >= GOAL else 'NOT met'})"
+        f"  goal: >= {GOAL:.0%} (held-out "
+        f"part: {'met' if (summary['parts']['held-out']['top1'] or 0) >= GOAL else 'NOT met'})"
     )
     print(f"  time: {summary['seconds_per_log'] * 1000:.1f} ms per log")
     print()

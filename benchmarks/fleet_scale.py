@@ -175,7 +175,8 @@ def main() -> int:
         parse_only(lines)
         summary = report.summary()
         print(
-            f"{args.hosts} synthetic hosts, target torch {args.torch}; python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+            f"{args.hosts} synthetic hosts, target torch {args.torch}; python {sys.version.split()[0]},"
+            f" {os.cpu_count()} CPUs"
         )
         print(
             f"  verdicts: {summary['pass']} pass, {summary['warn']} warn, {summary['fail']} fail; "
@@ -193,7 +194,8 @@ def main() -> int:
         big, small = peak_mib(judge, lines, targets), peak_mib(judge, small_lines, targets)
         parse_peak = peak_mib(parse_only, lines)
         print(
-            f"  peak traced memory: fleet {big:.1f} MiB at {args.hosts} hosts, {small:.1f} MiB at {max(args.hosts // 10, 1)} hosts; "
+            f"  peak traced memory: fleet {big:.1f} MiB at {args.hosts} hosts, {small:.1f} MiB "
+            f"at {max(args.hosts // 10, 1)} hosts; "
             f"parse alone {parse_peak:.1f} MiB; JSON Lines file {lines.stat().st_size / 2**20:.1f} MiB"
         )
     return 0

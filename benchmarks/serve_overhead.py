@@ -182,17 +182,21 @@ def main() -> int:
         "concurrent_over_one_client": round(concurrent / median["server"], 3),
     }
     print(
-        f"model: {figures['model']} ({figures['torch_threads']} torch threads); prompt {figures['prompt_tokens']} tokens, {args.tokens} new tokens per request, median of {args.rounds} alternating rounds"
+        f"model: {figures['model']} ({figures['torch_threads']} torch threads); prompt {figures['prompt_tokens']} "
+        f"tokens, {args.tokens} new tokens per request, median of {args.rounds} alternating rounds"
     )
     print(f"  model.generate directly     {figures['direct_tokens_per_s']:8.1f} tokens/s")
     print(
-        f"  server, one client          {figures['server_tokens_per_s']:8.1f} tokens/s   server/direct   {figures['server_over_direct']:.3f}  (goal >= 0.90)"
+        f"  server, one client          {figures['server_tokens_per_s']:8.1f} tokens/s   server/direct  "
+        f" {figures['server_over_direct']:.3f}  (goal >= 0.90)"
     )
     print(
-        f"  server, one client, stream  {figures['streamed_tokens_per_s']:8.1f} tokens/s   streamed/direct {figures['streamed_over_direct']:.3f}"
+        f"  server, one client, stream  {figures['streamed_tokens_per_s']:8.1f} tokens/s   "
+        f"streamed/direct {figures['streamed_over_direct']:.3f}"
     )
     print(
-        f"  server, {args.clients} clients at once   {figures['concurrent_tokens_per_s']:8.1f} tokens/s   total/one-client {figures['concurrent_over_one_client']:.3f}  (one generation at a time: no batching)"
+        f"  server, {args.clients} clients at once   {figures['concurrent_tokens_per_s']:8.1f} tokens/s   "
+        f"total/one-client {figures['concurrent_over_one_client']:.3f}  (one generation at a time: no batching)"
     )
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")

@@ -111,7 +111,7 @@ def dump(out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     cases = [*xml_cases(), *scenario_cases()]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        for case, result in zip(cases, pool.map(run_case, cases)):
+        for case, result in zip(cases, pool.map(run_case, cases), strict=True):
             (out / f"{case.name}.json").write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     print(f"{len(cases)} cases written to {out}")
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from gpu_preflight.checks.image_gate import (
 )
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.findings import Severity
-from gpu_preflight.core.host import Gpu
+from gpu_preflight.core.host import Gpu, Host
 from gpu_preflight.images.config import ImageConfig
 from gpu_preflight.images.reference import parse_reference
 from gpu_preflight.images.resolve import (
@@ -26,11 +27,15 @@ from gpu_preflight.images.resolve import (
     resolve_images,
 )
 from gpu_preflight.knowledge import load_knowledge
+from gpu_preflight.probe.container import probe_runtime_mode
 
 from support.scenarios import A100, GTX1080, H100, RTX3090, T4, host
 
 KB = load_knowledge()
-R12_4 = "cuda>=12.4 brand=tesla,driver>=470,driver<471 brand=geforce,driver>=470,driver<471 brand=nvidia,driver>=470,driver<471"
+R12_4 = (
+    "cuda>=12.4 brand=tesla,driver>=470,driver<471 brand=geforce,driver>=470,driver<471 "
+    "brand=nvidia,driver>=470,driver<471"
+)
 
 
 def judge(h, *images: str, **context) -> list:
@@ -110,10 +115,15 @@ def test_cdi_mode_has_no_gate_but_the_driver_still_decides():
     assert one(findings, "driver-runtime").severity == Severity.WARN  # minor-version compatibility
 
 
-def test_cdi_mode_from_the_host_document():
-    h = host("545.29.06", RTX3090, driver_cuda="12.3")
-    h.container.runtime_mode = "cdi"  # a field a probe may fill from nvidia-container-runtime's config.toml
-    assert "CDI mode" in one(judge(h, "nvidia/cuda:12.4.1-runtime-ubuntu22.04"), "container-requirement").title
+def test_cdi_mode_from_the_host_document(tmp_path):
+    """The probe reads mode = "cdi" from nvidia-container-runtime's config; a snapshot of that host
+    (its JSON document, read back) reaches the gate with it."""
+    config = tmp_path / "config.toml"
+    config.write_text('[nvidia-container-runtime]\nmode = "cdi"\n')
+    probed = host("545.29.06", RTX3090, driver_cuda="12.3")
+    probe_runtime_mode(probed, str(config))
+    snapshot = Host.from_dict(json.loads(json.dumps(probed.to_dict())), "snapshot")
+    assert "CDI mode" in one(judge(snapshot, "nvidia/cuda:12.4.1-runtime-ubuntu22.04"), "container-requirement").title
 
 
 def test_disabled_and_no_requirement_and_no_driver():

@@ -1,6 +1,7 @@
-"""The doctor report document (design.md, "JSON contract"): every report the scenario table and
-the real XML hosts produce has the documented shape, and every finding's cause is a taxonomy
-id or null."""
+"""The doctor report document (docs/architecture.md, "Contracts"): every report the scenario table
+and the real XML hosts produce has the documented shape, and every finding's cause is a taxonomy
+id or null. The taxonomy is read from the project's original specification (../shared/design.md,
+"Cause taxonomy") when the shared folder is there, so the code is held to the spec, not to itself."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from support.scenarios import RTX3090, RTX5090, host, run_doctor
 
 DESIGN = SHARED / "design.md"
 
-# design.md's "Cause taxonomy" table, for when the shared folder is absent.
+# The specification's "Cause taxonomy" table, for when the shared folder is absent.
 TAXONOMY_FALLBACK = frozenset(
     {
         "driver-too-old",
@@ -56,7 +57,7 @@ def design_taxonomy() -> frozenset[str]:
     section = text[text.index("## Cause taxonomy") :]
     section = section[: section.index("\n## ", 1)] if "\n## " in section[1:] else section
     ids = frozenset(re.findall(r"^\| `([a-z0-9-]+)` \|", section, re.MULTILINE))
-    assert ids, "design.md's cause taxonomy table could not be read"
+    assert ids, f"the cause taxonomy table of {DESIGN} could not be read"
     return ids
 
 
@@ -132,7 +133,7 @@ def contract_problems(doc: dict[str, Any]) -> list[str]:
         if f.get("severity") not in SEVERITIES:
             p.append(f"{where}: severity {f.get('severity')!r}")
         if f.get("cause") is not None and f["cause"] not in TAXONOMY:
-            p.append(f"{where}: cause {f['cause']!r} is not in design.md's taxonomy")
+            p.append(f"{where}: cause {f['cause']!r} is not in the cause taxonomy")
         if not (isinstance(f.get("title"), str) and f["title"]):
             p.append(f"{where}: title must be a non-empty str")
         if not isinstance(f.get("detail"), str):
@@ -160,7 +161,7 @@ def _roundtrip(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_code_taxonomy_keeps_every_design_id() -> None:
-    """Cause ids may be added, never renamed: the code knows every id design.md lists."""
+    """Cause ids may be added, never renamed: the code knows every id the specification lists."""
     assert TAXONOMY <= CAUSES, sorted(TAXONOMY - CAUSES)
 
 

@@ -13,7 +13,14 @@ on GPU 0 whose code or cause is no-kernel-image.
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
+
+from gpu_preflight.checks.diagnose import diagnose
+from gpu_preflight.core.findings import CAUSES
+from gpu_preflight.core.host import Container, Driver, Host
 
 from support.scenarios import (
     A100,
@@ -690,7 +697,7 @@ SCENARIOS: list[Scenario] = [
     ),
     # ============================ CUDA_VISIBLE_DEVICES ============================
     # An empty value (or -1) hides every GPU from CUDA: nothing can run on a GPU (cause no-driver,
-    # "no GPU visible to this process" in design.md's taxonomy).
+    # "no GPU visible to this process" in the cause taxonomy, docs/architecture.md).
     Scenario(
         "cuda-visible-devices-empty-hides-all",
         host("570.124.06", RTX5090, RTX3090, env={"CUDA_VISIBLE_DEVICES": ""}),
@@ -817,7 +824,7 @@ SCENARIOS: list[Scenario] = [
         must=(F("no-driver", "fail"),),
         checks=(FixHas("no-driver", r"550\.54\.1[45]"), FixHas("no-driver", r"nvidia-driver-550\b")),
     ),
-    # facts §6 error 803 / design taxonomy: user-space libraries differ from the kernel module
+    # facts §6 error 803 / the cause taxonomy (docs/architecture.md): user-space libraries differ from the kernel module
     # (driver upgraded without reboot) -> reboot or reload the modules.
     Scenario(
         "driver-library-mismatch-after-upgrade",
@@ -954,8 +961,66 @@ def test_scenario(scenario: Scenario, tmp_path) -> None:
     assert not problems, "\n".join(problems) + "\n--- report ---\n" + describe(report)
 
 
-def test_table_is_big_enough() -> None:
-    assert len(SCENARIOS) >= 45
+# Cause ids the table need not demand, and where each is judged instead.
+JUDGED_ELSEWHERE = {
+    "container-requirement": "the image gate: tests/checks/test_image_gate.py",
+    "forward-compat-unsupported": "the image gate: tests/checks/test_image_gate.py",
+    "container-no-gpu": "test_container_without_gpu_access below (a container the host() rows cannot describe)",
+    "out-of-memory": "doctor --model: tests/fit",
+    "unsupported-dtype": "doctor --model: tests/fit",
+    "missing-cuda-library": "explain only: a log shows it, a host document cannot",
+    "cudnn-mismatch": "explain only",
+    "driver-compat-mismatch": "explain only",
+    "fabric-manager": "explain only",
+    "runtime-library-too-old": "explain only",
+}
+CHECKS_DIR = Path(__file__).resolve().parents[2] / "src" / "gpu_preflight" / "checks"
+
+
+def _causes_in_checks() -> set[str]:
+    """Every cause id written in a check's source: what doctor can give (besides --model's)."""
+    found: set[str] = set()
+    for path in CHECKS_DIR.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and node.value in CAUSES:
+                found.add(node.value)
+    return found
+
+
+def test_every_cause_doctor_gives_is_demanded_by_a_row() -> None:
+    """A new cause in a check needs a row here that demands it (or a line in JUDGED_ELSEWHERE)."""
+    demanded = {f.key for s in SCENARIOS for f in s.must if f.severity != "pass"} & CAUSES
+    missing = _causes_in_checks() - demanded - JUDGED_ELSEWHERE.keys()
+    assert not missing, f"no row demands {sorted(missing)}"
+    assert not demanded & JUDGED_ELSEWHERE.keys(), "a cause the table demands is not judged elsewhere"
+    assert demanded | JUDGED_ELSEWHERE.keys() == CAUSES, sorted(CAUSES - demanded - JUDGED_ELSEWHERE.keys())
+
+
+def test_the_table_spans_every_verdict_and_the_what_ifs() -> None:
+    statuses = {status for s in SCENARIOS for status in ((s.status,) if isinstance(s.status, str) else s.status)}
+    assert statuses == {"pass", "warn", "fail"}
+    whatifs = [s.host for s in SCENARIOS if isinstance(s.host, WhatIf)]
+    assert any(w.assume_driver for w in whatifs) and any(w.assume_gpus for w in whatifs)
+    assert any(s.requirements for s in SCENARIOS) and any(s.torch for s in SCENARIOS) and any(s.cuda for s in SCENARIOS)
+    assert not [s.id for s in SCENARIOS if s.bug], "a known bug is waiting in the table"
+
+
+def test_container_without_gpu_access() -> None:
+    """A container started without --gpus has no /dev/nvidia* and no driver, although its image
+    expects a GPU (NVIDIA_VISIBLE_DEVICES set): container-no-gpu, not a missing driver."""
+    started_without_gpus = Host(
+        driver=Driver(),
+        container=Container(in_container=True, runtime="docker", nvidia_env={"NVIDIA_VISIBLE_DEVICES": "all"}),
+        source="snapshot",
+    )
+    report = diagnose(started_without_gpus)
+    assert report.status == "fail"
+    (finding,) = [f for f in report.findings if f.cause == "container-no-gpu"]
+    assert finding.severity.label == "fail" and not [f for f in report.findings if f.cause == "no-driver"]
+    assert any("--gpus all" in fix for fix in finding.fix)
+    # the same container whose image asks for no GPU: simply no driver
+    started_without_gpus.container.nvidia_env = {}
+    assert {f.cause for f in diagnose(started_without_gpus).findings} >= {"no-driver"}
 
 
 def test_whatif_driver_is_marked_assumed(tmp_path) -> None:

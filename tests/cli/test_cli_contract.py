@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
 
+from gpu_preflight.core.host import Framework
+
+from support.host_docs import T4, host_doc
 from support.paths import ROOT
 
 HOST_KEYS = {"schema", "hostname", "driver", "gpus", "toolkits", "frameworks", "container", "errors"}
@@ -41,10 +45,39 @@ def test_doctor_json_shape_and_exit_code_agree(run_cli):
     assert result.returncode == (1 if report["status"] == "fail" else 0)
 
 
-def test_bare_preflight_is_doctor(run_cli):
-    plain, doctor = run_cli(), run_cli("doctor")
-    assert plain.returncode == doctor.returncode
+def _snapshot(tmp_path) -> str:
+    """A host both runs see alike (a live GPU's memory in use moves between two runs)."""
+    torch = Framework(name="torch", version="2.4.1+cu121", cuda="12.1", variant="cu121", source="metadata")
+    path = tmp_path / "host.json"
+    path.write_text(json.dumps(host_doc("gpu-box", "550.54.15", "12.4", T4, used_mib=1024, frameworks=(torch,))))
+    return str(path)
+
+
+def test_bare_preflight_is_doctor(run_cli, tmp_path):
+    snapshot = _snapshot(tmp_path)
+    plain, doctor = run_cli("--snapshot", snapshot), run_cli("doctor", "--snapshot", snapshot)
+    assert (plain.returncode, plain.stdout, plain.stderr) == (doctor.returncode, doctor.stdout, doctor.stderr)
     assert "CUDA versions" in plain.stdout and "Status:" in plain.stdout
+
+
+def test_doctor_groups_its_checklist_by_layer(run_cli, tmp_path):
+    result = run_cli("doctor", "--snapshot", _snapshot(tmp_path), "--model", "VibeThinker-1.5B", "--context", "4096")
+    lines = result.stdout.splitlines()
+    checks = lines[lines.index("Checks") + 1 :]
+    headings = [line.strip().split(" (")[0] for line in checks if line.startswith("  ") and line[2] != " "]
+    assert headings == ["Driver", "GPUs", "Framework builds", "CUDA toolkit", "Model memory"]
+
+
+@pytest.mark.parametrize("flag", ["-v", "--verbose"])
+def test_doctor_verbose_shows_each_findings_evidence(run_cli, tmp_path, flag):
+    snapshot = _snapshot(tmp_path)
+    verbose, plain = run_cli("doctor", "--snapshot", snapshot, flag), run_cli("doctor", "--snapshot", snapshot)
+    assert verbose.returncode == plain.returncode == 0
+    driver = verbose.stdout.splitlines().index("    [✓] NVIDIA driver 550.54.15 (R550), supports CUDA up to 12.4")
+    evidence = verbose.stdout.splitlines()[driver + 1 : driver + 6]
+    assert "        evidence:" in evidence and "          driver_version: 550.54.15" in evidence
+    assert "          driver_cuda: 12.4" in evidence
+    assert "evidence:" not in plain.stdout and "driver_version" not in plain.stdout
 
 
 @pytest.mark.parametrize(
@@ -81,7 +114,8 @@ BAD_FILES = {
     "empty.xml": b"",
     "blank.xml": b"   \n\n",
     "binary.xml": bytes(range(256)) * 8,
-    "truncated.xml": b'<?xml version="1.0" ?>\n<nvidia_smi_log>\n<driver_version>550.54.15</driver_version>\n<gpu id="0"><product_name>NVIDIA',
+    "truncated.xml": b'<?xml version="1.0" ?>\n<nvidia_smi_log>\n<driver_version>550.54.15</driver_version>\n<gpu '
+    b'id="0"><product_name>NVIDIA',
     "wrong-root.xml": b"<html><body>not nvidia-smi</body></html>",
     "bomb.xml": ENTITY_BOMB.encode(),
     "external.xml": b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><nvidia_smi_log>&e;</nvidia_smi_log>',
@@ -190,11 +224,6 @@ def test_doctor_model_turns_the_plan_into_findings(run_cli):
     assert any(f["cause"] == "out-of-memory" and f["device"] == 0 for f in too_small.json()["findings"])
 
 
-def test_doctor_model_typo_costs_no_probe(run_cli):
-    result = run_cli("doctor", "--model", "VibeThinker-1.5B", "--dtype", "float7")
-    assert result.returncode == 2 and result.stderr.count("\n") == 1
-
-
 def test_plain_doctor_imports_only_what_it_uses(tmp_path):
     """Speed by construction: `preflight` alone must not pay for the other commands' modules
     (images, targets and packaging, fit, explain, monitor, serve) nor for any framework."""
@@ -206,8 +235,11 @@ def test_plain_doctor_imports_only_what_it_uses(tmp_path):
         "from gpu_preflight.cli.main import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    main(['doctor', '--json'])\n"
-        "heavy = ('gpu_preflight.images', 'gpu_preflight.targets.specs', 'gpu_preflight.fit', 'gpu_preflight.explain',\n"
-        "         'gpu_preflight.monitor', 'gpu_preflight.serve', 'packaging.requirements', 'torch', 'transformers')\n"
+        # targets.model is cheap (no packaging) and may be imported; the parsers may not.
+        "heavy = ('gpu_preflight.images', 'gpu_preflight.targets.specs', 'gpu_preflight.targets.index',\n"
+        "         'gpu_preflight.targets.pip', 'gpu_preflight.targets.pyproject', 'gpu_preflight.fit',\n"
+        "         'gpu_preflight.explain', 'gpu_preflight.monitor', 'gpu_preflight.serve', 'packaging.requirements',\n"
+        "         'torch', 'transformers')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
     )
     out = subprocess.run(

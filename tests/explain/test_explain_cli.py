@@ -156,7 +156,8 @@ def test_run_keeps_lines_whole_when_the_streams_interleave(run_cli):
     on its own, so the explanation still sees the whole line."""
     code = (
         "import sys, time\n"
-        "sys.stderr.write('RuntimeError: CUDA error: no kernel image is available for execution on the device'); sys.stderr.flush(); time.sleep(0.2)\n"
+        "sys.stderr.write('RuntimeError: CUDA error: no kernel image is available for execution on the device'); "
+        "sys.stderr.flush(); time.sleep(0.2)\n"
         "sys.stdout.write('hello from stdout\\n'); sys.stdout.flush(); time.sleep(0.2)\n"
         "sys.stderr.write('\\n'); sys.exit(7)\n"
     )

@@ -33,7 +33,8 @@ def test_nvidia_smi_banner():
 
 def test_gpus_and_architectures():
     facts = facts_of(
-        "NVIDIA GeForce RTX 3080 Laptop GPU with CUDA capability sm_86 is not compatible with the current PyTorch installation.\n"
+        "NVIDIA GeForce RTX 3080 Laptop GPU with CUDA capability sm_86 is not compatible with the current PyTorch "
+        "installation.\n"
         "The current PyTorch install supports CUDA capabilities sm_37 sm_50 sm_60 sm_70.\n"
     )
     assert facts.gpus[0].name == "NVIDIA GeForce RTX 3080 Laptop GPU"

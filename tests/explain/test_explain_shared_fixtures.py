@@ -3,6 +3,8 @@ nvidia-smi failures. They carry no confirmed cause, so only what the dump itself
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from gpu_preflight.explain import explain_bytes
@@ -41,6 +43,29 @@ def test_collect_env_dumps(shared_real, prefix, expected):
     assert top(path) == expected
 
 
-def test_every_shared_text_fixture_is_explained_without_error(shared_real):
-    for path in list((shared_real / "collect-env").glob("*")) + list((shared_real / "nvidia-smi-text").rglob("*.txt")):
-        explain_bytes(path.read_bytes())
+def _release(version: str) -> str:
+    """``1.7.0.dev20200922+cpu`` -> ``1.7.0``: what a file name and a log both spell alike."""
+    return re.match(r"\d+\.\d+\.\d+", version)[0]
+
+
+def test_collect_env_dumps_are_read_as_their_names_say(shared_real):
+    """Each dump's name records the torch release and the driver it shows; the facts agree."""
+    dumps = sorted((shared_real / "collect-env").glob("*.txt"))
+    assert dumps
+    for path in dumps:
+        facts = explain_bytes(path.read_bytes()).facts.summary()
+        torch = re.search(r"__torch-([^_]+)", path.name)[1]
+        assert _release(facts["torch"]) == _release(torch), path.name
+        driver = re.search(r"__driver(\d+(?:\.\d+)+)", path.name)
+        if driver:
+            assert facts["driver"] == driver[1], path.name
+
+
+def test_healthy_nvidia_smi_output_is_no_cause(shared_real):
+    """Tables, ``-L`` lists, ``-q`` and ``--version`` of working GPUs: nothing to explain."""
+    captures = sorted(p for p in (shared_real / "nvidia-smi-text").rglob("*.txt") if p.parent.name != "errors")
+    assert captures
+    for path in captures:
+        explanation = explain_bytes(path.read_bytes())
+        assert explanation.lines > 0, path.name
+        assert explanation.causes == [], f"{path.name}: {[c.cause for c in explanation.causes]}"

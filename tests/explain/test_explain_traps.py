@@ -122,7 +122,8 @@ def test_wrapper_errors_alone_are_not_a_cause():
             "470.82.01",
             None,
             [
-                "Install NVIDIA driver >= 525.60.13 (CUDA 12.1 needs it), e.g. Ubuntu: sudo apt install nvidia-driver-535, then reboot."
+                "Install NVIDIA driver >= 525.60.13 (CUDA 12.1 needs it), e.g. Ubuntu: sudo apt install "
+                "nvidia-driver-535, then reboot."
             ],
         ),
         ("470.82.01", "Tesla K80", ["No driver runs CUDA 12.1 on Tesla K80: its last driver branch is R470"]),

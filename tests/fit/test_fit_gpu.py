@@ -17,7 +17,7 @@ import os
 import pytest
 
 from gpu_preflight.fit import plan_memory
-from gpu_preflight.fit.architecture import architecture_from_config, count_parameters
+from gpu_preflight.fit.model_shape import count_parameters, shape_from_config
 from gpu_preflight.fit.sources import Model
 
 from support.fit_inputs import VIBE_CONFIG
@@ -89,9 +89,9 @@ def test_estimate_within_ten_percent_of_measured_peak(vibe_model, measured_conte
     torch.cuda.synchronize()
     peak_reserved = torch.cuda.max_memory_reserved()
 
-    arch = architecture_from_config(VIBE_CONFIG, "VibeThinker-shaped")
+    shape = shape_from_config(VIBE_CONFIG, "VibeThinker-shaped")
     plan = plan_memory(
-        Model("VibeThinker-shaped", "profile", "test", arch, count_parameters(arch)),
+        Model("VibeThinker-shaped", "profile", "test", shape, count_parameters(shape)),
         dtype="bfloat16",
         context=context,
         engine="transformers",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.fit import data, fit_device, fit_devices, plan_memory, resolve_model
-from gpu_preflight.fit.architecture import architecture_from_config, count_parameters
-from gpu_preflight.fit.plan import vllm_batch_defaults
+from gpu_preflight.fit.model_shape import count_parameters, shape_from_config
+from gpu_preflight.fit.plan import vllm_batch_defaults, with_settings
 from gpu_preflight.fit.sources import Model
 
 from support.fit_inputs import (
@@ -77,9 +78,9 @@ def test_vllm_pages_the_kv_cache_in_blocks_of_16(vibe):
 def test_default_context_is_the_models_limit_and_a_missing_one_needs_context():
     model = resolve_model("Qwen2.5-0.5B-Instruct")
     assert plan_memory(model).settings.context == 32768
-    arch = architecture_from_config({k: v for k, v in VIBE_CONFIG.items() if k != "max_position_embeddings"}, "x")
+    shape = shape_from_config({k: v for k, v in VIBE_CONFIG.items() if k != "max_position_embeddings"}, "x")
     with pytest.raises(UsageError, match="give --context"):
-        plan_memory(Model("x", "directory", "x", arch, count_parameters(arch)))
+        plan_memory(Model("x", "directory", "x", shape, count_parameters(shape)))
 
 
 @pytest.mark.parametrize(
@@ -111,6 +112,25 @@ def test_vllm_refuses_to_start_when_others_hold_too_much(vibe):
     fit = fit_device(plan_memory(vibe, context=4096), busy)
     assert not fit.fits and "refuses to start" in fit.reason and fit.max_context == 0
     assert fit_device(plan_memory(vibe, context=4096, gpu_memory_utilization=0.7), busy).fits
+
+
+@pytest.mark.parametrize(
+    "engine, share",
+    [("vllm", None), ("transformers", 0.9)],
+)
+def test_settings_hold_vllm_and_only_vllm_to_a_memory_share(vibe, engine, share):
+    # budget() multiplies vLLM's share by the GPU's memory: a vLLM plan built without one used
+    # to fail there with "None * int", far from where it was built. It is refused when built.
+    settings = plan_memory(vibe, context=4096, engine="transformers").settings
+    with pytest.raises(ValueError, match="vLLM needs one, other engines take none"):
+        replace(settings, engine=engine, gpu_memory_utilization=share)
+
+
+def test_replanning_for_vllm_takes_vllms_default_share(vibe):
+    plan = with_settings(plan_memory(vibe, context=4096, engine="transformers"), engine="vllm")
+    assert plan.settings.gpu_memory_utilization == RULES["engine"]["vllm"]["gpu_memory_utilization"]
+    budget, reason = plan.budget(H100)
+    assert reason is None and budget == math.floor(plan.settings.gpu_memory_utilization * 81559 * MIB)
 
 
 def test_transformers_uses_what_other_processes_leave(vibe):
@@ -222,7 +242,7 @@ def test_a_quantised_checkpoint_loads_as_stored(tmp_path):
     assert plan.settings.dtype == "int4" and not plan.settings.dtype_requested
     assert plan.weight_bytes == model.stored.bytes and model.params_source == "architecture"
     with pytest.raises(UsageError, match="unknown size"):
-        model.architecture.quantization["bits"] = 3
+        model.shape.quantization["bits"] = 3
         plan_memory(model, context=16)
 
 

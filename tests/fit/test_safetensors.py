@@ -8,7 +8,7 @@ import json
 import pytest
 
 from gpu_preflight.core.errors import UsageError
-from gpu_preflight.fit.architecture import architecture_from_config, count_parameters
+from gpu_preflight.fit.model_shape import count_parameters, shape_from_config
 from gpu_preflight.fit.safetensors import MAX_HEADER_BYTES, read_header, read_weights
 from gpu_preflight.fit.sources import resolve_model
 
@@ -24,7 +24,7 @@ from support.fit_inputs import (
 def test_headers_give_the_exact_count_and_dtypes(tmp_path):
     directory = model_dir(tmp_path, TINY_CONFIG, tiny_tensors(TINY_CONFIG))
     model = resolve_model(str(directory))
-    computed = count_parameters(architecture_from_config(TINY_CONFIG, "x")).total
+    computed = count_parameters(shape_from_config(TINY_CONFIG, "x")).total
     assert model.params_source == "safetensors"
     assert model.params == computed == model.stored.elements
     assert model.stored.dtypes == {"BF16": computed} and model.stored.bytes == 2 * computed
@@ -37,7 +37,7 @@ def test_shards_are_summed(tmp_path):
     write_safetensors(directory / "model-00002-of-00002.safetensors", dict(tensors[5:]))
     stored = read_weights(directory)
     assert stored.files == 2 and stored.tensors == len(tensors)
-    assert stored.elements == count_parameters(architecture_from_config(TINY_CONFIG, "x")).total
+    assert stored.elements == count_parameters(shape_from_config(TINY_CONFIG, "x")).total
 
 
 def test_a_tied_head_stored_anyway_is_counted_once(tmp_path):
@@ -45,7 +45,7 @@ def test_a_tied_head_stored_anyway_is_counted_once(tmp_path):
     tensors = tiny_tensors(TINY_CONFIG)  # includes lm_head.weight
     model = resolve_model(str(model_dir(tmp_path, tied, tensors)))
     assert model.stored.tied_duplicate == 10 * 8
-    assert model.params == count_parameters(architecture_from_config(tied, "x")).total
+    assert model.params == count_parameters(shape_from_config(tied, "x")).total
 
 
 def test_the_stored_dtype_is_reported_and_a_mixed_checkpoint_counted(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,14 @@ def test_compute_capability_filled_from_the_product_name() -> None:
 
 
 # --- reading ------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_in_a_directory_is_skipped_not_read(tmp_path: Path) -> None:
+    """Opening a FIFO blocks until someone writes to it: a directory walk must not hang on one."""
+    write_docs(tmp_path / "dir", mixed_fleet()[:1])
+    os.mkfifo(tmp_path / "dir" / "c.json")
+    assert [i.name for i in read_hostfiles([str(tmp_path / "dir")])] == ["h100-a"]
 
 
 def test_directory_json_lines_and_names(tmp_path: Path) -> None:

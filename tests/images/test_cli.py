@@ -1,36 +1,11 @@
-"""The image TARGET flags through the real command line (python -m gpu_preflight doctor ...).
-Skipped until doctor has the flags (the lead wires them: see src/gpu_preflight/images/__init__.py)."""
+"""The image TARGET flags through the real command line (python -m gpu_preflight doctor ...)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from support.paths import ROOT
-
-
-def _doctor_has_image_flags() -> bool:
-    import os
-
-    help_text = subprocess.run(
-        [sys.executable, "-m", "gpu_preflight", "doctor", "--help"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
-        timeout=60,
-    ).stdout
-    return all(
-        flag in help_text
-        for flag in ("--image", "--image-config", "--registry-lookup", "--dockerfile", "--require-cuda")
-    )
-
-
-pytestmark = pytest.mark.skipif(
-    not _doctor_has_image_flags(), reason="doctor has no --image/--dockerfile/--require-cuda flags yet (wiring pending)"
-)
 HOST_545_3090 = ("--assume-driver", "545.29.06", "--assume-gpu", "NVIDIA GeForce RTX 3090")
 
 
@@ -78,7 +53,8 @@ def test_image_refused_in_the_runtimes_words(run_cli):
 def test_require_cuda_and_dockerfile(run_cli, tmp_path):
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text(
-        "ARG V=12.6.3\nFROM nvidia/cuda:${V}-runtime-ubuntu22.04 AS base\nFROM base\nRUN pip install torch==2.6.0 --index-url https://download.pytorch.org/whl/cu126\n"
+        "ARG V=12.6.3\nFROM nvidia/cuda:${V}-runtime-ubuntu22.04 AS base\nFROM base\n"
+        "RUN pip install torch==2.6.0 --index-url https://download.pytorch.org/whl/cu126\n"
     )
     result = run_cli(
         "doctor",

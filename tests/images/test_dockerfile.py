@@ -60,7 +60,8 @@ def test_last_stage_through_several_stages():
 
 def test_env_forms_and_legacy_cuda_version():
     facts = facts_of(
-        'FROM ubuntu:22.04\nENV CUDA_VERSION 11.8.0\nENV NVIDIA_REQUIRE_CUDA="cuda>=11.8 brand=tesla,driver>=470,driver<471" A=1\n'
+        "FROM ubuntu:22.04\nENV CUDA_VERSION 11.8.0\n"
+        'ENV NVIDIA_REQUIRE_CUDA="cuda>=11.8 brand=tesla,driver>=470,driver<471" A=1\n'
     )
     assert facts.env == {
         "CUDA_VERSION": "11.8.0",

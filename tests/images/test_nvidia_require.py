@@ -1,4 +1,4 @@
-"""requirements: the NVIDIA_REQUIRE_* grammar and its evaluation, as libnvidia-container does it.
+"""images/nvidia_require.py: the NVIDIA_REQUIRE_* grammar and its evaluation, as libnvidia-container does it.
 
 Sources of truth: NVIDIA's Go test tables and libnvidia-container's dsl.c semantics transcribed in
 ../shared/fixtures/real/container-toolkit-tests, and every real NVIDIA_REQUIRE_CUDA value of the
@@ -24,13 +24,13 @@ from gpu_preflight.images.nvidia_require import (
     Constraint,
     DeviceFacts,
     Evaluation,
-    Requirement,
+    RequireExpression,
+    RequireExpressionSet,
     RequirementError,
-    RequirementSet,
     Term,
     brand_id,
     evaluate,
-    parse_requirement,
+    parse_require_expression,
     require_disabled,
     requirement_texts_from_env,
     requirements_from_env,
@@ -43,6 +43,8 @@ REQUIRE_CUDA = REAL / "require-cuda"
 
 UPDATE_HINT = ", please update your driver to a newer version, or use an earlier cuda container"
 CLI = "nvidia-container-cli: requirement error: "
+DIGITS_AND_DOTS = "(digits and dots, at most 2^64-2 each)"
+KNOWN_PROPERTIES = "(nvidia-container-cli knows cuda, driver, arch, brand)"
 
 
 def v(text: str) -> Version:
@@ -55,11 +57,11 @@ def facts(
     return DeviceFacts(cuda and v(cuda), driver and v(driver), arch and v(arch), brand)
 
 
-def one(text: str, origin: str = "NVIDIA_REQUIRE_CUDA") -> RequirementSet:
-    return RequirementSet((parse_requirement(text, origin),))
+def one(text: str, origin: str = "NVIDIA_REQUIRE_CUDA") -> RequireExpressionSet:
+    return RequireExpressionSet((parse_require_expression(text, origin),))
 
 
-def dnf(requirement: Requirement) -> list[list[str]]:
+def dnf(requirement: RequireExpression) -> list[list[str]]:
     return [[str(c) for c in term.constraints] for term in requirement.terms]
 
 
@@ -95,12 +97,12 @@ def test_toolkit_parse_condition(case: dict) -> None:
     condition = case["condition"]
     if case["error"] or case["description"] in SKIPPED_BY_GO_REJECTED_BY_CLI:
         with pytest.raises(RequirementError, match=r"^requirement error: invalid expression: "):
-            parse_requirement(condition)
+            parse_require_expression(condition)
     elif case["expected"] is None:
-        assert parse_requirement(condition).terms == ()
+        assert parse_require_expression(condition).terms == ()
     else:
         expected = case["expected"]
-        assert parse_requirement(condition).terms == (
+        assert parse_require_expression(condition).terms == (
             Term((Constraint(expected["property"], expected["op"], expected["value"]),)),
         )
 
@@ -110,13 +112,13 @@ def test_toolkit_parse_requirement(case: dict) -> None:
     text = case["requirement"]
     if case["error"] or case["description"] in SKIPPED_BY_GO_REJECTED_BY_CLI:
         with pytest.raises(RequirementError, match=r"^requirement error: invalid expression: "):
-            parse_requirement(text)
+            parse_require_expression(text)
     elif case["expected_in_test"] is None:
-        assert parse_requirement(text).terms == ()
+        assert parse_require_expression(text).terms == ()
     else:
         # "cuda<13.6 OR (cuda>=11.6 AND arch=5.3)" -> [["cuda<13.6"], ["cuda>=11.6", "arch=5.3"]]
         expected = [t.strip("()").split(" AND ") for t in case["actual_semantics"].split(" OR ")]
-        assert dnf(parse_requirement(text)) == expected
+        assert dnf(parse_require_expression(text)) == expected
 
 
 TRUE, FALSE = "cuda>=11.0", "cuda>=99.0"  # on a host whose driver supports CUDA 12.4
@@ -196,7 +198,7 @@ def test_dsl_semantics_tables_match_the_module() -> None:
     )
     assert evaluate(one("arch>=9.0 cuda>=99"), [HOST]).message == CLI + expected_other
     with pytest.raises(RequirementError, match="^requirement error: " + messages["parse_error"]):
-        parse_requirement("cuda>=11.6,foo=bar")
+        parse_require_expression("cuda>=11.6,foo=bar")
 
 
 # --- every real NVIDIA_REQUIRE_CUDA value ----------------------------------------------------
@@ -228,13 +230,13 @@ def test_the_real_values_are_all_there() -> None:
 def test_every_real_value_parses_or_fails_like_the_runtime(value: str) -> None:
     if value in ("cuda>=10_0", "cuda>=10_1"):  # ubi7-ppc64le: nvidia-container-cli says invalid expression
         with pytest.raises(RequirementError) as raised:
-            parse_requirement(value)
+            parse_require_expression(value)
         assert str(raised.value) == (
             f"requirement error: invalid expression: NVIDIA_REQUIRE_CUDA, column 1: {value!r}: "
             f"cuda value {value[6:]!r} is not a version (digits and dots, at most 2^64-2 each)"
         )
         return
-    requirement = parse_requirement(value)
+    requirement = parse_require_expression(value)
     assert requirement.text == value
     # The first term is the image's CUDA floor; every other one a brand / driver-branch exception.
     (floor,) = requirement.terms[0].constraints
@@ -245,22 +247,22 @@ def test_every_real_value_parses_or_fails_like_the_runtime(value: str) -> None:
     # Nothing lost or invented: the terms read back as the value, CUDA>= spelled in lower case.
     assert " ".join(str(t) for t in requirement.terms) == " ".join(value.split()).replace("CUDA>=", "cuda>=")
     # A host whose driver supports CUDA 99 passes through the floor, never an exception.
-    outcome = evaluate(RequirementSet((requirement,)), [facts("99.0", "999.1", "9.0", "geforce")]).outcomes[0]
+    outcome = evaluate(RequireExpressionSet((requirement,)), [facts("99.0", "999.1", "9.0", "geforce")]).outcomes[0]
     assert (outcome.satisfied, outcome.passing_index, outcome.passed_by_exception) == (True, 0, False)
 
 
 def test_upper_case_cuda_parses_but_fails_without_the_hint() -> None:
-    requirement = parse_requirement("CUDA>=12.3")
+    requirement = parse_require_expression("CUDA>=12.3")
     assert requirement.terms == (Term((Constraint("cuda", ">=", "12.3"),)),)
-    assert evaluate(RequirementSet((requirement,)), [facts("12.3", "545.23.06")]).satisfied
+    assert evaluate(RequireExpressionSet((requirement,)), [facts("12.3", "545.23.06")]).satisfied
     # dsl.c adds the hint only for the exact bytes "cuda>=".
-    assert evaluate(RequirementSet((requirement,)), [facts("12.2", "535.54.03")]).message == (
+    assert evaluate(RequireExpressionSet((requirement,)), [facts("12.2", "535.54.03")]).message == (
         CLI + "unsatisfied condition: CUDA>=12.3"
     )
 
 
 def test_trailing_space_changes_nothing() -> None:
-    assert parse_requirement("cuda>=8.0 ").terms == parse_requirement("cuda>=8.0").terms
+    assert parse_require_expression("cuda>=8.0 ").terms == parse_require_expression("cuda>=8.0").terms
     assert evaluate(one("cuda>=8.0 "), [facts("7.5", "387.26")]).message == (
         CLI + "unsatisfied condition: cuda>=8.0" + UPDATE_HINT
     )
@@ -392,9 +394,8 @@ def test_13_0_has_no_geforce_exception() -> None:
     ],
 )
 def test_version_compare(actual: str, condition: str, expected: bool) -> None:
-    (constraint,) = parse_requirement(condition).terms[0].constraints
+    (constraint,) = parse_require_expression(condition).terms[0].constraints
     host = DeviceFacts(**{constraint.prop: v(actual)})
-    assert constraint.is_satisfied_by(host) is expected
     assert evaluate(one(condition), [host]).satisfied is expected
 
 
@@ -439,7 +440,9 @@ def test_version_compare_matches_a_port_of_dsl_c(actual: list[int], op: str, req
     expected = dsl_compare_version(host_text, op, required)
     assert expected != -1
     constraint = Constraint("driver", op, required)
-    assert constraint.is_satisfied_by(DeviceFacts(driver=Version(tuple(actual), host_text))) is bool(expected)
+    requirements = one(str(constraint))
+    assert requirements.requirements[0].terms[0].constraints == (constraint,)
+    assert evaluate(requirements, [DeviceFacts(driver=Version(tuple(actual), host_text))]).satisfied is bool(expected)
 
 
 # --- several variables, several GPUs, no GPU ------------------------------------------------
@@ -506,7 +509,7 @@ def test_brand_comparison(host: DeviceFacts, satisfied: bool) -> None:
 def test_case_folding_is_ascii_only_like_strcasecmp() -> None:
     assert not evaluate(one("brand=É"), [facts(brand="é")]).satisfied
     assert evaluate(one("brand=É"), [facts(brand="É")]).satisfied
-    assert parse_requirement("DRIVER>=470,Brand=TESLA").terms[0].constraints == (
+    assert parse_require_expression("DRIVER>=470,Brand=TESLA").terms[0].constraints == (
         Constraint("driver", ">=", "470"),
         Constraint("brand", "=", "TESLA"),
     )
@@ -546,7 +549,7 @@ def test_disable_require_parses_like_go(value: str, disabled: bool) -> None:
 
 def test_disabled_skips_even_invalid_values() -> None:
     env = {"NVIDIA_REQUIRE_CUDA": "cuda>=10_0", "CUDA_VERSION": "foo", "NVIDIA_DISABLE_REQUIRE": "1"}
-    assert requirements_from_env(env) == RequirementSet((), disabled=True)
+    assert requirements_from_env(env) == RequireExpressionSet((), disabled=True)
     assert evaluate(requirements_from_env(env), [HOST]) == Evaluation((), disabled=True)
 
 
@@ -626,8 +629,7 @@ P = "requirement error: invalid expression: "
     [
         (
             "foo=bar",
-            P
-            + "NVIDIA_REQUIRE_CUDA, column 1: 'foo=bar': unknown property 'foo' (nvidia-container-cli knows cuda, driver, arch, brand)",
+            P + "NVIDIA_REQUIRE_CUDA, column 1: 'foo=bar': unknown property 'foo' " + KNOWN_PROPERTIES,
         ),
         (
             "cuda>=12.4 brand>=tesla",
@@ -646,54 +648,53 @@ P = "requirement error: invalid expression: "
         ),
         (
             "cuda>=12.4a",
-            P
-            + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda>=12.4a': cuda value '12.4a' is not a version (digits and dots, at most 2^64-2 each)",
+            P + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda>=12.4a': cuda value '12.4a' is not a version " + DIGITS_AND_DOTS,
         ),
         (
             "driver>=.5",
-            P
-            + "NVIDIA_REQUIRE_CUDA, column 1: 'driver>=.5': driver value '.5' is not a version (digits and dots, at most 2^64-2 each)",
+            P + "NVIDIA_REQUIRE_CUDA, column 1: 'driver>=.5': driver value '.5' is not a version " + DIGITS_AND_DOTS,
         ),
         (
             "driver<4>7",
-            P
-            + "NVIDIA_REQUIRE_CUDA, column 1: 'driver<4>7': driver value '4>7' is not a version (digits and dots, at most 2^64-2 each)",
+            P + "NVIDIA_REQUIRE_CUDA, column 1: 'driver<4>7': driver value '4>7' is not a version " + DIGITS_AND_DOTS,
         ),
         (
             "arch>=18446744073709551615",
-            P
-            + "NVIDIA_REQUIRE_CUDA, column 1: 'arch>=18446744073709551615': arch value '18446744073709551615' is not a version (digits and dots, at most 2^64-2 each)",
+            P + "NVIDIA_REQUIRE_CUDA, column 1: 'arch>=18446744073709551615': "
+            "arch value '18446744073709551615' is not a version " + DIGITS_AND_DOTS,
         ),
         (
             "cuda>=١٢.٤",
-            P
-            + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda>=١٢.٤': cuda value '١٢.٤' is not a version (digits and dots, at most 2^64-2 each)",
+            P + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda>=١٢.٤': cuda value '١٢.٤' is not a version " + DIGITS_AND_DOTS,
         ),
         (
             "cuda>=12.4\tbrand=tesla",
-            P
-            + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda>=12.4\\tbrand=tesla': cuda value '12.4\\tbrand=tesla' is not a version (digits and dots, at most 2^64-2 each)",
+            P + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda>=12.4\\tbrand=tesla': "
+            "cuda value '12.4\\tbrand=tesla' is not a version " + DIGITS_AND_DOTS,
         ),
         (
             "cuda>=12.4\n",
             P
-            + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda>=12.4\\n': cuda value '12.4\\n' is not a version (digits and dots, at most 2^64-2 each)",
+            + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda>=12.4\\n': cuda value '12.4\\n' is not a version "
+            + DIGITS_AND_DOTS,
         ),
         (
             "\x1b[31mcuda>=1",
             P
-            + "NVIDIA_REQUIRE_CUDA, column 1: '\\x1b[31mcuda>=1': unknown property '\\x1b[31mcuda' (nvidia-container-cli knows cuda, driver, arch, brand)",
+            + "NVIDIA_REQUIRE_CUDA, column 1: '\\x1b[31mcuda>=1': unknown property '\\x1b[31mcuda' "
+            + KNOWN_PROPERTIES,
         ),
         (
             "cuda>=1\x00",
             P
-            + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda>=1\\x00': cuda value '1\\x00' is not a version (digits and dots, at most 2^64-2 each)",
+            + "NVIDIA_REQUIRE_CUDA, column 1: 'cuda>=1\\x00': cuda value '1\\x00' is not a version "
+            + DIGITS_AND_DOTS,
         ),
     ],
 )
 def test_invalid_expressions(text: str, message: str) -> None:
     with pytest.raises(RequirementError) as raised:
-        parse_requirement(text)
+        parse_require_expression(text)
     assert str(raised.value) == message
     assert isinstance(raised.value, UsageError)
 
@@ -716,23 +717,23 @@ def test_a_constraint_validates_itself() -> None:
 
 def test_a_non_string_is_a_programming_error() -> None:
     with pytest.raises(TypeError):
-        parse_requirement(None)  # type: ignore[arg-type]
+        parse_require_expression(None)  # type: ignore[arg-type]
 
 
 # --- the runtime's own quirks ----------------------------------------------------------------
 
 
 def test_empty_constraints_and_spaces_are_skipped() -> None:
-    assert dnf(parse_requirement("  cuda>=12.4,,driver>=1,   brand=tesla  ")) == [
+    assert dnf(parse_require_expression("  cuda>=12.4,,driver>=1,   brand=tesla  ")) == [
         ["cuda>=12.4", "driver>=1"],
         ["brand=tesla"],
     ]
-    assert parse_requirement("").terms == () and parse_requirement("   ").terms == ()
+    assert parse_require_expression("").terms == () and parse_require_expression("   ").terms == ()
     assert evaluate(one("   "), [HOST]).outcomes[0].satisfied
 
 
 def test_a_term_of_only_commas_keeps_the_verdict_so_far() -> None:
-    assert dnf(parse_requirement(", cuda>=99")) == [[], ["cuda>=99"]]
+    assert dnf(parse_require_expression(", cuda>=99")) == [[], ["cuda>=99"]]
     assert evaluate(one(", cuda>=99"), [HOST]).satisfied  # first: ends the loop on "true"
     failed = evaluate(one("cuda>=99 , cuda>=1"), [HOST])  # after a failure: ends it on "false"
     assert failed.message == CLI + "unsatisfied condition: cuda>=99" + UPDATE_HINT
@@ -764,7 +765,7 @@ def test_100k_terms_fail_fast_as_too_long_for_the_runtime() -> None:
     text = " ".join(f"brand=tesla,driver>={i},driver<{i + 1}" for i in range(100_000))
     start = time.perf_counter()
     with pytest.raises(RequirementError) as raised:
-        parse_requirement(text)
+        parse_require_expression(text)
     assert time.perf_counter() - start < 1.0
     assert str(raised.value) == (
         f"requirement error: NVIDIA_REQUIRE_CUDA is {len(text)} bytes; the runtime hook cannot pass "
@@ -775,31 +776,34 @@ def test_100k_terms_fail_fast_as_too_long_for_the_runtime() -> None:
 def test_the_longest_passable_value_parses_and_evaluates() -> None:
     text = " ".join(f"brand=b{i},driver>={i},driver<{i + 1}" for i in range(3_500))
     text = text.ljust(131_061)  # trailing spaces: exactly the most the hook can pass
-    requirement = parse_requirement(text)
+    requirement = parse_require_expression(text)
     assert len(requirement.terms) == 3_500
-    result = evaluate(RequirementSet((requirement,)), [facts("12.4", "3499.1", "8.0", f"b{i}") for i in (3499, 0)] * 4)
+    result = evaluate(
+        RequireExpressionSet((requirement,)), [facts("12.4", "3499.1", "8.0", f"b{i}") for i in (3499, 0)] * 4
+    )
     assert [o.passing_index for o in result.outcomes] == [3499, None] * 4
     assert result.message == CLI + "unsatisfied condition: brand=b0,driver>=0,driver<1"
     assert len(result.first_failure.failures) == 3_500
     with pytest.raises(RequirementError, match="is 131062 bytes"):
-        parse_requirement(text + " ")
+        parse_require_expression(text + " ")
 
 
 def test_huge_digit_strings_do_not_hit_pythons_int_limit() -> None:
-    with pytest.raises(RequirementError, match=r"cuda value '9999999999.*'\.\.\. is not a version"):
-        parse_requirement("cuda>=" + "9" * 50_000)
+    cut_short = r"cuda value '9999999999.*'\.\.\. \(50000 characters\) is not a version"
+    with pytest.raises(RequirementError, match=cut_short):
+        parse_require_expression("cuda>=" + "9" * 50_000)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("cudrivebanth<>=!,. 0123456789_\t\x00é")), max_size=60))
 def test_any_text_parses_or_raises_a_requirement_error(text: str) -> None:
     try:
-        requirement = parse_requirement(text)
+        requirement = parse_require_expression(text)
     except RequirementError as error:
         assert str(error).startswith("requirement error: invalid expression: NVIDIA_REQUIRE_CUDA, column ")
         assert "\n" not in str(error) and "\t" not in str(error)
         return
-    result = evaluate(RequirementSet((requirement,)), [HOST, facts()])
+    result = evaluate(RequireExpressionSet((requirement,)), [HOST, facts()])
     assert all(o.satisfied or o.error.startswith(CLI) for o in result.outcomes)
 
 

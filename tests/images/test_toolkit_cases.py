@@ -64,7 +64,8 @@ def test_image_environments(case):
                 old.findings[0]
                 .evidence["runtime_message"]
                 .endswith(
-                    f"unsatisfied condition: {judged[0]}, please update your driver to a newer version, or use an earlier cuda container"
+                    f"unsatisfied condition: {judged[0]}, please update your driver to a newer version, "
+                    "or use an earlier cuda container"
                 )
             )
 

@@ -82,7 +82,7 @@ def test_graphics_device_resolves_by_pci_id_only(kb: KnowledgeBase) -> None:
     assert kb.gpu_product(name="Graphics Device") is None
     by_pci = kb.gpu_product(name="Graphics Device", pci_device_id="218410DE")
     assert by_pci.matched_by == "pci" and by_pci.architecture == "Turing"
-    assert "2184" in by_pci.pci_device_ids and by_pci.conflict  # fixture name vs pci.ids
+    assert "2184" in by_pci.pci_device_ids and by_pci.provenance.conflict  # fixture name vs pci.ids
     for spelling in ("0x218410DE", "2184", "0x2184"):
         assert kb.gpu_product(pci_device_id=spelling) == by_pci
     assert kb.gpu_product(pci_device_id="000000DE") is None
@@ -101,7 +101,7 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
     lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     reader = csv.reader(lines)
     header = [h.strip() for h in next(reader)]
-    return [dict(zip(header, (c.strip() for c in row))) for row in reader]
+    return [dict(zip(header, (c.strip() for c in row), strict=False)) for row in reader]
 
 
 CSV_FILES = [p for p in shared_files("nvidia-smi-csv", "*all-fields.csv")]

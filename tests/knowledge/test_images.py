@@ -8,11 +8,18 @@ import pytest
 
 from gpu_preflight.core.versions import Version
 from gpu_preflight.knowledge import KnowledgeBase
+from gpu_preflight.knowledge.cuda_images import find_require_cuda
 
 from support.knowledge import REAL, params
 
 V = Version.parse
 REQUIRE_TSV = REAL / "require-cuda" / "nvidia-require-cuda.latest-ubuntu-x86_64.tsv"
+
+
+def require_cuda(kb: KnowledgeBase, cuda: str) -> str | None:
+    """The NVIDIA_REQUIRE_CUDA value the table holds for the images of exactly this CUDA version."""
+    found = find_require_cuda(kb.require_cuda_values, V(cuda))
+    return found.value if found else None
 
 
 def _require_rows() -> list[dict[str, str]]:
@@ -27,7 +34,7 @@ REQUIRE_ROWS = _require_rows()
 
 @pytest.mark.parametrize("row", params(REQUIRE_ROWS, ids=lambda r: r["cuda_version"]))
 def test_require_cuda_is_the_exact_string(kb: KnowledgeBase, row: dict[str, str]) -> None:
-    assert kb.require_cuda_for(V(row["cuda_version"])) == row["NVIDIA_REQUIRE_CUDA"]
+    assert require_cuda(kb, row["cuda_version"]) == row["NVIDIA_REQUIRE_CUDA"]
 
 
 def test_require_cuda_table_is_complete(kb: KnowledgeBase) -> None:
@@ -37,12 +44,12 @@ def test_require_cuda_table_is_complete(kb: KnowledgeBase) -> None:
 
 
 def test_require_cuda_examples(kb: KnowledgeBase) -> None:
-    value = kb.require_cuda_for(V("12.4.1"))
-    assert value.startswith("cuda>=12.4 brand=tesla,driver>=470,driver<471 ")
+    value = require_cuda(kb, "12.4.1")
+    assert value is not None and value.startswith("cuda>=12.4 brand=tesla,driver>=470,driver<471 ")
     assert "brand=titanrtx,driver>=535,driver<536" in value
-    assert kb.require_cuda_for(V("8.0.61")) == "cuda>=8.0"
-    assert kb.require_cuda_for(V("13.0.2")) is None  # not in the table: not guessed
-    assert kb.require_cuda_for("12.4") == kb.require_cuda_for("12.4.0")
+    assert require_cuda(kb, "8.0.61") == "cuda>=8.0"
+    assert require_cuda(kb, "13.0.2") is None  # not in the table: not guessed
+    assert require_cuda(kb, "12.4") == require_cuda(kb, "12.4.0")
 
 
 @pytest.mark.parametrize(
@@ -60,10 +67,10 @@ def test_require_cuda_examples(kb: KnowledgeBase) -> None:
 def test_cuda_image_tags(kb: KnowledgeBase, tag, cuda, flavor, cudnn, os) -> None:
     image = kb.cuda_image(tag)
     assert (image.cuda, image.flavor, image.cudnn, image.os) == (V(cuda), flavor, cudnn, os)
-    assert image.require_cuda == kb.require_cuda_for(V(cuda))
-    assert image.sources
+    assert image.require_cuda == require_cuda(kb, cuda)
+    assert image.provenance.sources
     if image.require_cuda is None:
-        assert image.status == "unconfirmed" and image.note
+        assert image.provenance.status == "unconfirmed" and image.provenance.note
 
 
 @pytest.mark.parametrize("tag", ["latest", "12.4.1-ubuntu22.04", "12.4.1-runtime", "pytorch/pytorch:2.1.0"])
@@ -81,12 +88,18 @@ def test_not_a_cuda_tag(kb: KnowledgeBase, tag: str) -> None:
 )
 def test_pytorch_image(kb: KnowledgeBase, tag, torch, cuda, cudnn, flavor, status) -> None:
     image = kb.pytorch_image(tag)
-    assert (image.torch, image.cuda, image.cudnn, image.flavor, image.status) == (torch, V(cuda), cudnn, flavor, status)
-    assert image.note == ""
+    assert (image.torch, image.cuda, image.cudnn, image.flavor, image.provenance.status) == (
+        torch,
+        V(cuda),
+        cudnn,
+        flavor,
+        status,
+    )
+    assert image.provenance.note == ""
 
 
 def test_pytorch_image_with_no_official_wheel_says_so(kb: KnowledgeBase) -> None:
-    assert "no official cu128" in kb.pytorch_image("2.6.0-cuda12.8-cudnn9-runtime").note
+    assert "no official cu128" in kb.pytorch_image("2.6.0-cuda12.8-cudnn9-runtime").provenance.note
     assert kb.pytorch_image("2.1.0-cuda11.8-runtime") is None
 
 
@@ -97,7 +110,7 @@ def test_pytorch_image_with_no_official_wheel_says_so(kb: KnowledgeBase) -> None
 def test_vllm_images(kb: KnowledgeBase, tag: str, cuda: str, torch: str | None) -> None:
     image = kb.vllm_image(tag)
     assert (image.cuda, image.torch) == (V(cuda), torch)
-    assert image.sources
+    assert image.provenance.sources
 
 
 def test_unknown_images_are_none(kb: KnowledgeBase) -> None:
@@ -111,7 +124,7 @@ def test_unknown_images_are_none(kb: KnowledgeBase) -> None:
 )
 def test_ngc_pytorch_images(kb: KnowledgeBase, tag: str, cuda: str, torch: str) -> None:
     image = kb.ngc_pytorch_image(tag)
-    assert (image.image, image.cuda, image.torch, image.status) == (
+    assert (image.image, image.cuda, image.torch, image.provenance.status) == (
         "nvcr.io/nvidia/pytorch",
         V(cuda),
         torch,

@@ -8,6 +8,8 @@ import pytest
 
 from gpu_preflight.core.versions import Version
 from gpu_preflight.knowledge import KnowledgeBase
+from gpu_preflight.knowledge.minor_compat import find_minor_compat_floor
+from gpu_preflight.knowledge.toolkit import find_toolkit_release
 
 from support.knowledge import load_facts, params
 
@@ -27,20 +29,23 @@ def _release_version(text: str) -> str:
 
 @pytest.mark.parametrize("row", params(FACTS.get("toolkit_min_driver", []), ids=lambda r: r["release"]))
 def test_every_toolkit_row_matches_the_reference(kb: KnowledgeBase, row: dict) -> None:
-    release = kb.toolkit_release(V(_release_version(row["release"])))
+    release = find_toolkit_release(kb.toolkit_releases, V(_release_version(row["release"])))
     assert release is not None, row["release"]
     assert release.label == row["release"]
-    if not release.conflict:  # a conflict row's status is that of the side we took
-        assert row["status"].startswith(release.status)
-    assert set(row["source"]) <= set(release.sources)
+    if not release.provenance.conflict:  # a conflict row's status is that of the side we took
+        assert row["status"].startswith(release.provenance.status)
+    assert set(row["source"]) <= set(release.provenance.sources)
 
     linux = re.search(r">=\s*(\d+(?:\.\d+)*)", row["linux_x86_64"])
     branch_only = re.search(r"branch R(\d+)", row["linux_x86_64"])
     if linux:
         expected = V(linux.group(1))
-        if release.conflict:  # we took the conservative side: never a lower floor
+        if release.provenance.conflict:  # we took the conservative side: never a lower floor
             assert release.linux_min_driver >= expected
-            assert str(expected) in release.conflict or str(release.linux_min_driver) in release.conflict
+            assert (
+                str(expected) in release.provenance.conflict
+                or str(release.linux_min_driver) in release.provenance.conflict
+            )
         else:
             assert release.linux_min_driver == expected
             assert release.linux_exact
@@ -82,17 +87,17 @@ def test_table_has_no_rows_beyond_the_reference(kb: KnowledgeBase) -> None:
     ],
 )
 def test_known_floors(kb: KnowledgeBase, cuda: str, linux: str, windows: str | None) -> None:
-    release = kb.toolkit_release(V(cuda))
+    release = find_toolkit_release(kb.toolkit_releases, V(cuda))
     assert release.linux_min_driver == V(linux)
     assert release.windows_min_driver == (V(windows) if windows else None)
 
 
 def test_short_version_is_the_ga_row(kb: KnowledgeBase) -> None:
-    assert kb.toolkit_release(V("12.4")).version == V("12.4.0")
-    assert kb.toolkit_release(V("11.0")).label == "CUDA 11.0.2 GA"
-    assert kb.toolkit_release(V("13.4")).version.parts == (13, 4, 1)  # 13.4.0 was a preview
-    assert kb.toolkit_release(V("10.1.243")).kind == "family"
-    assert kb.toolkit_release(V("12.7")) is None
+    assert find_toolkit_release(kb.toolkit_releases, V("12.4")).version == V("12.4.0")
+    assert find_toolkit_release(kb.toolkit_releases, V("11.0")).label == "CUDA 11.0.2 GA"
+    assert find_toolkit_release(kb.toolkit_releases, V("13.4")).version.parts == (13, 4, 1)  # 13.4.0 was a preview
+    assert find_toolkit_release(kb.toolkit_releases, V("10.1.243")).kind == "family"
+    assert find_toolkit_release(kb.toolkit_releases, V("12.7")) is None
 
 
 @pytest.mark.parametrize(
@@ -124,34 +129,19 @@ def test_driver_requirement(kb, cuda, native, exact, minor_compat, status) -> No
     assert req.native == (V(native) if native else None)
     assert req.exact is exact
     assert req.minor_compat == (V(minor_compat) if minor_compat else None)
-    assert req.status == status
-    assert bool(req.sources) == bool(req.native or req.minor_compat)  # nothing known, nothing cited
+    assert req.provenance.status == status
+    assert bool(req.provenance.sources) == bool(req.native or req.minor_compat)  # nothing known, nothing cited
     if status == "unconfirmed":
-        assert req.note
+        assert req.provenance.note
 
 
 def test_driver_requirement_windows(kb: KnowledgeBase) -> None:
     req = kb.driver_requirement(V("12.4.1"), platform="windows")
     assert (req.native, req.minor_compat) == (V("551.78"), V("528.33"))
     req = kb.driver_requirement(V("13.0.2"), platform="windows")
-    assert req.native is None and req.minor_compat == V("580") and req.status == "unconfirmed"
+    assert req.native is None and req.minor_compat == V("580") and req.provenance.status == "unconfirmed"
     with pytest.raises(ValueError):
         kb.driver_requirement(V("12.4"), platform="macos")
-
-
-@pytest.mark.parametrize(
-    "driver, mode",
-    [
-        ("550.54.15", "native"),
-        ("550.54.14", "minor-compat"),
-        ("535.104.05", "minor-compat"),
-        ("525.60.13", "minor-compat"),
-        ("525.60.12", None),
-        ("470.256.02", None),
-    ],
-)
-def test_requirement_mode_for_a_driver(kb: KnowledgeBase, driver: str, mode: str | None) -> None:
-    assert kb.driver_requirement(V("12.4.1")).mode_for(V(driver)) == mode
 
 
 # --- minor-version compatibility floors --------------------------------------------------
@@ -169,20 +159,20 @@ def test_requirement_mode_for_a_driver(kb: KnowledgeBase, driver: str, mode: str
     ],
 )
 def test_minor_compat_floors(kb, major, platform, driver, exact) -> None:
-    floor = kb.minor_compat_floor(major, platform)
+    floor = find_minor_compat_floor(kb.minor_compat_floors, major, platform)
     assert floor.driver == V(driver) and floor.exact is exact
-    assert floor.sources
+    assert floor.provenance.sources
 
 
 def test_minor_compat_floor_conflict_is_recorded(kb: KnowledgeBase) -> None:
-    floor = kb.minor_compat_floor(12, "windows")
-    assert "527.41" in floor.conflict and "528.33" in floor.chosen
-    assert kb.minor_compat_floor(10) is None
+    floor = find_minor_compat_floor(kb.minor_compat_floors, 12, "windows")
+    assert "527.41" in floor.provenance.conflict and "528.33" in floor.provenance.chosen
+    assert find_minor_compat_floor(kb.minor_compat_floors, 10, "linux") is None
 
 
 @pytest.mark.parametrize("row", params(FACTS.get("minor_compat_floor", []), ids=lambda r: r["major"]))
 def test_minor_compat_floors_match_the_reference(kb: KnowledgeBase, row: dict) -> None:
-    floor = kb.minor_compat_floor(int(row["major"].split(".")[0]), "linux")
+    floor = find_minor_compat_floor(kb.minor_compat_floors, int(row["major"].split(".")[0]), "linux")
     exact = re.search(r">=(\d+\.\d+\.\d+)", row["linux_exact"])
     assert floor.driver == V(exact.group(1) if exact else row["min_driver"].lstrip(">="))
 
@@ -198,36 +188,45 @@ def test_every_branch_matches_the_reference(kb: KnowledgeBase, row: dict) -> Non
         assert listed.max_cuda == V(row["max_cuda"])
         assert kb.max_cuda_for_driver(V(f"{branch}.10")) == V(row["max_cuda"])
     else:
-        assert listed.max_cuda is None and listed.status == "unconfirmed"
-    assert set(row["source"]) <= set(listed.sources)
+        assert listed.max_cuda is None and listed.provenance.status == "unconfirmed"
+    assert set(row["source"]) <= set(listed.provenance.sources)
 
 
 @pytest.mark.parametrize(
-    "driver, branch, max_cuda, lower_bound",
+    "driver, platform, branch, max_cuda, lower_bound",
     [
-        ("550.54.15", 550, "12.4", False),
-        ("418.39", 418, "10.1", False),
-        ("565.57.01", 565, "12.7", False),
-        ("580.95.05", 580, "13.0", False),
-        ("610.57.04", 610, "13.3", False),
-        ("551.78", 551, "12.4", True),  # a Windows driver of R550
-        ("576.57", 576, "12.9", True),
-        ("616.00", 616, "13.4", True),  # developer branch
-        ("620.10", 620, "13.4", True),  # listed, max CUDA unconfirmed: lower bound
+        ("550.54.15", "linux", 550, "12.4", False),
+        ("418.39", "linux", 418, "10.1", False),
+        ("565.57.01", "linux", 565, "12.7", False),
+        ("580.95.05", "linux", 580, "13.0", False),
+        ("610.57.04", "linux", 610, "13.3", False),
+        ("616.00", "linux", 616, "13.4", True),  # developer branch
+        ("620.10", "linux", 620, "13.4", True),  # listed, max CUDA unconfirmed: lower bound
+        ("551.78", "linux", 551, "12.4", True),  # a Linux number is its branch, known or not
+        # facts §1b: Windows numbers run ahead of the branch (551.78 is R550, 536.25 R535, 576.57 R575)
+        ("551.78", "windows", 550, "12.4", False),
+        ("536.40", "windows", 535, "12.2", False),
+        ("576.57", "windows", 575, "12.9", False),
+        ("527.41", "windows", 525, "12.0", False),
+        ("452.39", "windows", 450, "11.0", False),
+        ("581.57", "windows", 580, "13.0", False),
+        ("621.10", "windows", 620, "13.4", True),  # R620's max CUDA is unconfirmed: R615's, at least
     ],
 )
-def test_driver_branch(kb, driver, branch, max_cuda, lower_bound) -> None:
-    found = kb.driver_branch(V(driver))
-    assert kb.branch_of(V(driver)) == branch
+def test_driver_branch(kb, driver, platform, branch, max_cuda, lower_bound) -> None:
+    found = kb.driver_branch(V(driver), platform)
+    assert kb.branch_of(V(driver), platform) == branch
     assert found.branch == branch
     assert found.max_cuda == V(max_cuda)
     assert found.lower_bound is lower_bound
-    assert kb.max_cuda_for_driver(V(driver)) == V(max_cuda)
+    assert kb.max_cuda_for_driver(V(driver), platform) == V(max_cuda)
 
 
 def test_driver_older_than_every_known_branch(kb: KnowledgeBase) -> None:
     assert kb.driver_branch(V("340.108")) is None
     assert kb.max_cuda_for_driver(V("340.108")) is None
+    assert kb.branch_of(V("340.108"), "windows") is None  # a Windows number needs a known branch below it
+    assert kb.branch_of(V("340.108")) == 340
 
 
 def test_a_branch_reports_at_least_every_cuda_it_was_bundled_with(kb: KnowledgeBase) -> None:

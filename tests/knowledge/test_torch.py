@@ -13,6 +13,13 @@ from support.knowledge import load_facts, params
 
 V = Version.parse
 FACTS = load_facts()
+
+
+def compiled(archs: ArchList, kind: str) -> tuple[Version, ...]:
+    """The compute capabilities an architecture list has ``kind`` ("sass" or "ptx") code for."""
+    return tuple(t.cc for t in archs.targets if t.kind == kind)
+
+
 RELEASES = FACTS.get("pytorch_builds", {}).get("releases", [])
 # "cu124 x86_64", "cu124/cu121", "cu126 x86_64 {cc}", "cu128 measured (Docker image)",
 # "cu116/cu117 (pip, builder release/1.13)"
@@ -43,15 +50,14 @@ def test_arch_lists_match_the_reference(kb: KnowledgeBase, case) -> None:
     wheel = kb.torch_wheel(torch, variant, platform)
     assert wheel is not None and wheel.archs is not None, (torch, key)
     expected = ArchList.parse(value)
-    if wheel.conflict:
+    if wheel.provenance.conflict:
         # the conservative side never claims more than the reference
-        assert set(wheel.archs.sass) <= set(expected.sass)
-        assert set(wheel.archs.ptx) <= set(expected.ptx)
-        assert wheel.chosen
+        assert set(compiled(wheel.archs, "sass")) <= set(compiled(expected, "sass"))
+        assert set(compiled(wheel.archs, "ptx")) <= set(compiled(expected, "ptx"))
+        assert wheel.provenance.chosen
     else:
-        assert wheel.archs.sass == expected.sass, key
-        assert wheel.archs.ptx == expected.ptx, key
-    assert wheel.ptx is wheel.archs.has_ptx
+        assert compiled(wheel.archs, "sass") == compiled(expected, "sass"), key
+        assert compiled(wheel.archs, "ptx") == compiled(expected, "ptx"), key
 
 
 def test_every_linux_wheel_row_comes_from_the_reference(kb: KnowledgeBase) -> None:
@@ -75,7 +81,7 @@ def test_windows_arch_lists_match_the_reference(kb: KnowledgeBase, facts: dict) 
 @pytest.mark.parametrize("release", params(RELEASES, ids=lambda r: r["version"]))
 def test_variants_and_default_match_the_reference(kb: KnowledgeBase, release: dict) -> None:
     ours = kb.torch_release(release["version"])
-    assert set(release["source"]) <= set(ours.sources)
+    assert set(release["source"]) <= set(ours.provenance.sources)
     assert set(ours.variants) == {re.match(r"cu\d+", v).group(0) for v in release["wheel_variants"]}
     assert ours.stable_cuda == tuple(V(v) for v in release["stable_cuda"])
     assert ours.experimental_cuda == tuple(V(v) for v in release["experimental_cuda"])
@@ -108,14 +114,14 @@ def test_default_pypi_wheel(kb: KnowledgeBase, torch: str, cuda: str, variant: s
 
 def test_default_of_2_14_is_marked_unconfirmed(kb: KnowledgeBase) -> None:
     wheel = kb.torch_wheel("2.14.0")
-    assert wheel.cuda == V("13.0") and wheel.status == "unconfirmed"
+    assert wheel.cuda == V("13.0") and wheel.provenance.status == "unconfirmed"
 
 
 def test_local_version_selects_the_variant(kb: KnowledgeBase) -> None:
     wheel = kb.torch_wheel("2.1.0+cu118")
     assert wheel.variant == "cu118" and not wheel.default_pypi
-    assert V("3.7") in wheel.archs.sass  # sm_37 only kept in the 11.x builds
-    assert V("3.7") not in kb.torch_wheel("2.1.0+cu121").archs.sass
+    assert V("3.7") in compiled(wheel.archs, "sass")  # sm_37 only kept in the 11.x builds
+    assert V("3.7") not in compiled(kb.torch_wheel("2.1.0+cu121").archs, "sass")
 
 
 def test_cpu_and_unknown(kb: KnowledgeBase) -> None:
@@ -128,8 +134,8 @@ def test_cpu_and_unknown(kb: KnowledgeBase) -> None:
 
 def test_variant_without_known_archs_says_so(kb: KnowledgeBase) -> None:
     wheel = kb.torch_wheel("2.12.1", "cu129")
-    assert wheel.archs is None and wheel.status == "unconfirmed"
-    assert "2.12.1 only" in wheel.note
+    assert wheel.archs is None and wheel.provenance.status == "unconfirmed"
+    assert "2.12.1 only" in wheel.provenance.note
 
 
 @pytest.mark.parametrize(
@@ -152,11 +158,11 @@ def test_wheel_covers(kb, torch, variant, platform, cc, kind) -> None:
     assert kb.torch_wheel(torch, variant, platform).archs.covers(V(cc)).kind == kind
 
 
-def test_ptx_flags(kb: KnowledgeBase) -> None:
-    assert kb.torch_wheel("2.9", "cu130").ptx is True
-    assert kb.torch_wheel("2.12", "cu130").ptx is False  # conflict: no PTX (conservative)
-    assert "RELEASE.md" in kb.torch_wheel("2.12", "cu130").conflict
-    assert kb.torch_wheel("2.5", "cu124").ptx is False
+def test_ptx(kb: KnowledgeBase) -> None:
+    assert compiled(kb.torch_wheel("2.9", "cu130").archs, "ptx") == (V("12.0"),)
+    assert compiled(kb.torch_wheel("2.12", "cu130").archs, "ptx") == ()  # conflict: no PTX (conservative)
+    assert "RELEASE.md" in kb.torch_wheel("2.12", "cu130").provenance.conflict
+    assert compiled(kb.torch_wheel("2.5", "cu124").archs, "ptx") == ()
 
 
 def test_variants_for(kb: KnowledgeBase) -> None:

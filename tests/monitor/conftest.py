@@ -1,4 +1,4 @@
-"""Fixtures for the monitor's tests; the helpers live in monitor_kit.py."""
+"""Fixtures for the monitor's tests; the helpers live in support/monitor.py."""
 
 from __future__ import annotations
 

@@ -79,7 +79,7 @@ def compare(live: Sample, smi: Sample) -> tuple[list[str], list[str]]:
         wrong.append(report[-1])
     if [(g.index, g.uuid, g.name) for g in live.gpus] != [(g.index, g.uuid, g.name) for g in smi.gpus]:
         wrong.append(f"GPUs differ: nvml={[g.name for g in live.gpus]} nvidia-smi={[g.name for g in smi.gpus]}")
-    for ours, theirs in zip(live.gpus, smi.gpus):
+    for ours, theirs in zip(live.gpus, smi.gpus, strict=False):  # a count mismatch is reported above
         for field, (absolute, relative) in TOLERANCES.items():
             a, b = getattr(ours, field), getattr(theirs, field)
             ok = a is None or b is None or abs(a - b) <= max(absolute, relative * abs(b))
@@ -94,7 +94,8 @@ def compare(live: Sample, smi: Sample) -> tuple[list[str], list[str]]:
         if theirs.throttle_reasons is not None and ours.throttle_reasons is None:
             wrong.append(report[-1] + " (NVML gave none)")
         report.append(
-            f"GPU {ours.index} pcie_rx/tx_kb_s={ours.pcie_rx_kb_s}/{ours.pcie_tx_kb_s} xid_errors={ours.xid_errors} (not in nvidia-smi CSV)"
+            f"GPU {ours.index} pcie_rx/tx_kb_s={ours.pcie_rx_kb_s}/{ours.pcie_tx_kb_s} xid_errors={ours.xid_errors} "
+            "(not in nvidia-smi CSV)"
         )
     return report, wrong
 

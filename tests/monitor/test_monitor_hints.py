@@ -115,6 +115,13 @@ def test_memory_nearly_full():
     assert "79000 of 81559 MiB used (96.9%), 2559 MiB free" in hint.evidence
 
 
+def test_memory_nearly_full_when_the_last_sample_has_no_memory_reading():
+    """The evidence quotes the latest sample that has the numbers."""
+    samples = series(9, memory_used_mib=15000, memory_total_mib=15360) + series(1, memory_used_mib=None)
+    (hint,) = find_hints(samples)
+    assert hint.code == "memory-nearly-full" and "15000 of 15360 MiB used (97.7%), 360 MiB free" in hint.evidence
+
+
 def test_vllm_style_preallocation_at_90_percent_is_normal():
     assert codes(series(10, memory_used_mib=0.90 * 81559)) == set()
 

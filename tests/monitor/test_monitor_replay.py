@@ -10,7 +10,8 @@ import pytest
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.monitor import Sample, read_recording
 from gpu_preflight.monitor.sample import NUMBER_FIELDS
-from gpu_preflight.monitor.smi_csv import parse_csv, parse_number, parse_value
+from gpu_preflight.monitor.smi_csv import parse_csv, parse_number
+from gpu_preflight.probe.smi_values import smi_value
 
 from support.monitor import real_csv, real_csv_params
 
@@ -131,7 +132,7 @@ def test_unknown_error_in_a_field_read_is_null():
     text = "name, power.draw [W], power.limit [W]\n\nGeForce RTX 2080 Ti, 228.82, [Unknown Error]\n"
     (sample,) = parse_csv(text)
     assert sample.gpus[0].power_w == 228.82 and sample.gpus[0].power_limit_w is None
-    assert parse_value("[Unknown Error]") is None
+    assert smi_value("[Unknown Error]") is None
 
 
 def test_a_looping_query_groups_rows_into_samples():
@@ -150,7 +151,8 @@ def test_a_looping_query_groups_rows_into_samples():
 
 def test_throttle_reasons_from_one_field_per_reason():
     text = (
-        "index, name, clocks_throttle_reasons.gpu_idle, clocks_throttle_reasons.hw_thermal_slowdown, clocks_throttle_reasons.sw_power_cap\n"
+        "index, name, clocks_throttle_reasons.gpu_idle, clocks_throttle_reasons.hw_thermal_slowdown, "
+        "clocks_throttle_reasons.sw_power_cap\n"
         "0, Tesla V100-SXM2-16GB, Not Active, Active, [N/A]\n"
     )
     assert parse_csv(text)[0].gpus[0].throttle_reasons == ["hw_thermal_slowdown"]
@@ -188,20 +190,27 @@ def test_count_stops_a_replay_early(run_cli, tmp_path):
     path = tmp_path / "loop.csv"
     path.write_text("index, name, temperature.gpu\n" + "".join(f"0, GPU, {t}\n" for t in range(40, 50)))
     result = run_cli("monitor", "--replay", str(path), "--json", "--count", "4")
-    assert [json.loads(l)["gpus"][0]["temperature_c"] for l in result.stdout.splitlines()] == [40, 41, 42, 43]
+    assert [json.loads(line)["gpus"][0]["temperature_c"] for line in result.stdout.splitlines()] == [40, 41, 42, 43]
 
 
 BAD_INPUT = {
     "binary": b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x00>\x00\xff\xfe\xfd",
     "random-bytes": bytes(range(256)) * 4,
     "empty": b"",
-    "truncated-csv": b"index, name, utilization.gpu [%], memory.used [MiB]\n0, NVIDIA H100, 50 %, 1000 MiB\n1, NVIDIA H1",
+    "truncated-csv": (
+        b"index, name, utilization.gpu [%], memory.used [MiB]\n0, NVIDIA H100, 50 %, 1000 MiB\n1, NVIDIA H1"
+    ),
     "csv-without-header": b"GeForce RTX 2080 Ti, 100, 37, 56, 228.82, 210.00\n",
-    "truncated-json": b'{"schema": "gpu-preflight/sample/v1", "time": "2026-01-01T00:00:00Z", "gpus": [{"index": 0, "na',
+    "truncated-json": (
+        b'{"schema": "gpu-preflight/sample/v1", "time": "2026-01-01T00:00:00Z", "gpus": [{"index": 0, "na'
+    ),
     "garbage-json": b"{this is not json}\n",
     "json-of-another-kind": b'{"schema": "gpu-preflight/host/v1", "gpus": []}\n',
     "json-wrong-types": b'{"schema": "gpu-preflight/sample/v1", "time": "t", "gpus": [{"index": "0", "name": "x"}]}\n',
-    "json-bad-number": b'{"schema": "gpu-preflight/sample/v1", "time": "t", "gpus": [{"index": 0, "name": "x", "power_w": "30 W"}]}\n',
+    "json-nested-too-deeply": b'{"schema": "gpu-preflight/sample/v1", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n",
+    "json-bad-number": (
+        b'{"schema": "gpu-preflight/sample/v1", "time": "t", "gpus": [{"index": 0, "name": "x", "power_w": "30 W"}]}\n'
+    ),
 }
 
 
@@ -250,6 +259,14 @@ def test_bad_flags_exit_2(flags, run_cli):
     result = run_cli("monitor", *flags)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and flags[0] in result.stderr
+
+
+def test_a_long_loop_of_distinct_gpus_reads_in_linear_time():
+    """20,000 rows with 20,000 different indexes: one sample; comparing each row with every row
+    before it would take minutes."""
+    text = "index, utilization.gpu [%]\n" + "".join(f"{i}, 50 %\n" for i in range(20_000))
+    (sample,) = parse_csv(text)
+    assert len(sample.gpus) == 20_000 and sample.gpus[-1].index == 19_999
 
 
 def test_read_recording_raises_usage_error(tmp_path):

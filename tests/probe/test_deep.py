@@ -28,7 +28,10 @@ def ones(n, device=None):
     return _T()
 """
 
-NO_KERNEL_IMAGE = "raise RuntimeError('CUDA error: no kernel image is available for execution on the device\\nCUDA kernel errors might be asynchronously reported')"
+NO_KERNEL_IMAGE = (
+    "raise RuntimeError('CUDA error: no kernel image is available for execution on the device"
+    "\\nCUDA kernel errors might be asynchronously reported')"
+)
 
 
 def fake_torch(tmp_path, body: str) -> str:

@@ -41,7 +41,8 @@ def test_failure_quotes_the_last_line():
         [
             sys.executable,
             "-c",
-            "import sys; sys.stderr.write('a\\nFailed to initialize NVML: Driver/library version mismatch\\n'); sys.exit(18)",
+            "import sys; sys.stderr.write('a\\nFailed to initialize NVML: Driver/library version mismatch\\n'); "
+            "sys.exit(18)",
         ],
         timeout=30,
     )

@@ -146,7 +146,7 @@ def test_no_library_here_is_an_error_entry(monkeypatch):
 def test_child_process_runs_the_fake_bindings(monkeypatch, tmp_path):
     """The real child process path, with a fake pynvml module first on its path."""
     (tmp_path / "pynvml.py").write_text(
-        "import sys\nsys.path.insert(0, %r)\nfrom test_nvml_fake import *\n" % str(tmp_path)
+        f"import sys\nsys.path.insert(0, {str(tmp_path)!r})\nfrom test_nvml_fake import *\n"
     )
     (tmp_path / "test_nvml_fake.py").write_text(
         "class E(Exception): pass\ndef nvmlInit(): raise E('Driver/library version mismatch')\n"

@@ -98,7 +98,10 @@ def test_unusable_requests_are_one_line_and_exit_2(run_cli, tmp_path, args):
 
 
 def test_building_the_parser_imports_no_heavy_module():
-    code = "import sys, gpu_preflight.cli.main as c; c.build_parser(); print(sorted(m for m in ('torch', 'transformers', 'fastapi', 'uvicorn') if m in sys.modules))"
+    code = (
+        "import sys, gpu_preflight.cli.main as c; c.build_parser(); "
+        "print(sorted(m for m in ('torch', 'transformers', 'fastapi', 'uvicorn') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

@@ -67,12 +67,12 @@ def test_completions(server):
 
 
 def test_a_seed_makes_sampling_repeatable(server):
-    ask = lambda: (
-        client(server)
-        .completions.create(model=NAME, prompt="hello", max_tokens=20, temperature=1.0, top_p=0.9, seed=1234)
-        .choices[0]
-        .text
-    )  # noqa: E731
+    def ask() -> str:
+        completion = client(server).completions.create(
+            model=NAME, prompt="hello", max_tokens=20, temperature=1.0, top_p=0.9, seed=1234
+        )
+        return completion.choices[0].text
+
     assert ask() == ask()
 
 

@@ -1,5 +1,5 @@
-"""Helpers for the monitor's tests (imported by name: a module called conftest is ambiguous across test folders): the fake NVML module's environment, synthetic samples,
-and the real nvidia-smi CSV fixtures (read from the shared folder, never copied)."""
+"""Helpers for the monitor's tests: the fake NVML module's environment, synthetic samples, and
+the real nvidia-smi CSV fixtures (read from the shared folder, never copied)."""
 
 from __future__ import annotations
 

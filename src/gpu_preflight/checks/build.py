@@ -1,21 +1,31 @@
-"""What each target needs from the host, as one value: a CUDA runtime and the compiled
-architectures. A ``--torch`` spec, a ``--cuda`` runtime and an installed framework all become a
-Build, so one set of rules judges them all."""
+"""The Build value object: what a target needs from the host, as one value (a CUDA runtime and
+the compiled architectures), and how each kind of target becomes one. A ``--torch`` spec, a
+``--cuda`` runtime and an installed framework all become a Build, so one set of rules
+(checks/builds.py) judges them all."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from gpu_preflight.core.host import Framework, Host
 from gpu_preflight.core.versions import Version
 from gpu_preflight.knowledge import ArchList, ArchListError
+from gpu_preflight.targets.model import CudaTarget, TorchTarget
+
+if TYPE_CHECKING:
+    from gpu_preflight.knowledge import KnowledgeBase
+
+# Installed frameworks judged as builds (besides cupy-cudaXY): the ones that bundle a CUDA runtime.
+JUDGED_FRAMEWORKS = ("torch", "jaxlib", "tensorflow")
 
 
 @dataclass(frozen=True)
 class Build:
     label: str  # "torch 2.1.0+cu118", "CUDA 12.4 runtime"
     source: str  # where the user asked for it: "--torch 2.1.0+cu118", "installed", "requirements.txt:3"
-    cuda: Version | None  # None: no CUDA at all (CPU-only build)
+    cuda: Version | None  # None: no CUDA at all (a CPU-only build, unless ``unknown`` says why)
     archs: ArchList | None = None  # None: unknown; judged by the CUDA's targetable range instead
     archs_source: str | None = None  # knowledge-base | torch.cuda.get_arch_list()
     torch_version: str | None = None  # release, for suggesting other wheels of it
@@ -23,22 +33,19 @@ class Build:
     notes: tuple[str, ...] = field(default_factory=tuple)  # what is uncertain about this build
     unknown: str | None = None  # why the build could not be identified (then nothing else is judged)
 
-    @property
-    def cpu_only(self) -> bool:
-        return self.cuda is None and self.unknown is None
 
-
-def build_for_torch(kb, target, platform: str) -> Build:
-    """A ``TorchTarget`` (targets.py) as a Build."""
+def build_for_torch(kb: KnowledgeBase, target: TorchTarget, platform: str) -> Build:
+    """A ``TorchTarget`` as a Build: the official wheel it names, from the knowledge base."""
     label = f"torch {target.torch_version or target.specifier or '(any)'}" + (
         f"+{target.variant}" if target.variant else ""
     )
     if not target.pinned or target.torch_version is None:
+        pinned = target.specifier or "no version"
         return Build(
             label,
             target.source,
             None,
-            unknown=f"{target.source} does not pin one torch release ({target.specifier or 'no version'}); pin one (torch==X.Y.Z) to judge it",
+            unknown=f"{target.source} does not pin one torch release ({pinned}); pin one (torch==X.Y.Z) to judge it",
         )
     if target.variant and not target.variant.startswith("cu") and target.variant != "cpu":
         return Build(label, target.source, None, unknown=f"{target.variant} builds are not for NVIDIA GPUs")
@@ -57,7 +64,8 @@ def build_for_torch(kb, target, platform: str) -> Build:
             torch_version=target.torch_version,
             unknown=f"no official wheel {label} for {platform} ({known})",
         )
-    notes = tuple(filter(None, (*target.notes, wheel.note if wheel.status == "unconfirmed" else "")))
+    unconfirmed = wheel.provenance.note if wheel.provenance.status == "unconfirmed" else ""
+    notes = tuple(filter(None, (*target.notes, unconfirmed)))
     label = f"torch {target.torch_version}+{wheel.variant}" + (
         " (default PyPI wheel)" if target.variant is None and wheel.default_pypi else ""
     )
@@ -72,12 +80,12 @@ def build_for_torch(kb, target, platform: str) -> Build:
     )
 
 
-def build_for_cuda(target) -> Build:
-    """A ``CudaTarget`` (targets.py) as a Build."""
+def build_for_cuda(target: CudaTarget) -> Build:
+    """A ``CudaTarget`` as a Build: a runtime, architectures unknown."""
     return Build(f"CUDA {target.cuda} runtime", target.source, target.cuda)
 
 
-def build_for_framework(kb, framework: Framework, platform: str) -> Build | None:
+def build_for_framework(kb: KnowledgeBase, framework: Framework, platform: str) -> Build | None:
     """An installed framework; torch's architectures from --deep when it ran, else from the
     knowledge base for official wheels."""
     label = f"{framework.name} {framework.version}"
@@ -110,24 +118,21 @@ def build_for_framework(kb, framework: Framework, platform: str) -> Build | None
     return Build(label, "installed", cuda, installed=True)
 
 
-def _deep_archs(deep: dict) -> ArchList | None:
+def _deep_archs(deep: dict[str, Any]) -> ArchList | None:
     try:
         return ArchList.parse(deep["arch_list"]) if deep.get("arch_list") else None
     except ArchListError:
         return None
 
 
-def resolve_builds(kb, host: Host, targets) -> list[Build]:
+def resolve_builds(kb: KnowledgeBase, host: Host, targets: Sequence[TorchTarget | CudaTarget]) -> list[Build]:
     """The builds to judge: the targets when any were given, else what is installed."""
     platform = host.wheel_platform()
     if targets:
-        return [build_for_torch(kb, t, platform) if hasattr(t, "torch_version") else build_for_cuda(t) for t in targets]
+        return [build_for_torch(kb, t, platform) if isinstance(t, TorchTarget) else build_for_cuda(t) for t in targets]
     builds = (
         build_for_framework(kb, f, platform)
         for f in host.frameworks
         if f.name in JUDGED_FRAMEWORKS or f.name.startswith("cupy")
     )
     return [b for b in builds if b is not None]
-
-
-JUDGED_FRAMEWORKS = ("torch", "jaxlib", "tensorflow")

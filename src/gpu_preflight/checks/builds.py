@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from gpu_preflight.checks.build import Build, resolve_builds
 from gpu_preflight.checks.context import CheckContext
@@ -25,7 +26,7 @@ from gpu_preflight.checks.fixes import (
 from gpu_preflight.checks.runtime import RuntimeVerdict, judge_runtime
 from gpu_preflight.core.findings import Finding, Severity
 from gpu_preflight.core.host import Gpu
-from gpu_preflight.core.versions import Version
+from gpu_preflight.core.versions import Version, driver_branch
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ def check_builds(ctx: CheckContext) -> Iterator[Finding]:
 
 
 def judge_build(ctx: CheckContext, build: Build) -> Iterator[Finding]:
-    evidence = {"target": build.label, "source": build.source}
+    """Everything said about one build: the driver against its CUDA, then each visible GPU."""
+    evidence: dict[str, Any] = {"target": build.label, "source": build.source}
     if build.unknown:
         yield Finding(
             code="target-unknown",
@@ -55,13 +57,14 @@ def judge_build(ctx: CheckContext, build: Build) -> Iterator[Finding]:
             evidence=evidence,
         )
         return
-    if build.cpu_only:
+    cuda = build.cuda
+    if cuda is None:  # a CPU-only build (an unidentified one returned above)
         yield _cpu_only(ctx, build, evidence)
         return
     driver = Version.parse_or_none(ctx.host.driver.version)
-    runtime = judge_runtime(ctx.kb, build.cuda, driver, ctx.host.driver.platform or "linux") if driver else None
+    runtime = judge_runtime(ctx.kb, cuda, driver, ctx.driver_platform) if driver else None
     gpus = [(g, cc) for g in ctx.visible_gpus if (cc := Version.parse_or_none(g.compute_capability))]
-    verdicts = [_judge_gpu(ctx, build, gpu, cc, runtime) for gpu, cc in gpus]
+    verdicts = [_judge_gpu(ctx, build, cuda, gpu, cc, runtime) for gpu, cc in gpus]
     if runtime is not None:
         yield _runtime_finding(ctx, build, runtime, evidence)
     yield from (v.finding for v in verdicts if v.finding)
@@ -85,7 +88,10 @@ def judge_build(ctx: CheckContext, build: Build) -> Iterator[Finding]:
             code="mixed-gpus",
             severity=Severity.INFO,
             title=f"{build.label} can run on GPU(s) {value} only",
-            detail="Hide the others from CUDA so frameworks do not pick them. Indices follow nvidia-smi's order; set CUDA_DEVICE_ORDER=PCI_BUS_ID so CUDA uses the same.",
+            detail=(
+                "Hide the others from CUDA so frameworks do not pick them. Indices follow nvidia-smi's order; set "
+                "CUDA_DEVICE_ORDER=PCI_BUS_ID so CUDA uses the same."
+            ),
             evidence={**evidence, "working_gpus": working},
             fix=[f"export CUDA_DEVICE_ORDER=PCI_BUS_ID CUDA_VISIBLE_DEVICES={value}"],
         )
@@ -93,7 +99,7 @@ def judge_build(ctx: CheckContext, build: Build) -> Iterator[Finding]:
         yield Finding(code="target-note", severity=Severity.INFO, title=f"{build.label}: {note}", evidence=evidence)
 
 
-def _cpu_only(ctx: CheckContext, build: Build, evidence: dict) -> Finding:
+def _cpu_only(ctx: CheckContext, build: Build, evidence: dict[str, Any]) -> Finding:
     wheel = suggest_wheel(ctx, build.torch_version) if build.torch_version else None
     return Finding(
         code="cpu-only-build",
@@ -106,8 +112,8 @@ def _cpu_only(ctx: CheckContext, build: Build, evidence: dict) -> Finding:
     )
 
 
-def _runtime_finding(ctx: CheckContext, build: Build, runtime: RuntimeVerdict, evidence: dict) -> Finding:
-    cuda, driver = build.cuda, runtime.driver
+def _runtime_finding(ctx: CheckContext, build: Build, runtime: RuntimeVerdict, evidence: dict[str, Any]) -> Finding:
+    cuda, driver = runtime.cuda, runtime.driver
     evidence = {
         **evidence,
         "cuda": str(cuda),
@@ -137,13 +143,14 @@ def _runtime_finding(ctx: CheckContext, build: Build, runtime: RuntimeVerdict, e
             severity=Severity.WARN,
             title=f"{build.label}: runs on driver {driver} through CUDA minor-version compatibility",
             detail=(
-                f"CUDA {cuda} natively needs driver >= {runtime.native}; any {cuda.major}.x runs on >= {runtime.minor_compat}, "
-                "but PTX newer than the driver cannot be JIT-compiled and some newer APIs return cudaErrorCallRequiresNewerDriver."
+                f"CUDA {cuda} natively needs driver >= {runtime.native}; any {cuda.major}.x runs on "
+                f">= {runtime.minor_compat}, but PTX newer than the driver cannot be JIT-compiled and some newer "
+                "APIs return cudaErrorCallRequiresNewerDriver."
             ),
             evidence=evidence,
             fix=[upgrade] if upgrade else [],
         )
-    forward, no_forward = _forward_compat(ctx, build, runtime)
+    forward, no_forward = _forward_compat(ctx, runtime)
     fixes = [f for f in (upgrade, forward) if f]
     if build.torch_version:
         wheel = suggest_wheel(ctx, build.torch_version)
@@ -165,10 +172,13 @@ def _runtime_finding(ctx: CheckContext, build: Build, runtime: RuntimeVerdict, e
     )
 
 
-def _judge_gpu(ctx: CheckContext, build: Build, gpu: Gpu, cc: Version, runtime: RuntimeVerdict | None) -> GpuVerdict:
-    evidence = {"target": build.label, "gpu": gpu.name, "compute_capability": str(cc)}
+def _judge_gpu(
+    ctx: CheckContext, build: Build, cuda: Version, gpu: Gpu, cc: Version, runtime: RuntimeVerdict | None
+) -> GpuVerdict:
+    """One GPU against the build's compiled architectures (``cuda``: the build's CUDA)."""
+    evidence: dict[str, Any] = {"target": build.label, "gpu": gpu.name, "compute_capability": str(cc)}
     if build.archs is None:
-        return _judge_gpu_by_cuda(ctx, build, gpu, cc, evidence)
+        return _judge_gpu_by_cuda(ctx, cuda, gpu, cc, evidence)
     coverage = build.archs.covers(cc)
     evidence.update(archs=str(build.archs), archs_source=build.archs_source, covered_by=coverage.via)
     if coverage.kind == "sass":
@@ -193,7 +203,7 @@ def _judge_gpu(ctx: CheckContext, build: Build, gpu: Gpu, cc: Version, runtime: 
             coverage.via,
         )
     oldest = min(build.archs.targets, key=lambda t: t.cc, default=None)
-    too_old = oldest is not None and cc < oldest.cc
+    dropped_by = oldest if oldest is not None and cc < oldest.cc else None  # the build starts above this GPU
     return GpuVerdict(
         gpu,
         cc,
@@ -201,12 +211,13 @@ def _judge_gpu(ctx: CheckContext, build: Build, gpu: Gpu, cc: Version, runtime: 
         Finding(
             code="arch-missing",
             severity=Severity.FAIL,
-            cause="gpu-too-old" if too_old else "no-kernel-image",
+            cause="gpu-too-old" if dropped_by else "no-kernel-image",
             title=f"GPU {gpu.index}: {build.label} has no code for {gpu.name} (CC {cc})",
             detail=(
-                f"Its oldest target is {oldest.name}: the build dropped this GPU's architecture."
-                if too_old
-                else f"{coverage.note}: the build predates this GPU and fails with 'no kernel image is available for execution on the device'."
+                f"Its oldest target is {dropped_by.name}: the build dropped this GPU's architecture."
+                if dropped_by
+                else f"{coverage.note}: the build predates this GPU and fails with "
+                "'no kernel image is available for execution on the device'."
             )
             + f" Compiled: {build.archs}.",
             device=gpu.index,
@@ -216,12 +227,12 @@ def _judge_gpu(ctx: CheckContext, build: Build, gpu: Gpu, cc: Version, runtime: 
     )
 
 
-def _judge_gpu_by_cuda(ctx: CheckContext, build: Build, gpu: Gpu, cc: Version, evidence: dict) -> GpuVerdict:
+def _judge_gpu_by_cuda(ctx: CheckContext, cuda: Version, gpu: Gpu, cc: Version, evidence: dict[str, Any]) -> GpuVerdict:
     """No architecture list: judge by what the CUDA release can target at all."""
     arch = ctx.kb.architecture_of_cc(cc)
-    if arch is None or arch.targetable_by(build.cuda):
-        return GpuVerdict(gpu, cc, True, None, f"CUDA {build.cuda} targets CC {cc}" if arch else "architecture unknown")
-    dropped = arch.removed_in_cuda is not None and build.cuda.truncate(2) >= arch.removed_in_cuda
+    if arch is None or arch.targetable_by(cuda):
+        return GpuVerdict(gpu, cc, True, None, f"CUDA {cuda} targets CC {cc}" if arch else "architecture unknown")
+    dropped = arch.removed_in_cuda is not None and cuda.truncate(2) >= arch.removed_in_cuda
     evidence.update(architecture=arch.name, first_cuda=str(arch.first_cuda), removed_in_cuda=_str(arch.removed_in_cuda))
     return GpuVerdict(
         gpu,
@@ -231,9 +242,10 @@ def _judge_gpu_by_cuda(ctx: CheckContext, build: Build, gpu: Gpu, cc: Version, e
             code="arch-cuda",
             severity=Severity.FAIL,
             cause="gpu-too-old" if dropped else "no-kernel-image",
-            title=f"GPU {gpu.index}: CUDA {build.cuda} cannot target {gpu.name} ({arch.name}, CC {cc})",
+            title=f"GPU {gpu.index}: CUDA {cuda} cannot target {gpu.name} ({arch.name}, CC {cc})",
             detail=(
-                f"CUDA {arch.removed_in_cuda} removed {arch.name}; the last CUDA for it is {arch.last_cuda or 'the previous major'}."
+                f"CUDA {arch.removed_in_cuda} removed {arch.name}; the last CUDA for it is "
+                f"{arch.last_cuda or 'the previous major'}."
                 if dropped
                 else f"{arch.name} needs CUDA >= {arch.first_cuda}."
             ),
@@ -260,7 +272,7 @@ def driver_upgrade(ctx: CheckContext, runtime: RuntimeVerdict) -> tuple[str | No
     needed = runtime.native
     if needed is None:
         return None, None
-    blocker = branch_blocker(ctx.kb, ctx.visible_gpus, runtime.branch or needed.major)
+    blocker = branch_blocker(ctx.kb, ctx.visible_gpus, runtime.branch or driver_branch(needed))
     if blocker:
         return None, blocker
     return install_driver(
@@ -271,27 +283,30 @@ def driver_upgrade(ctx: CheckContext, runtime: RuntimeVerdict) -> tuple[str | No
     ), None
 
 
-def _forward_compat(ctx: CheckContext, build: Build, runtime: RuntimeVerdict) -> tuple[str | None, str | None]:
+def _forward_compat(ctx: CheckContext, runtime: RuntimeVerdict) -> tuple[str | None, str | None]:
     """Forward compatibility crosses CUDA majors, and only on datacenter GPUs (else error 804):
     (the fix, None) where every GPU is eligible, (None, why not) where some is not."""
     products = [ctx.kb.gpu_product(name=g.name, pci_device_id=g.pci_device_id) for g in ctx.visible_gpus]
     if not products or runtime.minor_compat is None or runtime.driver >= runtime.minor_compat:
         return None, None
-    package = f"cuda-compat-{build.cuda.major}-{build.cuda.minor}"
+    cuda = runtime.cuda
+    package = f"cuda-compat-{cuda.major}-{cuda.minor}"
     targetable = [
-        a.targetable_by(build.cuda) for p in products if p and (a := ctx.kb.architecture_of_cc(p.compute_capability))
+        a.targetable_by(cuda) for p in products if p and (a := ctx.kb.architecture_of_cc(p.compute_capability))
     ]
     if not all(targetable):
         return None, None  # CUDA itself dropped (or predates) a GPU here: compat libraries cannot help
     if all(p is not None and p.forward_compat_eligible for p in products):
         return (
-            f"Or keep the driver and install {package} (forward compatibility, datacenter GPUs only), with LD_LIBRARY_PATH=/usr/local/cuda/compat.",
+            f"Or keep the driver and install {package} (forward compatibility, datacenter GPUs only), "
+            "with LD_LIBRARY_PATH=/usr/local/cuda/compat.",
             None,
         )
     names = ", ".join(sorted({g.name for g in ctx.visible_gpus}))
     return (
         None,
-        f"forward compatibility ({package}) is not an option here: {names} is not a datacenter GPU (it would fail with error 804)",
+        f"forward compatibility ({package}) is not an option here: {names} is not a datacenter GPU "
+        "(it would fail with error 804)",
     )
 
 
@@ -312,10 +327,9 @@ def suggest_wheel(
             for wheel in ctx.kb.torch_variants_for(str(candidate.version), platform):
                 if not (wheel.cuda and wheel.archs and all(wheel.archs.covers(cc).kind == "sass" for cc in wanted)):
                     continue
-                runtime = (
-                    judge_runtime(ctx.kb, wheel.cuda, driver, ctx.host.driver.platform or "linux") if driver else None
-                )
-                upgrade = runtime is not None and not runtime.runs
+                runtime = judge_runtime(ctx.kb, wheel.cuda, driver, ctx.driver_platform) if driver else None
+                needs_upgrade = runtime if runtime is not None and not runtime.runs else None
+                upgrade = needs_upgrade is not None
                 if upgrade and not any_driver:
                     continue
                 limited = runtime is not None and runtime.status == "minor-compat"
@@ -325,13 +339,13 @@ def suggest_wheel(
                     upgrade,
                     limited,
                     driver is None and not wheel.default_pypi,
-                    runtime.native if upgrade else Version.of(0),
+                    needs_upgrade.native if needs_upgrade else Version.of(0),
                     -candidate.version.major,
                     -candidate.version.minor,
                     -wheel.cuda.major,
                     -wheel.cuda.minor,
                 )
-                candidates.append((rank, candidate, wheel, runtime if upgrade else None))
+                candidates.append((rank, candidate, wheel, needs_upgrade))
         if candidates:
             _, candidate, wheel, runtime = min(candidates, key=lambda c: c[0])
             version = torch_version.split("+")[0]
@@ -341,5 +355,5 @@ def suggest_wheel(
     return None
 
 
-def _str(value) -> str | None:
+def _str(value: object) -> str | None:
     return str(value) if value is not None else None

@@ -37,7 +37,7 @@ def named_cuda_versions(ctx: CheckContext) -> dict[str, str]:
 
 def check_cuda_versions(ctx: CheckContext) -> Iterator[Finding]:
     named = named_cuda_versions(ctx)
-    distinct = {Version.parse_or_none(v).truncate(2) for v in named.values() if Version.parse_or_none(v)}
+    distinct = {version.truncate(2) for v in named.values() if (version := Version.parse_or_none(v))}
     if len(distinct) < 2:
         return
     listing = "; ".join(f"{what}: {value}" for what, value in named.items())

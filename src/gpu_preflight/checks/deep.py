@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from gpu_preflight.checks.context import CheckContext
 from gpu_preflight.core.findings import Finding, Severity
+from gpu_preflight.core.host import Framework
 
 
 def check_deep_probe(ctx: CheckContext) -> Iterator[Finding]:
@@ -23,7 +25,7 @@ def check_deep_probe(ctx: CheckContext) -> Iterator[Finding]:
             )
 
 
-def _deep(ctx: CheckContext, framework, deep: dict) -> Iterator[Finding]:
+def _deep(ctx: CheckContext, framework: Framework, deep: dict[str, Any]) -> Iterator[Finding]:
     evidence = {"framework": framework.name, "deep": deep}
     if "error" in deep or "crashed" in deep:
         yield Finding(

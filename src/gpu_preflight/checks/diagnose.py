@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gpu_preflight.checks import (
     builds,
@@ -19,6 +19,11 @@ from gpu_preflight.checks import (
 from gpu_preflight.checks.context import Check, CheckContext
 from gpu_preflight.core.findings import Finding, Severity, overall_status
 from gpu_preflight.core.host import Host
+
+if TYPE_CHECKING:  # annotations only: images and fit load when asked for
+    from gpu_preflight.fit.plan import MemoryPlan
+    from gpu_preflight.images.resolve import ImageFacts
+    from gpu_preflight.targets.model import Targets
 
 SCHEMA = "gpu-preflight/report/v1"
 
@@ -77,11 +82,11 @@ class Report:
 
 def diagnose(
     host: Host,
-    targets=None,
+    targets: Targets | None = None,
     db: str | None = None,
-    model_plan=None,
-    images: tuple = (),
-    require_cuda: tuple = (),
+    model_plan: MemoryPlan | None = None,
+    images: tuple[ImageFacts, ...] = (),
+    require_cuda: tuple[str, ...] = (),
     container_mode: str | None = None,
 ) -> Report:
     """Judge ``host`` for ``targets`` (a Targets; None or empty: what is installed) and, with

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from gpu_preflight.checks.context import CheckContext
 from gpu_preflight.checks.fixes import RELOAD_MODULES, install_driver
 from gpu_preflight.core.findings import Finding, Severity
+from gpu_preflight.core.host import Host
 from gpu_preflight.core.versions import Version
 
 GPU_ACCESS_FIXES = [
     "docker: run with --gpus all (or --runtime=nvidia) after installing the NVIDIA Container Toolkit on the host.",
-    "Kubernetes: request the GPU in the pod spec (resources.limits: nvidia.com/gpu: 1) on a node with the NVIDIA device plugin.",
+    "Kubernetes: request the GPU in the pod spec (resources.limits: nvidia.com/gpu: 1) on a node with the NVIDIA "
+    "device plugin.",
 ]
 
 
@@ -36,7 +39,8 @@ def check_driver(ctx: CheckContext) -> Iterator[Finding]:
         yield _missing_driver(ctx)
         return
     version = Version.parse_or_none(driver.version)
-    branch = f"R{branch_of(ctx.kb, version, driver.platform)}" if version else "unknown branch"
+    number = ctx.kb.branch_of(version, ctx.driver_platform) if version else None
+    branch = f"R{number}" if number is not None else "unknown branch"
     cuda = driver.cuda or _kb_max_cuda(ctx, version)
     detail = f"Reported by {driver.source}."
     if driver.cuda is None and cuda:
@@ -52,17 +56,7 @@ def check_driver(ctx: CheckContext) -> Iterator[Finding]:
     )
 
 
-def branch_of(kb, version: Version, platform: str | None) -> int:
-    """Linux drivers are numbered by branch (550.54.15 is R550); Windows numbers run ahead of
-    it (536.40 is R535), so there the branch is the nearest known one at or below."""
-    if platform == "windows":
-        known = [b.branch for b in kb.driver_branches if b.branch <= version.major]
-        if known:
-            return max(known)
-    return version.major
-
-
-def _library_mismatch(host) -> Finding | None:
+def _library_mismatch(host: Host) -> Finding | None:
     driver = host.driver
     nvml_says = next((e.message for e in host.errors if "mismatch" in e.message.lower()), None)
     differs = (
@@ -72,7 +66,7 @@ def _library_mismatch(host) -> Finding | None:
     )
     if not (differs or nvml_says):
         return None
-    evidence = {"library_version": driver.version, "kernel_module_version": driver.kernel_module}
+    evidence: dict[str, Any] = {"library_version": driver.version, "kernel_module_version": driver.kernel_module}
     if nvml_says:
         evidence["nvml"] = nvml_says
     return Finding(
@@ -95,7 +89,7 @@ def _library_mismatch(host) -> Finding | None:
 
 def _missing_driver(ctx: CheckContext) -> Finding:
     host = ctx.host
-    evidence = {e.probe: e.message for e in host.errors if e.probe in ("nvml", "nvidia-smi")}
+    evidence: dict[str, Any] = {e.probe: e.message for e in host.errors if e.probe in ("nvml", "nvidia-smi")}
     evidence["device_files"] = host.container.device_files
     container = host.container
     # nvidia/cuda-based images set NVIDIA_VISIBLE_DEVICES: such a container expected a GPU.
@@ -106,11 +100,15 @@ def _missing_driver(ctx: CheckContext) -> Finding:
             severity=Severity.FAIL,
             cause="container-no-gpu",
             title=f"Running in a {container.runtime or 'container'} without GPU access",
-            detail="No /dev/nvidia* device files and no driver libraries are visible inside this container: it was started without the GPU.",
+            detail=(
+                "No /dev/nvidia* device files and no driver libraries are visible inside this container: it was "
+                "started without the GPU."
+            ),
             evidence={**evidence, "runtime": container.runtime, "nvidia_env": container.nvidia_env},
             fix=GPU_ACCESS_FIXES
             + [
-                "If this host has no NVIDIA GPU at all, nothing CUDA can run here; use --assume-gpu / --snapshot to ask what-if questions."
+                "If this host has no NVIDIA GPU at all, nothing CUDA can run here; use --assume-gpu / --snapshot to "
+                "ask what-if questions."
             ],
         )
     fixes = []
@@ -123,10 +121,12 @@ def _missing_driver(ctx: CheckContext) -> Finding:
         fixes.append("Install the NVIDIA driver for your GPU (Ubuntu: sudo ubuntu-drivers install), then reboot.")
     if container.in_container:
         fixes.append(
-            f"This runs in a {container.runtime + ' ' if container.runtime else ''}container: if the host has a GPU, restart it with GPU access (docker run --gpus all, with the NVIDIA Container Toolkit on the host)."
+            f"This runs in a {container.runtime + ' ' if container.runtime else ''}container: if the host has a GPU, "
+            "restart it with GPU access (docker run --gpus all, with the NVIDIA Container Toolkit on the host)."
         )
     fixes.append(
-        "If this machine has no NVIDIA GPU, nothing CUDA can run here; ask what-if questions with --assume-gpu / --assume-driver or judge another machine with --snapshot."
+        "If this machine has no NVIDIA GPU, nothing CUDA can run here; ask what-if questions with --assume-gpu / "
+        "--assume-driver or judge another machine with --snapshot."
     )
     return Finding(
         code="no-driver",
@@ -150,5 +150,5 @@ def _toolkit_driver_floor(ctx: CheckContext) -> tuple[str, Version] | None:
 
 
 def _kb_max_cuda(ctx: CheckContext, version: Version | None) -> str | None:
-    cuda = ctx.kb.max_cuda_for_driver(version) if version else None
+    cuda = ctx.kb.max_cuda_for_driver(version, ctx.driver_platform) if version else None
     return str(cuda.truncate(2)) if cuda else None

@@ -46,6 +46,9 @@ def check_visible_devices(ctx: CheckContext) -> Iterator[Finding]:
         code="visible-devices",
         severity=Severity.INFO,
         title=f"CUDA_VISIBLE_DEVICES={value!r}: CUDA sees {len(result.visible)} of {len(gpus)} GPU(s)",
-        detail=f"{mapping}. Indices follow CUDA's order, which matches nvidia-smi's only with CUDA_DEVICE_ORDER=PCI_BUS_ID.",
+        detail=(
+            f"{mapping}. Indices follow CUDA's order, which matches nvidia-smi's only with "
+            "CUDA_DEVICE_ORDER=PCI_BUS_ID."
+        ),
         evidence=evidence,
     )

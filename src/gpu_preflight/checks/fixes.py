@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from gpu_preflight.core.versions import Version
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from gpu_preflight.core.host import Gpu
+from gpu_preflight.core.versions import Version, driver_branch
+
+if TYPE_CHECKING:
+    from gpu_preflight.knowledge import KnowledgeBase
 
 RELOAD_MODULES = "sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia"
 
@@ -15,8 +22,9 @@ def install_driver(
     platform: str = "linux",
 ) -> str:
     """``Install NVIDIA driver >= 580.65.06 (branch R580; Ubuntu: nvidia-driver-580), then reboot``.
-    ``branch`` defaults to the version's major, true of Linux drivers only (Windows 551.78 is R550)."""
-    branch = branch or minimum.major
+    ``branch`` defaults to the branch of ``minimum`` read as a Linux driver (or a bare branch such as
+    615); a Windows floor must say its branch (Windows 551.78 is R550)."""
+    branch = branch or driver_branch(minimum)
     exact = f">= {minimum}" if len(minimum.parts) > 1 else f"from branch R{branch} or newer"
     why = f" {reason}" if reason else ""
     floor = (
@@ -28,7 +36,7 @@ def install_driver(
     return f"Install NVIDIA driver {exact}{why} (branch R{branch}; {where}), then reboot{floor}."
 
 
-def branch_blocker(kb, gpus, branch: int) -> str | None:
+def branch_blocker(kb: KnowledgeBase, gpus: Iterable[Gpu], branch: int) -> str | None:
     """Why no driver of ``branch`` can serve this host's GPUs (Kepler ends at R470; Maxwell,
     Pascal and Volta at R580), or None when nothing stands in the way."""
     for gpu in gpus:

@@ -9,6 +9,7 @@ from gpu_preflight.checks.fixes import install_driver
 from gpu_preflight.core.findings import Finding, Severity
 from gpu_preflight.core.host import Gpu
 from gpu_preflight.core.versions import Version
+from gpu_preflight.knowledge import Architecture
 
 
 def check_gpus(ctx: CheckContext) -> Iterator[Finding]:
@@ -20,7 +21,10 @@ def check_gpus(ctx: CheckContext) -> Iterator[Finding]:
                 severity=Severity.FAIL,
                 cause="no-driver",
                 title=f"Driver {host.driver.version} is loaded but no GPU is visible",
-                detail="NVML lists no devices: the GPU may have fallen off the bus, be bound to another driver (vfio), or be hidden from this container.",
+                detail=(
+                    "NVML lists no devices: the GPU may have fallen off the bus, be bound to another driver (vfio), "
+                    "or be hidden from this container."
+                ),
                 fix=[
                     "Check 'nvidia-smi' and 'dmesg | grep -i -E \"nvrm|xid\"' on the host.",
                     "In a container: pass the device (docker run --gpus all).",
@@ -74,13 +78,17 @@ def _check_gpu(ctx: CheckContext, gpu: Gpu) -> Iterator[Finding]:
     )
 
 
-def _branch_support(ctx: CheckContext, gpu: Gpu, cc: Version, arch) -> Finding | None:
+def _branch_support(ctx: CheckContext, gpu: Gpu, cc: Version, arch: Architecture | None) -> Finding | None:
     """Each architecture has a window of driver branches: a branch older than its first cannot
     drive it (Ada needs R520+), and one newer than its last neither (Kepler ends at R470;
     Maxwell, Pascal and Volta at R580), so upgrading the driver is then not a fix."""
     driver = Version.parse_or_none(ctx.host.driver.version)
     if arch is None or driver is None:
         return None
+    # The branch, not the number: a Windows R580 driver is numbered 581.xx and still drives Pascal.
+    branch = ctx.kb.branch_of(driver, ctx.driver_platform)
+    if branch is None:
+        return None  # a Windows driver older than every known branch: no window to compare with
     first, last = arch.first_driver_branch, arch.last_driver_branch
     evidence = {
         "driver_version": str(driver),
@@ -88,26 +96,33 @@ def _branch_support(ctx: CheckContext, gpu: Gpu, cc: Version, arch) -> Finding |
         "first_driver_branch": first,
         "last_driver_branch": last,
     }
-    if last is not None and driver.major > last:
+    if last is not None and branch > last:
         return Finding(
             code="driver-dropped-gpu",
             severity=Severity.FAIL,
             cause="gpu-too-old",
-            title=f"GPU {gpu.index}: {gpu.name} ({arch.name}, CC {cc}) is not supported by driver branch R{driver.major}",
-            detail=f"The last driver branch that supports {arch.name} GPUs is R{last}. A newer driver is not a fix for this GPU.",
+            title=f"GPU {gpu.index}: {gpu.name} ({arch.name}, CC {cc}) is not supported by driver branch R{branch}",
+            detail=(
+                f"The last driver branch that supports {arch.name} GPUs is R{last}. A newer driver is not a fix for "
+                "this GPU."
+            ),
             device=gpu.index,
             evidence=evidence,
             fix=[
-                f"Install a driver from branch R{last} (Ubuntu: sudo apt install nvidia-driver-{last}), and frameworks built for a CUDA it supports.",
+                f"Install a driver from branch R{last} (Ubuntu: sudo apt install nvidia-driver-{last}), and "
+                "frameworks built for a CUDA it supports.",
                 "Or run on a newer GPU.",
             ],
         )
-    if first is not None and driver.major < first:
+    if first is not None and branch < first:
         return Finding(
             code="driver-predates-gpu",
             severity=Severity.FAIL,
             cause="driver-too-old",
-            title=f"GPU {gpu.index}: {gpu.name} ({arch.name}, CC {cc}) needs driver branch R{first} or newer, not R{driver.major}",
+            title=(
+                f"GPU {gpu.index}: {gpu.name} ({arch.name}, CC {cc}) needs driver branch R{first} or newer, not "
+                f"R{branch}"
+            ),
             detail=f"{arch.name} GPUs arrived with CUDA {arch.first_cuda}; older driver branches do not know them.",
             device=gpu.index,
             evidence=evidence,

@@ -1,6 +1,6 @@
 """Judging an image against a host: the container runtime's own gate, then what happens after it.
 
-The gate is ``NVIDIA_REQUIRE_*`` as libnvidia-container evaluates it (requirements.py), once per
+The gate is ``NVIDIA_REQUIRE_*`` as libnvidia-container evaluates it (images/nvidia_require.py), once per
 GPU with the facts the runtime reads: the driver's highest CUDA (nvidia-smi "CUDA Version"), the
 driver version, the GPU's compute capability and NVML brand. A refusal is reported in the
 runtime's own words, then explained (which condition, which fact) with the smallest fix.
@@ -25,26 +25,29 @@ verdict is only reported as what legacy mode would have said.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from gpu_preflight.checks.build import Build, build_for_torch
 from gpu_preflight.checks.builds import driver_upgrade, judge_build
+from gpu_preflight.checks.context import CheckContext
 from gpu_preflight.checks.runtime import judge_runtime
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.findings import Finding, Severity
 from gpu_preflight.core.host import Gpu
+from gpu_preflight.core.text import show
 from gpu_preflight.core.versions import Version
 from gpu_preflight.images.nvidia_require import (
     DeviceFacts,
     Evaluation,
+    RequireExpressionSet,
     RequirementOutcome,
-    RequirementSet,
     Term,
     brand_id,
     evaluate,
     requirements_from_env,
 )
-from gpu_preflight.images.reference import show
 from gpu_preflight.images.resolve import (
     KNOWN_REPOSITORIES,
     ImageFacts,
@@ -77,31 +80,33 @@ class DeviceVerdict:
         return next(iter(self.evaluation.exceptions), None)
 
 
-def host_cuda(ctx) -> tuple[Version | None, str]:
+def host_cuda(ctx: CheckContext) -> tuple[Version | None, str]:
     """The driver's highest CUDA, and a note when the knowledge base had to supply it."""
     driver = ctx.host.driver
     cuda, version = Version.parse_or_none(driver.cuda), Version.parse_or_none(driver.version)
     if cuda is not None or version is None:
         return cuda, ""
-    found = ctx.kb.driver_branch(version)
+    found = ctx.kb.driver_branch(version, ctx.driver_platform)
     if found is None or found.max_cuda is None:
         return (
             None,
-            f"the CUDA version of driver {driver.version} is unknown, so cuda conditions count as met (as the runtime does)",
+            f"the CUDA version of driver {driver.version} is unknown, "
+            "so cuda conditions count as met (as the runtime does)",
         )
     return (
         found.max_cuda,
-        f"driver {driver.version} did not report its CUDA version: {found.max_cuda} from the knowledge base (R{found.branch})",
+        f"driver {driver.version} did not report its CUDA version: "
+        f"{found.max_cuda} from the knowledge base (R{found.branch})",
     )
 
 
-def device_variants(ctx) -> list[tuple[Gpu | None, list[DeviceFacts]]]:
+def device_variants(ctx: CheckContext) -> list[tuple[Gpu | None, list[DeviceFacts]]]:
     """Per GPU, the facts the runtime may see: one per brand an assumed GPU can report."""
     cuda, _ = host_cuda(ctx)
     driver = Version.parse_or_none(ctx.host.driver.version)
     result: list[tuple[Gpu | None, list[DeviceFacts]]] = []
     for gpu in ctx.host.gpus:
-        brands = [brand_id(gpu.brand)] if gpu.brand else []
+        brands: list[str | None] = [brand_id(gpu.brand)] if gpu.brand else []
         if gpu.assumed:
             product = ctx.kb.gpu_product(name=gpu.name, pci_device_id=gpu.pci_device_id)
             brands += [brand_id(b) for b in (product.brands if product else ())]
@@ -110,7 +115,7 @@ def device_variants(ctx) -> list[tuple[Gpu | None, list[DeviceFacts]]]:
     return result or [(None, [DeviceFacts(cuda, driver)])]
 
 
-def evaluate_on_host(ctx, requirements: RequirementSet) -> list[DeviceVerdict]:
+def evaluate_on_host(ctx: CheckContext, requirements: RequireExpressionSet) -> list[DeviceVerdict]:
     verdicts = []
     for gpu, variants in device_variants(ctx):
         tried = [(facts, evaluate(requirements, [facts])) for facts in variants]
@@ -133,10 +138,15 @@ class Gate:
 
 
 def gate_findings(
-    ctx, env: dict[str, str], subject: str, *, origin: str | None = None, image_cuda: Version | None = None
+    ctx: CheckContext,
+    env: dict[str, str],
+    subject: str,
+    *,
+    origin: str | None = None,
+    image_cuda: Version | None = None,
 ) -> Gate:
     """The ``NVIDIA_REQUIRE_*`` gate of an environment on this host, and what passing it means."""
-    evidence = {"target": subject, "requirements_from": origin}
+    evidence: dict[str, Any] = {"target": subject, "requirements_from": origin}
     try:
         requirements = requirements_from_env(env)
     except UsageError as error:  # the image's own value: it can never start under the runtime
@@ -153,7 +163,8 @@ def gate_findings(
                     detail=f"The runtime says '{_runtime_words(error)}'. In detail: {error}.",
                     evidence={**evidence, "env": _gate_env(env)},
                     fix=[
-                        "Fix the image's NVIDIA_REQUIRE_* value, or start it with NVIDIA_DISABLE_REQUIRE=1 (and judge it with --require-cuda)."
+                        "Fix the image's NVIDIA_REQUIRE_* value, or start it with NVIDIA_DISABLE_REQUIRE=1 "
+                        "(and judge it with --require-cuda)."
                     ],
                 )
             ],
@@ -178,7 +189,10 @@ def gate_findings(
                 Finding(
                     code="container-requirement",
                     severity=Severity.INFO,
-                    title=f"{subject}: declares no NVIDIA_REQUIRE_* or CUDA_VERSION: the container runtime starts it on any driver",
+                    title=(
+                        f"{subject}: declares no NVIDIA_REQUIRE_* or CUDA_VERSION: the container runtime starts it on "
+                        "any driver"
+                    ),
                     evidence=evidence,
                 )
             ],
@@ -193,7 +207,10 @@ def gate_findings(
                     code="container-requirement",
                     severity=Severity.INFO,
                     title=f"{subject}: the runtime's requirement cannot be evaluated without a driver version",
-                    detail="Give the host's driver (--assume-driver VERSION, --snapshot, --nvidia-smi-xml) to have it judged.",
+                    detail=(
+                        "Give the host's driver (--assume-driver VERSION, --snapshot, --nvidia-smi-xml) to have it "
+                        "judged."
+                    ),
                     evidence={**evidence, "requirements": texts},
                 )
             ],
@@ -229,7 +246,7 @@ def gate_findings(
     )
 
 
-def _cdi(subject: str, legacy: str, evidence: dict) -> Gate:
+def _cdi(subject: str, legacy: str, evidence: dict[str, Any]) -> Gate:
     return Gate(
         CDI,
         [
@@ -238,8 +255,9 @@ def _cdi(subject: str, legacy: str, evidence: dict) -> Gate:
                 severity=Severity.INFO,
                 title=f"{subject}: CDI mode: no NVIDIA_REQUIRE_* gate runs, the container starts on any driver",
                 detail=(
-                    f'With CDI (docker --device nvidia.com/gpu=..., nvidia-container-runtime mode "cdi", Kubernetes CDI) '
-                    f"nvidia-container-cli is not run; in legacy mode the runtime would {legacy}. Whether CUDA works is decided by the checks below."
+                    'With CDI (docker --device nvidia.com/gpu=..., nvidia-container-runtime mode "cdi", '
+                    "Kubernetes CDI) nvidia-container-cli is not run; "
+                    f"in legacy mode the runtime would {legacy}. Whether CUDA works is decided by the checks below."
                 ),
                 evidence=evidence,
             )
@@ -254,7 +272,7 @@ def _runtime_words(error: UsageError) -> str:
     return f"nvidia-container-cli: {text}" if text.startswith(("requirement error", "input error")) else text
 
 
-def _gate_env(env: dict[str, str]) -> dict[str, str]:
+def _gate_env(env: Mapping[str, str]) -> dict[str, str]:
     return {
         k: v[:300]
         for k, v in env.items()
@@ -262,8 +280,9 @@ def _gate_env(env: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _container_mode(ctx) -> str | None:
-    return getattr(ctx, "container_mode", None) or getattr(ctx.host.container, "runtime_mode", None)
+def _container_mode(ctx: CheckContext) -> str | None:
+    """--cdi, else the mode the host's nvidia-container-runtime config names."""
+    return ctx.container_mode or ctx.host.container.runtime_mode
 
 
 def _ambiguity(verdicts: list[DeviceVerdict]) -> str:
@@ -323,14 +342,16 @@ def _cuda_needed(outcome: RequirementOutcome) -> Version | None:
     return max(wanted, default=None)
 
 
-def _upgrade(ctx, cuda: Version | None, image_cuda: Version | None, host_cuda_: Version | None) -> list[str]:
+def _upgrade(
+    ctx: CheckContext, cuda: Version | None, image_cuda: Version | None, host_cuda_: Version | None
+) -> list[str]:
     """The smallest fixes for a driver that is too old for ``cuda``: a driver, or an older image."""
     if cuda is None:
         return []
     # The image's full version finds its exact Table 3 row (12.4.1 -> 550.54.15).
     wanted = image_cuda if image_cuda is not None and image_cuda.truncate(2) >= cuda.truncate(2) else cuda
     driver = Version.parse_or_none(ctx.host.driver.version) or Version.of(0)
-    runtime = judge_runtime(ctx.kb, wanted, driver, ctx.host.driver.platform or "linux")
+    runtime = judge_runtime(ctx.kb, wanted, driver, ctx.driver_platform)
     # minor_compat dropped: the gate compares the driver's own CUDA, so minor-version
     # compatibility (which would run the CUDA) does not let the container start.
     fix, blocker = driver_upgrade(ctx, replace(runtime, minor_compat=None))
@@ -342,7 +363,15 @@ def _upgrade(ctx, cuda: Version | None, image_cuda: Version | None, host_cuda_: 
     return fixes
 
 
-def _refusal(ctx, verdict: DeviceVerdict, subject: str, evidence: dict, image_cuda, cuda, notes: list[str]) -> Finding:
+def _refusal(
+    ctx: CheckContext,
+    verdict: DeviceVerdict,
+    subject: str,
+    evidence: dict[str, Any],
+    image_cuda: Version | None,
+    cuda: Version | None,
+    notes: list[str],
+) -> Finding:
     outcome = verdict.evaluation.first_failure
     assert outcome is not None
     fixes = _upgrade(ctx, _cuda_needed(outcome), image_cuda, cuda)
@@ -368,7 +397,13 @@ def _refusal(ctx, verdict: DeviceVerdict, subject: str, evidence: dict, image_cu
 
 
 def _forward_compat(
-    ctx, verdict: DeviceVerdict, subject: str, evidence: dict, image_cuda, cuda, notes: list[str]
+    ctx: CheckContext,
+    verdict: DeviceVerdict,
+    subject: str,
+    evidence: dict[str, Any],
+    image_cuda: Version | None,
+    cuda: Version | None,
+    notes: list[str],
 ) -> Finding:
     outcome = verdict.exception
     assert outcome is not None
@@ -382,7 +417,8 @@ def _forward_compat(
     newer = f"CUDA {image_cuda or needed}" if (image_cuda or needed) else "its CUDA"
     base = (
         f"The image needs a newer driver than {ctx.host.driver.version} (CUDA {cuda}) and starts only because "
-        f"'{term}' admits it: it then runs {newer} through the cuda-compat libraries it ships (CUDA forward compatibility)."
+        f"'{term}' admits it: it then runs {newer} through the cuda-compat libraries it ships "
+        "(CUDA forward compatibility)."
     )
     fixes = _upgrade(ctx, needed, image_cuda, cuda)
     if product is not None and product.forward_compat_eligible:
@@ -420,7 +456,7 @@ def _forward_compat(
 # --- targets ---------------------------------------------------------------------------------------
 
 
-def require_findings(ctx, expression_text: str) -> list[Finding]:
+def require_findings(ctx: CheckContext, expression_text: str) -> list[Finding]:
     """``--require-cuda EXPR``: the expression judged as an image's ``NVIDIA_REQUIRE_CUDA``."""
     text = parse_require_cuda(expression_text)  # UsageError for an invalid one: a bad request, not a finding
     return gate_findings(
@@ -428,7 +464,7 @@ def require_findings(ctx, expression_text: str) -> list[Finding]:
     ).findings
 
 
-def image_findings(ctx, image: ImageFacts) -> list[Finding]:
+def image_findings(ctx: CheckContext, image: ImageFacts) -> list[Finding]:
     """Everything doctor says about one image: what is known of it, the gate, then its CUDA or torch."""
     evidence = {"target": image.label, "source": image.source}
     findings = [
@@ -451,8 +487,8 @@ def image_findings(ctx, image: ImageFacts) -> list[Finding]:
                 + " and ".join(image.unknown or ("its contents",))
                 + " could not be known",
                 detail=(
-                    f"The knowledge base knows tags of {KNOWN_IMAGES}, and no metadata was read for this image; nothing is assumed about it."
-                    + "".join(f" {n}" for n in image.notes)
+                    f"The knowledge base knows tags of {KNOWN_IMAGES}, and no metadata was read for this image; "
+                    "nothing is assumed about it." + "".join(f" {n}" for n in image.notes)
                 ),
                 evidence=image.to_dict(),
                 fix=[
@@ -518,7 +554,7 @@ def _summary(image: ImageFacts) -> Finding:
     )
 
 
-def image_builds(ctx, image: ImageFacts) -> list[Build]:
+def image_builds(ctx: CheckContext, image: ImageFacts) -> list[Build]:
     """What runs inside the image, as Builds judged like any --torch / --cuda target."""
     if image.torch is not None:
         build = build_for_torch(ctx.kb, image.torch, ctx.host.wheel_platform())
@@ -552,11 +588,11 @@ def image_builds(ctx, image: ImageFacts) -> list[Build]:
     return []
 
 
-def check_images(ctx) -> list[Finding]:
+def check_images(ctx: CheckContext) -> list[Finding]:
     """The doctor check: every ``--image`` / ``--dockerfile`` / ``--image-config`` and ``--require-cuda``."""
     findings: list[Finding] = []
-    for image in getattr(ctx, "images", ()):
+    for image in ctx.images:
         findings += image_findings(ctx, image)
-    for text in getattr(ctx, "require_cuda", ()):
+    for text in ctx.require_cuda:
         findings += require_findings(ctx, text)
     return findings

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gpu_preflight.core.versions import Version
+
+if TYPE_CHECKING:
+    from gpu_preflight.knowledge import KnowledgeBase
 
 
 @dataclass(frozen=True)
@@ -15,7 +19,7 @@ class RuntimeVerdict:
     native: Version | None = None  # driver that supports this CUDA natively
     minor_compat: Version | None = None  # floor of the major's minor-version compatibility
     exact: bool = True  # False when the knowledge base only knows the branch
-    branch: int | None = None  # the branch of ``native`` (Windows numbers differ: 551.78 is R550)
+    branch: int | None = None  # the branch of ``native`` (a Windows number is not one: 551.78 is R550)
     platform: str = "linux"
 
     @property
@@ -23,27 +27,31 @@ class RuntimeVerdict:
         return self.status in ("native", "minor-compat")
 
 
-def judge_runtime(kb, cuda: Version, driver: Version, platform: str = "linux") -> RuntimeVerdict:
+def judge_runtime(kb: KnowledgeBase, cuda: Version, driver: Version, platform: str = "linux") -> RuntimeVerdict:
     """``cuda`` as precise as known: ``12.4.0`` finds its own Table 3 row, ``12.4`` the line's
     highest floor (its update is unknown)."""
     requirement = kb.driver_requirement(cuda, platform=platform)
-    if requirement is None or requirement.native is None:
+    native = requirement.native
+    if native is None:
         return RuntimeVerdict(cuda, driver, "unknown", platform=platform)
-    branch = (
-        requirement.release.branch if requirement.release and requirement.release.branch else requirement.native.major
-    )
-    common = dict(
-        native=requirement.native,
+    release = requirement.release
+    branch = release.branch if release and release.branch else kb.branch_of(native, platform)
+    if _at_least(driver, native):
+        status = "native"
+    elif requirement.minor_compat is not None and _at_least(driver, requirement.minor_compat):
+        status = "minor-compat"
+    else:
+        status = "too-old"
+    return RuntimeVerdict(
+        cuda,
+        driver,
+        status,
+        native=native,
         minor_compat=requirement.minor_compat,
         exact=requirement.exact,
         branch=branch,
         platform=platform,
     )
-    if _at_least(driver, requirement.native):
-        return RuntimeVerdict(cuda, driver, "native", **common)
-    if requirement.minor_compat is not None and _at_least(driver, requirement.minor_compat):
-        return RuntimeVerdict(cuda, driver, "minor-compat", **common)
-    return RuntimeVerdict(cuda, driver, "too-old", **common)
 
 
 def _at_least(driver: Version, floor: Version) -> bool:

@@ -21,7 +21,10 @@ def check_toolkits(ctx: CheckContext) -> Iterator[Finding]:
                 code="toolkit",
                 severity=Severity.INFO,
                 title="No CUDA toolkit (nvcc) found",
-                detail="Not needed to run PyTorch, JAX or vLLM wheels: they bundle their CUDA runtime. Only compiling CUDA code needs one.",
+                detail=(
+                    "Not needed to run PyTorch, JAX or vLLM wheels: they bundle their CUDA runtime. Only compiling "
+                    "CUDA code needs one."
+                ),
             )
         return
     driver = Version.parse_or_none(host.driver.version)
@@ -56,7 +59,9 @@ def _judge(ctx: CheckContext, toolkit: Toolkit, driver: Version | None) -> Findi
             severity=Severity.WARN,
             cause="no-driver",
             title=f"{label} can compile, but nothing it builds can run here: no driver",
-            detail=f"{label} at {where}. nvcc works without a GPU; running its output needs an NVIDIA driver and a GPU.",
+            detail=(
+                f"{label} at {where}. nvcc works without a GPU; running its output needs an NVIDIA driver and a GPU."
+            ),
             evidence=evidence,
             fix=fix,
         )
@@ -83,7 +88,8 @@ def _judge(ctx: CheckContext, toolkit: Toolkit, driver: Version | None) -> Findi
             title=f"{label} is newer than driver {driver} supports natively",
             detail=(
                 f"Programs it builds run through CUDA minor-version compatibility (driver >= {verdict.minor_compat}), "
-                "with limits: PTX it emits cannot be JIT-compiled by this driver (build SASS for your GPU with -arch=sm_XX), "
+                "with limits: PTX it emits cannot be JIT-compiled by this driver "
+                "(build SASS for your GPU with -arch=sm_XX), "
                 "and some newer APIs return cudaErrorCallRequiresNewerDriver."
             ),
             evidence=evidence,

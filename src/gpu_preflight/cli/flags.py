@@ -1,16 +1,27 @@
-"""Flag groups shared by several commands (design.md's HOST and TARGET flags), and the small
-helpers every command uses to turn them into values."""
+"""Flag groups shared by several commands (docs/architecture.md, "Command-line flags"), and the
+one place each group becomes a typed value: ``HostSpec``, ``Targets``, ``ImageRequests``, a
+``MemoryPlan``. Features receive those values, never the ``argparse.Namespace``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the real imports stay inside the functions: building the parser must stay cheap
+    from gpu_preflight.core.host import Host
+    from gpu_preflight.fit import MemoryPlan
+    from gpu_preflight.images import ImageRequests
+    from gpu_preflight.probe.hostspec import HostSpec
+    from gpu_preflight.targets.model import Targets
+
+HOST_TITLE = "HOST (default: this machine, probed live)"
 
 
-def add_host_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("HOST (default: this machine, probed live)")
+def add_host_flags(parser: argparse.ArgumentParser, title: str = HOST_TITLE) -> None:
+    """The HOST flags; ``title`` says what the command judges when none is given."""
+    group = parser.add_argument_group(title)
     group.add_argument("--snapshot", metavar="FILE", help="a host document written by 'preflight probe --json'")
     group.add_argument("--nvidia-smi-xml", metavar="FILE", help="an 'nvidia-smi -q -x' dump")
     group.add_argument(
@@ -133,10 +144,10 @@ def add_model_flags(parser: argparse.ArgumentParser, positional: bool = False) -
     )
 
 
-def plan_from_args(args: argparse.Namespace):
+def plan_from_args(args: argparse.Namespace) -> MemoryPlan | None:
     """The memory plan the MODEL flags ask for, or None without a model. Checked before any
-    probe: a typo should not cost one."""
-    if not getattr(args, "model", None):
+    probe: a typo should not cost one. A MODEL given empty is an error, not "no model"."""
+    if getattr(args, "model", None) is None:
         return None
     from gpu_preflight.core.errors import UsageError
     from gpu_preflight.fit import plan_memory, resolve_model
@@ -165,10 +176,12 @@ def add_db_flag(parser: argparse.ArgumentParser, default: Any = argparse.SUPPRES
     )
 
 
-def host_from_args(args: argparse.Namespace):
-    from gpu_preflight.probe.hostspec import HostSpec, resolve_host
+def host_spec_from_args(args: argparse.Namespace, probe_live: bool = True) -> HostSpec:
+    """The HOST flags as the HostSpec the features take. ``probe_live`` False: without a
+    snapshot or dump, ``--assume-*`` describe a what-if machine and this one is not probed."""
+    from gpu_preflight.probe.hostspec import HostSpec
 
-    spec = HostSpec(
+    return HostSpec(
         snapshot=args.snapshot,
         nvidia_smi_xml=args.nvidia_smi_xml,
         assume_driver=args.assume_driver,
@@ -176,20 +189,28 @@ def host_from_args(args: argparse.Namespace):
         python=args.python,
         deep=args.deep,
         timeout=args.timeout,
-        probe_live=getattr(args, "probe_live", True),
+        probe_live=probe_live,
     )
-    return resolve_host(spec, db=args.db)
 
 
-def targets_from_args(args: argparse.Namespace):
+def host_from_args(args: argparse.Namespace) -> Host:
+    """The host the HOST flags describe: probed live, read from a file, or what-if."""
+    from gpu_preflight.probe.hostspec import resolve_host
+
+    return resolve_host(host_spec_from_args(args), db=args.db)
+
+
+def targets_from_args(args: argparse.Namespace) -> Targets:
+    from gpu_preflight.targets.model import Targets
+
     if not (args.torch or args.cuda or args.requirements):
-        return ()  # judge what is installed; skips importing the target parsers (and packaging)
+        return Targets()  # judge what is installed; skips importing the target parsers (and packaging)
     from gpu_preflight.targets.specs import collect_targets
 
     return collect_targets(torch=args.torch, cuda=args.cuda, requirements=args.requirements)
 
 
-def image_requests_from_args(args: argparse.Namespace):
+def image_requests_from_args(args: argparse.Namespace) -> ImageRequests | None:
     """--image / --dockerfile / --image-config / --require-cuda, parsed and read (no network yet)."""
     if not (args.image or args.dockerfile or args.image_config or args.require_cuda):
         return None

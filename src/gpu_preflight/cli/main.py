@@ -1,6 +1,6 @@
 """Command line: parse flags and hand them to one command module (``gpu_preflight.cli.commands``).
 
-Exit codes (design.md): 0 nothing failed, 1 a check failed, 2 the request was unusable;
+Exit codes (docs/architecture.md, "Exit codes"): 0 nothing failed, 1 a check failed, 2 the request was unusable;
 and 3 for an internal error (a bug of ours, reported in one line).
 """
 
@@ -10,6 +10,7 @@ import argparse
 import importlib
 import os
 import sys
+from types import ModuleType
 from typing import NoReturn
 
 from gpu_preflight import __version__
@@ -23,8 +24,14 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def _command(name: str):
+def _command(name: str) -> ModuleType:
     return importlib.import_module(f"gpu_preflight.cli.commands.{name}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The chosen command's ``run(args)``: its exit code."""
+    code: int = _command(args.command).run(args)
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         module = _command(name)
-        module.configure(sub.add_parser(name, help=module.HELP, description=module.__doc__.strip().splitlines()[0]))
+        summary = (module.__doc__ or name).strip().splitlines()[0]  # a command's docstring opens with its summary
+        module.configure(sub.add_parser(name, help=module.HELP, description=summary))
     return parser
 
 
@@ -49,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(_with_default_command(argv))
-        return _command(args.command).run(args)
+        return _run(args)
     except UsageError as exc:
         print(f"preflight: error: {exc}", file=sys.stderr)
         return 2

@@ -1,1 +1,2 @@
-"""Vocabulary without I/O beyond reading the files it is handed: versions, findings, errors, the host document, input readers."""
+"""Vocabulary without I/O beyond reading the files it is handed: versions, findings, errors, the
+host document, input readers."""

@@ -1,4 +1,4 @@
-"""Findings: what a check concluded, in the shape of design.md's report contract."""
+"""Findings: what a check concluded, in the shape of the report contract (docs/architecture.md, "Contracts")."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class Severity(IntEnum):
         return self.name.lower()
 
 
-# Cause ids shared by doctor findings and explain causes (design.md). Add; never rename.
+# Cause ids shared by doctor findings and explain causes (docs/architecture.md, "Cause taxonomy"). Add; never rename.
 CAUSES = frozenset(
     {
         "driver-too-old",
@@ -65,6 +65,6 @@ class Finding:
 
 
 def overall_status(findings: list[Finding]) -> str:
-    """The worst severity; ``info`` counts as pass (design.md)."""
+    """The worst severity; ``info`` counts as pass (docs/architecture.md, "Contracts")."""
     worst = max((f.severity for f in findings), default=Severity.PASS)
     return "pass" if worst <= Severity.INFO else worst.label

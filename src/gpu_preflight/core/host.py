@@ -1,18 +1,24 @@
 """The host document (`gpu-preflight/host/v1`): what a probe saw, without judgement.
 
-Value objects with a JSON round trip. Field names follow design.md's contract; fields may be
-added, never renamed. ``from_dict`` validates a document written elsewhere (a snapshot) and
-raises ``UsageError`` with one clear line when it is not one.
+Value objects with a JSON round trip. Field names follow the host document's contract
+(docs/architecture.md, "Contracts"); fields may be added, never renamed. ``from_dict`` validates
+a document written elsewhere (a snapshot) and raises ``UsageError`` with one clear line when it is
+not one.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gpu_preflight.core.errors import UsageError
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 SCHEMA = "gpu-preflight/host/v1"
+
+D = TypeVar("D", bound="DataclassInstance")
 
 
 @dataclass
@@ -78,6 +84,10 @@ class Container:
     runtime: str | None = None  # docker | podman | kubernetes | containerd | lxc | wsl...
     device_files: list[str] = field(default_factory=list)  # /dev/nvidia*
     nvidia_env: dict[str, str] = field(default_factory=dict)  # NVIDIA_* variables
+    # nvidia-container-runtime's mode on this host ("legacy" | "cdi" | "auto" | "csv"), from its
+    # config.toml: "cdi" means containers get GPUs from a CDI spec, with no NVIDIA_REQUIRE_* gate.
+    # Written only when known (see Host.to_dict).
+    runtime_mode: str | None = None
 
 
 @dataclass
@@ -115,7 +125,12 @@ class Host:
         self.errors.append(ProbeError(probe, " ".join(str(message).split())[:500]))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, **asdict(self)}
+        document = {"schema": SCHEMA, **asdict(self)}
+        # A field added after v1's first documents: left out while unknown, so that the documents
+        # of hosts without it (nearly all) stay as they were.
+        if document["container"]["runtime_mode"] is None:
+            del document["container"]["runtime_mode"]
+        return document
 
     @classmethod
     def from_dict(cls, data: Any, origin: str = "host document") -> Host:
@@ -130,7 +145,8 @@ class Host:
             raise UsageError(f"{origin}: malformed host document: {exc}") from None
 
 
-_NESTED = {
+# Fields holding another dataclass ([one] for a list of them); every other field is a scalar.
+_NESTED: dict[tuple[str, str], type[DataclassInstance] | list[type[DataclassInstance]]] = {
     ("Host", "driver"): Driver,
     ("Host", "container"): Container,
     ("Host", "gpus"): [Gpu],
@@ -147,12 +163,12 @@ _SCALARS = {
 }
 
 
-def _build(cls: type, data: Any) -> Any:
+def _build(cls: type[D], data: Any) -> D:
     """Build a dataclass from a dict, checking each field's type; unknown keys are ignored
     (newer writers may add fields)."""
     if not isinstance(data, dict):
         raise ValueError(f"{cls.__name__} must be an object, got {type(data).__name__}")
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     for f in fields(cls):
         if f.name not in data:
             continue

@@ -13,7 +13,8 @@ from typing import Any
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+    # Installed only on Python 3.10 (pyproject's tomli marker), so mypy may not find it here.
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 from gpu_preflight.core.errors import UsageError
 
@@ -57,11 +58,12 @@ def load_json(data: bytes, origin: str) -> Any:
 def parse_toml(text: str, origin: str, error: type[Exception] = UsageError) -> dict[str, Any]:
     """A TOML document; a broken one raises ``error`` with one line naming ``origin``."""
     try:
-        return tomllib.loads(text)
+        document: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise error(f"{origin}: not valid TOML: {exc}") from None
     except RecursionError:
         raise error(f"{origin}: not valid TOML: nested too deeply") from None
+    return document
 
 
 @functools.cache

@@ -9,8 +9,10 @@ is what the user typed.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import total_ordering
+from typing import overload
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.text import show
@@ -96,9 +98,21 @@ def parse_cuda_int(value: int) -> Version:
     return Version.of(value // 1000, (value % 1000) // 10)
 
 
-def driver_branch(version: Version) -> int:
-    """The driver branch a driver version belongs to: ``550.54.15`` -> 550 (read as R550)."""
-    return version.major
+@overload
+def driver_branch(version: Version) -> int: ...
+@overload
+def driver_branch(version: Version, platform: str | None, known: Iterable[int] = ()) -> int | None: ...
+def driver_branch(version: Version, platform: str | None = None, known: Iterable[int] = ()) -> int | None:
+    """The driver branch a driver version belongs to (read as R550).
+
+    A Linux driver is numbered by its branch: ``550.54.15`` is R550, ``616.00`` the developer
+    branch R616. A Windows driver's number runs ahead of its branch (NVIDIA's Table 3 lists Windows
+    551.78 under R550 and 536.25 under R535; there is no R551 or R536), so there the branch is the
+    highest of the ``known`` branches at or below its major, and None when none is known.
+    """
+    if platform != "windows":
+        return version.major
+    return max((branch for branch in known if branch <= version.major), default=None)
 
 
 # --- wheel variants -------------------------------------------------------------------------------
@@ -136,3 +150,8 @@ def variant_cuda(variant: str) -> Version | None:
     if match["major"] is None:
         return None
     return Version.of(int(match["major"]), int(match["minor"]))
+
+
+def variant_for_cuda(cuda: Version) -> str:
+    """The wheel variant that bundles a CUDA runtime: 12.1 -> ``cu121`` (the inverse of variant_cuda)."""
+    return f"cu{cuda.major}{cuda.minor}"

@@ -14,6 +14,7 @@ the code above is generic. The HOST is optional: without one only the log is use
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from gpu_preflight.core.host import Host
 from gpu_preflight.explain.facts import LogFacts, extract_facts
@@ -31,7 +32,7 @@ class Explanation:
     facts: LogFacts
     lines: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "schema": SCHEMA,
             "causes": [c.to_dict() for c in self.causes],

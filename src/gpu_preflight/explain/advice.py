@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from gpu_preflight.checks.fixes import RELOAD_MODULES, torch_wheel_command
-from gpu_preflight.core.versions import Version
-from gpu_preflight.explain.situation import Situation
+from gpu_preflight.core.versions import Version, driver_branch, variant_for_cuda
+from gpu_preflight.explain.situation import GpuView, Situation
+
+if TYPE_CHECKING:
+    from gpu_preflight.knowledge.model import Architecture
 
 _PLACEHOLDER = re.compile(r"\{(\w{1,40})\}")
 
@@ -77,7 +81,7 @@ def driver_package(s: Situation) -> str | None:
     return None  # no driver branch runs this CUDA on this GPU: the templates about builds apply
 
 
-def _gpu_branch_limit(s: Situation):
+def _gpu_branch_limit(s: Situation) -> int | None:
     """The last driver branch of the oldest architecture here, when it cannot run the needed CUDA."""
     needed = _needed(s)
     if needed is None:
@@ -137,10 +141,10 @@ def wheel_for_host(s: Situation) -> str | None:
     if release is None or release.default_pypi_cuda is None or not re.fullmatch(r"\d+\.\d+\.\d+", version):
         return None
     cuda = release.default_pypi_cuda
-    return ": " + torch_wheel_command(version, f"cu{cuda.major}{cuda.minor}")
+    return ": " + torch_wheel_command(version, variant_for_cuda(cuda))
 
 
-def _first_gpu(s: Situation):
+def _first_gpu(s: Situation) -> GpuView | None:
     return next((g for g in s.gpus if g.cc is not None), None) or next(iter(s.gpus), None)
 
 
@@ -171,7 +175,7 @@ def oldest_arch(s: Situation) -> str | None:
     return min(found[0].targets, key=lambda t: t.cc).name
 
 
-def _gpu_architecture(s: Situation):
+def _gpu_architecture(s: Situation) -> Architecture | None:
     found = _first_gpu(s)
     return s.kb.architecture_of_cc(found.cc) if found and found.cc else None
 
@@ -236,7 +240,7 @@ def _fact(name: str, index: int | None = None) -> Value:
 VALUES: dict[str, Value] = {
     "driver": lambda s: _v(s.driver),
     "driver_cuda": lambda s: _v(s.driver_cuda, 2),
-    "driver_branch": lambda s: str(s.driver.major) if s.driver else None,
+    "driver_branch": lambda s: str(driver_branch(s.driver)) if s.driver else None,
     "needed_cuda": lambda s: _v(_needed(s), 2),
     "needed_major": needed_major,
     "min_driver": min_driver,

@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from gpu_preflight.core.errors import UsageError
-from gpu_preflight.core.versions import Version, VersionError, parse_cuda_int
+from gpu_preflight.core.versions import Version, VersionError, parse_cuda_int, variant_cuda
 from gpu_preflight.explain.logtext import LogText
 from gpu_preflight.knowledge.arch import ArchList, ArchListError
 from gpu_preflight.probe.smi_text import classify_smi_error, parse_smi_banner
@@ -22,9 +23,12 @@ from gpu_preflight.probe.smi_text import classify_smi_error, parse_smi_banner
 KNOWN_CUDA_ERRORS = frozenset({35, 100, 222, 802, 803, 804})
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
-class Fact:
-    value: object
+class Fact(Generic[T]):
+    value: T
     line: int  # index into LogText.lines
 
 
@@ -37,31 +41,31 @@ class GpuSeen:
 
 @dataclass
 class LogFacts:
-    driver: Fact | None = None  # driver version as the log states it
-    driver_cuda: Fact | None = None  # the driver's highest CUDA (nvidia-smi, "found version N")
-    kernel_module: Fact | None = None  # /proc/driver/nvidia/version (NVRM)
-    torch: Fact | None = None  # "2.4.1+cu121"
-    torch_cuda: Fact | None = None  # the CUDA torch was built for
-    cpu_build: Fact | None = None  # a build without CUDA said so
-    toolkit_cuda: Fact | None = None  # nvcc / "CUDA runtime version"
-    image_cuda: Fact | None = None  # the container image's CUDA
-    required: Fact | None = None  # an NVIDIA_REQUIRE_* condition as text ("cuda>=12.8")
-    required_cuda: Fact | None = None
-    require_expression: Fact | None = None  # a whole NVIDIA_REQUIRE_CUDA value the log shows
+    driver: Fact[Version] | None = None  # driver version as the log states it
+    driver_cuda: Fact[Version] | None = None  # the driver's highest CUDA (nvidia-smi, "found version N")
+    kernel_module: Fact[Version] | None = None  # /proc/driver/nvidia/version (NVRM)
+    torch: Fact[str] | None = None  # "2.4.1+cu121"
+    torch_cuda: Fact[Version] | None = None  # the CUDA torch was built for
+    cpu_build: Fact[str] | None = None  # a build without CUDA said so
+    toolkit_cuda: Fact[Version] | None = None  # nvcc / "CUDA runtime version"
+    image_cuda: Fact[Version] | None = None  # the container image's CUDA
+    required: Fact[str] | None = None  # an NVIDIA_REQUIRE_* condition as text ("cuda>=12.8")
+    required_cuda: Fact[Version] | None = None
+    require_expression: Fact[str] | None = None  # a whole NVIDIA_REQUIRE_CUDA value the log shows
     gpus: list[GpuSeen] = field(default_factory=list)
-    archs: Fact | None = None  # ArchList the build reports it has
-    min_cc: Fact | None = None  # "The minimum cuda capability supported by this library is 3.7"
+    archs: Fact[ArchList] | None = None  # ArchList the build reports it has
+    min_cc: Fact[Version] | None = None  # "The minimum cuda capability supported by this library is 3.7"
     cuda_errors: dict[int, int] = field(default_factory=dict)  # error number -> line
-    smi_error: Fact | None = None  # classify_smi_error's class
-    container: Fact | None = None  # a hint that the log comes from a container
-    docker_runs: list[Fact] = field(default_factory=list)  # `docker run ...` lines: value = has GPU flags
-    cuda_available: Fact | None = None  # collect_env "Is CUDA available"
-    no_gpu_collected: Fact | None = None  # collect_env could not see a driver or GPU
-    other_process: Fact | None = None  # (pid, "71.62 GiB") holding GPU memory
-    missing_library: Fact | None = None  # "libcudart.so.11.0"
-    old_library: Fact | None = None  # "libcublasLt.so.11"
-    cudnn: Fact | None = None  # (found, built) as text
-    versions: dict[str, Fact] = field(default_factory=dict)  # package -> version text (vllm, jax...)
+    smi_error: Fact[str] | None = None  # classify_smi_error's class
+    container: Fact[str] | None = None  # a hint that the log comes from a container
+    docker_runs: list[Fact[bool]] = field(default_factory=list)  # `docker run ...` lines: value = has GPU flags
+    cuda_available: Fact[bool] | None = None  # collect_env "Is CUDA available"
+    no_gpu_collected: Fact[str] | None = None  # collect_env could not see a driver or GPU
+    other_process: Fact[tuple[str, str]] | None = None  # (pid, "71.62 GiB") holding GPU memory
+    missing_library: Fact[str] | None = None  # "libcudart.so.11.0"
+    old_library: Fact[str] | None = None  # "libcublasLt.so.11"
+    cudnn: Fact[tuple[str, str]] | None = None  # (found, built) as text
+    versions: dict[str, Fact[str]] = field(default_factory=dict)  # package -> version text (vllm, jax...)
     mentions: frozenset[str] = frozenset()  # tools the log comes from (vllm, ollama, jax...)
 
     def summary(self) -> dict[str, object]:
@@ -103,11 +107,12 @@ def _version(text: str) -> Version | None:
 
 
 def _cuda_from_variant(variant: str) -> Version | None:
-    """``cu121`` -> 12.1, ``cu92`` -> 9.2."""
-    digits = variant[2:]
-    if not digits.isdigit() or len(digits) < 2:
+    """``cu121`` -> 12.1, ``cu92`` -> 9.2; None for what is not a CUDA wheel variant: a log
+    may print anything after the ``+``."""
+    try:
+        return variant_cuda(variant)
+    except UsageError:
         return None
-    return Version.of(int(digits[:-1]), int(digits[-1]))
 
 
 def _cc(major: str, minor: str) -> Version | None:
@@ -119,20 +124,20 @@ def _sm(digits: str) -> Version | None:
     return Version.of(int(digits[:-1]), int(digits[-1])) if digits.isdigit() and len(digits) >= 2 else None
 
 
-Extractor = Callable[..., None]  # (facts, match, line index, log)
+Extractor = Callable[[LogFacts, "re.Match[str]", int, LogText], None]  # (facts, match, line index, log)
 
 
 @dataclass(frozen=True)
 class _Rule:
     needle: str  # folded fragment that must be on the line (cheap pre-filter)
-    pattern: re.Pattern
+    pattern: re.Pattern[str]
     apply: Extractor
 
 
 _RULES: list[_Rule] = []
 
 
-def _rule(needle: str, pattern: str, flags: int = re.I):
+def _rule(needle: str, pattern: str, flags: int = re.I) -> Callable[[Extractor], Extractor]:
     def register(func: Extractor) -> Extractor:
         _RULES.append(_Rule(needle, re.compile(pattern, flags), func))
         return func
@@ -140,54 +145,55 @@ def _rule(needle: str, pattern: str, flags: int = re.I):
     return register
 
 
-def _set(facts: LogFacts, name: str, value: object, line: int) -> None:
+def _first(current: Fact[T] | None, value: T | None, line: int) -> Fact[T] | None:
     """The first statement of a fact wins: later lines are usually echoes or other machines."""
-    if value is not None and getattr(facts, name) is None:
-        setattr(facts, name, Fact(value, line))
+    if current is not None or value is None:
+        return current
+    return Fact(value, line)
 
 
 # --- driver ------------------------------------------------------------------------------------
 
 
 @_rule("found version", r"found version (\d{3,6})")
-def _found_version(facts: LogFacts, m: re.Match, line: int, *_) -> None:
+def _found_version(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     try:
-        _set(facts, "driver_cuda", parse_cuda_int(int(m[1])), line)  # 11040 -> 11.4
+        facts.driver_cuda = _first(facts.driver_cuda, parse_cuda_int(int(m[1])), line)  # 11040 -> 11.4
     except VersionError:
         pass
 
 
 @_rule("nvidia driver version", r"Nvidia driver version:\s*" + _V)
-def _collect_env_driver(facts: LogFacts, m: re.Match, line: int, *_) -> None:
-    _set(facts, "driver", _version(m[1]), line)
+def _collect_env_driver(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.driver = _first(facts.driver, _version(m[1]), line)
 
 
 @_rule("driver version", r"\bDriver Version\s*:\s*" + _V)
-def _driver_version(facts: LogFacts, m: re.Match, line: int, *_) -> None:
-    _set(facts, "driver", _version(m[1]), line)
+def _driver_version(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.driver = _first(facts.driver, _version(m[1]), line)
 
 
 @_rule("kernel module", r"Kernel Module\s+" + _V)
-def _kernel_module(facts: LogFacts, m: re.Match, line: int, *_) -> None:
-    _set(facts, "kernel_module", _version(m[1]), line)
+def _kernel_module(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.kernel_module = _first(facts.kernel_module, _version(m[1]), line)
 
 
 @_rule("nvml library version", r"NVML library version:\s*" + _V)
-def _nvml_library(facts: LogFacts, m: re.Match, line: int, *_) -> None:
-    _set(facts, "driver", _version(m[1]), line)
+def _nvml_library(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.driver = _first(facts.driver, _version(m[1]), line)
 
 
 @_rule("unsupported cuda version", r"unsupported CUDA version: driver " + _V + r" < image " + _V)
-def _nvidia_docker_v1(facts: LogFacts, m: re.Match, line: int, *_) -> None:
-    _set(facts, "driver_cuda", _version(m[1]), line)
-    _set(facts, "image_cuda", _version(m[2]), line)
+def _nvidia_docker_v1(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.driver_cuda = _first(facts.driver_cuda, _version(m[1]), line)
+    facts.image_cuda = _first(facts.image_cuda, _version(m[2]), line)
 
 
 # --- torch, toolkit, image -------------------------------------------------------------------
 
 
 @_rule("pytorch version", r"PyTorch version\s*[:：]\s*([\w.+-]{3,40})")
-def _torch_collect_env(facts: LogFacts, m: re.Match, line: int, *_) -> None:
+def _torch_collect_env(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     _torch(facts, m[1], line)
 
 
@@ -195,69 +201,69 @@ def _torch_collect_env(facts: LogFacts, m: re.Match, line: int, *_) -> None:
     "torch",
     r"(?:^|[\s\[(\"'])(?:py)?torch(?:==|\s{1,30}|\s*version\s*[:：]?\s*|[:：]\s*|\.__version__:?\s*'?)(\d{1,2}\.\d{1,3}(?:\.\d{1,3})?(?:[a-z]{1,5}\d{0,8})?(?:\+[\w.]{2,20})?)",
 )
-def _torch_version(facts: LogFacts, m: re.Match, line: int, *_) -> None:
+def _torch_version(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     _torch(facts, m[1], line)
 
 
 def _torch(facts: LogFacts, text: str, line: int) -> None:
-    _set(facts, "torch", text, line)
+    facts.torch = _first(facts.torch, text, line)
     _, _, local = text.partition("+")
     if local.startswith("cu"):
-        _set(facts, "torch_cuda", _cuda_from_variant(local.split(".")[0]), line)
+        facts.torch_cuda = _first(facts.torch_cuda, _cuda_from_variant(local.split(".")[0]), line)
     elif local.startswith("cpu"):
-        _set(facts, "cpu_build", f"torch {text}", line)
+        facts.cpu_build = _first(facts.cpu_build, f"torch {text}", line)
 
 
 @_rule("cuda used to build pytorch", r"CUDA used to build PyTorch:\s*(\S{1,20})")
-def _torch_build_cuda(facts: LogFacts, m: re.Match, line: int, *_) -> None:
+def _torch_build_cuda(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     if m[1].lower() == "none":
-        _set(facts, "cpu_build", "CUDA used to build PyTorch: None", line)
+        facts.cpu_build = _first(facts.cpu_build, "CUDA used to build PyTorch: None", line)
     else:
-        _set(facts, "torch_cuda", _version(m[1]), line)
+        facts.torch_cuda = _first(facts.torch_cuda, _version(m[1]), line)
 
 
 @_rule("compilation tools", r"Cuda compilation tools, release " + _V)
-def _nvcc(facts: LogFacts, m: re.Match, line: int, *_) -> None:
-    _set(facts, "toolkit_cuda", _version(m[1]), line)
+def _nvcc(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.toolkit_cuda = _first(facts.toolkit_cuda, _version(m[1]), line)
 
 
 @_rule("cuda runtime version", r"CUDA runtime version:\s*" + _V)
-def _collect_env_runtime(facts: LogFacts, m: re.Match, line: int, *_) -> None:
+def _collect_env_runtime(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     version = _version(m[1])
-    _set(facts, "toolkit_cuda", version.truncate(2) if version else None, line)
+    facts.toolkit_cuda = _first(facts.toolkit_cuda, version.truncate(2) if version else None, line)
 
 
 @_rule("cuda version", r"^\s*CUDA Version\s+" + _V + r"\s*$")
-def _image_banner(facts: LogFacts, m: re.Match, line: int, *_) -> None:
-    _set(facts, "image_cuda", _version(m[1]), line)  # the "== CUDA ==" banner of nvidia/cuda images
-    _set(facts, "container", "nvidia/cuda image banner", line)
+def _image_banner(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.image_cuda = _first(facts.image_cuda, _version(m[1]), line)  # the "== CUDA ==" banner of nvidia/cuda images
+    facts.container = _first(facts.container, "nvidia/cuda image banner", line)
 
 
 @_rule("cuda version", r"\bCUDA_VERSION=" + _V)
-def _image_env(facts: LogFacts, m: re.Match, line: int, *_) -> None:
-    _set(facts, "image_cuda", _version(m[1]), line)
+def _image_env(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.image_cuda = _first(facts.image_cuda, _version(m[1]), line)
 
 
 @_rule("nvidia cuda", r"nvidia/cuda:(\d{1,2}\.\d{1,2}(?:\.\d{1,3})?)-")
-def _image_tag(facts: LogFacts, m: re.Match, line: int, *_) -> None:
-    _set(facts, "image_cuda", _version(m[1]), line)
+def _image_tag(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.image_cuda = _first(facts.image_cuda, _version(m[1]), line)
 
 
 @_rule("pytorch pytorch", r"pytorch/pytorch:(\d{1,2}\.\d{1,3}\.\d{1,3})-cuda(\d{1,2}\.\d{1,2})")
-def _pytorch_image(facts: LogFacts, m: re.Match, line: int, *_) -> None:
-    _set(facts, "torch", m[1], line)
-    _set(facts, "torch_cuda", _version(m[2]), line)
+def _pytorch_image(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.torch = _first(facts.torch, m[1], line)
+    facts.torch_cuda = _first(facts.torch_cuda, _version(m[2]), line)
 
 
 @_rule("cuda", r"(?:unsatisfied condition:|NVIDIA_REQUIRE_CUDA=)\s*\"?((?:cuda|CUDA)\s*>=?\s*" + _V + r")")
-def _requirement(facts: LogFacts, m: re.Match, line: int, *_) -> None:
-    _set(facts, "required", m[1].replace(" ", ""), line)
-    _set(facts, "required_cuda", _version(m[2]), line)
+def _requirement(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.required = _first(facts.required, m[1].replace(" ", ""), line)
+    facts.required_cuda = _first(facts.required_cuda, _version(m[2]), line)
 
 
 @_rule("nvidia require cuda", r"NVIDIA_REQUIRE_CUDA=\"?([^\"\n]{1,3000})")
-def _require_expression(facts: LogFacts, m: re.Match, line: int, *_) -> None:
-    _set(facts, "require_expression", m[1].strip().strip("'"), line)
+def _require_expression(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.require_expression = _first(facts.require_expression, m[1].strip().strip("'"), line)
 
 
 # --- GPUs and architectures --------------------------------------------------------------------
@@ -266,63 +272,65 @@ def _require_expression(facts: LogFacts, m: re.Match, line: int, *_) -> None:
 @_rule(
     "which is of cuda capability", r"Found GPU\s?\d{1,2}\s+" + _NAME + r"\s+which is of cuda capability (\d{1,2})\.(\d)"
 )
-def _torch_old_gpu(facts: LogFacts, m: re.Match, line: int, *_) -> None:
+def _torch_old_gpu(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     facts.gpus.append(GpuSeen(m[1].strip(), _cc(m[2], m[3]), line))
 
 
 @_rule("with cuda capability sm", _NAME + r" with CUDA capability sm_(\d{2,3})\b")
-def _torch_arch_warning(facts: LogFacts, m: re.Match, line: int, *_) -> None:
+def _torch_arch_warning(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     name = re.sub(r"^.*?(?:UserWarning:\s*|\]\s+)", "", m[1]).strip()
     facts.gpus.append(GpuSeen(name, _sm(m[2]), line))
 
 
 @_rule("gpu has compute capability", r"Your " + _NAME + r" GPU has compute capability (\d{1,2})\.(\d)")
-def _vllm_dtype(facts: LogFacts, m: re.Match, line: int, *_) -> None:
+def _vllm_dtype(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     facts.gpus.append(GpuSeen(m[1].strip(), _cc(m[2], m[3]), line))
 
 
 @_rule("compute capability", r"Device \d{1,2}:\s*" + _NAME + r", compute capability (\d{1,2})\.(\d)")
-def _ggml_device(facts: LogFacts, m: re.Match, line: int, *_) -> None:
+def _ggml_device(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     facts.gpus.append(GpuSeen(m[1].strip(), _cc(m[2], m[3]), line))
 
 
 @_rule("compute capability", r"name:\s*" + _NAME + r",.{0,80}?compute capability:\s*(\d{1,2})\.(\d)")
-def _tf_device(facts: LogFacts, m: re.Match, line: int, *_) -> None:
+def _tf_device(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     facts.gpus.append(GpuSeen(m[1].strip(), _cc(m[2], m[3]), line))
 
 
 @_rule("major", r"name:\s*" + _NAME + r"\s+major:\s*(\d{1,2})\s+minor:\s*(\d)")
-def _tf1_device(facts: LogFacts, m: re.Match, line: int, *_) -> None:
+def _tf1_device(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     facts.gpus.append(GpuSeen(m[1].strip(), _cc(m[2], m[3]), line))
 
 
 @_rule(
     "gpu 0",
-    r"(?:^|configuration:)\s*GPU \d{1,2}:\s*((?:NVIDIA|Tesla|GeForce|Quadro|TITAN|A\d{2,3}|H\d{3}|L\d{1,2})[\w .-]{0,50}?)\s*(?:\(UUID|$)",
+    r"(?:^|configuration:)\s*GPU \d{1,2}:\s*((?:NVIDIA|Tesla|GeForce|Quadro|TITAN|A\d{2,3}|H\d{3}|L\d{1,2})[\w .-]{0,"
+    r"50}?)\s*(?:\(UUID|$)",
 )
-def _gpu_list(facts: LogFacts, m: re.Match, line: int, *_) -> None:
+def _gpu_list(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     facts.gpus.append(GpuSeen(m[1].strip(), None, line))  # collect_env, nvidia-smi -L
 
 
 @_rule(
     "off",
-    r"^\|\s{1,6}\d{1,2}\s{1,6}((?:NVIDIA|Tesla|GeForce|Quadro|TITAN|RTX|A\d{2,3}|H\d{3})[\w .-]{1,40}?)\s{1,30}(?:On|Off|WDDM|TCC)\s{0,4}\|",
+    r"^\|\s{1,6}\d{1,2}\s{1,6}((?:NVIDIA|Tesla|GeForce|Quadro|TITAN|RTX|A\d{2,3}|H\d{3})[\w .-]{1,40}?)\s{1,30}(?:On|"
+    r"Off|WDDM|TCC)\s{0,4}\|",
 )
-def _smi_row(facts: LogFacts, m: re.Match, line: int, *_) -> None:
+def _smi_row(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     facts.gpus.append(GpuSeen(m[1].rstrip(". "), None, line))
 
 
 @_rule("supports cuda capabilities", r"supports CUDA capabilities\s+((?:(?:sm|compute)_\d{2,3}[a-z]?\s*){1,30})")
-def _torch_archs(facts: LogFacts, m: re.Match, line: int, *_) -> None:
+def _torch_archs(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     try:
-        _set(facts, "archs", ArchList.parse(m[1].split()), line)
+        facts.archs = _first(facts.archs, ArchList.parse(m[1].split()), line)
     except ArchListError:
         pass
 
 
 @_rule("cuda capability", r"minimum cuda capability (?:supported by this library|that we support) is (\d{1,2})\.(\d)")
-def _torch_min_cc(facts: LogFacts, m: re.Match, line: int, *_) -> None:
-    _set(facts, "min_cc", _cc(m[1], m[2]), line)
+def _torch_min_cc(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.min_cc = _first(facts.min_cc, _cc(m[1], m[2]), line)
 
 
 # --- CUDA errors and tool failures ---------------------------------------------------------------
@@ -339,7 +347,7 @@ _CUDA_ERROR_FORMS = (
 
 
 @_rule("", "|".join(_CUDA_ERROR_FORMS))
-def _cuda_error(facts: LogFacts, m: re.Match, line: int, *_) -> None:
+def _cuda_error(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     number = int(next(group for group in m.groups() if group))
     if number in KNOWN_CUDA_ERRORS:
         facts.cuda_errors.setdefault(number, line)
@@ -347,9 +355,10 @@ def _cuda_error(facts: LogFacts, m: re.Match, line: int, *_) -> None:
 
 @_rule(
     "nvidia",
-    r"NVIDIA-SMI has failed|couldn't find libnvidia-ml|Failed to initialize NVML|No devices were found|Unable to determine the device handle",
+    r"NVIDIA-SMI has failed|couldn't find libnvidia-ml|Failed to initialize NVML|No devices were found|Unable to "
+    r"determine the device handle",
 )
-def _smi_failure(facts: LogFacts, m: re.Match, line: int, *_) -> None:
+def _smi_failure(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     if facts.smi_error is None:
         kind = classify_smi_error(m.string)
         if kind is not None:
@@ -360,37 +369,38 @@ def _smi_failure(facts: LogFacts, m: re.Match, line: int, *_) -> None:
     "cannot open shared object",
     r"(lib(?:cudart|cublas|cublasLt|cudnn\w{0,20}|cufft|curand|cusparse|cusolver|nvrtc|nvinfer|nccl|nvJitLink)\.so[\d.]{0,12})",
 )
-def _missing_library(facts: LogFacts, m: re.Match, line: int, *_) -> None:
-    _set(facts, "missing_library", m[1].rstrip("."), line)
+def _missing_library(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.missing_library = _first(facts.missing_library, m[1].rstrip("."), line)
 
 
 @_rule("libcublaslt", r"(libcublasLt\.so[\d.]{0,8})")
-def _old_cublaslt(facts: LogFacts, m: re.Match, line: int, *_) -> None:
+def _old_cublaslt(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     if "undefined symbol" in m.string or "not defined in file" in m.string:
-        _set(facts, "old_library", m[1].rstrip("."), line)
+        facts.old_library = _first(facts.old_library, m[1].rstrip("."), line)
 
 
 @_rule("undefined symbol", r"(lib(?:nvJitLink|cusparse|cusolver)\.so[\d.]{0,8}): undefined symbol")
-def _old_library(facts: LogFacts, m: re.Match, line: int, *_) -> None:
-    _set(facts, "old_library", m[1].rstrip("."), line)
+def _old_library(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.old_library = _first(facts.old_library, m[1].rstrip("."), line)
 
 
 @_rule(
     "cudnn",
-    r"(?:compiled\s+against|built against version)\s+\(?([\d, ]{1,12}|\d{3,6})\)?\s+but (?:found runtime version|linked against)\s+\(?([\d, ]{1,12}|\d{3,6})\)?",
+    r"(?:compiled\s+against|built against version)\s+\(?([\d, ]{1,12}|\d{3,6})\)?\s+but (?:found runtime version|"
+    r"linked against)\s+\(?([\d, ]{1,12}|\d{3,6})\)?",
 )
-def _torch_cudnn(facts: LogFacts, m: re.Match, line: int, *_) -> None:
-    _set(facts, "cudnn", (_cudnn_text(m[2]), _cudnn_text(m[1])), line)
+def _torch_cudnn(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.cudnn = _first(facts.cudnn, (_cudnn_text(m[2]), _cudnn_text(m[1])), line)
 
 
 @_rule("cudnn", r"Loaded runtime CuDNN library:\s*" + _V + r" but source was compiled with:\s*" + _V)
-def _tf_cudnn(facts: LogFacts, m: re.Match, line: int, *_) -> None:
-    _set(facts, "cudnn", (m[1], m[2]), line)
+def _tf_cudnn(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.cudnn = _first(facts.cudnn, (m[1], m[2]), line)
 
 
 @_rule("cudnn version", r"Found cuDNN version (\d{3,6}), but JAX was built against version (\d{3,6})")
-def _jax_cudnn(facts: LogFacts, m: re.Match, line: int, *_) -> None:
-    _set(facts, "cudnn", (_cudnn_text(m[1]), _cudnn_text(m[2])), line)
+def _jax_cudnn(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.cudnn = _first(facts.cudnn, (_cudnn_text(m[1]), _cudnn_text(m[2])), line)
 
 
 def _cudnn_text(text: str) -> str:
@@ -410,28 +420,28 @@ def _cudnn_text(text: str) -> str:
 
 
 @_rule("memory in use", r"Process (\d{1,9}) has ([\d.]{1,10} [GM]iB) memory in use")
-def _other_process(facts: LogFacts, m: re.Match, line: int, *_) -> None:
-    _set(facts, "other_process", (m[1], m[2]), line)
+def _other_process(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.other_process = _first(facts.other_process, (m[1], m[2]), line)
 
 
 # --- collect_env -------------------------------------------------------------------------------
 
 
 @_rule("is cuda available", r"Is CUDA available:\s*(\w{2,5})")
-def _cuda_available(facts: LogFacts, m: re.Match, line: int, *_) -> None:
-    _set(facts, "cuda_available", m[1].lower() in ("true", "yes"), line)
+def _cuda_available(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.cuda_available = _first(facts.cuda_available, m[1].lower() in ("true", "yes"), line)
 
 
 @_rule("nvidia driver version", r"Nvidia driver version:\s*(Could not collect|No CUDA)")
-def _no_driver_collected(facts: LogFacts, m: re.Match, line: int, *_) -> None:
-    _set(facts, "no_gpu_collected", m[1], line)
+def _no_driver_collected(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.no_gpu_collected = _first(facts.no_gpu_collected, m[1], line)
 
 
 # --- containers and the docker command line ------------------------------------------------------
 
 
 @_rule("docker", r"(?:^|[\s$#>])(?:sudo\s+)?(nvidia-docker|docker|podman)(?:\s+container)?\s+run\s(.{0,3000})")
-def _docker_run(facts: LogFacts, m: re.Match, line: int, log: LogText) -> None:
+def _docker_run(facts: LogFacts, m: re.Match[str], line: int, log: LogText) -> None:
     flags = m[2]
     # A command continued over lines with "\" (or PowerShell "`", cmd "^") keeps its flags below.
     following = line
@@ -444,22 +454,23 @@ def _docker_run(facts: LogFacts, m: re.Match, line: int, log: LogText) -> None:
         )
     )
     facts.docker_runs.append(Fact(has_gpu, line))
-    _set(facts, "container", "docker run", line)
+    facts.container = _first(facts.container, "docker run", line)
 
 
 @_rule(
     "",
-    r"Container image Copyright|== CUDA ==|/\.dockerenv|OCI runtime|nvidia-container-cli|\bkubelet\b|docker: Error response",
+    r"Container image Copyright|== CUDA ==|/\.dockerenv|OCI runtime|nvidia-container-cli|\bkubelet\b|docker: Error "
+    r"response",
 )
-def _container_hint(facts: LogFacts, m: re.Match, line: int, *_) -> None:
-    _set(facts, "container", m[0], line)
+def _container_hint(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.container = _first(facts.container, m[0], line)
 
 
 # --- package versions (for signatures' `versions`) ----------------------------------------------
 
 
 @_rule("vllm", r"\bvllm(?: API server)?\s*(?:version|==)\s*:?\s*(\d{1,2}\.\d{1,3}\.\d{1,3}[\w.+-]{0,20})")
-def _vllm_version(facts: LogFacts, m: re.Match, line: int, *_) -> None:
+def _vllm_version(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     facts.versions.setdefault("vllm", Fact(m[1], line))
 
 
@@ -468,7 +479,7 @@ _PACKAGE = (
 )
 
 
-def _package_version(facts: LogFacts, m: re.Match, line: int, *_) -> None:
+def _package_version(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     facts.versions.setdefault(m[1].lower(), Fact(m[2], line))
 
 
@@ -528,7 +539,7 @@ def _smi_banner(facts: LogFacts, log: LogText) -> None:
             banner = parse_smi_banner(log.lines[index])
         except UsageError:
             continue
-        _set(facts, "driver", _version(banner.driver_version or ""), index)
+        facts.driver = _first(facts.driver, _version(banner.driver_version or ""), index)
         if banner.cuda_version:
-            _set(facts, "driver_cuda", _version(banner.cuda_version), index)
+            facts.driver_cuda = _first(facts.driver_cuda, _version(banner.cuda_version), index)
         return

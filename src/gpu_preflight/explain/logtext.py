@@ -19,6 +19,7 @@ import sys
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import accumulate
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.readers import read_input
@@ -34,6 +35,11 @@ _ANSI = re.compile(r"\x1b\[[0-?]{0,32}[ -/]{0,8}[@-~]|\x1b\][^\x07\x1b]{0,512}(?
 _BINARY = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 # Folding table: ASCII letters to lower case, digits kept, every other byte to a space.
 _FOLD = bytes((c | 0x20) if (65 <= c <= 90 or 97 <= c <= 122) else c if 48 <= c <= 57 else 32 for c in range(256))
+
+
+def _without_escapes(line: str) -> str:
+    line = _ANSI.sub("", line).rstrip()
+    return line.replace("\x1b", "")  # a stray escape the pattern did not consume
 
 
 def read_log(path: str, limit: int = MAX_LOG_BYTES) -> bytes:
@@ -77,20 +83,18 @@ class LogText:
         self.text = "\n".join(self.lines)
         # errors="replace" turns each non-ASCII character into one "?": offsets stay aligned.
         self.folded = self.text.encode("ascii", errors="replace").translate(_FOLD)
-        starts, offset = [], 0
-        for line in self.lines:
-            starts.append(offset)
-            offset += len(line) + 1
-        self.starts = starts
+        self.starts = list(accumulate((len(line) + 1 for line in self.lines[:-1]), initial=0)) if self.lines else []
 
     @classmethod
     def from_text(cls, text: str) -> LogText:
         lines: list[str] = []
         for raw in text.splitlines():  # \r\n, \n and bare \r (progress bars) all end a line
-            line = _ANSI.sub("", raw).rstrip()
-            if "\x1b" in line:  # a stray escape the pattern did not consume
-                line = line.replace("\x1b", "")
-            lines.extend(line[i : i + MAX_LINE] for i in range(0, max(len(line), 1), MAX_LINE))
+            # Escapes are rare: a plain line skips the pattern (30 MB of short lines stays fast).
+            line = _without_escapes(raw) if "\x1b" in raw else raw.rstrip()
+            if len(line) <= MAX_LINE:
+                lines.append(line)
+            else:
+                lines.extend(line[i : i + MAX_LINE] for i in range(0, len(line), MAX_LINE))
         return cls(lines)
 
     @classmethod

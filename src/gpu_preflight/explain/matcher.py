@@ -11,6 +11,7 @@ signature, so the cause printed above it is what ranks.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from packaging.version import InvalidVersion
 from packaging.version import Version as PackageVersion
@@ -34,7 +35,7 @@ class RankedCause:
     fix: list[str]
     signatures: list[str] = field(default_factory=list)  # ids that fired (for --json and tests)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "cause": self.cause,
             "confidence": self.confidence,
@@ -108,9 +109,9 @@ def rank(log: LogText, situation: Situation, signatures: SignatureSet) -> list[R
             )
         )
     ranked.sort(key=lambda item: (-item[0], item[1]))
-    for confidence, _, cause in ranked:
-        cause.confidence = confidence
-    return [cause for _, _, cause in ranked]
+    for confidence, _, ranked_cause in ranked:
+        ranked_cause.confidence = confidence
+    return [ranked_cause for _, _, ranked_cause in ranked]
 
 
 def _evidence(log: LogText, indices: list[int]) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -10,14 +10,10 @@ from importlib import resources
 from packaging.requirements import InvalidRequirement, Requirement
 
 from gpu_preflight.core.findings import CAUSES
+from gpu_preflight.core.readers import parse_toml
 from gpu_preflight.explain.advice import VALUES, placeholders
 from gpu_preflight.explain.logtext import Phrase
 from gpu_preflight.explain.situation import parse_condition
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 _SIGNATURE_KEYS = {
     "id",
@@ -76,7 +72,7 @@ def load_signatures() -> SignatureSet:
 
 
 def parse_signatures(text: str) -> SignatureSet:
-    data = tomllib.loads(text)
+    data = parse_toml(text, "signatures.toml", error=SignatureError)
     causes = {}
     for cause_id, row in data.get("cause", {}).items():
         if cause_id not in CAUSES:
@@ -129,7 +125,7 @@ def parse_signatures(text: str) -> SignatureSet:
     return SignatureSet(str(data.get("meta", {}).get("version", "")), causes, tuple(signatures))
 
 
-def _check_templates(where: str, templates) -> None:
+def _check_templates(where: str, templates: Iterable[str]) -> None:
     for template in templates:
         unknown = [n for n in placeholders(template) if n not in VALUES]
         if unknown:

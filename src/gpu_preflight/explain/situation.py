@@ -11,11 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from gpu_preflight.core.host import Driver, Gpu, Host
 from gpu_preflight.core.versions import Version
 from gpu_preflight.explain.facts import Fact, LogFacts
 from gpu_preflight.knowledge.arch import ArchList
+
+if TYPE_CHECKING:
+    from gpu_preflight.knowledge import KnowledgeBase
+    from gpu_preflight.knowledge.model import GpuProduct
 
 
 @dataclass(frozen=True)
@@ -23,7 +28,7 @@ class GpuView:
     name: str | None
     cc: Version | None
     line: int | None  # where the log names it; None when it comes from the HOST
-    product: object = None  # knowledge.GpuProduct when the name is known
+    product: GpuProduct | None = None  # when the knowledge base knows the name
 
 
 class Situation:
@@ -33,7 +38,7 @@ class Situation:
         self.db = db
 
     @cached_property
-    def kb(self):
+    def kb(self) -> KnowledgeBase:
         from gpu_preflight.knowledge import load_knowledge
 
         return load_knowledge(self.db)
@@ -55,7 +60,7 @@ class Situation:
         return self.kb.max_cuda_for_driver(self.driver) if self.driver else None
 
     @cached_property
-    def needed_cuda(self) -> Fact | None:
+    def needed_cuda(self) -> Fact[Version] | None:
         """The CUDA the failing software needs from the driver: a container's requirement, the
         torch build, the image, in that order (the toolkit only builds; the others run)."""
         facts = self.facts
@@ -130,8 +135,8 @@ class Situation:
             if self.facts.min_cc is not None and gpu.cc < self.facts.min_cc.value:
                 return "older", lines + [self.facts.min_cc.line]
             built = self.facts.torch_cuda
-            arch = self.kb.architecture_of_cc(gpu.cc) if built else None
-            if arch is not None and not self.kb.cuda_supports_cc(built.value, gpu.cc):
+            arch = self.kb.architecture_of_cc(gpu.cc) if built is not None else None
+            if built is not None and arch is not None and not self.kb.cuda_supports_cc(built.value, gpu.cc):
                 dropped = arch.removed_in_cuda is not None and built.value.truncate(2) >= arch.removed_in_cuda
                 return ("older" if dropped else "newer"), lines + [built.line]
         return None
@@ -151,7 +156,7 @@ def _trim_name(name: str) -> str:
 Condition = Callable[[Situation, str | None], list[int]]
 
 
-def _lines(*facts: Fact | None) -> list[int]:
+def _lines(*facts: Fact[Any] | None) -> list[int]:
     return [f.line for f in facts if f is not None]
 
 
@@ -231,7 +236,7 @@ def cuda_versions_differ(s: Situation, _: str | None) -> list[int]:
     return []
 
 
-def _requirement_outcomes(s: Situation):
+def _requirement_outcomes(s: Situation) -> tuple[bool, bool, int] | None:
     """The log's NVIDIA_REQUIRE_CUDA judged against the HOST, as the container runtime would:
     (start refused, starts only through a forward-compatibility clause on an ineligible GPU).
 
@@ -257,8 +262,10 @@ def _requirement_outcomes(s: Situation):
     refused = needs_compat = False
     host_brands = {g.name: g.brand for g in s.host.gpus if not g.assumed}  # assumed: typical brand only
     for gpu in s.gpus or [GpuView(None, None, None)]:
-        reported = host_brands.get(gpu.name)
-        brands = [reported] if reported else list(gpu.product.brands) if gpu.product is not None else []
+        reported = host_brands.get(gpu.name) if gpu.name is not None else None
+        brands: list[str | None] = (
+            [reported] if reported else list(gpu.product.brands) if gpu.product is not None else []
+        )
         outcomes = [
             evaluate(
                 requirements,
@@ -306,10 +313,10 @@ CONDITIONS: dict[str, Condition] = {
 def parse_condition(text: str) -> tuple[str, str | None]:
     """``"cuda_error = 804"`` -> ("cuda_error", "804"); ``"cpu_build"`` -> ("cpu_build", None)."""
     name, sep, value = text.partition("=")
-    name, value = name.strip(), value.strip() if sep else None
+    name = name.strip()
     if name not in CONDITIONS:
         raise ValueError(f"unknown condition {name!r} (known: {', '.join(sorted(CONDITIONS))})")
-    return name, value
+    return name, (value.strip() if sep else None)
 
 
 def holds(s: Situation, condition: tuple[str, str | None]) -> list[int]:

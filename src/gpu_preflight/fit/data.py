@@ -21,7 +21,8 @@ def rules() -> dict[str, Any]:
 
 
 def profiles() -> list[dict[str, Any]]:
-    return load("models.toml")["model"]
+    models: list[dict[str, Any]] = load("models.toml")["model"]
+    return models
 
 
 def dtype_names() -> list[str]:
@@ -33,7 +34,7 @@ def canonical_dtype(text: str, flag: str = "--dtype") -> str:
     wanted = text.strip().lower().removeprefix("torch.")
     for name, row in rules()["dtype"].items():
         if wanted == name or wanted in row["aliases"]:
-            return name
+            return str(name)
     raise UsageError(f"{flag} {text!r}: unknown dtype (choose from {', '.join(dtype_names())})")
 
 
@@ -42,4 +43,5 @@ def dtype_bits(name: str) -> float:
 
 
 def dtype_row(name: str) -> dict[str, Any]:
-    return rules()["dtype"][name]
+    row: dict[str, Any] = rules()["dtype"][name]
+    return row

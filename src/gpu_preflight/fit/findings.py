@@ -5,13 +5,14 @@ line per GPU that holds the model. Shared by `preflight fit` and `doctor --model
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.findings import Finding, Severity
 from gpu_preflight.core.host import Gpu, Host
+from gpu_preflight.core.units import gib
 from gpu_preflight.fit import data
 from gpu_preflight.fit.plan import (
-    GIB,
     DeviceFit,
     MemoryPlan,
     dtype_supported,
@@ -35,7 +36,7 @@ def fit_findings(plan: MemoryPlan, host: Host, devices: list[DeviceFit] | None =
     devices = fit_devices(plan, host) if devices is None else devices
     s, name = plan.settings, plan.model.id
     findings: list[Finding] = []
-    model_max = plan.model.architecture.max_position_embeddings
+    model_max = plan.model.shape.max_position_embeddings
     if model_max is not None and s.context > model_max:
         findings.append(
             Finding(
@@ -54,7 +55,8 @@ def fit_findings(plan: MemoryPlan, host: Host, devices: list[DeviceFit] | None =
                 severity=Severity.FAIL,
                 cause="no-driver",
                 title=f"{name}: no GPU visible to plan for",
-                detail="run on the GPU host, or ask what-if questions with --assume-gpu NAME[:MEMORY] or --snapshot FILE",
+                detail="run on the GPU host, or ask what-if questions with --assume-gpu NAME[:MEMORY] "
+                "or --snapshot FILE",
                 fix=["--assume-gpu 'NVIDIA H100 80GB HBM3'", "--assume-gpu 'Tesla T4:16GiB'"],
             )
         ]
@@ -63,7 +65,8 @@ def fit_findings(plan: MemoryPlan, host: Host, devices: list[DeviceFit] | None =
             Finding(
                 code="fit-tensor-parallel",
                 severity=Severity.FAIL,
-                title=f"{name}: --tensor-parallel {s.tensor_parallel} needs {s.tensor_parallel} GPUs; this host has {len(host.gpus)}",
+                title=f"{name}: --tensor-parallel {s.tensor_parallel} needs {s.tensor_parallel} GPUs; "
+                f"this host has {len(host.gpus)}",
                 fix=[f"--tensor-parallel {len(host.gpus)}"] if len(host.gpus) > 1 else ["--tensor-parallel 1"],
             )
         )
@@ -104,8 +107,10 @@ def _device_findings(
                 code="fit",
                 severity=Severity.PASS,
                 device=device.index,
-                title=f"{plan.model.id} fits on {where}: {_gib(b.total)} of {_gib(device.budget_bytes)} GiB usable at {s.context} tokens x {s.batch}",
-                detail=f"largest context at batch {s.batch}: {device.max_context}{capped}; largest batch at {s.context} tokens: {device.max_concurrency}",
+                title=f"{plan.model.id} fits on {where}: {gib(b.total)} of {gib(device.budget_bytes)} GiB usable "
+                f"at {s.context} tokens x {s.batch}",
+                detail=f"largest context at batch {s.batch}: {device.max_context}{capped}; "
+                f"largest batch at {s.context} tokens: {device.max_concurrency}",
                 evidence=_evidence(device),
             )
         )
@@ -114,8 +119,11 @@ def _device_findings(
 
 def _oom_finding(plan: MemoryPlan, host: Host, device: DeviceFit, usable: list[DeviceFit], blocking: bool) -> Finding:
     s, b = plan.settings, device.bytes
-    needs = f"needs {_gib(b.total)} GiB (weights {_gib(b.weights)}, KV cache {_gib(b.kv_cache)}, activations {_gib(b.activations)}, overhead {_gib(b.overhead)})"
-    detail = f"{needs}; {_gib(device.budget_bytes)} GiB usable ({_gib(device.free_bytes)} GiB free)"
+    needs = (
+        f"needs {gib(b.total)} GiB (weights {gib(b.weights)}, KV cache {gib(b.kv_cache)}, "
+        f"activations {gib(b.activations)}, overhead {gib(b.overhead)})"
+    )
+    detail = f"{needs}; {gib(device.budget_bytes)} GiB usable ({gib(device.free_bytes)} GiB free)"
     if device.reason:
         detail = f"{device.reason}; {needs}"
     fixes = _fixes(plan, host, device) + [
@@ -128,7 +136,8 @@ def _oom_finding(plan: MemoryPlan, host: Host, device: DeviceFit, usable: list[D
         severity=Severity.FAIL if blocking else Severity.WARN,
         cause="out-of-memory",
         device=device.index,
-        title=f"{plan.model.id} does not fit on {_where(device)} at {s.context} tokens x {s.batch} ({s.dtype} weights, {s.engine})",
+        title=f"{plan.model.id} does not fit on {_where(device)} at {s.context} tokens x {s.batch} "
+        f"({s.dtype} weights, {s.engine})",
         detail=detail,
         evidence=_evidence(device),
         fix=fixes or ["a GPU with more memory"],
@@ -140,7 +149,7 @@ def _fixes(plan: MemoryPlan, host: Host, device: DeviceFit) -> list[str]:
     s, gpu = plan.settings, _gpu(host, device.index)
     fixes = []
 
-    def holds(**changes) -> bool:
+    def holds(**changes: Any) -> bool:
         try:
             candidate = with_settings(plan, **changes)
         except UsageError:
@@ -149,12 +158,10 @@ def _fixes(plan: MemoryPlan, host: Host, device: DeviceFit) -> list[str]:
         # Memory fixes are judged on memory; a dtype problem has its own finding and fix.
         return fit.fits and ("dtype" not in changes or runs_here(candidate, fit))
 
-    if device.reason and s.engine == "vllm" and device.free_bytes:
+    if device.reason and s.engine == "vllm" and device.free_bytes and device.total_bytes:
         utilization = int(device.free_bytes / device.total_bytes * 100) / 100
         if utilization > 0 and holds(gpu_memory_utilization=utilization):
-            fixes.append(
-                f"--gpu-memory-utilization {utilization:g} (what the {_gib(device.free_bytes)} GiB free allow)"
-            )
+            fixes.append(f"--gpu-memory-utilization {utilization:g} (what the {gib(device.free_bytes)} GiB free allow)")
     if 0 < device.max_context < s.context:
         fixes.append(f"--context {device.max_context} (the largest that fits at --batch {s.batch})")
     if s.batch > 1 and 0 < device.max_concurrency < s.batch:
@@ -178,7 +185,7 @@ def _fixes(plan: MemoryPlan, host: Host, device: DeviceFit) -> list[str]:
         fixes += _combined_fixes(plan, gpu)
     if device.used_bytes and fit_device(plan, replace(gpu, memory_used_mib=0)).fits:
         fixes.append(
-            f"free the {_gib(device.used_bytes)} GiB other processes hold on GPU {device.index} (nvidia-smi lists them)"
+            f"free the {gib(device.used_bytes)} GiB other processes hold on GPU {device.index} (nvidia-smi lists them)"
         )
     return fixes
 
@@ -199,11 +206,13 @@ def _combined_fixes(plan: MemoryPlan, gpu: Gpu) -> list[str]:
             flags = f"--dtype {dtype}" + (" --kv-cache-dtype fp8" if kv else "")
             if s.batch > 1 and fit.max_concurrency:
                 return [
-                    f"{flags} --batch {fit.max_concurrency} (together: the most sequences of {s.context} tokens that then fit)"
+                    f"{flags} --batch {fit.max_concurrency} "
+                    f"(together: the most sequences of {s.context} tokens that then fit)"
                 ]
             if fit.max_context:
                 return [
-                    f"{flags} --context {fit.max_context} (together: the largest context that then fits at --batch {s.batch})"
+                    f"{flags} --context {fit.max_context} "
+                    f"(together: the largest context that then fits at --batch {s.batch})"
                 ]
     return []
 
@@ -221,7 +230,10 @@ def _dtype_finding(plan: MemoryPlan, device: DeviceFit, blocking: bool) -> Findi
     fallback = next(d for d in ("float16", "int8") if dtype_supported(d, device.compute_capability))
     if runs_here(plan, device):
         severity = Severity.WARN
-        detail = f"the checkpoint is {s.dtype}: vLLM's --dtype auto runs it as float16 here; with transformers pass torch_dtype=torch.float16"
+        detail = (
+            f"the checkpoint is {s.dtype}: vLLM's --dtype auto runs it as float16 here; "
+            "with transformers pass torch_dtype=torch.float16"
+        )
     else:
         severity, detail = (Severity.FAIL if blocking else Severity.WARN), f"{s.dtype} weights cannot run on this GPU"
     return Finding(
@@ -236,7 +248,7 @@ def _dtype_finding(plan: MemoryPlan, device: DeviceFit, blocking: bool) -> Findi
     )
 
 
-def _evidence(device: DeviceFit) -> dict:
+def _evidence(device: DeviceFit) -> dict[str, Any]:
     return {
         "bytes": device.bytes.to_dict(),
         "free_bytes": device.free_bytes,
@@ -252,7 +264,3 @@ def _gpu(host: Host, index: int) -> Gpu:
 
 def _where(device: DeviceFit) -> str:
     return f"GPU {device.index} ({device.name})"
-
-
-def _gib(value: int | None) -> str:
-    return "?" if value is None else f"{value / GIB:.1f}"

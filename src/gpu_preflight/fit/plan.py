@@ -9,16 +9,16 @@ comes from rules.toml. Per GPU, never summed across GPUs unless the engine shard
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.host import Gpu, Host
+from gpu_preflight.core.units import MIB, gib
 from gpu_preflight.fit import data
 from gpu_preflight.fit.sources import Model
 
-MIB = 1024 * 1024
-GIB = 1024 * MIB
 ENGINES = ("vllm", "transformers")
 KV_CACHE_DTYPES = ("fp8", "bfloat16", "float16", "float32")
 # Without a max_position_embeddings the search for the largest context stops here.
@@ -35,7 +35,17 @@ class Settings:
     batch: int  # sequences at once
     engine: str
     tensor_parallel: int = 1
-    gpu_memory_utilization: float | None = None  # vLLM only
+    gpu_memory_utilization: float | None = None  # vLLM's share of total memory; None for other engines
+
+    def __post_init__(self) -> None:
+        # budget() multiplies this share for vLLM: a vLLM plan without one (or another engine's
+        # with one) would fail there, far from whoever built it. plan_memory words the user's errors.
+        vllm = self.engine == "vllm"
+        if vllm != (self.gpu_memory_utilization is not None):
+            raise ValueError(
+                f"engine {self.engine!r} with gpu_memory_utilization {self.gpu_memory_utilization!r}: "
+                "vLLM needs one, other engines take none"
+            )
 
 
 @dataclass(frozen=True)
@@ -85,19 +95,21 @@ class MemoryPlan:
         return Breakdown(math.ceil(self.weight_bytes / s.tensor_parallel), kv_cache, activations, overhead)
 
     def _activations(self, context: int, batch: int, gpu: Gpu | None) -> int:
-        rules, s, arch = data.rules(), self.settings, self.model.architecture
-        factors = rules["activation"]
+        s, shape = self.settings, self.model.shape
+        factors: dict[str, float] = data.rules()["activation"]
+        tokens: int
+        logit_rows: int
         if s.engine == "vllm":
             defaults = vllm_batch_defaults(gpu)
             tokens, logit_rows = defaults["max_num_batched_tokens"], defaults["max_num_seqs"]
         else:
             tokens, logit_rows = context * batch, batch
-        mlp_width = arch.intermediate_size if arch.layers > arch.sparse_layers else 0
-        if arch.experts:
-            mlp_width = max(mlp_width, arch.experts_per_token * arch.expert_size + arch.shared_expert_size)
-        width = factors["mlp_factor"] * mlp_width / s.tensor_parallel + factors["hidden_factor"] * arch.hidden_size
+        mlp_width = shape.intermediate_size if shape.layers > shape.sparse_layers else 0
+        if shape.experts:
+            mlp_width = max(mlp_width, shape.experts_per_token * shape.expert_size + shape.shared_expert_size)
+        width = factors["mlp_factor"] * mlp_width / s.tensor_parallel + factors["hidden_factor"] * shape.hidden_size
         forward = tokens * width * data.dtype_bits(s.compute_dtype) / 8
-        sampler = logit_rows * arch.vocab_size * factors["sampler_bytes_per_logit"]
+        sampler = logit_rows * shape.vocab_size * factors["sampler_bytes_per_logit"]
         return math.ceil(max(forward, sampler))
 
     def budget(self, gpu: Gpu) -> tuple[int | None, str | None]:
@@ -106,13 +118,14 @@ class MemoryPlan:
             return None, "its memory size is unknown"
         total = gpu.memory_total_mib * MIB
         free = total - (gpu.memory_used_mib or 0) * MIB
-        if self.settings.engine != "vllm":
+        share = self.settings.gpu_memory_utilization
+        if share is None:  # every engine but vLLM (Settings holds vLLM to a share)
             return free, None
-        reserved = math.floor(self.settings.gpu_memory_utilization * total)
+        reserved = math.floor(share * total)
         if free < reserved:
             return reserved, (
-                f"vLLM reserves {self.settings.gpu_memory_utilization:g} of total memory ({reserved / GIB:.1f} GiB) "
-                f"and refuses to start with {free / GIB:.1f} GiB free"
+                f"vLLM reserves {share:g} of total memory ({gib(reserved)} GiB) "
+                f"and refuses to start with {gib(free)} GiB free"
             )
         return reserved, None
 
@@ -121,7 +134,8 @@ def vllm_batch_defaults(gpu: Gpu | None) -> dict[str, Any]:
     """EngineArgs.get_batch_defaults for `vllm serve` on this GPU (rules.toml)."""
     total_gib = (gpu.memory_total_mib or 0) / 1024 if gpu else 0
     name = (gpu.name if gpu else "").lower()
-    for row in data.rules()["engine"]["vllm"]["batch_defaults"]:
+    rows: list[dict[str, Any]] = data.rules()["engine"]["vllm"]["batch_defaults"]
+    for row in rows:
         if total_gib >= row["min_memory_gib"] and not (row.get("not_named") and row["not_named"] in name):
             return row
     raise AssertionError("rules.toml: engine.vllm.batch_defaults needs a catch-all row")
@@ -143,14 +157,14 @@ def plan_memory(
     ``dtype`` None: the checkpoint's own (its quantisation, or config.json's torch_dtype, else
     bfloat16). ``context`` None: the model's max_position_embeddings, as vLLM serves it.
     """
-    arch, rules = model.architecture, data.rules()
+    shape, rules = model.shape, data.rules()
     if engine not in ENGINES:
         raise UsageError(f"--engine {engine!r}: choose from {', '.join(ENGINES)}")
-    notes = list(arch.notes)
-    context = _check_context(context, arch.max_position_embeddings, notes)
+    notes = list(shape.notes)
+    context = _check_context(context, shape.max_position_embeddings, notes)
     if batch < 1:
         raise UsageError(f"--batch must be at least 1, got {batch}")
-    _check_tensor_parallel(tensor_parallel, engine, arch.attention_heads, arch.kv_heads)
+    _check_tensor_parallel(tensor_parallel, engine, shape.attention_heads, shape.kv_heads)
     if engine == "vllm":
         gpu_memory_utilization = (
             rules["engine"]["vllm"]["gpu_memory_utilization"]
@@ -163,12 +177,16 @@ def plan_memory(
         raise UsageError("--gpu-memory-utilization is vLLM's rule: use it with --engine vllm")
 
     requested = dtype is not None
-    dtype = data.canonical_dtype(dtype) if requested else _checkpoint_dtype(model, notes)
+    dtype = _checkpoint_dtype(model, notes) if dtype is None else data.canonical_dtype(dtype)
     quantized = bool(data.dtype_row(dtype).get("quantized"))
-    compute = (
-        dtype if not quantized else (arch.config_dtype if arch.config_dtype in ("bfloat16", "float16") else "bfloat16")
+    # Quantised weights compute in the checkpoint's 16-bit dtype.
+    sixteen_bit = shape.config_dtype if shape.config_dtype in ("bfloat16", "float16") else "bfloat16"
+    compute = sixteen_bit if quantized else dtype
+    kv_dtype = (
+        compute
+        if kv_cache_dtype is None or kv_cache_dtype == "auto"
+        else data.canonical_dtype(kv_cache_dtype, "--kv-cache-dtype")
     )
-    kv_dtype = compute if kv_cache_dtype in (None, "auto") else data.canonical_dtype(kv_cache_dtype, "--kv-cache-dtype")
     if kv_dtype not in KV_CACHE_DTYPES:
         raise UsageError(f"--kv-cache-dtype {kv_cache_dtype!r}: choose from auto, {', '.join(KV_CACHE_DTYPES)}")
 
@@ -176,13 +194,14 @@ def plan_memory(
         dtype, requested, compute, kv_dtype, context, batch, engine, tensor_parallel, gpu_memory_utilization
     )
     kv_bytes = data.dtype_bits(kv_dtype) / 8
-    per_token = 2 * arch.layers * arch.kv_heads * arch.head_dim * kv_bytes
+    per_token = 2 * shape.layers * shape.kv_heads * shape.head_dim * kv_bytes
     # vLLM splits KV heads across tensor-parallel ranks, replicating them when ranks outnumber heads.
-    kv_heads_per_gpu = max(1, arch.kv_heads // tensor_parallel)
-    per_token_per_gpu = 2 * arch.layers * kv_heads_per_gpu * arch.head_dim * kv_bytes
-    if arch.sparse_layers:
+    kv_heads_per_gpu = max(1, shape.kv_heads // tensor_parallel)
+    per_token_per_gpu = 2 * shape.layers * kv_heads_per_gpu * shape.head_dim * kv_bytes
+    if shape.sparse_layers:
         notes.append(
-            f"mixture of experts: all {arch.experts} experts per layer are resident; {arch.experts_per_token} run per token ({model.computed.active:,} active parameters)"
+            f"mixture of experts: all {shape.experts} experts per layer are resident; "
+            f"{shape.experts_per_token} run per token ({model.computed.active:,} active parameters)"
         )
     return MemoryPlan(
         model,
@@ -214,22 +233,24 @@ def _check_tensor_parallel(size: int, engine: str, heads: int, kv_heads: int) ->
         raise UsageError("--tensor-parallel shards the model across GPUs only with --engine vllm")
     if heads % size or (kv_heads >= size and kv_heads % size) or (kv_heads < size and size % kv_heads):
         raise UsageError(
-            f"--tensor-parallel {size}: the model's {heads} attention heads and {kv_heads} KV heads cannot be split {size} ways"
+            f"--tensor-parallel {size}: the model's {heads} attention heads and {kv_heads} KV heads "
+            f"cannot be split {size} ways"
         )
 
 
 def _checkpoint_dtype(model: Model, notes: list[str]) -> str:
-    arch = model.architecture
-    if arch.quantization is None:
-        if arch.config_dtype is None:
+    shape = model.shape
+    if shape.quantization is None:
+        if shape.config_dtype is None:
             notes.append("config.json names no torch_dtype: planned as bfloat16")
-        return arch.config_dtype or "bfloat16"
-    quant = _quantization_dtype(arch.quantization)
+        return shape.config_dtype or "bfloat16"
+    quant = _quantization_dtype(shape.quantization)
     if quant is None:
         raise UsageError(
-            f"{model.id}: quantization {arch.quantization.get('quant_method')!r} of unknown size: give --dtype int4|int8|fp8"
+            f"{model.id}: quantization {shape.quantization.get('quant_method')!r} of unknown size: "
+            "give --dtype int4|int8|fp8"
         )
-    notes.append(f"weights quantised in the checkpoint ({arch.quantization.get('quant_method')}): planned as {quant}")
+    notes.append(f"weights quantised in the checkpoint ({shape.quantization.get('quant_method')}): planned as {quant}")
     return quant
 
 
@@ -240,12 +261,12 @@ def _quantization_dtype(quantization: dict[str, Any]) -> str | None:
     bits = quantization.get("bits") or (
         4 if quantization.get("load_in_4bit") else 8 if quantization.get("load_in_8bit") else None
     )
-    return {4: "int4", 8: "int8"}.get(bits)
+    return {4: "int4", 8: "int8"}.get(bits) if isinstance(bits, int) else None
 
 
 def _weight_bytes(model: Model, dtype: str, requested: bool) -> int:
-    arch, stored = model.architecture, model.stored
-    if arch.quantization is not None and stored is not None and not requested:
+    shape, stored = model.shape, model.stored
+    if shape.quantization is not None and stored is not None and not requested:
         return stored.bytes  # the checkpoint as stored is exactly what loads
     bits = data.dtype_bits(dtype)
     params = model.params
@@ -290,10 +311,12 @@ def fit_devices(plan: MemoryPlan, host: Host) -> list[DeviceFit]:
 
 
 def fit_device(plan: MemoryPlan, gpu: Gpu) -> DeviceFit:
-    s, model_max = plan.settings, plan.model.architecture.max_position_embeddings
+    s, model_max = plan.settings, plan.model.shape.max_position_embeddings
     budget, reason = plan.budget(gpu)
-    total = gpu.memory_total_mib * MIB if gpu.memory_total_mib is not None else None
-    used = (gpu.memory_used_mib or 0) * MIB if total is not None else None
+    total = used = free = None
+    if gpu.memory_total_mib is not None:
+        total, used = gpu.memory_total_mib * MIB, (gpu.memory_used_mib or 0) * MIB
+        free = total - used
 
     def fits(context: int, batch: int) -> bool:
         return budget is not None and reason is None and plan.breakdown(context, batch, gpu).total <= budget
@@ -313,7 +336,7 @@ def fit_device(plan: MemoryPlan, gpu: Gpu) -> DeviceFit:
         compute_capability=gpu.compute_capability,
         total_bytes=total,
         used_bytes=used,
-        free_bytes=(total - used) if total is not None else None,
+        free_bytes=free,
         budget_bytes=budget,
         fits=fits(s.context, s.batch),
         reason=reason,
@@ -326,7 +349,7 @@ def fit_device(plan: MemoryPlan, gpu: Gpu) -> DeviceFit:
     )
 
 
-def largest_satisfying(upper: int, ok) -> int:
+def largest_satisfying(upper: int, ok: Callable[[int], bool]) -> int:
     """The largest n in [0, upper] with ok(n), for ok monotone (true, then false)."""
     if upper < 1 or not ok(1):
         return 0
@@ -351,7 +374,7 @@ def dtype_supported(dtype: str, compute_capability: str | None) -> bool | None:
 def with_settings(plan: MemoryPlan, **changes: Any) -> MemoryPlan:
     """The same model re-planned with some settings changed (for fixes that are checked)."""
     s = plan.settings
-    current = {
+    current: dict[str, Any] = {
         "dtype": s.dtype if s.dtype_requested else None,
         "kv_cache_dtype": s.kv_cache_dtype if s.kv_cache_dtype != s.compute_dtype else None,
         "context": s.context,

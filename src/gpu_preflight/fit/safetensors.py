@@ -15,6 +15,7 @@ import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gpu_preflight.core.errors import UsageError
 
@@ -56,7 +57,7 @@ class StoredWeights:
     tied_duplicate: int = 0  # elements of an lm_head stored although tied to the embedding
 
 
-def read_header(path: Path) -> dict:
+def read_header(path: Path) -> dict[str, Any]:
     """The JSON header of one file, validated against the file's size."""
     try:
         size = os.path.getsize(path)
@@ -67,7 +68,8 @@ def read_header(path: Path) -> dict:
             (length,) = struct.unpack("<Q", prefix)
             if length > MAX_HEADER_BYTES or length > size - 8:
                 raise UsageError(
-                    f"{path}: safetensors header claims {length} bytes ({size} in the file, at most {MAX_HEADER_BYTES} allowed)"
+                    f"{path}: safetensors header claims {length} bytes "
+                    f"({size} in the file, at most {MAX_HEADER_BYTES} allowed)"
                 )
             raw = fh.read(length)
     except OSError as exc:

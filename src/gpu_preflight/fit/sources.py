@@ -13,11 +13,11 @@ from typing import Any
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.readers import load_json, read_input
 from gpu_preflight.fit import data
-from gpu_preflight.fit.architecture import (
-    Architecture,
+from gpu_preflight.fit.model_shape import (
+    ModelShape,
     ParameterCount,
-    architecture_from_config,
     count_parameters,
+    shape_from_config,
 )
 from gpu_preflight.fit.safetensors import StoredWeights, read_weights
 
@@ -32,7 +32,7 @@ class Model:
     id: str
     source: str  # directory | profile | hub-cache | hub
     location: str  # the directory, the profile's source, or the URL config.json came from
-    architecture: Architecture
+    shape: ModelShape
     computed: ParameterCount
     stored: StoredWeights | None = None
     profile: dict[str, Any] | None = None
@@ -40,13 +40,13 @@ class Model:
     @property
     def params(self) -> int:
         """Exact from safetensors headers when they hold plain (unpacked) weights, else computed."""
-        if self.stored is not None and self.architecture.quantization is None:
+        if self.stored is not None and self.shape.quantization is None:
             return self.stored.elements - self.stored.tied_duplicate
         return self.computed.total
 
     @property
     def params_source(self) -> str:
-        return "safetensors" if self.stored is not None and self.architecture.quantization is None else "architecture"
+        return "safetensors" if self.stored is not None and self.shape.quantization is None else "architecture"
 
 
 def resolve_model(text: str, timeout: float = FETCH_TIMEOUT_S) -> Model:
@@ -58,19 +58,20 @@ def resolve_model(text: str, timeout: float = FETCH_TIMEOUT_S) -> Model:
         return _from_directory(path.parent if path.is_file() else path, text, "directory")
     profile = find_profile(text)
     if profile is not None:
-        arch = architecture_from_config(profile["config"], f"built-in profile {profile['id']}")
-        return Model(profile["id"], "profile", profile["source"], arch, count_parameters(arch), profile=profile)
+        shape = shape_from_config(profile["config"], f"built-in profile {profile['id']}")
+        return Model(profile["id"], "profile", profile["source"], shape, count_parameters(shape), profile=profile)
     if not HUB_ID.match(text):
         raise UsageError(
-            f"unknown model {text!r}: not a directory, not a built-in model ({', '.join(p['id'] for p in data.profiles())}), "
+            f"unknown model {text!r}: not a directory, "
+            f"not a built-in model ({', '.join(p['id'] for p in data.profiles())}), "
             "not a Hugging Face id (owner/name)"
         )
     cached = _hub_cache_snapshot(text)
     if cached is not None:
         return _from_directory(cached, text, "hub-cache", model_id=text)
     url, config = _fetch_config(text, timeout)
-    arch = architecture_from_config(config, url)
-    return Model(text, "hub", url, arch, count_parameters(arch))
+    shape = shape_from_config(config, url)
+    return Model(text, "hub", url, shape, count_parameters(shape))
 
 
 def find_profile(text: str) -> dict[str, Any] | None:
@@ -87,9 +88,9 @@ def _from_directory(directory: Path, text: str, source: str, model_id: str | Non
         raise UsageError(f"{text}: no config.json in {directory}")
     origin = str(config_path)
     config = load_json(read_input(str(config_path), "config.json", limit=MAX_CONFIG_BYTES), origin)
-    arch = architecture_from_config(config, origin)
-    stored = read_weights(directory, arch.tied_embeddings)
-    return Model(model_id or directory.name or text, source, str(directory), arch, count_parameters(arch), stored)
+    shape = shape_from_config(config, origin)
+    stored = read_weights(directory, shape.tied_embeddings)
+    return Model(model_id or directory.name or text, source, str(directory), shape, count_parameters(shape), stored)
 
 
 def _hub_cache_snapshot(model_id: str) -> Path | None:

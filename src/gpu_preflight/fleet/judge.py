@@ -4,7 +4,8 @@ Hosts of a fleet repeat: the same driver, GPUs and software on hundreds of nodes
 depends only on what the checks read, so it is cached under a key made of the host document
 less what identifies one machine or describes a passing moment (hostname, GPU UUIDs and bus ids,
 memory in use, MIG device ids). A host whose shape was seen costs a dictionary lookup; a new
-shape is validated in full (``Host.from_dict``) and judged by ``doctor.diagnose``.
+shape is validated in full (``Host.from_dict``) and judged by ``checks.diagnose``, as doctor
+judges one host.
 
 Only verdict-level facts are kept per shape (status, cause ids, the warn/fail findings' titles),
 never evidence that would name one host, and per host only its name, source and a reference to
@@ -17,7 +18,7 @@ import marshal
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gpu_preflight.checks.diagnose import diagnose
 from gpu_preflight.core.errors import UsageError
@@ -27,6 +28,10 @@ from gpu_preflight.fleet.placement import kubectl_label_commands, node_affinity
 from gpu_preflight.fleet.sources import HostInput, Item, Skipped, Unreadable
 from gpu_preflight.probe.hostspec import fill_compute_capability
 
+if TYPE_CHECKING:
+    from gpu_preflight.images.resolve import ImageFacts
+    from gpu_preflight.targets.model import Targets
+
 SCHEMA = "gpu-preflight/fleet/v1"
 # GPU fields no check reads: identity and momentary use. A check that starts reading one (a
 # --model fit will read free memory) must take it out of here; tests/fleet compare cached
@@ -35,7 +40,7 @@ VOLATILE_GPU_FIELDS = frozenset({"uuid", "pci_bus_id", "memory_used_mib", "mig_d
 MAX_SHAPES = 4096  # beyond this, new shapes are judged without being remembered
 
 
-def shape_key(doc: dict) -> bytes | None:
+def shape_key(doc: dict[str, Any]) -> bytes | None:
     """The cache key of a host document; None when the document is too odd to key (then it is
     validated and judged on its own)."""
     try:
@@ -72,8 +77,16 @@ class Verdict:
     gpus: str  # "8x NVIDIA H100 80GB HBM3 (CC 9.0)"
 
     @classmethod
-    def of(cls, host: Host, targets, db: str | None, strict: bool, images: dict | None = None) -> Verdict:
-        report = diagnose(host, targets, db=db, **(images or {}))
+    def of(
+        cls,
+        host: Host,
+        targets: Targets | None,
+        db: str | None,
+        strict: bool,
+        images: tuple[ImageFacts, ...] = (),
+        require_cuda: tuple[str, ...] = (),
+    ) -> Verdict:
+        report = diagnose(host, targets, db=db, images=images, require_cuda=require_cuda)
         problems = [f for f in report.findings if f.severity >= Severity.WARN]
         return cls(
             status=report.status,
@@ -129,10 +142,18 @@ UNJUDGED = frozenset({"driver", "gpu-unknown", "target-unknown"})
 class FleetJudge:
     """Verdicts per host with the shape cache; the knowledge base is loaded once, here."""
 
-    def __init__(self, targets=(), db: str | None = None, strict: bool = False, images: dict | None = None) -> None:
+    def __init__(
+        self,
+        targets: Targets | None = None,
+        db: str | None = None,
+        strict: bool = False,
+        images: tuple[ImageFacts, ...] = (),
+        require_cuda: tuple[str, ...] = (),
+    ) -> None:
         from gpu_preflight.knowledge import load_knowledge
 
-        self.targets, self.db, self.strict, self.images = targets, db, strict, images
+        self.targets, self.db, self.strict = targets, db, strict
+        self.images, self.require_cuda = images, require_cuda
         self.kb = load_knowledge(db)
         self._verdicts: dict[bytes, Verdict] = {}
         self.judged = 0  # diagnose runs: the number of distinct shapes, unless the cache filled
@@ -146,10 +167,11 @@ class FleetJudge:
                 return cached
             host = Host.from_dict(item.doc, item.source)
         else:
+            assert item.host is not None, "a HostInput holds a document or a host"
             host = item.host
             key = shape_key(host.to_dict())
         fill_compute_capability(self.kb, host)
-        verdict = Verdict.of(host, self.targets, self.db, self.strict, self.images)
+        verdict = Verdict.of(host, self.targets, self.db, self.strict, self.images, self.require_cuda)
         self.judged += 1
         if key is not None and len(self._verdicts) < MAX_SHAPES:
             self._verdicts[key] = verdict
@@ -222,23 +244,22 @@ def affinity_names(hosts: list[HostResult]) -> list[str]:
 
 def survey(
     items: Iterable[Item],
-    targets=(),
+    targets: Targets | None = None,
     db: str | None = None,
     strict: bool = False,
-    images: tuple = (),
-    require_cuda: tuple = (),
+    images: tuple[ImageFacts, ...] = (),
+    require_cuda: tuple[str, ...] = (),
 ) -> FleetReport:
     """Judge every host ``items`` yields against ``targets`` (what ``targets_from_args``
-    returns; empty: each host's installed frameworks), resolved ``images`` (ImageFacts) and
+    returns; None or empty: each host's installed frameworks), resolved ``images`` and
     ``--require-cuda`` values."""
-    judge = FleetJudge(
-        targets, db, strict, dict(images=images, require_cuda=require_cuda) if images or require_cuda else None
-    )
+    judge = FleetJudge(targets, db, strict, images, require_cuda)
+    listed = tuple(targets or ())
     report = FleetReport(
-        targets=[t.to_dict() for t in targets]
+        targets=[t.to_dict() for t in listed]
         + [i.to_dict() for i in images]
         + [{"kind": "require-cuda", "value": r} for r in require_cuda],
-        target_labels=[t.describe() for t in targets]
+        target_labels=[t.describe() for t in listed]
         + [i.label for i in images]
         + [f"NVIDIA_REQUIRE_CUDA={r}" for r in require_cuda],
         strict=strict,

@@ -237,7 +237,8 @@ def nodes_from_text(text: str, origin: str) -> list[RawNode]:
     nodes = [n for n in nodes if n.labels]
     if not nodes:
         raise UsageError(
-            f"{origin}: no Kubernetes node labels found (expected kubectl get nodes -o json, a label map, or key=value / key: value label lines)"
+            f"{origin}: no Kubernetes node labels found (expected kubectl get nodes -o json, a label map, or "
+            "key=value / key: value label lines)"
         )
     return nodes
 

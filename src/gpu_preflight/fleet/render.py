@@ -1,14 +1,15 @@
-"""Fleet output: the terminal table, the JSON document, and the Kubernetes snippets to paste."""
+"""Fleet output for a person: the terminal table (with the Kubernetes snippets of ``placement``)
+and the stderr warnings for unreadable inputs. The JSON document is ``FleetReport.to_dict``."""
 
 from __future__ import annotations
 
-from gpu_preflight.fleet.judge import affinity_names
+from gpu_preflight.fleet.judge import FleetReport, affinity_names
 from gpu_preflight.fleet.placement import DEFAULT_LABEL, kubectl_label_commands, node_affinity_yaml
 
 MAX_WARNINGS = 20
 
 
-def render_text(report, label: str = DEFAULT_LABEL) -> str:
+def render_text(report: FleetReport, label: str = DEFAULT_LABEL) -> str:
     out = []
     if report.target_labels:
         out.append("Targets: " + "; ".join(report.target_labels))
@@ -38,9 +39,8 @@ def render_text(report, label: str = DEFAULT_LABEL) -> str:
         out.append(f"  {cause}: {count} host(s)")
     ready = report.ready()
     out.append("")
-    out.append(
-        f"{len(ready)} node(s) can run the target(s){' (warnings count as failures: --strict)' if report.strict else ''}."
-    )
+    strict = " (warnings count as failures: --strict)" if report.strict else ""
+    out.append(f"{len(ready)} node(s) can run the target(s){strict}.")
     if ready:
         out.append("nodeAffinity for the pod spec:")
         out.append(node_affinity_yaml(affinity_names(ready)).rstrip("\n"))
@@ -50,7 +50,7 @@ def render_text(report, label: str = DEFAULT_LABEL) -> str:
     return "\n".join(out) + "\n"
 
 
-def unreadable_warnings(report) -> list[str]:
+def unreadable_warnings(report: FleetReport) -> list[str]:
     """stderr lines for unreadable inputs, at most MAX_WARNINGS of them."""
     lines = [f"preflight: warning: {u.message}" for u in report.unreadable[:MAX_WARNINGS]]
     if len(report.unreadable) > MAX_WARNINGS:

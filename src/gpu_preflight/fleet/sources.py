@@ -10,7 +10,7 @@ HOSTFILE may be:
   used), an ``nvidia-smi -q -x`` dump (starts with ``<``), ``kubectl get nodes -o json`` output,
   or JSON Lines (``.jsonl``/``.ndjson``, or any file holding one JSON document per line);
 * a directory: its ``.json``, ``.jsonl``, ``.ndjson`` and ``.xml`` files, recursively, sorted,
-  hidden ones skipped;
+  hidden ones and those that are not regular files (FIFOs, devices) skipped;
 * ``-``: standard input, read line by line when its first line is a whole JSON document.
 """
 
@@ -21,7 +21,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Union
+from typing import IO, Any, TypeGuard
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.host import Host
@@ -37,7 +37,7 @@ NOT_OURS = "not a host document (preflight probe --json), an nvidia-smi -q -x du
 class HostInput:
     name: str  # the node name, the document's hostname, else the file name
     source: str  # where it was read: "hosts/a.json", "fleet.jsonl:12", "nodes.json: node gpu-7"
-    doc: dict | None = None  # a host document, validated only when its shape is new (judge.py)
+    doc: dict[str, Any] | None = None  # a host document, validated only when its shape is new (judge.py)
     host: Host | None = None  # already built (XML, labels)
     hostname: str | None = None  # value of the kubernetes.io/hostname label, for nodeAffinity
 
@@ -55,7 +55,7 @@ class Skipped:
     reason: str
 
 
-Item = Union[HostInput, Unreadable, Skipped]
+Item = HostInput | Unreadable | Skipped
 
 
 def check_paths(paths: Iterable[str]) -> None:
@@ -156,7 +156,7 @@ def from_json(doc: object, origin: str, name: str) -> Iterator[Item]:
         yield from node_inputs(nodes, origin, name)
 
 
-def is_host_document(doc: object) -> bool:
+def is_host_document(doc: object) -> TypeGuard[dict[str, Any]]:
     if not isinstance(doc, dict):
         return False
     schema = doc.get("schema")
@@ -230,8 +230,11 @@ def _walk(directory: str) -> Iterator[str]:
     for root, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for file in sorted(files):
-            if not file.startswith(".") and file.lower().endswith(DIRECTORY_SUFFIXES):
-                yield os.path.join(root, file)
+            path = os.path.join(root, file)
+            # Regular files only: reading a FIFO or a device found in a folder would block or never end
+            # (one named on the command line is read: `fleet <(kubectl ...)` is a pipe).
+            if not file.startswith(".") and file.lower().endswith(DIRECTORY_SUFFIXES) and os.path.isfile(path):
+                yield path
 
 
 def _stem(path: str) -> str:

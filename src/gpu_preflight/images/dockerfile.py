@@ -9,14 +9,15 @@ Followed as BuildKit reads the file (docs.docker.com/reference/dockerfile):
   ``--image``. ``FROM scratch`` has no base.
 * ``ARG`` before the first ``FROM`` is global and only usable in ``FROM`` lines; inside a stage
   ``ARG NAME`` re-imports its global default. BuildKit's automatic ``TARGETARCH`` & co. (which
-  NVIDIA's own Dockerfiles use: ``FROM base-${TARGETARCH}``) stand for the host's platform. ``$VAR``, ``${VAR}``, ``${VAR:-default}`` and
-  ``${VAR:+alternative}`` are expanded, not inside single quotes. A ``FROM`` that needs an
-  argument without a default (given only by ``--build-arg``) leaves the base unknown, said so.
+  NVIDIA's own Dockerfiles use: ``FROM base-${TARGETARCH}``) stand for the host's platform.
+  ``$VAR``, ``${VAR}``, ``${VAR:-default}`` and ``${VAR:+alternative}`` are expanded, not inside
+  single quotes. A ``FROM`` that needs an argument without a default (given only by
+  ``--build-arg``) leaves the base unknown, said so.
 * ``ENV`` (``KEY=VALUE ...`` and the old ``KEY VALUE`` form) in the chain of the last stage,
   inherited stage to stage: what overrides the base image's ``NVIDIA_REQUIRE_*`` / ``CUDA_VERSION``.
 * ``RUN pip install torch==...`` (also ``pip3``, ``python -m pip``, ``uv pip``) with its
-  ``--index-url`` / ``--extra-index-url`` / ``-f``, read with pip's rules by targets.py: the last
-  torch installed in the chain is the image's torch, replacing any torch of the base.
+  ``--index-url`` / ``--extra-index-url`` / ``-f``, read with pip's rules (``targets/index.py``):
+  the last torch installed in the chain is the image's torch, replacing any torch of the base.
 
 Not followed: ``COPY --from`` (it copies files, not the environment), ``--build-arg`` values,
 ``pip install -r FILE`` (the file is in the build context; named in a note), conda installs.
@@ -31,14 +32,10 @@ from dataclasses import dataclass, field, replace
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.readers import read_input
-from gpu_preflight.images.reference import ImageReference, parse_reference, show
-from gpu_preflight.targets.specs import (
-    TorchTarget,
-    _Indexes,
-    _parse_requirement,
-    _resolve,
-    _torch_line,
-)
+from gpu_preflight.core.text import show
+from gpu_preflight.images.reference import ImageReference, parse_reference
+from gpu_preflight.targets.index import Indexes, TorchLine, names_torch, parse_requirement, resolve_target, torch_line
+from gpu_preflight.targets.model import TorchTarget
 
 MAX_DOCKERFILE_BYTES = 1024 * 1024
 _DIRECTIVE = re.compile(r"#\s*([A-Za-z]+)\s*=\s*(\S+)\s*$")
@@ -136,7 +133,8 @@ def _instructions(text: str, origin: str) -> list[tuple[int, str, str]]:
         i += 1
     result = []
     while i < len(lines):
-        start, parts = i + 1, []
+        start = i + 1
+        parts: list[str] = []
         while i < len(lines):
             line = lines[i]
             i += 1
@@ -198,7 +196,7 @@ def _words(text: str) -> list[str]:
         return text.split()
 
 
-def _key_values(args: str, variables: dict[str, str | None], origin: str) -> list[tuple[str, str]]:
+def _key_values(args: str, variables: dict[str, str | None], origin: str) -> list[tuple[str, str | None]]:
     """``ENV``/``ARG`` pairs: ``K=V K2="v 2"``, or the old ``K V`` form (ENV only)."""
     words = _words(_expand(args, variables))
     if not words:
@@ -206,8 +204,8 @@ def _key_values(args: str, variables: dict[str, str | None], origin: str) -> lis
     if "=" not in words[0]:
         name, _, rest = args.partition(" ")
         value = " ".join(_words(_expand(rest.strip(), variables))) if rest.strip() else None
-        return [(name, value)]  # type: ignore[list-item]
-    pairs = []
+        return [(name, value)]
+    pairs: list[tuple[str, str | None]] = []
     for word in words:
         name, sep, value = word.partition("=")
         if not _NAME.fullmatch(name):
@@ -250,7 +248,8 @@ def _torch_installs(command: str, source: str, notes: list[str]) -> list[TorchTa
         args = _pip_install_args(tokens)
         if args is None:
             continue
-        indexes, lines, k = _Indexes(), [], 0
+        indexes, k = Indexes(), 0
+        lines: list[TorchLine] = []
         while k < len(args):
             word, k = args[k], k + 1
             option, eq, inline = word.partition("=") if word.startswith("--") else (word, "", "")
@@ -264,10 +263,10 @@ def _torch_installs(command: str, source: str, notes: list[str]) -> list[TorchTa
                 elif option in ("-r", "--requirement"):
                     notes.append(f"{source}: pip install -r {value}: that file is in the build context, not read")
             elif not word.startswith("-"):
-                requirement = _parse_requirement(word)
-                if requirement is not None and requirement.name.lower().replace("_", "-") == "torch":
-                    lines.append(_torch_line(requirement, source))
-        found += [_resolve(line, indexes) for line in lines]
+                requirement = parse_requirement(word)
+                if requirement is not None and names_torch(requirement):
+                    lines.append(torch_line(requirement, source))
+        found += [resolve_target(line, indexes) for line in lines]
     return found
 
 

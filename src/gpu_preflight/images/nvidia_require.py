@@ -11,12 +11,13 @@ What this module reproduces, and the upstream oddities it meets in the real nvid
 * Property names are matched case-insensitively (``strcasecmp``), so ``CUDA>=12.3`` (sbsa/ppc64le
   stages of 12.3.x) *is* ``cuda>=12.3``. The runtime's hint "please update your driver…" is
   added only when the text before the first space begins with the lower-case bytes ``cuda>=``,
-  so a failing ``CUDA>=12.3`` gets the bare message; ``Requirement.text`` keeps the spelling so
-  the message comes out the same.
+  so a failing ``CUDA>=12.3`` gets the bare message; ``RequireExpression.text`` keeps the
+  spelling so the message comes out the same.
 * Version values may hold only ASCII digits and dots and must start with a digit, so
   ``cuda>=10_0`` / ``cuda>=10_1`` (ubi7-ppc64le images) are invalid expressions: the runtime
   says ``requirement error: invalid expression`` on every host whose driver reports its CUDA
-  version, i.e. every working one. ``parse_requirement`` raises ``RequirementError`` for them.
+  version, i.e. every working one. ``parse_require_expression`` raises ``RequirementError`` for
+  them.
 * Only the space character separates terms and empty pieces are skipped, so the trailing space
   of ``cuda>=8.0 `` (and double or leading spaces) changes nothing - except that the failure
   message names the text before the *first* space, which is empty when the value starts with
@@ -49,10 +50,12 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.text import show
 from gpu_preflight.core.versions import Version
 
 PROPERTIES = ("cuda", "driver", "arch", "brand")
@@ -84,7 +87,7 @@ _VERSION_PROPERTIES = frozenset({"cuda", "driver", "arch"})
 # Operator runs the runtime accepts and the operator each means. It compares the run with
 # strncmp(run, op, len(run)), so "!" matches "!=" while "==" or "=>" match nothing.
 _OPERATOR_RUNS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "!": "!="}
-_COMPARE = {
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {  # over version keys (int tuples) or brand names
     "=": operator.eq,
     "!=": operator.ne,
     "<": operator.lt,
@@ -109,11 +112,6 @@ class RequirementError(UsageError):
     def __init__(self, message: str, detail: str = "") -> None:
         super().__init__(message)
         self.detail = detail or message
-
-
-def _show(text: str, limit: int = 60) -> str:
-    """Quote user text for a message: escaped, and cut short so 100 kB of input stays one line."""
-    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
 
 
 def _invalid(detail: str, where: str = "") -> RequirementError:
@@ -150,15 +148,15 @@ def _dsl_version(text: str) -> Version | None:
 
 def _constraint_problem(prop: str, op: str, value: str, version: Version | None) -> str | None:
     if prop not in PROPERTIES:
-        return f"unknown property {_show(prop)} (nvidia-container-cli knows cuda, driver, arch, brand)"
+        return f"unknown property {show(prop)} (nvidia-container-cli knows cuda, driver, arch, brand)"
     if op not in OPERATORS:
-        return f"unknown operator {_show(op)} (use =, !=, <, <=, >, >=)"
+        return f"unknown operator {show(op)} (use =, !=, <, <=, >, >=)"
     if not value:
         return f"{prop}{op} has no value"
     if prop == "brand" and op not in ("=", "!="):
         return f"brand can only be compared with = or !=, not {op}"
     if prop in _VERSION_PROPERTIES and version is None:
-        return f"{prop} value {_show(value)} is not a version (digits and dots, at most 2^64-2 each)"
+        return f"{prop} value {show(value)} is not a version (digits and dots, at most 2^64-2 each)"
     return None
 
 
@@ -203,9 +201,6 @@ class Constraint:
     def __str__(self) -> str:
         return f"{self.prop}{self.op}{self.value}"
 
-    def is_satisfied_by(self, facts: DeviceFacts | None) -> bool:
-        return self._holds(_comparable(facts))
-
     def _holds(self, actual: Mapping[str, object]) -> bool:
         value = actual.get(self.prop)
         return value is None or _COMPARE[self.op](value, self._expected)
@@ -247,8 +242,9 @@ class Term:
 
 
 @dataclass(frozen=True)
-class Requirement:
-    """One ``NVIDIA_REQUIRE_*`` value: terms of which one must hold (space-separated)."""
+class RequireExpression:
+    """One ``NVIDIA_REQUIRE_*`` value: terms of which one must hold (space-separated). Named apart
+    from ``packaging``'s ``Requirement`` (a pip requirement), which the targets read."""
 
     terms: tuple[Term, ...]
     text: str
@@ -259,13 +255,14 @@ class Requirement:
 
 
 @dataclass(frozen=True)
-class RequirementSet:
-    """All the requirements of an image, each of which must hold; ``disabled`` skips them all."""
+class RequireExpressionSet:
+    """All the ``NVIDIA_REQUIRE_*`` expressions of an image, each of which must hold;
+    ``disabled`` (``NVIDIA_DISABLE_REQUIRE``) skips them all."""
 
-    requirements: tuple[Requirement, ...] = ()
+    requirements: tuple[RequireExpression, ...] = ()
     disabled: bool = False
 
-    def __iter__(self) -> Iterator[Requirement]:
+    def __iter__(self) -> Iterator[RequireExpression]:
         return iter(self.requirements)
 
     def __len__(self) -> int:
@@ -296,10 +293,10 @@ def _constraint(token: re.Match[str], origin: str) -> Constraint:
             return Constraint(_ascii_lower(name), _OPERATOR_RUNS.get(op_run, op_run), value)
         except RequirementError as error:
             problem = error.detail
-    raise _invalid(problem, f"{origin}, column {token.start() + 1}: {_show(token.group())}")
+    raise _invalid(problem, f"{origin}, column {token.start() + 1}: {show(token.group())}")
 
 
-def _parse(text: str, origin: str) -> Requirement:
+def _parse(text: str, origin: str) -> RequireExpression:
     """requirement := space? (term (space term)*)? space?;  term := constraint? (comma constraint?)*"""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > _MAX_VALUE_BYTES:
@@ -326,10 +323,10 @@ def _parse(text: str, origin: str) -> Requirement:
             in_term = True
     if in_term:
         terms.append(Term(tuple(constraints)))
-    return Requirement(tuple(terms), text, origin)
+    return RequireExpression(tuple(terms), text, origin)
 
 
-def parse_requirement(text: str, origin: str = "NVIDIA_REQUIRE_CUDA") -> Requirement:
+def parse_require_expression(text: str, origin: str = "NVIDIA_REQUIRE_CUDA") -> RequireExpression:
     """Parse one ``NVIDIA_REQUIRE_*`` value; raise ``RequirementError`` if it is invalid."""
     if not isinstance(text, str):
         raise TypeError(f"requirement text must be str, not {type(text).__name__}")
@@ -356,7 +353,7 @@ def _legacy_major_minor(cuda_version: str) -> str:
     """``CUDA_VERSION`` -> ``MAJOR.MINOR`` as the toolkit's parseMajorMinorVersion does it."""
     match = _GO_SEMVER.fullmatch("v" + cuda_version.removeprefix("v"))
     if match is None or any(int(n) > 2**32 - 1 for n in match.groups("0")):
-        raise RequirementError(f"failed to get version: invalid version string: CUDA_VERSION={_show(cuda_version)}")
+        raise RequirementError(f"failed to get version: invalid version string: CUDA_VERSION={show(cuda_version)}")
     major, minor = match.groups("0")
     return f"{major}.{minor}"
 
@@ -380,16 +377,16 @@ def requirement_texts_from_env(env: Mapping[str, str]) -> list[tuple[str, str]]:
     return texts
 
 
-def requirements_from_env(env: Mapping[str, str]) -> RequirementSet:
+def requirements_from_env(env: Mapping[str, str]) -> RequireExpressionSet:
     """The requirements an image's environment imposes, parsed; see ``requirement_texts_from_env``."""
     if require_disabled(env):
-        return RequirementSet(disabled=True)
+        return RequireExpressionSet(disabled=True)
     texts = requirement_texts_from_env(env)
     if len(texts) > _MAX_REQUIREMENTS:
         raise RequirementError(
             f"input error: too many requirements ({len(texts)}; nvidia-container-cli takes at most {_MAX_REQUIREMENTS})"
         )
-    return RequirementSet(tuple(parse_requirement(value, origin) for origin, value in texts))
+    return RequireExpressionSet(tuple(parse_require_expression(value, origin) for origin, value in texts))
 
 
 # --- brands ----------------------------------------------------------------------------------
@@ -439,7 +436,7 @@ class RequirementOutcome:
     nvidia-container-cli prints when this outcome stops the container.
     """
 
-    requirement: Requirement
+    requirement: RequireExpression
     device: int | None
     satisfied: bool
     passing_index: int | None = None
@@ -503,7 +500,7 @@ def _unsatisfied_message(text: str) -> str:
     return f"nvidia-container-cli: requirement error: unsatisfied condition: {first}{hint}"
 
 
-def _evaluate_one(requirement: Requirement, facts: DeviceFacts | None, device: int | None) -> RequirementOutcome:
+def _evaluate_one(requirement: RequireExpression, facts: DeviceFacts | None, device: int | None) -> RequirementOutcome:
     """dsl_evaluate: terms in order until one holds, constraints in order until one fails."""
     actual = _comparable(facts)
     failures: list[tuple[Term, Constraint]] = []
@@ -529,7 +526,7 @@ def _evaluate_one(requirement: Requirement, facts: DeviceFacts | None, device: i
     return RequirementOutcome(requirement, device, False, None, tuple(failures), _unsatisfied_message(requirement.text))
 
 
-def evaluate(requirements: RequirementSet, devices: Sequence[DeviceFacts]) -> Evaluation:
+def evaluate(requirements: RequireExpressionSet, devices: Sequence[DeviceFacts]) -> Evaluation:
     """Judge every requirement once per device (all must pass), or once with no device."""
     if requirements.disabled:
         return Evaluation((), disabled=True)

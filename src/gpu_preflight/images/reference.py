@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.text import show
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"  # where docker.io's Registry API v2 actually answers
@@ -32,11 +33,6 @@ _REFERENCE = re.compile(
 )
 _DIGEST_HEX = {"sha256": 64, "sha384": 96, "sha512": 128}
 EXPECTED = "expected [REGISTRY/]NAME[:TAG][@sha256:DIGEST], e.g. nvidia/cuda:12.4.1-runtime-ubuntu22.04"
-
-
-def show(text: str, limit: int = 60) -> str:
-    """User text in a message: quoted, escaped (one line whatever it holds), cut short."""
-    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"
 
 
 @dataclass(frozen=True)

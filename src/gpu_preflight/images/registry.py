@@ -29,6 +29,8 @@ import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from http.client import HTTPMessage
+from typing import IO, Any
 from urllib.parse import urlencode, urljoin
 
 from gpu_preflight.images.config import (
@@ -59,7 +61,15 @@ class RegistryError(Exception):
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003 - urllib's signature
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
         return None  # followed by hand, so that Authorization is not sent to the CDN
 
 
@@ -156,7 +166,7 @@ def registry_base(reference: ImageReference) -> str:
     return f"{'http' if _loopback(host) else 'https'}://{host}"
 
 
-def _json(body: bytes, what: str) -> dict:
+def _json(body: bytes, what: str) -> dict[str, Any]:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -174,7 +184,7 @@ def _check_digest(body: bytes, digest: str, what: str) -> None:
         raise RegistryError(f"{what}: content does not match its digest {digest}")
 
 
-def _pick_platform(index: dict, platform: str) -> str:
+def _pick_platform(index: dict[str, Any], platform: str) -> str:
     wanted_os, _, wanted_arch = platform.partition("/")
     entries = index.get("manifests")
     if not isinstance(entries, list):
@@ -185,12 +195,10 @@ def _pick_platform(index: dict, platform: str) -> str:
         if not isinstance(found, dict):
             continue
         seen.append(f"{found.get('os')}/{found.get('architecture')}")
-        if (
-            found.get("os") == wanted_os
-            and found.get("architecture") == wanted_arch.split("/")[0]
-            and isinstance(entry.get("digest"), str)
-        ):
-            return entry["digest"]
+        digest = entry.get("digest")
+        wanted = found.get("os") == wanted_os and found.get("architecture") == wanted_arch.split("/")[0]
+        if wanted and isinstance(digest, str):
+            return digest
     raise RegistryError(f"no {platform} image in the manifest list (it has {', '.join(seen) or 'no platforms'})")
 
 
@@ -236,10 +244,9 @@ def fetch_image_config(
         raise RegistryError(f"{where}: {reference.familiar}: {error}") from None
 
 
-def _schema1_config(manifest: dict, where: str) -> ImageConfig:
-    history = manifest.get("history")
+def _schema1_config(manifest: dict[str, Any], where: str) -> ImageConfig:
     try:
-        v1 = json.loads(history[0]["v1Compatibility"])
+        v1 = json.loads(manifest["history"][0]["v1Compatibility"])
     except (TypeError, KeyError, IndexError, ValueError):
         raise RegistryError("schema-1 manifest without a readable v1Compatibility config") from None
     return config_from_document(v1, where)

@@ -14,26 +14,28 @@ Two steps, so that a typo costs nothing and checks never touch the machine:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from gpu_preflight.core.errors import UsageError
-from gpu_preflight.core.versions import Version
+from gpu_preflight.core.host import Host
+from gpu_preflight.core.versions import Version, variant_for_cuda
 from gpu_preflight.images.config import ImageConfig, read_image_configs
 from gpu_preflight.images.docker_engine import engine_socket, inspect_local_image
 from gpu_preflight.images.dockerfile import DockerfileFacts, parse_dockerfile
+from gpu_preflight.images.nvidia_require import parse_require_expression
 from gpu_preflight.images.reference import ImageReference, parse_reference
 from gpu_preflight.images.registry import TIMEOUT_S, RegistryError, fetch_image_config
-from gpu_preflight.knowledge import ArchList, ArchListError
-from gpu_preflight.targets.specs import TorchTarget
+from gpu_preflight.knowledge import ArchList, ArchListError, CudaImage, ImageInfo, KnowledgeBase
+from gpu_preflight.targets.model import TorchTarget
 
 # Repositories the knowledge base describes, and the lookup that reads their tags.
-KNOWN_REPOSITORIES = {
-    "docker.io/nvidia/cuda": "cuda_image",
-    "docker.io/pytorch/pytorch": "pytorch_image",
-    "docker.io/vllm/vllm-openai": "vllm_image",
-    "nvcr.io/nvidia/pytorch": "ngc_pytorch_image",
+KNOWN_REPOSITORIES: dict[str, Callable[[KnowledgeBase, str], CudaImage | ImageInfo | None]] = {
+    "docker.io/nvidia/cuda": KnowledgeBase.cuda_image,
+    "docker.io/pytorch/pytorch": KnowledgeBase.pytorch_image,
+    "docker.io/vllm/vllm-openai": KnowledgeBase.vllm_image,
+    "nvcr.io/nvidia/pytorch": KnowledgeBase.ngc_pytorch_image,
 }
 _RELEASE = re.compile(r"\d+\.\d+(?:\.\d+)?")  # a torch release an official wheel can have
 # Image variables that say what is inside: the CUDA toolkit, the torch build, its architectures.
@@ -110,15 +112,13 @@ class ImageRequests:
 
 def parse_require_cuda(text: object) -> str:
     """``--require-cuda EXPR``, checked now so that a bad expression is exit 2, not a finding."""
-    from gpu_preflight.images.nvidia_require import parse_requirement
-
     if not isinstance(text, str) or not text.strip():
         raise UsageError("--require-cuda: empty expression (example: 'cuda>=12.4 brand=tesla,driver>=535,driver<536')")
     if len(text) > 4096:  # real values are at most ~2,100 characters (12 brands x 5 branches)
         raise UsageError(
             f"--require-cuda: {len(text)} characters, longer than any real NVIDIA_REQUIRE_CUDA (at most 4096 here)"
         )
-    parse_requirement(text, origin="--require-cuda")
+    parse_require_expression(text, origin="--require-cuda")
     return text
 
 
@@ -184,8 +184,8 @@ def _pair_configs(requests: list[ImageRequest], configs: list[ImageConfig]) -> l
 
 def resolve_images(
     requests: ImageRequests,
-    kb,
-    host,
+    kb: KnowledgeBase,
+    host: Host | None,
     *,
     registry_lookup: bool = False,
     socket_path: str | None = None,
@@ -195,7 +195,7 @@ def resolve_images(
     ``host`` picks the platform of a manifest list; None (a fleet of hosts) means linux/amd64."""
     platform = host.image_platform() if host is not None else "linux/amd64"
     socket_path = engine_socket() if socket_path is None else socket_path
-    facts = []
+    facts: list[ImageFacts] = []
     for request in requests.images:
         base = None
         if request.reference is not None or request.config is not None:
@@ -209,13 +209,16 @@ def resolve_images(
                 socket_path=socket_path,
                 timeout=timeout,
             )
-        facts.append(apply_dockerfile(request.dockerfile, base, request.source) if request.dockerfile else base)
+        if request.dockerfile is not None:
+            facts.append(apply_dockerfile(request.dockerfile, base, request.source))
+        elif base is not None:  # an --image or --image-config request always names or describes its image
+            facts.append(base)
     return tuple(facts)
 
 
 def resolve_image(
     reference: ImageReference | None,
-    kb,
+    kb: KnowledgeBase,
     *,
     config: ImageConfig | None = None,
     source: str | None = None,
@@ -294,24 +297,25 @@ class _Known:
     note: str = ""
 
 
-def _from_knowledge(reference: ImageReference, kb) -> _Known | None:
+def _from_knowledge(reference: ImageReference, kb: KnowledgeBase) -> _Known | None:
     lookup = KNOWN_REPOSITORIES.get(reference.repository)
     if lookup is None or not reference.tag:
         return None
-    found = getattr(kb, lookup)(reference.tag)
+    found = lookup(kb, reference.tag)
     if found is None:
         return None
-    what = f"knowledge base ({found.status}: {', '.join(found.sources)})"
-    if lookup == "cuda_image":
+    provenance = found.provenance
+    what = f"knowledge base ({provenance.status}: {', '.join(provenance.sources)})"
+    if isinstance(found, CudaImage):
         env = (
             {"NVIDIA_REQUIRE_CUDA": found.require_cuda, "CUDA_VERSION": str(found.cuda)} if found.require_cuda else None
         )
-        note = found.note or (
+        note = provenance.note or (
             "NVIDIA_REQUIRE_CUDA as set by the newest ubuntu x86_64 image of this CUDA version; "
             "rebuilds and other distributions may differ slightly"
         )
         return _Known(what, found.cuda, env, None, note)
-    return _Known(what, found.cuda, None, found.torch, found.note)
+    return _Known(what, found.cuda, None, found.torch, provenance.note)
 
 
 def _torch_of(
@@ -331,7 +335,7 @@ def _torch_of(
     if _RELEASE.fullmatch(release) and local.startswith("cu"):
         return TorchTarget(release, local, None, f"--image {label}"), None, []
     if _RELEASE.fullmatch(release) and not local and known and known.cuda and known.torch == release:
-        return TorchTarget(release, f"cu{known.cuda.major}{known.cuda.minor}", None, f"--image {label}"), None, []
+        return TorchTarget(release, variant_for_cuda(known.cuda), None, f"--image {label}"), None, []
     note = (
         f"torch {version} is not an official wheel: its compiled architectures are unknown unless the image names them"
     )

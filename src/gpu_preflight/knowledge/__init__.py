@@ -2,7 +2,11 @@
 lookups over them.
 
 Facts live in ``knowledge/data/*.toml`` (one file per table, each row naming its sources in
-``sources.toml``); a new CUDA release or GPU is a row plus a test, never a code change.
+``sources.toml``); a new CUDA release or GPU is a row plus a test, never a code change. Each
+data file has its module that reads its rows and looks them up (sources, toolkit, minor_compat,
+driver_branches, architectures, gpus, torch_wheels, cuda_images, framework_images; requirements
+joins toolkit and minor_compat). ``KnowledgeBase`` (base.py) reads each table on first use and
+answers every lookup. Every fact carries one ``Provenance`` (status, sources, note, conflict).
 
 ``load_knowledge(path)`` reads them: ``path`` (a directory) or, when None, the directory in
 the environment variable ``GPU_PREFLIGHT_DB``, else the data shipped in the package. In a
@@ -29,8 +33,8 @@ import os
 from pathlib import Path
 
 from gpu_preflight.knowledge.arch import ArchList, ArchListError, ArchTarget, Coverage
-from gpu_preflight.knowledge.base import DATA_FILES, KnowledgeBase, variant_cuda
-from gpu_preflight.knowledge.loader import KnowledgeError, packaged_data_dir
+from gpu_preflight.knowledge.base import DATA_FILES, KnowledgeBase
+from gpu_preflight.knowledge.loader import packaged_data_dir
 from gpu_preflight.knowledge.model import (
     Architecture,
     CudaCCRange,
@@ -48,6 +52,8 @@ from gpu_preflight.knowledge.model import (
     TorchRelease,
     TorchWheel,
 )
+from gpu_preflight.knowledge.provenance import Provenance
+from gpu_preflight.knowledge.row import KnowledgeError
 
 ENV_VAR = "GPU_PREFLIGHT_DB"
 
@@ -92,6 +98,7 @@ __all__ = [
     "KnowledgeError",
     "KnowledgeMeta",
     "MinorCompatFloor",
+    "Provenance",
     "RequireCuda",
     "Source",
     "ToolkitRelease",
@@ -100,5 +107,4 @@ __all__ = [
     "clear_cache",
     "load_knowledge",
     "packaged_data_dir",
-    "variant_cuda",
 ]

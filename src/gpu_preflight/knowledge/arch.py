@@ -79,18 +79,6 @@ class ArchList:
                     targets.update(dict.fromkeys(_parse_token(token)))
         return cls(tuple(targets))
 
-    @property
-    def sass(self) -> tuple[Version, ...]:
-        return tuple(t.cc for t in self.targets if t.kind == "sass")
-
-    @property
-    def ptx(self) -> tuple[Version, ...]:
-        return tuple(t.cc for t in self.targets if t.kind == "ptx")
-
-    @property
-    def has_ptx(self) -> bool:
-        return any(t.kind == "ptx" for t in self.targets)
-
     def covers(self, cc: Version) -> Coverage:
         """Which compiled target (if any) lets this build run on a GPU of compute capability cc."""
         # The highest matching target is the one the CUDA runtime picks.

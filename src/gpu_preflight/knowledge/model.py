@@ -1,16 +1,7 @@
 """Value objects returned by the knowledge base: frozen, typed, no dicts leaking out.
 
-Every object that carries a fact also carries where it comes from (``sources``: keys of
-``sources.toml``) and how sure we are (``status``):
-
-* ``confirmed``   an NVIDIA / PyTorch document or source code was read
-* ``observed``    seen in real output (nvidia-smi, pip logs, cuobjdump)
-* ``derived``     follows from confirmed data (e.g. the branch bundled with a toolkit)
-* ``third-party`` copies or summaries of official material
-* ``unconfirmed`` a claim we could not verify: callers must say so, never pretend
-
-Where sources disagree, ``conflict`` says how and ``chosen`` which side we took (the
-conservative one).
+Every object that carries a fact also carries one ``provenance`` (provenance.py): its status,
+sources, note and any conflict between sources.
 """
 
 from __future__ import annotations
@@ -19,13 +10,7 @@ from dataclasses import dataclass
 
 from gpu_preflight.core.versions import Version
 from gpu_preflight.knowledge.arch import ArchList
-
-STATUSES = ("confirmed", "observed", "derived", "third-party", "unconfirmed")
-
-
-def weakest_status(*statuses: str) -> str:
-    """The least certain of several statuses (a fact is only as sure as its weakest input)."""
-    return max(statuses, key=STATUSES.index)
+from gpu_preflight.knowledge.provenance import Provenance
 
 
 @dataclass(frozen=True)
@@ -70,11 +55,7 @@ class ToolkitRelease:
     windows_min_driver: Version | None
     windows_exact: bool
     branch: int | None
-    status: str
-    sources: tuple[str, ...]
-    note: str = ""
-    conflict: str = ""
-    chosen: str = ""
+    provenance: Provenance
 
     def min_driver(self, platform: str = "linux") -> Version | None:
         return self.windows_min_driver if platform == "windows" else self.linux_min_driver
@@ -92,11 +73,7 @@ class MinorCompatFloor:
     driver: Version
     exact: bool  # False: branch only (13.x: ">= 580")
     upper_branch_note: str
-    status: str
-    sources: tuple[str, ...]
-    note: str = ""
-    conflict: str = ""
-    chosen: str = ""
+    provenance: Provenance
 
 
 @dataclass(frozen=True)
@@ -106,7 +83,7 @@ class DriverRequirement:
     ``native`` is the driver that supports the runtime fully (the toolkit's bundled driver);
     ``minor_compat`` the floor of the major's minor-version compatibility (limited features:
     no JIT of newer PTX), None for CUDA <= 10.x. Either is None when no source gives it, and
-    ``status`` then says "unconfirmed".
+    its provenance then says "unconfirmed".
     """
 
     cuda: Version
@@ -116,17 +93,7 @@ class DriverRequirement:
     minor_compat: Version | None
     minor_compat_exact: bool
     release: ToolkitRelease | None  # the Table 3 row the native floor comes from
-    status: str
-    sources: tuple[str, ...]
-    note: str = ""
-
-    def mode_for(self, driver: Version) -> str | None:
-        """ "native", "minor-compat" or None (too old) for an installed driver."""
-        if self.native is not None and driver >= self.native:
-            return "native"
-        if self.minor_compat is not None and driver >= self.minor_compat:
-            return "minor-compat"
-        return None
+    provenance: Provenance
 
 
 @dataclass(frozen=True)
@@ -136,9 +103,7 @@ class DriverBranch:
     branch: int
     max_cuda: Version | None
     lifecycle: str
-    status: str
-    sources: tuple[str, ...]
-    note: str = ""
+    provenance: Provenance
     known: bool = True  # False: the branch is not in the table (see lower_bound)
     lower_bound: bool = False  # max_cuda is the nearest lower known branch's (at least this)
 
@@ -157,11 +122,7 @@ class Architecture:
     last_driver_branch: int | None  # None: ongoing
     dropped_in_branch: int | None
     preview: bool
-    status: str
-    sources: tuple[str, ...]
-    note: str = ""
-    conflict: str = ""
-    chosen: str = ""
+    provenance: Provenance
 
     def targetable_by(self, cuda: Version) -> bool:
         """Can toolkit ``cuda`` compile for these CCs (its X.Y line is inside the window)?"""
@@ -169,14 +130,6 @@ class Architecture:
         if line < self.first_cuda:
             return False
         return self.removed_in_cuda is None or line < self.removed_in_cuda
-
-    def supported_by_branch(self, branch: int) -> bool | None:
-        """Does driver branch ``branch`` support this architecture (None: unknown)?"""
-        if self.last_driver_branch is not None and branch > self.last_driver_branch:
-            return False
-        if self.first_driver_branch is not None:
-            return branch >= self.first_driver_branch
-        return True if self.last_driver_branch is not None else None
 
 
 @dataclass(frozen=True)
@@ -187,9 +140,7 @@ class CudaCCRange:
     cuda_to: Version | None  # None: and every later line
     min_cc: Version
     max_cc: Version
-    status: str
-    sources: tuple[str, ...]
-    note: str = ""
+    provenance: Provenance
 
     def covers_cuda(self, cuda: Version) -> bool:
         line = cuda.truncate(2)
@@ -208,11 +159,7 @@ class GpuProduct:
     memory_mib: int | None  # typical: what the driver reported on a real board
     pci_device_ids: tuple[str, ...]
     forward_compat_eligible: bool
-    status: str
-    sources: tuple[str, ...]
-    note: str = ""
-    conflict: str = ""
-    chosen: str = ""
+    provenance: Provenance
     matched_by: str = ""  # "name" | "pattern" | "pci": how the lookup found it
 
     @property
@@ -230,9 +177,7 @@ class TorchRelease:
     variant_notes: tuple[tuple[str, str], ...]
     default_pypi_cuda: Version | None  # CUDA of the plain `pip install torch` on Linux x86_64
     default_pypi_status: str
-    status: str
-    sources: tuple[str, ...]
-    note: str = ""
+    provenance: Provenance
 
     def variant_note(self, variant: str) -> str:
         return dict(self.variant_notes).get(variant, "")
@@ -247,14 +192,9 @@ class TorchWheel:
     platform: str  # linux-x86_64 | linux-aarch64 | windows-x86_64
     cuda: Version | None  # None for cpu
     archs: ArchList | None  # None: not known for this variant / platform
-    ptx: bool
     default_pypi: bool  # this is what a plain `pip install torch` gets (Linux x86_64)
     index_url: str
-    status: str
-    sources: tuple[str, ...]
-    note: str = ""
-    conflict: str = ""
-    chosen: str = ""
+    provenance: Provenance
 
 
 @dataclass(frozen=True)
@@ -265,10 +205,7 @@ class RequireCuda:
     value: str
     path: str
     commit: str
-    status: str
-    sources: tuple[str, ...]
-    conflict: str = ""
-    chosen: str = ""
+    provenance: Provenance
 
 
 @dataclass(frozen=True)
@@ -281,9 +218,7 @@ class CudaImage:
     cudnn: str | None  # "cudnn", "cudnn8" ...
     os: str  # "ubuntu22.04"
     require_cuda: str | None  # None: this CUDA version is not in the table
-    status: str
-    sources: tuple[str, ...]
-    note: str = ""
+    provenance: Provenance
 
 
 @dataclass(frozen=True)
@@ -294,8 +229,6 @@ class ImageInfo:
     tag: str
     cuda: Version | None
     torch: str | None  # may be a pre-release such as "2.10.0a0+b4e4ee81d3"
-    status: str
-    sources: tuple[str, ...]
-    note: str = ""
+    provenance: Provenance
     cudnn: str | None = None
     flavor: str | None = None

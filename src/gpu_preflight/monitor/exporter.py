@@ -14,16 +14,17 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from socketserver import ThreadingMixIn
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from gpu_preflight import __version__
 from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.units import MIB
 from gpu_preflight.monitor.sample import THROTTLE_REASON_BITS, Sample
 from gpu_preflight.monitor.source import Source, SourceError
 
-MIB = 1024 * 1024
 GPU_LABELS = ["gpu", "uuid", "name"]
 RETRY_AFTER_S = 10.0  # a failed live source is retried this often (a fresh NVML helper each time)
 
@@ -121,8 +122,9 @@ class Exporter:
         for thread in self._threads:
             thread.join(timeout=5)
 
-    def collect(self):
-        """prometheus_client's collector protocol: called on each scrape."""
+    def collect(self) -> Iterator[Any]:
+        """prometheus_client's collector protocol: called on each scrape. Yields its metric
+        families (``Any``: prometheus_client is imported lazily, and may be absent for mypy)."""
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         with self._lock:
@@ -186,7 +188,7 @@ class _Server(ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format, *args):  # a scrape every few seconds is not news
+    def log_message(self, format: str, *args: Any) -> None:  # a scrape every few seconds is not news
         pass
 
 
@@ -207,7 +209,7 @@ def start_exporter(
     registry = CollectorRegistry(auto_describe=False)
     server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6}) if ":" in addr else _Server
     try:
-        server = make_server(addr, port, make_wsgi_app(registry), server_class, handler_class=_QuietHandler)
+        server: WSGIServer = make_server(addr, port, make_wsgi_app(registry), server_class, handler_class=_QuietHandler)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise UsageError(f"--prometheus: port {port} is already in use on {addr}; choose another port") from None

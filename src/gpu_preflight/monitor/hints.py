@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from statistics import fmean
+from typing import Any
 
 from gpu_preflight.monitor.sample import GpuSample, Hint, Sample
 
 
-def _threshold(value: float, why: str):
+def _threshold(value: float, why: str) -> Any:
+    """A Thresholds field: its default and the reason for it (``Any``, as ``field()`` itself is)."""
     return field(default=value, metadata={"why": why})
 
 
@@ -21,24 +23,29 @@ def _threshold(value: float, why: str):
 class Thresholds:
     window: int = _threshold(
         10,
-        "samples judged together: 10 s at the default 1 s interval, long enough that one slow batch or one gap between requests is not a trend",
+        "samples judged together: 10 s at the default 1 s interval, long enough that one slow batch or one gap "
+        "between requests is not a trend",
     )
     min_samples: int = _threshold(3, "fewer samples are a snapshot, not a trend: no hint until three are in")
     sustained_share: float = _threshold(
         0.8,
-        "a state counts when it holds in 80% of the window's samples, so one odd sample neither makes nor breaks a hint",
+        "a state counts when it holds in 80% of the window's samples, so one odd sample neither makes nor breaks a "
+        "hint",
     )
     sm_idle_pct: float = _threshold(
         30.0,
-        "NVML's utilisation is the share of time any kernel ran; a GPU kept fed reads 90-100% even with small kernels, so under 30% with work waiting means it waits on the host",
+        "NVML's utilisation is the share of time any kernel ran; a GPU kept fed reads 90-100% even with small "
+        "kernels, so under 30% with work waiting means it waits on the host",
     )
     allocated_min_mib: float = _threshold(
         1024,
-        "a CUDA context alone holds about 300-600 MiB; over 1 GiB means weights or a cache are loaded (a 1.5B model in bf16 is about 3 GiB)",
+        "a CUDA context alone holds about 300-600 MiB; over 1 GiB means weights or a cache are loaded (a 1.5B model "
+        "in bf16 is about 3 GiB)",
     )
     throttle_share: float = _threshold(
         0.5,
-        "a slowdown reason active in half the window is sustained; one that flickers on for a sample is not worth a hint",
+        "a slowdown reason active in half the window is sustained; one that flickers on for a sample is not worth a "
+        "hint",
     )
     busy_pct: float = _threshold(50.0, "clocks are judged only under load: an idle GPU lowers its clocks on purpose")
     below_base_ratio: float = _threshold(
@@ -46,11 +53,12 @@ class Thresholds:
     )
     memory_full_ratio: float = _threshold(
         0.95,
-        "vLLM reserves 90% of memory by default; above 95% too little is left for activations, CUDA graphs and fragmentation, so a longer context or a bigger batch can run out of memory",
+        "vLLM reserves 90% of memory by default; above 95% too little is left for activations, CUDA graphs and "
+        "fragmentation, so a longer context or a bigger batch can run out of memory",
     )
 
     def why(self, name: str) -> str:
-        return next(f.metadata["why"] for f in fields(self) if f.name == name)
+        return next(str(f.metadata["why"]) for f in fields(self) if f.name == name)
 
 
 THRESHOLDS = Thresholds()
@@ -58,11 +66,13 @@ THRESHOLDS = Thresholds()
 # code -> (what it probably means, confidence). Lower confidence where the cause is a guess.
 HINTS: dict[str, tuple[str, float]] = {
     "sm-idle-queued": (
-        "SM utilisation low while requests are queued: input-bound or CPU-bound (tokenisation, Python scheduling, data loading or host-to-device copies keep the GPU waiting)",
+        "SM utilisation low while requests are queued: input-bound or CPU-bound (tokenisation, Python scheduling, "
+        "data loading or host-to-device copies keep the GPU waiting)",
         0.8,
     ),
     "sm-idle-allocated": (
-        "memory allocated but SMs idle: the GPU may be waiting on the host (input- or CPU-bound), or there is no work; the request queue depth is unknown",
+        "memory allocated but SMs idle: the GPU may be waiting on the host (input- or CPU-bound), or there is no "
+        "work; the request queue depth is unknown",
         0.4,
     ),
     "thermal-throttling": (
@@ -70,15 +80,18 @@ HINTS: dict[str, tuple[str, float]] = {
         0.9,
     ),
     "power-throttling": (
-        "power throttling: clocks are held down by the power limit (normal at full load; a higher limit, if the board allows one, buys speed)",
+        "power throttling: clocks are held down by the power limit (normal at full load; a higher limit, if the board "
+        "allows one, buys speed)",
         0.6,
     ),
     "hw-slowdown": (
-        "hardware slowdown: clocks cut by half or more (overheating, an external power brake from the power supply, or a power spike)",
+        "hardware slowdown: clocks cut by half or more (overheating, an external power brake from the power supply, "
+        "or a power spike)",
         0.8,
     ),
     "clocks-below-base": (
-        "SM clock below the base clock under load: the GPU is not delivering its rated minimum (throttling, or clocks locked or application clocks set low)",
+        "SM clock below the base clock under load: the GPU is not delivering its rated minimum (throttling, or clocks "
+        "locked or application clocks set low)",
         0.7,
     ),
     "memory-nearly-full": (
@@ -86,11 +99,13 @@ HINTS: dict[str, tuple[str, float]] = {
         0.6,
     ),
     "ecc-uncorrected": (
-        "uncorrected ECC errors: data in GPU memory was corrupted; results may be wrong; drain the GPU and reset it (a row remap or page retirement needs one)",
+        "uncorrected ECC errors: data in GPU memory was corrupted; results may be wrong; drain the GPU and reset it "
+        "(a row remap or page retirement needs one)",
         0.9,
     ),
     "ecc-corrected-rising": (
-        "corrected ECC errors are rising: memory is failing gradually; watch for uncorrected errors and plan a reset or replacement",
+        "corrected ECC errors are rising: memory is failing gradually; watch for uncorrected errors and plan a reset "
+        "or replacement",
         0.5,
     ),
     "xid-errors": ("XID errors reported by the driver: the GPU hit a fault (see the XID numbers)", 0.9),
@@ -140,7 +155,9 @@ def find_hints(window: Sequence[Sample], thresholds: Thresholds = THRESHOLDS) ->
 
 
 Series = list[GpuSample]
-Rule = Callable[[Series, list, Thresholds], "tuple[str, str] | None"]
+Queue = list[int | None]  # requests waiting at each sample of the window; None: not told
+Found = tuple[str, str] | None  # (hint code, evidence)
+Rule = Callable[[Series, Queue, Thresholds], Found]
 
 
 def _count(series: Series, holds: Callable[[GpuSample], bool]) -> int:
@@ -151,7 +168,7 @@ def _values(series: Series, name: str) -> list[float]:
     return [v for gpu in series if (v := getattr(gpu, name)) is not None]
 
 
-def _sm_idle(series: Series, queue: list, t: Thresholds):
+def _sm_idle(series: Series, queue: Queue, t: Thresholds) -> Found:
     def idle(g: GpuSample) -> bool:
         return (
             g.utilization_gpu_pct is not None
@@ -164,7 +181,10 @@ def _sm_idle(series: Series, queue: list, t: Thresholds):
     if _count(series, idle) < t.sustained_share * n:
         return None
     util, used = _values(series, "utilization_gpu_pct"), _values(series, "memory_used_mib")
-    evidence = f"SM utilisation mean {fmean(util):.0f}% (max {max(util):.0f}%) over {n} samples with {used[-1]:.0f} MiB allocated"
+    evidence = (
+        f"SM utilisation mean {fmean(util):.0f}% (max {max(util):.0f}%) over {n} samples"
+        f" with {used[-1]:.0f} MiB allocated"
+    )
     known = [q for q in queue if q is not None]
     if not known:
         return "sm-idle-allocated", evidence + "; request queue depth unknown"
@@ -174,7 +194,7 @@ def _sm_idle(series: Series, queue: list, t: Thresholds):
 
 
 def _throttle_rule(code: str, reasons: frozenset[str]) -> Rule:
-    def rule(series: Series, queue: list, t: Thresholds):
+    def rule(series: Series, queue: Queue, t: Thresholds) -> Found:
         active = _count(series, lambda g: bool(g.throttle_reasons and reasons & set(g.throttle_reasons)))
         if active < t.throttle_share * len(series):
             return None
@@ -194,51 +214,53 @@ def _throttle_rule(code: str, reasons: frozenset[str]) -> Rule:
     return rule
 
 
-def _below_base(series: Series, queue: list, t: Thresholds):
+def _below_base(series: Series, queue: Queue, t: Thresholds) -> Found:
     def slow(g: GpuSample) -> bool:
-        return (
-            g.utilization_gpu_pct is not None
-            and g.utilization_gpu_pct >= t.busy_pct
-            and g.sm_clock_mhz is not None
-            and bool(g.sm_clock_base_mhz)
-            and g.sm_clock_mhz < t.below_base_ratio * g.sm_clock_base_mhz
-        )
+        util, clock, base = g.utilization_gpu_pct, g.sm_clock_mhz, g.sm_clock_base_mhz
+        if util is None or clock is None or not base:  # no base clock (0 or unknown): nothing to compare
+            return False
+        return util >= t.busy_pct and clock < t.below_base_ratio * base
 
     slow_samples = [g for g in series if slow(g)]
     if len(slow_samples) < t.sustained_share * len(series):
         return None
-    clocks = [g.sm_clock_mhz for g in slow_samples]
+    clocks = _values(slow_samples, "sm_clock_mhz")
     reasons = sorted({r for g in slow_samples for r in (g.throttle_reasons or [])} - {"gpu_idle"})
     evidence = (
-        f"SM clock mean {fmean(clocks):.0f} MHz under load vs a {slow_samples[-1].sm_clock_base_mhz:.0f} MHz base clock "
-        f"in {len(slow_samples)} of {len(series)} samples; throttle reasons: {', '.join(reasons) or 'none reported'}"
+        f"SM clock mean {fmean(clocks):.0f} MHz under load vs a {slow_samples[-1].sm_clock_base_mhz:.0f} MHz"
+        f" base clock in {len(slow_samples)} of {len(series)} samples;"
+        f" throttle reasons: {', '.join(reasons) or 'none reported'}"
     )
     return "clocks-below-base", evidence
 
 
-def _memory_full(series: Series, queue: list, t: Thresholds):
+def _memory_full(series: Series, queue: Queue, t: Thresholds) -> Found:
     full = _count(series, lambda g: (g.memory_used_fraction or 0) >= t.memory_full_ratio)
     if full < t.sustained_share * len(series):
         return None
-    last = series[-1]
-    free = last.memory_total_mib - last.memory_used_mib
+    # The numbers of the latest sample that has them: the very last may not (a failed read).
+    latest = next((g for g in reversed(series) if g.memory_used_fraction is not None), None)
+    if latest is None or latest.memory_used_mib is None or not latest.memory_total_mib:
+        return None
+    used, total = latest.memory_used_mib, latest.memory_total_mib
     return "memory-nearly-full", (
-        f"{last.memory_used_mib:.0f} of {last.memory_total_mib:.0f} MiB used ({100 * last.memory_used_fraction:.1f}%), "
-        f"{free:.0f} MiB free, at or above {100 * t.memory_full_ratio:.0f}% in {full} of {len(series)} samples"
+        f"{used:.0f} of {total:.0f} MiB used ({100 * used / total:.1f}%), "
+        f"{total - used:.0f} MiB free, at or above {100 * t.memory_full_ratio:.0f}% in {full} of {len(series)} samples"
     )
 
 
-def _ecc_uncorrected(series: Series, queue: list, t: Thresholds):
+def _ecc_uncorrected(series: Series, queue: Queue, t: Thresholds) -> Found:
     counts = _values(series, "ecc_errors_uncorrected")
     if not counts or counts[-1] <= 0:
         return None
     return (
         "ecc-uncorrected",
-        f"{counts[-1]} uncorrected ECC errors since the driver loaded (+{counts[-1] - counts[0]} in the last {len(series)} samples)",
+        f"{counts[-1]} uncorrected ECC errors since the driver loaded"
+        f" (+{counts[-1] - counts[0]} in the last {len(series)} samples)",
     )
 
 
-def _ecc_corrected_rising(series: Series, queue: list, t: Thresholds):
+def _ecc_corrected_rising(series: Series, queue: Queue, t: Thresholds) -> Found:
     counts = _values(series, "ecc_errors_corrected")
     if len(counts) < 2 or counts[-1] <= counts[0]:
         return None
@@ -248,7 +270,7 @@ def _ecc_corrected_rising(series: Series, queue: list, t: Thresholds):
     )
 
 
-def _xid(series: Series, queue: list, t: Thresholds):
+def _xid(series: Series, queue: Queue, t: Thresholds) -> Found:
     xids = [x for gpu in series for x in (gpu.xid_errors or [])]
     if not xids:
         return None

@@ -12,13 +12,12 @@ answer is killed, the read fails with ``SourceError``, and the next read starts 
 End of stdin tells the child to shut NVML down and exit (so it also ends when the parent dies).
 
 ``NvmlReader`` is the child's work and takes the bindings as an argument so tests can hand it a
-fake module; ``$GPU_PREFLIGHT_NVML_MODULE`` names another module for the child to import instead
-of ``pynvml`` (for tests of the whole process path).
+fake module; the child imports them with ``probe.nvml_bindings.import_bindings`` (which honours
+``$GPU_PREFLIGHT_NVML_MODULE``, for tests of the whole process path).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import queue
@@ -28,8 +27,8 @@ import sys
 import tempfile
 import threading
 from collections import defaultdict
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Iterable
+from typing import IO, Any
 
 from gpu_preflight.monitor.sample import (
     Sample,
@@ -38,25 +37,16 @@ from gpu_preflight.monitor.sample import (
     throttle_reason_names,
 )
 from gpu_preflight.monitor.source import NvmlUnavailable, SourceError
+from gpu_preflight.probe.nvml_bindings import (
+    as_text,
+    call_or_none,
+    cuda_version,
+    helper_environment,
+    import_bindings,
+    mib,
+)
 
-MIB = 1024 * 1024
 MAX_XID_EVENTS_PER_SAMPLE = 256  # a storm of events must not stall a sample
-MODULE_ENV = "GPU_PREFLIGHT_NVML_MODULE"
-
-
-def _text(value: Any) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-
-
-def _call(function: Callable | None, *args: Any) -> Any:
-    """One NVML call; ``None`` when it fails. "Not Supported" is routine (no ECC on GeForce, no
-    utilisation in MIG mode), and a field that cannot be read is reported as unknown."""
-    if function is None:
-        return None
-    try:
-        return function(*args)
-    except Exception:  # NVMLError and its subclasses; a function missing from old bindings
-        return None
 
 
 class NvmlReader:
@@ -65,11 +55,13 @@ class NvmlReader:
     def __init__(self, nvml: Any):
         self.nvml = nvml
         nvml.nvmlInit()  # may raise: the caller reports why NVML is unavailable
-        self.driver_version = _call(lambda: _text(nvml.nvmlSystemGetDriverVersion()))
-        cuda = _call(nvml.nvmlSystemGetCudaDriverVersion)
-        self.cuda_driver_version = f"{cuda // 1000}.{cuda % 1000 // 10}" if cuda else None
-        count = _call(nvml.nvmlDeviceGetCount) or 0
-        self.handles = {i: h for i in range(count) if (h := _call(nvml.nvmlDeviceGetHandleByIndex, i)) is not None}
+        self.driver_version = call_or_none(lambda: as_text(nvml.nvmlSystemGetDriverVersion()))
+        cuda = call_or_none(nvml.nvmlSystemGetCudaDriverVersion)
+        self.cuda_driver_version = cuda_version(cuda) if cuda else None
+        count = call_or_none(nvml.nvmlDeviceGetCount) or 0
+        self.handles = {
+            i: h for i in range(count) if (h := call_or_none(nvml.nvmlDeviceGetHandleByIndex, i)) is not None
+        }
         self.static = {i: self._static_fields(h) for i, h in self.handles.items()}
         # Newer bindings renamed "throttle" to "event" reasons; the bits are the same.
         self._throttle = getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or getattr(
@@ -80,18 +72,18 @@ class NvmlReader:
     def _static_fields(self, handle: Any) -> dict[str, Any]:
         nvml = self.nvml
         return {
-            "name": _call(lambda: _text(nvml.nvmlDeviceGetName(handle))),
-            "uuid": _call(lambda: _text(nvml.nvmlDeviceGetUUID(handle))),
-            "sm_clock_max_mhz": _call(nvml.nvmlDeviceGetMaxClockInfo, handle, nvml.NVML_CLOCK_SM),
+            "name": call_or_none(lambda: as_text(nvml.nvmlDeviceGetName(handle))),
+            "uuid": call_or_none(lambda: as_text(nvml.nvmlDeviceGetUUID(handle))),
+            "sm_clock_max_mhz": call_or_none(nvml.nvmlDeviceGetMaxClockInfo, handle, nvml.NVML_CLOCK_SM),
             # Deprecated on new drivers and N/A on GeForce: then unknown.
-            "sm_clock_base_mhz": _call(
+            "sm_clock_base_mhz": call_or_none(
                 getattr(nvml, "nvmlDeviceGetDefaultApplicationsClock", None), handle, nvml.NVML_CLOCK_GRAPHICS
             ),
         }
 
     def _watch_xids(self) -> tuple[Any, set[int]]:
         nvml = self.nvml
-        events = _call(getattr(nvml, "nvmlEventSetCreate", None))
+        events = call_or_none(getattr(nvml, "nvmlEventSetCreate", None))
         if events is None:
             return None, set()
         watched = set()
@@ -114,7 +106,7 @@ class NvmlReader:
             except Exception:  # NVML_ERROR_TIMEOUT: nothing more waiting
                 break
             if event.eventType & self.nvml.nvmlEventTypeXidCriticalError:
-                index = _call(self.nvml.nvmlDeviceGetIndex, event.device)
+                index = call_or_none(self.nvml.nvmlDeviceGetIndex, event.device)
                 if index is not None:
                     found[index].append(int(event.eventData))
         return found
@@ -128,26 +120,26 @@ class NvmlReader:
 
     def _gpu(self, index: int, handle: Any, xids: dict[int, list[int]]) -> dict[str, Any]:
         nvml = self.nvml
-        util = _call(nvml.nvmlDeviceGetUtilizationRates, handle)
+        util = call_or_none(nvml.nvmlDeviceGetUtilizationRates, handle)
         memory = self._memory(handle)
-        power_mw = _call(nvml.nvmlDeviceGetPowerUsage, handle)
-        limit_mw = _call(nvml.nvmlDeviceGetEnforcedPowerLimit, handle)
-        throttle = _call(self._throttle, handle)
+        power_mw = call_or_none(nvml.nvmlDeviceGetPowerUsage, handle)
+        limit_mw = call_or_none(nvml.nvmlDeviceGetEnforcedPowerLimit, handle)
+        throttle = call_or_none(self._throttle, handle)
         return {
             "index": index,
             **self.static[index],
             "utilization_gpu_pct": util.gpu if util is not None else None,
             "utilization_memory_pct": util.memory if util is not None else None,
-            "memory_used_mib": int(memory.used) // MIB if memory is not None else None,
-            "memory_total_mib": int(memory.total) // MIB if memory is not None else None,
-            "temperature_c": _call(nvml.nvmlDeviceGetTemperature, handle, nvml.NVML_TEMPERATURE_GPU),
+            "memory_used_mib": mib(memory.used) if memory is not None else None,
+            "memory_total_mib": mib(memory.total) if memory is not None else None,
+            "temperature_c": call_or_none(nvml.nvmlDeviceGetTemperature, handle, nvml.NVML_TEMPERATURE_GPU),
             "power_w": power_mw / 1000 if power_mw is not None else None,
             "power_limit_w": limit_mw / 1000 if limit_mw is not None else None,
-            "sm_clock_mhz": _call(nvml.nvmlDeviceGetClockInfo, handle, nvml.NVML_CLOCK_SM),
-            "memory_clock_mhz": _call(nvml.nvmlDeviceGetClockInfo, handle, nvml.NVML_CLOCK_MEM),
+            "sm_clock_mhz": call_or_none(nvml.nvmlDeviceGetClockInfo, handle, nvml.NVML_CLOCK_SM),
+            "memory_clock_mhz": call_or_none(nvml.nvmlDeviceGetClockInfo, handle, nvml.NVML_CLOCK_MEM),
             "throttle_reasons": throttle_reason_names(int(throttle)) if throttle is not None else None,
-            "pcie_rx_kb_s": _call(nvml.nvmlDeviceGetPcieThroughput, handle, nvml.NVML_PCIE_UTIL_RX_BYTES),
-            "pcie_tx_kb_s": _call(nvml.nvmlDeviceGetPcieThroughput, handle, nvml.NVML_PCIE_UTIL_TX_BYTES),
+            "pcie_rx_kb_s": call_or_none(nvml.nvmlDeviceGetPcieThroughput, handle, nvml.NVML_PCIE_UTIL_RX_BYTES),
+            "pcie_tx_kb_s": call_or_none(nvml.nvmlDeviceGetPcieThroughput, handle, nvml.NVML_PCIE_UTIL_TX_BYTES),
             "ecc_errors_corrected": self._ecc(handle, nvml.NVML_MEMORY_ERROR_TYPE_CORRECTED),
             "ecc_errors_uncorrected": self._ecc(handle, nvml.NVML_MEMORY_ERROR_TYPE_UNCORRECTED),
             "xid_errors": xids.get(index, []) if index in self.xid_watched else None,
@@ -158,18 +150,18 @@ class NvmlReader:
         # v2 keeps the driver's reserved memory out of "used", as nvidia-smi does since R510; v1
         # counts it as used. Older bindings or drivers have only v1.
         version = getattr(self.nvml, "nvmlMemory_v2", None)
-        memory = _call(self.nvml.nvmlDeviceGetMemoryInfo, handle, version) if version else None
-        return memory if memory is not None else _call(self.nvml.nvmlDeviceGetMemoryInfo, handle)
+        memory = call_or_none(self.nvml.nvmlDeviceGetMemoryInfo, handle, version) if version else None
+        return memory if memory is not None else call_or_none(self.nvml.nvmlDeviceGetMemoryInfo, handle)
 
     def _ecc(self, handle: Any, kind: int) -> int | None:
-        count = _call(self.nvml.nvmlDeviceGetTotalEccErrors, handle, kind, self.nvml.NVML_VOLATILE_ECC)
+        count = call_or_none(self.nvml.nvmlDeviceGetTotalEccErrors, handle, kind, self.nvml.NVML_VOLATILE_ECC)
         return int(count) if count is not None else None
 
     def _processes(self, handle: Any) -> list[dict[str, Any]] | None:
         nvml = self.nvml
         lists = [
-            _call(nvml.nvmlDeviceGetComputeRunningProcesses, handle),
-            _call(nvml.nvmlDeviceGetGraphicsRunningProcesses, handle),
+            call_or_none(nvml.nvmlDeviceGetComputeRunningProcesses, handle),
+            call_or_none(nvml.nvmlDeviceGetGraphicsRunningProcesses, handle),
         ]
         if all(found is None for found in lists):
             return None
@@ -177,20 +169,22 @@ class NvmlReader:
         return [
             {
                 "pid": int(pid),
-                "name": _text(name) if (name := _call(nvml.nvmlSystemGetProcessName, pid)) is not None else None,
+                "name": as_text(name)
+                if (name := call_or_none(nvml.nvmlSystemGetProcessName, pid)) is not None
+                else None,
                 # None under Windows WDDM, which does not say
-                "memory_used_mib": int(p.usedGpuMemory) // MIB if p.usedGpuMemory is not None else None,
+                "memory_used_mib": mib(p.usedGpuMemory) if p.usedGpuMemory is not None else None,
             }
             for pid, p in sorted(by_pid.items())
         ]
 
     def close(self) -> None:
         if self.events is not None:
-            _call(getattr(self.nvml, "nvmlEventSetFree", None), self.events)
-        _call(self.nvml.nvmlShutdown)
+            call_or_none(getattr(self.nvml, "nvmlEventSetFree", None), self.events)
+        call_or_none(self.nvml.nvmlShutdown)
 
 
-def serve(nvml: Any, requests, answers) -> None:
+def serve(nvml: Any, requests: Iterable[str], answers: IO[str]) -> None:
     """The child's loop: a ``ready`` (or ``error``) line, then one sample line per request line."""
 
     def answer(document: dict[str, Any]) -> None:
@@ -200,7 +194,7 @@ def serve(nvml: Any, requests, answers) -> None:
     try:
         reader = NvmlReader(nvml)
     except Exception as exc:
-        answer({"error": _text(exc) or type(exc).__name__})
+        answer({"error": as_text(exc) or type(exc).__name__})
         return
     answer({"ready": True, "gpus": len(reader.handles)})
     try:
@@ -221,7 +215,7 @@ class NvmlSource:
         self.timeout = timeout
         self.init_timeout = max(init_timeout, timeout)  # nvmlInit without persistence mode is slow
         self.python = python
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen[str] | None = None
         self._answers: queue.Queue[str | None] = queue.Queue()
 
     def read(self) -> Sample:
@@ -248,8 +242,6 @@ class NvmlSource:
         )
 
     def _start(self) -> None:
-        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
         self._stderr = tempfile.TemporaryFile()  # read after a crash; a file cannot fill up and block the child
         try:
             self._proc = subprocess.Popen(
@@ -257,7 +249,7 @@ class NvmlSource:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
-                env=env,
+                env=helper_environment(),
                 text=True,
                 start_new_session=True,  # Ctrl-C reaches the parent only, which then closes the child
             )
@@ -316,25 +308,30 @@ class NvmlSource:
 
     def _forget(self) -> None:
         proc, self._proc = self._proc, None
-        try:
-            proc.stdin.close()
-        except OSError:
-            pass
-        proc.stdout.close()  # ends the pump thread's read
+        if proc is None:
+            return
+        if proc.stdin is not None:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+        if proc.stdout is not None:
+            proc.stdout.close()  # ends the pump thread's read
         self._stderr.close()
 
     def close(self) -> None:
         if self._proc is None:
             return
         try:
-            self._proc.stdin.close()  # end of requests: the child shuts NVML down and exits
+            if self._proc.stdin is not None:
+                self._proc.stdin.close()  # end of requests: the child shuts NVML down and exits
             self._proc.wait(timeout=2)
             self._forget()
         except (OSError, subprocess.TimeoutExpired):
             self._kill()
 
 
-def _pump(stream, answers: queue.Queue) -> None:
+def _pump(stream: IO[str], answers: queue.Queue[str | None]) -> None:
     """Move the child's answer lines onto a queue, so that the parent can wait with a timeout
     (select() does not work on Windows pipes). ``None`` marks the end."""
     try:
@@ -348,7 +345,7 @@ def _pump(stream, answers: queue.Queue) -> None:
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     try:
-        nvml = importlib.import_module(os.environ.get(MODULE_ENV) or "pynvml")
+        nvml = import_bindings()
     except ImportError as exc:
         print(
             json.dumps({"error": f"the NVML bindings could not be imported ({exc}); install nvidia-ml-py"}), flush=True

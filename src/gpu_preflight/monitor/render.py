@@ -50,7 +50,7 @@ def _reasons(reasons: list[str] | None) -> str:
 def _cells(values: list[str]) -> str:
     return " ".join(
         value.ljust(width) if title in LEFT_ALIGNED else value.rjust(width)
-        for (title, width, _), value in zip(COLUMNS, values)
+        for (title, width, _), value in zip(COLUMNS, values, strict=True)
     ).rstrip()
 
 

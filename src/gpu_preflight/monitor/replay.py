@@ -18,6 +18,12 @@ from gpu_preflight.monitor.smi_csv import CsvError, parse_csv
 from gpu_preflight.monitor.source import SeriesSource
 
 MAX_BYTES = 512 * 1024 * 1024
+# (byte-order mark, the codec that reads text starting with it), checked in this order
+BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+)
 
 
 def open_replay(path: str) -> SeriesSource:
@@ -38,15 +44,7 @@ def read_recording(path: str) -> list[Sample]:
 
 def _decode(data: bytes, name: str) -> str:
     # PowerShell's ">" writes UTF-16 with a byte-order mark; other tools UTF-8, with or without one.
-    for bom, encoding in (
-        (codecs.BOM_UTF16_LE, "utf-16"),
-        (codecs.BOM_UTF16_BE, "utf-16"),
-        (codecs.BOM_UTF8, "utf-8-sig"),
-    ):
-        if data.startswith(bom):
-            break
-    else:
-        encoding = "utf-8"
+    encoding = next((codec for bom, codec in BYTE_ORDER_MARKS if data.startswith(bom)), "utf-8")
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError:
@@ -69,4 +67,6 @@ def parse_json_lines(text: str) -> list[Sample]:
             samples.append(Sample.from_dict(json.loads(line)))
         except ValueError as exc:  # json.JSONDecodeError is a ValueError
             raise ValueError(f"line {number}: not a monitor JSON line ({exc})") from None
+        except RecursionError:
+            raise ValueError(f"line {number}: not a monitor JSON line (nested too deeply)") from None
     return samples

@@ -1,8 +1,9 @@
 """One sample of every GPU (`gpu-preflight/sample/v1`), whatever source it came from.
 
-Field names follow design.md's JSON contract; fields may be added, never renamed. A value the
-source does not report is ``None`` (null in JSON), never a guess: nvidia-smi CSV has no PCIe
-throughput, processes or XID events, NVML reports no utilisation for a GPU in MIG mode.
+Field names follow the sample document's contract (docs/architecture.md, "Contracts"); fields
+may be added, never renamed. A value the source does not report is ``None`` (null in JSON), never
+a guess: nvidia-smi CSV has no PCIe throughput, processes or XID events, NVML reports no
+utilisation for a GPU in MIG mode.
 """
 
 from __future__ import annotations
@@ -184,14 +185,14 @@ def gpu_from_dict(data: Any) -> GpuSample:
     return GpuSample(**values)
 
 
-def _typed(data: dict, key: str, kind: type) -> Any:
+def _typed(data: dict[str, Any], key: str, kind: type) -> Any:
     value = data.get(key)
     if value is None or (isinstance(value, kind) and not isinstance(value, bool)):
         return value
     raise ValueError(f"'{key}' must be {kind.__name__} or null, not {type(value).__name__}")
 
 
-def _number(data: dict, key: str) -> float | int | None:
+def _number(data: dict[str, Any], key: str) -> float | int | None:
     value = data.get(key)
     if value is None:
         return None

@@ -3,9 +3,10 @@
 Quirks seen in real output (fixtures/real/SOURCES.md, section 3): units in the header
 (`power.draw [W]`) and, without `nounits`, in every value (`30.37 W`); unavailable values as
 `[N/A]`, bare `N/A`, `[Unknown Error]`, `[Requested functionality has been deprecated]`,
-`[Not Supported]`; a blank line between header and rows; captures that hold several commands'
-output separated by `# command` lines; `clocks_throttle_reasons.*` renamed
-`clocks_event_reasons.*` by newer drivers; PowerShell's `>` writing UTF-16.
+`[Not Supported]` (read by ``probe.smi_values``, the rule the XML reader follows too); a blank
+line between header and rows; captures that hold several commands' output separated by
+`# command` lines; `clocks_throttle_reasons.*` renamed `clocks_event_reasons.*` by newer drivers;
+PowerShell's `>` writing UTF-16.
 A loop (`-l`/`-lms`) repeats one row per GPU: a new sample starts when a GPU's index comes again.
 """
 
@@ -22,6 +23,7 @@ from gpu_preflight.monitor.sample import (
     now_iso,
     throttle_reason_names,
 )
+from gpu_preflight.probe.smi_values import smi_value
 
 # Sample field -> the nvidia-smi fields that hold it, best first. Graphics and SM clocks are one
 # clock on every GPU since Kepler (the fixtures show them equal); some queries ask for only one.
@@ -62,17 +64,10 @@ class CsvError(ValueError):
     """Not nvidia-smi CSV; the message names the line."""
 
 
-def parse_value(cell: str) -> str | None:
-    """A cell's text, or ``None`` when nvidia-smi says it has no value: any bracketed message
-    (`[N/A]`, `[Unknown Error]`, `[Requested functionality has been deprecated]`, ...) or `N/A`."""
-    cell = cell.strip()
-    if not cell or cell == "N/A" or (cell.startswith("[") and cell.endswith("]")):
-        return None
-    return cell
-
-
 def parse_number(cell: str) -> int | float | None:
-    value = parse_value(cell)
+    """A cell's number, its unit dropped ("30.37 W"); None when nvidia-smi has no value there
+    (``smi_value``) or the cell is not a number ("P0")."""
+    value = smi_value(cell)
     match = _NUMBER.match(value) if value is not None else None
     if match is None:
         return None
@@ -94,6 +89,7 @@ def parse_csv(text: str) -> list[Sample]:
     samples: list[Sample] = []
     header: list[str] | None = None
     current: list[dict[str, str]] = []
+    seen: set[str] = set()  # the GPU keys of ``current``: a set, so a long loop stays linear
     for number, line in enumerate(text.splitlines(), start=1):
         if line.startswith("#"):  # a capture's "# nvidia-smi ..." line: another command's output follows
             header = None
@@ -108,27 +104,29 @@ def parse_csv(text: str) -> list[Sample]:
         cells = next(csv.reader([line], skipinitialspace=True))
         if len(cells) != len(header):
             raise CsvError(
-                f"line {number}: {len(cells)} values for {len(header)} header fields (truncated, or not nvidia-smi CSV?)"
+                f"line {number}: {len(cells)} values for {len(header)} header fields"
+                " (truncated, or not nvidia-smi CSV?)"
             )
-        row = dict(zip(header, cells))
+        row = dict(zip(header, cells, strict=True))
         key = _gpu_key(row)
-        if key is not None and any(_gpu_key(seen) == key for seen in current):
+        if key is not None and key in seen:
             samples.append(_sample(current))
-            current = []
+            current, seen = [], set()
         current.append(row)
+        if key is not None:
+            seen.add(key)
     if current:
         samples.append(_sample(current))
     if not samples:
         raise CsvError(
-            "no nvidia-smi --query-gpu CSV found: expected a header line naming fields such as 'index, name, utilization.gpu [%]' followed by rows"
+            "no nvidia-smi --query-gpu CSV found: expected a header line naming fields such as"
+            " 'index, name, utilization.gpu [%]' followed by rows"
         )
     return samples
 
 
 def _gpu_key(row: dict[str, str]) -> str | None:
-    return (
-        parse_value(row.get("index", "")) or parse_value(row.get("uuid", "")) or parse_value(row.get("pci.bus_id", ""))
-    )
+    return smi_value(row.get("index")) or smi_value(row.get("uuid")) or smi_value(row.get("pci.bus_id"))
 
 
 def _sample(rows: list[dict[str, str]]) -> Sample:
@@ -137,18 +135,18 @@ def _sample(rows: list[dict[str, str]]) -> Sample:
         time=_iso_time(first.get("timestamp")) or now_iso(),
         gpus=[_gpu(row, position) for position, row in enumerate(rows)],
         source="replay:csv",
-        driver_version=parse_value(first.get("driver_version", "")),
+        driver_version=smi_value(first.get("driver_version")),
     )
 
 
 def _gpu(row: dict[str, str], position: int) -> GpuSample:
     values: dict[str, Any] = {}
     for field, names in FIELDS.items():
-        cells = [row[name] for name in names if name in row and parse_value(row[name]) is not None]
+        cells = [row[name] for name in names if name in row and smi_value(row[name]) is not None]
         if not cells:
             values[field] = None
         elif field in TEXT_FIELDS:
-            values[field] = parse_value(cells[0])
+            values[field] = smi_value(cells[0])
         else:
             number = parse_number(cells[0])
             values[field] = int(number) if number is not None and field in INTEGER_FIELDS else number
@@ -159,20 +157,20 @@ def _gpu(row: dict[str, str], position: int) -> GpuSample:
 
 def _throttle_reasons(row: dict[str, str]) -> list[str] | None:
     for prefix in THROTTLE_PREFIXES:
-        mask = parse_value(row.get(f"{prefix}.active", ""))
+        mask = smi_value(row.get(f"{prefix}.active"))
         if mask and _HEX.match(mask):
             return throttle_reason_names(int(mask, 16))
     # No bitmask: the one-field-per-reason form ("Active" / "Not Active").
     flags = {}
     for name, value in row.items():
         prefix, _, reason = name.partition(".")
-        if prefix in THROTTLE_PREFIXES and reason not in ("supported", "active") and parse_value(value) is not None:
-            flags[reason] = parse_value(value)
+        if prefix in THROTTLE_PREFIXES and reason not in ("supported", "active") and smi_value(value) is not None:
+            flags[reason] = smi_value(value)
     return [name for name, value in flags.items() if value == "Active"] if flags else None
 
 
 def _iso_time(cell: str | None) -> str | None:
-    value = parse_value(cell or "")
+    value = smi_value(cell)
     if value is None:
         return None
     try:  # nvidia-smi's "2021/06/10 00:55:54.492", local time of the machine that wrote it

@@ -19,7 +19,7 @@ def watch(
     count: int | None = None,
     thresholds: Thresholds = THRESHOLDS,
     requests_waiting: Callable[[], int | None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] = time.sleep,  # what it returns is ignored (Event.wait's bool)
     clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[Sample]:
     """Samples with their hints, until ``count`` samples or the source's end. ``requests_waiting``

@@ -13,6 +13,7 @@ from gpu_preflight.core.host import Host
 from gpu_preflight.probe.container import (
     is_wsl,
     probe_container,
+    probe_runtime_mode,
     read_kernel_module_version,
 )
 from gpu_preflight.probe.frameworks import probe_frameworks
@@ -43,6 +44,7 @@ def probe_host(options: ProbeOptions = ProbeOptions(), env: dict[str, str] | Non
     host.env = {name: env.get(name) for name in ENV_REPORTED}
     host.driver.kernel_module = read_kernel_module_version()
     host.container = probe_container(env)
+    probe_runtime_mode(host)
 
     if not probe_nvml(host, options.timeout):
         _probe_nvidia_smi(host, options.timeout)

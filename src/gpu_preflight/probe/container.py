@@ -1,11 +1,14 @@
-"""Container facts: are we in one, can it see the GPU device files, what NVIDIA_* did it get."""
+"""Container facts: are we in one, can it see the GPU device files, what NVIDIA_* did it get,
+and how this host's NVIDIA container runtime hands GPUs to the containers it starts."""
 
 from __future__ import annotations
 
 import glob
 import os
 
-from gpu_preflight.core.host import Container
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.host import Container, Host
+from gpu_preflight.core.readers import parse_toml, read_input
 
 # Marker files and cgroup words that say which container runtime started this process.
 MARKER_FILES = (("/.dockerenv", "docker"), ("/run/.containerenv", "podman"))
@@ -16,6 +19,11 @@ CGROUP_WORDS = (
     ("containerd", "containerd"),
     ("lxc", "lxc"),
 )
+
+# nvidia-container-runtime's configuration (NVIDIA Container Toolkit), where ``mode`` is set.
+RUNTIME_CONFIG = "/etc/nvidia-container-runtime/config.toml"
+MAX_RUNTIME_CONFIG_BYTES = 1024 * 1024  # the shipped file is a few KiB
+MAX_MODE_CHARS = 100  # known modes are words; a hostile file must not bloat the host document
 
 
 def probe_container(env: dict[str, str], root: str = "/") -> Container:
@@ -34,6 +42,33 @@ def probe_container(env: dict[str, str], root: str = "/") -> Container:
         # CUDA_VERSION alone is a legacy image's requirement (cuda>=X.Y), so it is kept too
         nvidia_env={k: v[:2000] for k, v in sorted(env.items()) if k.startswith("NVIDIA_") or k == "CUDA_VERSION"},
     )
+
+
+def probe_runtime_mode(host: Host, config: str = RUNTIME_CONFIG) -> None:
+    """Set ``host.container.runtime_mode`` from nvidia-container-runtime's config. No config (no
+    NVIDIA Container Toolkit here) leaves it unknown; a config that cannot be read or parsed is an
+    ``errors`` entry."""
+    try:
+        host.container.runtime_mode = read_runtime_mode(config)
+    except UsageError as exc:
+        host.add_error("container", str(exc))
+
+
+def read_runtime_mode(config: str = RUNTIME_CONFIG) -> str | None:
+    """``mode`` of the config's ``[nvidia-container-runtime]`` table ("legacy", "cdi", "auto",
+    "csv"), as written; None when the file or the key is absent (the toolkit then uses its default,
+    which depends on its version). Raises UsageError, one line, when the file is unusable."""
+    if not os.path.lexists(config):
+        return None
+    data = read_input(
+        config, "nvidia-container-runtime config", MAX_RUNTIME_CONFIG_BYTES, allow_empty=True, too_big="not a config"
+    )
+    document = parse_toml(data.decode("utf-8", errors="replace"), f"nvidia-container-runtime config {config}")
+    section = document.get("nvidia-container-runtime")
+    mode = section.get("mode") if isinstance(section, dict) else None
+    if mode is not None and not isinstance(mode, str):
+        raise UsageError(f"nvidia-container-runtime config {config}: mode is not a string")
+    return mode[:MAX_MODE_CHARS] if mode is not None else None
 
 
 def read_kernel_module_version(root: str = "/") -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 from gpu_preflight.core.host import Framework, Host
 from gpu_preflight.probe.isolated import run_isolated
@@ -72,11 +73,14 @@ def probe_torch_deep(host: Host, python: str | None, timeout: float) -> None:
     torch.details["deep"] = result
 
 
-def _last_marked_json(stdout: str) -> dict | None:
+def _last_marked_json(stdout: str) -> dict[str, Any] | None:
+    """The child's last report; None when there is none, or it is not a JSON object (a torch
+    import that printed our marker itself cannot pass for a result)."""
     for line in reversed(stdout.splitlines()):
         if line.startswith(MARKER):
             try:
-                return json.loads(line[len(MARKER) :])
+                result = json.loads(line[len(MARKER) :])
             except ValueError:
                 return None
+            return result if isinstance(result, dict) else None
     return None

@@ -147,10 +147,11 @@ def probe_frameworks(host: Host, python: str | None, timeout: float) -> None:
     else:
         outcome = run_isolated([python, "-c", _SITE_DIRS_SCRIPT], timeout)
         try:
-            site_dirs = json.loads(outcome.stdout) if outcome.ok else None
+            reported = json.loads(outcome.stdout) if outcome.ok else None
         except ValueError:
-            site_dirs = None
-        if not isinstance(site_dirs, list):
+            reported = None
+        if not isinstance(reported, list):
             host.add_error("frameworks", f"--python {python}: " + outcome.describe_failure())
             return
-    host.frameworks = scan_site_dirs([str(p) for p in site_dirs])
+        site_dirs = [str(p) for p in reported]
+    host.frameworks = scan_site_dirs(site_dirs)

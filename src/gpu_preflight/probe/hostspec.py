@@ -1,15 +1,20 @@
 """Which machine to judge: the live probe, a snapshot, an nvidia-smi XML dump, and what-if
-``--assume-*`` values applied on top of any of them (design.md, HOST flags)."""
+``--assume-*`` values applied on top of any of them (docs/architecture.md, "Command-line flags":
+the HOST flags)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.host import Gpu, Host
 from gpu_preflight.core.readers import load_json, read_input
 from gpu_preflight.core.units import parse_memory_mib
 from gpu_preflight.core.versions import Version, VersionError
+
+if TYPE_CHECKING:
+    from gpu_preflight.knowledge import KnowledgeBase
 
 
 @dataclass(frozen=True)
@@ -39,11 +44,11 @@ def resolve_host(spec: HostSpec, db: str | None = None) -> Host:
     assumed_gpus = [_split_gpu(text) for text in spec.assume_gpus]
 
     host = _base_host(spec)
-    kb = None
-    if assumed_driver or assumed_gpus or any(g.compute_capability is None for g in host.gpus):
-        from gpu_preflight.knowledge import load_knowledge
+    if not (assumed_driver or assumed_gpus or any(g.compute_capability is None for g in host.gpus)):
+        return host  # nothing to look up: the knowledge base is not loaded
+    from gpu_preflight.knowledge import load_knowledge
 
-        kb = load_knowledge(db)
+    kb = load_knowledge(db)
     if assumed_driver:
         host.driver.version = str(assumed_driver)
         cuda = kb.max_cuda_for_driver(assumed_driver)
@@ -52,8 +57,7 @@ def resolve_host(spec: HostSpec, db: str | None = None) -> Host:
         host.driver.kernel_module = None  # a what-if driver has no separately loaded module
     if assumed_gpus:
         host.gpus = [_assumed_gpu(kb, index, name, memory) for index, (name, memory) in enumerate(assumed_gpus)]
-    if kb is not None:
-        fill_compute_capability(kb, host)
+    fill_compute_capability(kb, host)
     return host
 
 
@@ -93,7 +97,7 @@ def _split_gpu(text: str) -> tuple[str, int | None]:
     return name, (parse_memory_mib(memory) if memory else None)
 
 
-def _assumed_gpu(kb, index: int, name: str, memory_mib: int | None) -> Gpu:
+def _assumed_gpu(kb: KnowledgeBase, index: int, name: str, memory_mib: int | None) -> Gpu:
     product = kb.gpu_product(name=name)
     if product is None:
         raise UsageError(f"--assume-gpu {name!r}: unknown GPU product (see 'preflight db')")
@@ -110,7 +114,7 @@ def _assumed_gpu(kb, index: int, name: str, memory_mib: int | None) -> Gpu:
     )
 
 
-def fill_compute_capability(kb, host: Host) -> None:
+def fill_compute_capability(kb: KnowledgeBase, host: Host) -> None:
     """XML dumps and old drivers do not report the compute capability; the product does."""
     for gpu in host.gpus:
         if gpu.compute_capability is None:

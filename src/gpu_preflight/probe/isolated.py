@@ -69,7 +69,7 @@ def run_isolated(
     return Outcome(tuple(argv), proc.returncode, _text(out), _text(err))
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except OSError:

@@ -1,7 +1,9 @@
 """The CUDA toolkit's own version: ``nvcc --version``, ``version.json`` and ``version.txt``.
 
-This is quantity #4 of design.md (the toolkit on disk), which says nothing about what the
-driver supports or what a framework bundles.
+Of the five things called "CUDA version" (the driver's version, the driver's highest CUDA, a
+framework's CUDA runtime, the toolkit on disk, a container's requirement; docs/architecture.md,
+"Data flow") this is the toolkit on disk, which says nothing about what the driver supports or
+what a framework bundles.
 """
 
 from __future__ import annotations

@@ -13,10 +13,22 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from gpu_preflight.core.host import Driver, Gpu, Host, MigDevice
 from gpu_preflight.probe.isolated import run_isolated
+from gpu_preflight.probe.nvml_bindings import (
+    as_text,
+    call_or_none,
+    cuda_version,
+    helper_environment,
+    import_bindings,
+    mib,
+)
+
+# One NVML call whose failure becomes an ``errors`` entry: attempt(what, function, *args).
+Attempt = Callable[..., Any]
 
 # nvidia-smi's spelling of NVML brands, keyed by the bindings' constant suffix.
 BRAND_NAMES = {
@@ -84,32 +96,28 @@ def _constant_names(nvml: Any, prefix: str) -> dict[int, str]:
     return names
 
 
-def _text(value: Any) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-
-
 def query(nvml: Any) -> dict[str, Any]:
     """Everything NVML says about the driver and GPUs, as JSON-ready data. Each call that fails
     becomes an entry in ``errors``; only a failed init stops the query."""
     out: dict[str, Any] = {"driver": {}, "gpus": [], "errors": []}
 
-    def attempt(what: str, call, *args):
+    def attempt(what: str, call: Callable[..., Any], *args: Any) -> Any:
         try:
             return call(*args)
         except Exception as exc:  # NVMLError and its many subclasses; a missing function too
-            out["errors"].append({"probe": f"nvml.{what}", "message": _text(exc)})
+            out["errors"].append({"probe": f"nvml.{what}", "message": as_text(exc)})
             return None
 
     try:
         nvml.nvmlInit()
     except Exception as exc:
-        out["init_error"] = _text(exc)
+        out["init_error"] = as_text(exc)
         return out
     try:
-        out["driver"]["version"] = attempt("driver_version", lambda: _text(nvml.nvmlSystemGetDriverVersion()))
+        out["driver"]["version"] = attempt("driver_version", lambda: as_text(nvml.nvmlSystemGetDriverVersion()))
         cuda = attempt("cuda_driver_version", nvml.nvmlSystemGetCudaDriverVersion)
         if cuda:
-            out["driver"]["cuda"] = f"{cuda // 1000}.{(cuda % 1000) // 10}"
+            out["driver"]["cuda"] = cuda_version(cuda)
         brands = _constant_names(nvml, "NVML_BRAND_")
         archs = _constant_names(nvml, "NVML_DEVICE_ARCH_")
         count = attempt("device_count", nvml.nvmlDeviceGetCount) or 0
@@ -125,18 +133,20 @@ def query(nvml: Any) -> dict[str, Any]:
     return out
 
 
-def _query_gpu(nvml, handle, index, attempt, brands, archs) -> dict[str, Any]:
+def _query_gpu(
+    nvml: Any, handle: Any, index: int, attempt: Attempt, brands: dict[int, str], archs: dict[int, str]
+) -> dict[str, Any]:
     gpu: dict[str, Any] = {"index": index}
-    gpu["name"] = attempt(f"gpu{index}.name", lambda: _text(nvml.nvmlDeviceGetName(handle)))
-    gpu["uuid"] = attempt(f"gpu{index}.uuid", lambda: _text(nvml.nvmlDeviceGetUUID(handle)))
+    gpu["name"] = attempt(f"gpu{index}.name", lambda: as_text(nvml.nvmlDeviceGetName(handle)))
+    gpu["uuid"] = attempt(f"gpu{index}.uuid", lambda: as_text(nvml.nvmlDeviceGetUUID(handle)))
     cc = attempt(f"gpu{index}.compute_capability", nvml.nvmlDeviceGetCudaComputeCapability, handle)
     if cc:
         gpu["compute_capability"] = f"{cc[0]}.{cc[1]}"
         gpu["compute_capability_source"] = "nvml"
     memory = attempt(f"gpu{index}.memory", nvml.nvmlDeviceGetMemoryInfo, handle)
     if memory is not None:
-        gpu["memory_total_mib"] = int(memory.total) // (1024 * 1024)
-        gpu["memory_used_mib"] = int(memory.used) // (1024 * 1024)
+        gpu["memory_total_mib"] = mib(memory.total)
+        gpu["memory_used_mib"] = mib(memory.used)
     brand = attempt(f"gpu{index}.brand", nvml.nvmlDeviceGetBrand, handle)
     if brand is not None:
         suffix = brands.get(brand, "UNKNOWN")
@@ -146,9 +156,9 @@ def _query_gpu(nvml, handle, index, attempt, brands, archs) -> dict[str, Any]:
         gpu["architecture"] = archs[arch].title()
     pci = attempt(f"gpu{index}.pci", nvml.nvmlDeviceGetPciInfo, handle)
     if pci is not None:
-        gpu["pci_bus_id"] = _text(pci.busId)
+        gpu["pci_bus_id"] = as_text(pci.busId)
         gpu["pci_device_id"] = f"0x{pci.pciDeviceId & 0xFFFFFFFF:08X}"
-    mig = _silent(nvml.nvmlDeviceGetMigMode, handle)  # not supported on most GPUs: not an error
+    mig = call_or_none(nvml.nvmlDeviceGetMigMode, handle)  # not supported on most GPUs: not an error
     if mig is not None:
         gpu["mig_mode"] = "Enabled" if mig[0] else "Disabled"
         if mig[0]:
@@ -156,30 +166,23 @@ def _query_gpu(nvml, handle, index, attempt, brands, archs) -> dict[str, Any]:
     return gpu
 
 
-def _query_mig(nvml, handle) -> list[dict[str, Any]]:
+def _query_mig(nvml: Any, handle: Any) -> list[dict[str, Any]]:
     devices = []
-    for slot in range(_silent(nvml.nvmlDeviceGetMaxMigDeviceCount, handle) or 0):
-        mig = _silent(nvml.nvmlDeviceGetMigDeviceHandleByIndex, handle, slot)
+    for slot in range(call_or_none(nvml.nvmlDeviceGetMaxMigDeviceCount, handle) or 0):
+        mig = call_or_none(nvml.nvmlDeviceGetMigDeviceHandleByIndex, handle, slot)
         if mig is None:
             continue
-        memory = _silent(nvml.nvmlDeviceGetMemoryInfo, mig)
+        memory = call_or_none(nvml.nvmlDeviceGetMemoryInfo, mig)
         devices.append(
             {
                 "index": slot,
-                "gpu_instance_id": _silent(nvml.nvmlDeviceGetGpuInstanceId, mig),
-                "compute_instance_id": _silent(nvml.nvmlDeviceGetComputeInstanceId, mig),
-                "memory_total_mib": int(memory.total) // (1024 * 1024) if memory else None,
-                "uuid": _text(u) if (u := _silent(nvml.nvmlDeviceGetUUID, mig)) else None,
+                "gpu_instance_id": call_or_none(nvml.nvmlDeviceGetGpuInstanceId, mig),
+                "compute_instance_id": call_or_none(nvml.nvmlDeviceGetComputeInstanceId, mig),
+                "memory_total_mib": mib(memory.total) if memory else None,
+                "uuid": as_text(u) if (u := call_or_none(nvml.nvmlDeviceGetUUID, mig)) else None,
             }
         )
     return devices
-
-
-def _silent(call, *args):
-    try:
-        return call(*args)
-    except Exception:
-        return None
 
 
 def probe_nvml(host: Host, timeout: float) -> bool:
@@ -189,8 +192,7 @@ def probe_nvml(host: Host, timeout: float) -> bool:
     if library is None:
         host.add_error("nvml", "NVML library (libnvidia-ml) not found: no NVIDIA driver installed in this environment")
         return False
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_package_root(), os.environ.get("PYTHONPATH")])))
-    outcome = run_isolated([sys.executable, "-m", "gpu_preflight.probe.nvml"], timeout, env=env)
+    outcome = run_isolated([sys.executable, "-m", "gpu_preflight.probe.nvml"], timeout, env=helper_environment())
     if not outcome.ok:
         host.add_error("nvml", outcome.describe_failure())
         return False
@@ -230,11 +232,5 @@ def apply(host: Host, data: dict[str, Any]) -> None:
         host.add_error(err["probe"], err["message"])
 
 
-def _package_root() -> str:
-    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
 if __name__ == "__main__":
-    import pynvml
-
-    print(json.dumps(query(pynvml)))
+    print(json.dumps(query(import_bindings())))

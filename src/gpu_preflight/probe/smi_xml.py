@@ -8,7 +8,8 @@ which has no subset and which ElementTree does not fetch.
 
 Documents seen in the wild vary a lot (DTD v8..v13, no DOCTYPE, a comment before the root,
 test files trimmed to a few elements, ``attached_gpus`` larger than the number of ``<gpu>``
-elements), so every element is optional and "not available" spellings become None.
+elements), so every element is optional and "not available" spellings become None
+(``smi_values``).
 """
 
 from __future__ import annotations
@@ -18,28 +19,11 @@ import xml.etree.ElementTree as ET
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.host import Driver, Gpu, Host, MigDevice
+from gpu_preflight.probe.smi_values import smi_value
 
 SOURCE = "nvidia-smi-xml"
 MAX_BYTES = 64 * 1024 * 1024
 ROOT_TAG = "nvidia_smi_log"
-
-# What nvidia-smi writes where it has no value; compared case-insensitively, brackets removed
-# (the CSV output wraps them: "[N/A]").
-NOT_AVAILABLE = frozenset(
-    s.casefold()
-    for s in (
-        "",
-        "N/A",
-        "None",
-        "Not Found",
-        "Not Supported",
-        "Unknown Error",
-        "Insufficient Permissions",
-        "GPU is lost",
-        "ERR!",
-        "Requested functionality has been deprecated",
-    )
-)
 
 WINDOWS_DRIVER_MODELS = frozenset({"WDDM", "TCC", "MCDM"})
 
@@ -146,7 +130,7 @@ def _gpu(index: int, element: ET.Element) -> Gpu:
         brand=_text(element, "product_brand"),
         uuid=_text(element, "uuid"),
         mig_mode=_text(element, "mig_mode/current_mig"),
-        pci_bus_id=_clean(element.get("id")) or _text(element, "pci/pci_bus_id"),
+        pci_bus_id=smi_value(element.get("id")) or _text(element, "pci/pci_bus_id"),
         pci_device_id=_pci_device_id(_text(element, "pci/pci_device_id")),
         architecture=_text(element, "product_architecture"),
         driver_model=_text(element, "driver_model/current_dm"),
@@ -164,15 +148,8 @@ def _mig_device(element: ET.Element) -> MigDevice:
     )
 
 
-def _clean(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = value.strip()
-    return None if value.strip("[]").strip().casefold() in NOT_AVAILABLE else value
-
-
 def _text(element: ET.Element | None, path: str) -> str | None:
-    return None if element is None else _clean(element.findtext(path))
+    return None if element is None else smi_value(element.findtext(path))
 
 
 def _int(value: str | None) -> int | None:

@@ -29,9 +29,8 @@ NVCC = "nvcc.exe" if sys.platform == "win32" else "nvcc"
 def candidate_roots(env: dict[str, str], patterns: tuple[str, ...] = LINUX_GLOBS) -> list[tuple[str, str]]:
     """(directory, how it was found) for every place a toolkit may live."""
     found = [(env[var], var) for var in ENV_VARS if env.get(var)]
-    patterns = list(patterns)
     if sys.platform == "win32":
-        patterns.append(os.path.join(env.get("ProgramFiles", r"C:\Program Files"), WINDOWS_GLOB))
+        patterns = (*patterns, os.path.join(env.get("ProgramFiles", r"C:\Program Files"), WINDOWS_GLOB))
     for pattern in patterns:
         found += [(path, path) for path in sorted(glob.glob(pattern))]
     return found
@@ -67,8 +66,8 @@ def probe_toolkits(host: Host, env: dict[str, str], timeout: float, patterns: tu
 
 
 def _read_root(root: str, host: Host, timeout: float) -> Toolkit | None:
-    nvcc = os.path.join(root, "bin", NVCC)
-    nvcc = nvcc if os.path.isfile(nvcc) else None
+    nvcc_path = os.path.join(root, "bin", NVCC)
+    nvcc = nvcc_path if os.path.isfile(nvcc_path) else None
     for name, parse in (("version.json", parse_cuda_version_json), ("version.txt", parse_cuda_version_txt)):
         path = os.path.join(root, name)
         if os.path.isfile(path):

@@ -1,16 +1,26 @@
 """`preflight db`: what the knowledge base holds - counts, newest versions, data version, sources.
 
 ``db_document`` builds the JSON document (``gpu-preflight/db/v1``); ``render_db_text`` a short
-readable summary of it. Rendering never looks anything up: it only formats the document.
+readable summary of it, as a terminal.py table. Rendering never looks anything up: it only
+formats the document.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from gpu_preflight.knowledge import ENV_VAR, KnowledgeBase
+from gpu_preflight.knowledge.provenance import Provenance
+from gpu_preflight.report.terminal import Style, table_lines
 
 SCHEMA = "gpu-preflight/db/v1"
+
+
+class _Fact(Protocol):
+    """Any knowledge-base row: each carries its provenance."""
+
+    @property
+    def provenance(self) -> Provenance: ...
 
 
 def db_document(kb: KnowledgeBase) -> dict[str, Any]:
@@ -18,10 +28,10 @@ def db_document(kb: KnowledgeBase) -> dict[str, Any]:
     meta = kb.meta  # loads and validates every table
     releases = kb.toolkit_releases
     newest_cuda = releases[-1]
-    confirmed = [r for r in releases if r.status == "confirmed"]
+    confirmed = [r for r in releases if r.provenance.status == "confirmed"]
     branches = kb.driver_branches
     torch = kb.torch_releases[-1]
-    rows = [
+    rows: list[_Fact] = [
         *releases,
         *kb.driver_branches,
         *kb.architectures,
@@ -66,16 +76,16 @@ def db_document(kb: KnowledgeBase) -> dict[str, Any]:
         },
         "newest": {
             "cuda": str(newest_cuda.version),
-            "cuda_status": newest_cuda.status,
+            "cuda_status": newest_cuda.provenance.status,
             "cuda_confirmed": str(confirmed[-1].version) if confirmed else None,
             "driver_branch": branches[-1].branch,
             "driver_branch_max_cuda": str(branches[-1].max_cuda) if branches[-1].max_cuda else None,
-            "driver_branch_status": branches[-1].status,
+            "driver_branch_status": branches[-1].provenance.status,
             "torch": str(torch.version),
         },
         "quality": {
-            "rows_with_conflict": sum(1 for r in rows if getattr(r, "conflict", "")),
-            "rows_unconfirmed": sum(1 for r in rows if r.status == "unconfirmed"),
+            "rows_with_conflict": sum(1 for r in rows if r.provenance.conflict),
+            "rows_unconfirmed": sum(1 for r in rows if r.provenance.status == "unconfirmed"),
         },
         "sources": [
             {"key": s.key, "title": s.title, "url": s.url or None}
@@ -84,8 +94,9 @@ def db_document(kb: KnowledgeBase) -> dict[str, Any]:
     }
 
 
-def render_db_text(doc: dict[str, Any]) -> str:
+def render_db_text(doc: dict[str, Any], style: Style | None = None) -> str:
     """A short human summary of a ``db_document``."""
+    style = style or Style()
     data, newest, counts = doc["data"], doc["newest"], doc["counts"]
     where = doc["loaded_from"]
     overrides = [f["name"] for f in where["files"] if f["origin"] == "override"]
@@ -95,12 +106,15 @@ def render_db_text(doc: dict[str, Any]) -> str:
     max_cuda = (
         f"max CUDA {newest['driver_branch_max_cuda']}" if newest["driver_branch_max_cuda"] else "max CUDA not known"
     )
+    rows = [
+        ("newest CUDA", f"{newest['cuda']} ({newest['cuda_status']}); newest confirmed {newest['cuda_confirmed']}"),
+        ("newest driver", f"R{newest['driver_branch']} ({max_cuda}; {newest['driver_branch_status']})"),
+        ("newest PyTorch", str(newest["torch"])),
+        ("tables", ", ".join(f"{name.replace('_', ' ')} {n}" for name, n in counts.items())),
+    ]
     lines = [
-        f"Knowledge base {data['version']} ({data['date']}), from {origin}",
-        f"  newest CUDA      {newest['cuda']} ({newest['cuda_status']}); newest confirmed {newest['cuda_confirmed']}",
-        f"  newest driver    R{newest['driver_branch']} ({max_cuda}; {newest['driver_branch_status']})",
-        f"  newest PyTorch   {newest['torch']}",
-        "  tables           " + ", ".join(f"{name.replace('_', ' ')} {n}" for name, n in counts.items()),
+        style.bold(f"Knowledge base {data['version']} ({data['date']}), from {origin}"),
+        *table_lines(rows),
         f"  rows with a recorded conflict {doc['quality']['rows_with_conflict']}, "
         f"unconfirmed {doc['quality']['rows_unconfirmed']}",
         f"  point at updated data with --db DIR or ${where['env_var']}",

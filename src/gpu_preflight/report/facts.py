@@ -4,6 +4,7 @@ Descriptive only: verdicts come from findings."""
 from __future__ import annotations
 
 from gpu_preflight.core.host import Host
+from gpu_preflight.core.versions import Version, driver_branch
 
 CUDA_VERSION_LABELS = (
     "1 driver version",
@@ -22,9 +23,10 @@ def cuda_version_facts(host: Host) -> list[tuple[str, str]]:
             if driver.kernel_module and driver.kernel_module != driver.version
             else ""
         )
-        branch = (
-            "" if driver.platform == "windows" else f"R{driver.version.split('.')[0]}, "
-        )  # Windows numbers are not branches
+        # Without the knowledge base's branch table a Windows number (551.78 is R550) names no branch.
+        version = Version.parse_or_none(driver.version)
+        number = driver_branch(version, driver.platform) if version else None
+        branch = f"R{number}, " if number is not None else ""
         first = f"{driver.version} ({branch}from {driver.source}{module})"
     else:
         first = "none: no NVIDIA driver loaded"
@@ -53,12 +55,16 @@ def cuda_version_facts(host: Host) -> list[tuple[str, str]]:
     else:
         fifth = "not in a container" if host.source == "live" else "not known for this host"
     return list(
-        zip(CUDA_VERSION_LABELS, (first, second, third or "no GPU framework found", toolkits or "none found", fifth))
+        zip(
+            CUDA_VERSION_LABELS,
+            (first, second, third or "no GPU framework found", toolkits or "none found", fifth),
+            strict=True,
+        )
     )
 
 
 def gpu_facts(host: Host) -> list[str]:
-    lines = []
+    lines: list[str] = []
     for gpu in host.gpus:
         parts = [f"GPU {gpu.index}: {gpu.name}"]
         if gpu.compute_capability:

@@ -1,13 +1,16 @@
-"""The `gpu-preflight/fit/v1` document and its terminal rendering. Rendering decides nothing:
-both read a plan, its device rows and its findings."""
+"""The `gpu-preflight/fit/v1` document and the plan's terminal rendering (its findings through
+terminal.py, like every checklist). Rendering decides nothing: both read a plan, its device
+rows and its findings."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Any
 
-from gpu_preflight.core.findings import Finding, Severity, overall_status
-from gpu_preflight.fit.plan import GIB, DeviceFit, MemoryPlan
+from gpu_preflight.core.findings import Finding, overall_status
+from gpu_preflight.core.units import gib
+from gpu_preflight.fit import DeviceFit, MemoryPlan, Model, Settings
+from gpu_preflight.report.terminal import Style, checklist_lines, status_line
 
 SCHEMA = "gpu-preflight/fit/v1"
 
@@ -44,30 +47,30 @@ def fit_document(plan: MemoryPlan, devices: list[DeviceFit], findings: list[Find
 
 
 def model_section(plan: MemoryPlan) -> dict[str, Any]:
-    model, arch = plan.model, plan.model.architecture
+    model, shape = plan.model, plan.model.shape
     section = {
         "id": model.id,
         "source": model.source,
         "location": model.location,
-        "model_type": arch.model_type,
-        "family": arch.family,
-        "approximate": arch.approximate,
-        "layers": arch.layers,
-        "hidden_size": arch.hidden_size,
-        "attention_heads": arch.attention_heads,
-        "kv_heads": arch.kv_heads,
-        "head_dim": arch.head_dim,
-        "intermediate_size": arch.intermediate_size,
-        "vocab_size": arch.vocab_size,
-        "tied_embeddings": arch.tied_embeddings,
-        "max_position_embeddings": arch.max_position_embeddings,
-        "checkpoint_dtype": arch.config_dtype,
+        "model_type": shape.model_type,
+        "family": shape.family,
+        "approximate": shape.approximate,
+        "layers": shape.layers,
+        "hidden_size": shape.hidden_size,
+        "attention_heads": shape.attention_heads,
+        "kv_heads": shape.kv_heads,
+        "head_dim": shape.head_dim,
+        "intermediate_size": shape.intermediate_size,
+        "vocab_size": shape.vocab_size,
+        "tied_embeddings": shape.tied_embeddings,
+        "max_position_embeddings": shape.max_position_embeddings,
+        "checkpoint_dtype": shape.config_dtype,
         "params_source": model.params_source,
         "params_computed": model.computed.total,
         "params_active": model.computed.active,
-        "experts": arch.experts or None,
-        "experts_per_token": arch.experts_per_token or None,
-        "quantization": arch.quantization.get("quant_method") if arch.quantization else None,
+        "experts": shape.experts or None,
+        "experts_per_token": shape.experts_per_token or None,
+        "quantization": shape.quantization.get("quant_method") if shape.quantization else None,
         "stored": None,
         "unverified": (model.profile or {}).get("unverified", []),
     }
@@ -82,58 +85,66 @@ def model_section(plan: MemoryPlan) -> dict[str, Any]:
     return section
 
 
-def render_fit_text(plan: MemoryPlan, devices: list[DeviceFit], findings: list[Finding], style=None) -> str:
-    from gpu_preflight.report.terminal import COLOURS, Style
-
+def render_fit_text(
+    plan: MemoryPlan, devices: list[DeviceFit], findings: list[Finding], style: Style | None = None
+) -> str:
+    """The plan (model, settings, a byte table per GPU), then the findings and the status line
+    as terminal.py prints every checklist."""
     style = style or Style()
-    s, model, arch = plan.settings, plan.model, plan.model.architecture
-    heads = f"{arch.attention_heads} heads / {arch.kv_heads} KV heads x {arch.head_dim}"
-    experts = f" · {arch.experts} experts, {arch.experts_per_token} per token" if arch.experts else ""
-    lines = [
-        style.bold(f"{model.id}") + f"  ({_describe_source(model)})",
-        f"  {model.params:,} parameters ({model.params_source}){experts} · {arch.model_type} · {arch.layers} layers · {heads}",
-        f"  vocabulary {arch.vocab_size:,} ({'tied' if arch.tied_embeddings else 'separate'} output head) · max context {arch.max_position_embeddings or 'not stated'}",
-        f"  plan: {s.dtype} weights · {s.kv_cache_dtype} KV cache ({plan.kv_bytes_per_token:,} bytes per token) · {s.context} tokens x {s.batch} · {_engine(s)}",
-    ]
+    lines = _model_lines(plan, style)
     for device in devices:
-        lines += [
-            "",
-            style.bold(f"GPU {device.index}: {device.name}")
-            + f"  ({_gib(device.free_bytes)} of {_gib(device.total_bytes)} GiB free)",
-        ]
-        b = device.bytes
-        rows = [
-            ("weights", b.weights),
-            ("KV cache", b.kv_cache),
-            ("activations", b.activations),
-            ("overhead", b.overhead),
-            ("total", b.total),
-        ]
-        lines += [f"  {label:<12}{_gib(value):>8} GiB" for label, value in rows]
-        budget = "vLLM's reservation" if s.engine == "vllm" else "free"
-        verdict = "fits" if device.fits else f"does not fit{': ' + device.reason if device.reason else ''}"
-        lines.append(f"  usable      {_gib(device.budget_bytes):>8} GiB ({budget}): {verdict}")
-        lines.append(
-            f"  largest context at batch {s.batch}: {device.max_context}{' (model limit)' if device.context_capped_by_model else ''}"
-            f" · largest batch at {s.context} tokens: {device.max_concurrency}"
-        )
-        if device.kv_cache_tokens is not None:
-            lines.append(f"  vLLM's KV cache would hold {device.kv_cache_tokens:,} tokens")
-    lines += ["", style.bold("Checks")]
-    for finding in findings:
-        lines.append(f"{style.mark(finding.severity)} {finding.title}")
-        if finding.detail:
-            lines.append(f"    {finding.detail}")
-        lines += [f"    {style.paint('fix:', '1')} {fix}" for fix in finding.fix]
+        lines += ["", *_device_lines(plan, device, style)]
+    lines += ["", *checklist_lines(findings, style)]
     if plan.notes:
         lines += ["", style.bold("Notes")] + [f"  {note}" for note in plan.notes]
-    status = overall_status(findings)
-    colour = COLOURS[{"pass": Severity.PASS, "warn": Severity.WARN, "fail": Severity.FAIL}[status]]
-    lines += ["", style.paint(f"Status: {status.upper()}", colour)]
+    lines += ["", status_line(findings, style)]
     return "\n".join(lines) + "\n"
 
 
-def _describe_source(model) -> str:
+def _model_lines(plan: MemoryPlan, style: Style) -> list[str]:
+    s, model, shape = plan.settings, plan.model, plan.model.shape
+    heads = f"{shape.attention_heads} heads / {shape.kv_heads} KV heads x {shape.head_dim}"
+    experts = f" · {shape.experts} experts, {shape.experts_per_token} per token" if shape.experts else ""
+    head = "tied" if shape.tied_embeddings else "separate"
+    return [
+        style.bold(f"{model.id}") + f"  ({_describe_source(model)})",
+        f"  {model.params:,} parameters ({model.params_source}){experts} · {shape.model_type} · "
+        f"{shape.layers} layers · {heads}",
+        f"  vocabulary {shape.vocab_size:,} ({head} output head) · "
+        f"max context {shape.max_position_embeddings or 'not stated'}",
+        f"  plan: {s.dtype} weights · {s.kv_cache_dtype} KV cache ({plan.kv_bytes_per_token:,} bytes per token) · "
+        f"{s.context} tokens x {s.batch} · {_engine(s)}",
+    ]
+
+
+def _device_lines(plan: MemoryPlan, device: DeviceFit, style: Style) -> list[str]:
+    s, b = plan.settings, device.bytes
+    lines = [
+        style.bold(f"GPU {device.index}: {device.name}")
+        + f"  ({gib(device.free_bytes, 2)} of {gib(device.total_bytes, 2)} GiB free)"
+    ]
+    rows = [
+        ("weights", b.weights),
+        ("KV cache", b.kv_cache),
+        ("activations", b.activations),
+        ("overhead", b.overhead),
+        ("total", b.total),
+    ]
+    lines += [f"  {label:<12}{gib(value, 2):>8} GiB" for label, value in rows]
+    budget = "vLLM's reservation" if s.engine == "vllm" else "free"
+    verdict = "fits" if device.fits else f"does not fit{': ' + device.reason if device.reason else ''}"
+    lines.append(f"  usable      {gib(device.budget_bytes, 2):>8} GiB ({budget}): {verdict}")
+    capped = " (model limit)" if device.context_capped_by_model else ""
+    lines.append(
+        f"  largest context at batch {s.batch}: {device.max_context}{capped}"
+        f" · largest batch at {s.context} tokens: {device.max_concurrency}"
+    )
+    if device.kv_cache_tokens is not None:
+        lines.append(f"  vLLM's KV cache would hold {device.kv_cache_tokens:,} tokens")
+    return lines
+
+
+def _describe_source(model: Model) -> str:
     return {
         "profile": "built-in profile",
         "directory": f"config.json in {model.location}",
@@ -142,12 +153,8 @@ def _describe_source(model) -> str:
     }[model.source]
 
 
-def _engine(settings) -> str:
+def _engine(settings: Settings) -> str:
     if settings.engine == "vllm":
         tp = f", tensor parallel {settings.tensor_parallel}" if settings.tensor_parallel > 1 else ""
         return f"vllm (gpu_memory_utilization {settings.gpu_memory_utilization:g}{tp})"
     return "transformers"
-
-
-def _gib(value: int | None) -> str:
-    return "?" if value is None else f"{value / GIB:.2f}"

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from gpu_preflight import __version__
 from gpu_preflight.core.findings import Severity
 from gpu_preflight.report.facts import cuda_version_facts, gpu_facts
+
+if TYPE_CHECKING:
+    from gpu_preflight.checks.diagnose import Report
 
 MARKS = {Severity.PASS: "✅", Severity.INFO: "ℹ️", Severity.WARN: "⚠️", Severity.FAIL: "❌"}
 
@@ -13,7 +18,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_report_markdown(report) -> str:
+def render_report_markdown(report: Report) -> str:
     host = report.host
     lines = [f"### gpu-preflight {__version__}: **{report.status.upper()}** on `{host.hostname or 'unknown host'}`", ""]
     lines += ["| CUDA version | value |", "|---|---|"]

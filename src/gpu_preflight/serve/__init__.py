@@ -1,5 +1,8 @@
 """``preflight serve``: check first, then run the model behind an OpenAI-compatible API.
 
+Input: ``ServeOptions`` (options.py) and the ``HostSpec`` of the machine to judge, built by the
+command line; ``launch.launch`` runs it all. Nothing here reads flags.
+
 Flow, one direction: MODEL -> fit's model (config.json) -> probe this host -> the gate
 (gate.py: doctor with fit's memory plan; device and engine chosen; settings derived in
 settings.py from what was measured) -> vLLM's server exec'd with the derived flags (vllm.py),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +21,7 @@ from fastapi.responses import (
 )
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gpu_preflight.serve import protocol
 from gpu_preflight.serve.engine import EngineError, PromptError
@@ -147,7 +148,9 @@ def create_app(service: Service) -> FastAPI:
         if text is None:
             return Response(status_code=CLIENT_CLOSED)
         reasoning, content = split_reasoning(text, opens_think)
-        return JSONResponse(protocol.chat_completion(id, created, defaults.model_name, content, reasoning, job.outcome))
+        return JSONResponse(
+            protocol.chat_completion(id, created, defaults.model_name, content, reasoning, job.final_outcome)
+        )
 
     @app.post("/v1/completions")
     async def completions(request: Request) -> Response:
@@ -166,7 +169,7 @@ def create_app(service: Service) -> FastAPI:
         text = await _collect(request, job)
         if text is None:
             return Response(status_code=CLIENT_CLOSED)
-        return JSONResponse(protocol.completion(id, created, defaults.model_name, text, job.outcome))
+        return JSONResponse(protocol.completion(id, created, defaults.model_name, text, job.final_outcome))
 
     def _submit(prompt_ids: list[int], sampling: Sampling, streaming: bool) -> Job:
         job = Job(prompt_ids, sampling, asyncio.get_running_loop(), streaming)
@@ -202,7 +205,7 @@ def create_app(service: Service) -> FastAPI:
 
     async def _chat_events(
         job: Job, id: str, created: int, opens_think: bool, include_usage: bool
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         name, splitter = defaults.model_name, ReasoningSplitter(opens_think)
 
         def chunk(delta: dict[str, str], finish_reason: str | None = None) -> bytes:
@@ -225,9 +228,9 @@ def create_app(service: Service) -> FastAPI:
                     yield event
             for event in pieces(splitter.flush()):
                 yield event
-            yield chunk({}, job.outcome.finish_reason)
+            yield chunk({}, job.final_outcome.finish_reason)
             if include_usage:
-                yield protocol.sse(protocol.usage_chunk(id, created, name, "chat.completion.chunk", job.outcome))
+                yield protocol.sse(protocol.usage_chunk(id, created, name, "chat.completion.chunk", job.final_outcome))
         except Exception as exc:  # noqa: BLE001 - the status line is sent: the error goes in the stream
             yield _stream_error(exc)
         finally:
@@ -235,7 +238,7 @@ def create_app(service: Service) -> FastAPI:
                 scheduler.withdraw(job)  # the client went away (or the stream failed): stop generating
         yield protocol.sse("[DONE]")
 
-    async def _completion_events(job: Job, id: str, created: int, include_usage: bool) -> AsyncIterator[bytes]:
+    async def _completion_events(job: Job, id: str, created: int, include_usage: bool) -> AsyncGenerator[bytes, None]:
         name = defaults.model_name
         template = protocol.ChunkTemplate(
             protocol.completion_chunk(id, created, name, "", None, include_usage), ("choices", 0, "text")
@@ -244,10 +247,10 @@ def create_app(service: Service) -> FastAPI:
             async for text in job.stream():
                 yield template.render(text)
             yield protocol.sse(
-                protocol.completion_chunk(id, created, name, "", job.outcome.finish_reason, include_usage)
+                protocol.completion_chunk(id, created, name, "", job.final_outcome.finish_reason, include_usage)
             )
             if include_usage:
-                yield protocol.sse(protocol.usage_chunk(id, created, name, "text_completion", job.outcome))
+                yield protocol.sse(protocol.usage_chunk(id, created, name, "text_completion", job.final_outcome))
         except Exception as exc:  # noqa: BLE001
             yield _stream_error(exc)
         finally:
@@ -285,16 +288,17 @@ class _EventStream(StreamingResponse):
     """Server-sent events whose generator is always closed, so that its ``finally`` stops the
     generation at once when the client goes away, whichever way the server noticed."""
 
-    def __init__(self, events: AsyncIterator[bytes]):
+    def __init__(self, events: AsyncGenerator[bytes, None]):
         super().__init__(
             events, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         )
+        self._events = events  # the generator itself: body_iterator is typed as any async iterable
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
-            await self.body_iterator.aclose()
+            await self._events.aclose()
 
 
 class _CountRequests:
@@ -302,15 +306,16 @@ class _CountRequests:
 
     ROUTES = ("/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/ready", "/metrics", "/preflight")
 
-    def __init__(self, app, metrics: Metrics):
+    def __init__(self, app: ASGIApp, metrics: Metrics):
         self.app, self.metrics = app, metrics
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
         path = scope["path"] if scope["path"] in self.ROUTES else "other"
 
-        async def counting_send(message) -> None:
+        async def counting_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 self.metrics.request(path, message["status"])
             await send(message)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from gpu_preflight.serve.jobs import Job, Outcome
@@ -26,6 +27,8 @@ class PromptError(EngineError):
 
 
 class TransformersEngine:
+    _decode_ids: Callable[..., str]  # set by load(): the tokenizer's fastest exact decoder
+
     def __init__(
         self,
         model_path: str,
@@ -46,21 +49,24 @@ class TransformersEngine:
 
     def load(self) -> None:
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+        from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as transformers_logging
 
-        transformers_logging.disable_progress_bar()  # a progress bar per load is noise in a server log
+        # transformers leaves this unannotated: called through a typed name.
+        disable_progress_bar: Callable[[], None] = transformers_logging.disable_progress_bar
+        disable_progress_bar()  # a progress bar per load is noise in a server log
         if self.device == "cuda":
             if not torch.cuda.is_available():
                 raise EngineError(
-                    "torch cannot use CUDA in this process (torch.cuda.is_available() is False); --device cuda does not fall back to the CPU"
+                    "torch cannot use CUDA in this process (torch.cuda.is_available() is False); --device cuda does "
+                    "not fall back to the CPU"
                 )
             if self.memory_share:
                 # Our allocator stops at the planned share: a request beyond it fails alone with
                 # an out-of-memory error instead of starving other processes on the GPU.
                 torch.cuda.set_per_process_memory_fraction(self.memory_share, 0)
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_path, trust_remote_code=self.trust_remote_code)
-        model = AutoModelForCausalLM.from_pretrained(
+        model: Any = AutoModelForCausalLM.from_pretrained(
             self.model_path, dtype=getattr(torch, self.dtype), trust_remote_code=self.trust_remote_code
         )
         self.model = model.to(self.device).eval()
@@ -82,7 +88,7 @@ class TransformersEngine:
         )
         # Sampling comes from each request (and the profile), never from the checkpoint's own
         # generation_config.json, which generate() would otherwise merge in (top_k 50, penalties...).
-        self.model.generation_config = GenerationConfig(
+        self.model.generation_config = _generation_config(
             eos_token_id=sorted(self._eos_ids) or None,
             pad_token_id=pad,
             bos_token_id=model.generation_config.bos_token_id,
@@ -96,7 +102,8 @@ class TransformersEngine:
             logits = self.model(torch.tensor([ids], device=self.device)).logits
         if not bool(torch.isfinite(logits).all()):
             raise EngineError(
-                f"the first forward pass gave NaN or infinite logits ({self.dtype} on {self.device}): try --dtype float32"
+                f"the first forward pass gave NaN or infinite logits ({self.dtype} on {self.device}): try --dtype "
+                "float32"
             )
 
     @property
@@ -125,7 +132,6 @@ class TransformersEngine:
 
     def generate(self, job: Job) -> Outcome:
         import torch
-        from transformers import GenerationConfig
 
         s = job.sampling
         decoder, stops = IncrementalDecoder(self._decode), StopMatcher(s.stop)
@@ -145,7 +151,7 @@ class TransformersEngine:
             if s.temperature > 0
             else {"do_sample": False}
         )
-        config = GenerationConfig(
+        config = _generation_config(
             max_new_tokens=s.max_tokens, min_new_tokens=s.max_tokens if s.ignore_eos else None, **sampling
         )
         if s.seed is not None:
@@ -164,7 +170,8 @@ class TransformersEngine:
         except torch.cuda.OutOfMemoryError:
             torch.cuda.empty_cache()
             raise EngineError(
-                f"out of GPU memory at {len(job.prompt_ids)} prompt + {len(generated)} generated tokens within the {self.memory_share} share: "
+                f"out of GPU memory at {len(job.prompt_ids)} prompt + {len(generated)} generated tokens within "
+                f"the {self.memory_share} share: "
                 "ask for fewer max_tokens, or restart with a smaller --max-context"
             ) from None
         if not stops.stopped:
@@ -178,6 +185,14 @@ class TransformersEngine:
         return Outcome(reason, len(job.prompt_ids), len(generated))
 
 
+def _generation_config(**settings: Any) -> Any:
+    """transformers' GenerationConfig; its constructor is unannotated, so it is called through a typed name."""
+    from transformers import GenerationConfig
+
+    make: Callable[..., Any] = GenerationConfig
+    return make(**settings)
+
+
 class _Done(Exception):
     """Raised from the streamer to end generate() early: a stop string, or the client left."""
 
@@ -185,7 +200,7 @@ class _Done(Exception):
 class _Streamer:
     """transformers' streamer protocol: ``put`` gets the prompt once, then each new token."""
 
-    def __init__(self, on_token):
+    def __init__(self, on_token: Callable[[int], None]) -> None:
         self._on_token = on_token
         self._prompt_seen = False
 

@@ -123,7 +123,8 @@ def _does_not_fit(model: Model, hardware: Hardware, gpu: Gpu | None) -> Finding:
         cause="out-of-memory",
         device=gpu.index if gpu else None,
         title=f"{model.id} does not fit in {where}, even at a context of 1 token",
-        detail=f"needs {needs / 2**30:.1f} GiB at {hardware.dtype}; {(hardware.budget_bytes or 0) / 2**30:.1f} GiB usable ({hardware.why.get('memory_share', 'CPU')})",
+        detail=f"needs {needs / 2**30:.1f} GiB at {hardware.dtype}; {(hardware.budget_bytes or 0) / 2**30:.1f} GiB "
+        f"usable ({hardware.why.get('memory_share', 'CPU')})",
         evidence={"needs_bytes": needs, "budget_bytes": hardware.budget_bytes},
         fix=["a smaller or quantised model", "free memory held by other processes"],
     )

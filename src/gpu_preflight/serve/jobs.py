@@ -57,7 +57,7 @@ class Job:
         self._loop = loop
         self._cancelled = threading.Event()
         self._lock = threading.Lock()
-        self._pending: list[object] = []
+        self._pending: list[str | Outcome | BaseException] = []
         self._wake_scheduled = False
         self._ready = asyncio.Event()
 
@@ -76,7 +76,7 @@ class Job:
     def fail(self, error: BaseException) -> None:
         self._put(error)
 
-    def _put(self, item: object, wake: bool = True) -> None:
+    def _put(self, item: str | Outcome | BaseException, wake: bool = True) -> None:
         with self._lock:
             self._pending.append(item)
             if self._wake_scheduled or not wake:
@@ -102,12 +102,19 @@ class Job:
             texts = [item for item in items if isinstance(item, str)]
             if texts:
                 yield "".join(texts)
-            end = items[-1] if items and not isinstance(items[-1], str) else None
+            end = items[-1] if items else None
             if isinstance(end, Outcome):
                 self.outcome = end
                 return
-            if end is not None:
-                raise end  # type: ignore[misc]
+            if isinstance(end, BaseException):
+                raise end
+
+    @property
+    def final_outcome(self) -> Outcome:
+        """The outcome of a job whose ``stream()`` ended without an error."""
+        if self.outcome is None:
+            raise RuntimeError("the job has not finished")
+        return self.outcome
 
     async def text(self) -> str:
         return "".join([piece async for piece in self.stream()])

@@ -8,8 +8,8 @@ gate refuses, an engine is not installed or the model fails to load; 2 for an un
 
 from __future__ import annotations
 
-import argparse
 import contextlib
+import dataclasses
 import ipaddress
 import logging
 import os
@@ -18,39 +18,49 @@ import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.host import Host
 from gpu_preflight.fit import Model, resolve_model
+from gpu_preflight.probe.hostspec import HostSpec, resolve_host
 from gpu_preflight.serve import vllm
 from gpu_preflight.serve.data import Profile, find_profile, model_default_profile, rules
 from gpu_preflight.serve.gate import Decision, Request, decide
 from gpu_preflight.serve.machine import installed, read_cpu
-from gpu_preflight.serve.render import Plan, settings_lines
-from gpu_preflight.serve.settings import parse_dtype
+from gpu_preflight.serve.options import ServeOptions
+from gpu_preflight.serve.render import Plan, dry_run_json, settings_lines
+from gpu_preflight.serve.settings import Hardware, parse_dtype
+
+if TYPE_CHECKING:
+    from gpu_preflight.monitor.exporter import Exporter
+    from gpu_preflight.serve.jobs import Scheduler
 
 log = logging.getLogger("gpu_preflight.serve")
 BUILT_IN_NEEDS = ("torch", "transformers", "fastapi", "uvicorn")
 WEIGHT_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja", "*.tiktoken"]
 
 
-def launch(args: argparse.Namespace) -> int:
-    _check_flags(args)
+def launch(options: ServeOptions, host_spec: HostSpec, db: str | None = None) -> int:
+    """Serve ``options.model`` on the machine ``host_spec`` describes (another machine only
+    with ``dry_run``); ``db`` is the knowledge base to judge with (None: the packaged one)."""
+    _check_flags(options, host_spec)
     request = Request(
-        device=args.device,
-        engine=args.engine,
-        dtype=parse_dtype(args.dtype),
-        max_context=args.max_context,
-        memory_share=args.memory_share,
-        preflight=not args.no_preflight,
+        device=options.device,
+        engine=options.engine,
+        dtype=parse_dtype(options.dtype),
+        max_context=options.max_context,
+        memory_share=options.memory_share,
+        preflight=options.preflight,
     )
-    model = resolve_model(args.model, timeout=args.hub_timeout)
-    host = _probe(args)
-    decision = decide(model, host, request, read_cpu(), vllm_installed=installed("vllm"), db=getattr(args, "db", None))
-    if not _is_loopback(args.host) and not args.api_key:
+    model = resolve_model(options.model, timeout=options.hub_timeout)
+    host = _probe(options, host_spec, db)
+    decision = decide(model, host, request, read_cpu(), vllm_installed=installed("vllm"), db=db)
+    if not _is_loopback(options.host) and not options.api_key:
         decision.warnings.append(
-            f"listening on {args.host} without --api-key: anyone who can reach this port can use the model"
+            f"listening on {options.host} without --api-key: anyone who can reach this port can use the model"
         )
-    plan = _plan(args, model, decision)
+    plan = _plan(options, model, decision)
 
     for line in decision.warnings:
         _say(f"WARNING: {line}")
@@ -60,9 +70,9 @@ def launch(args: argparse.Namespace) -> int:
         sys.stdout.write(render_report(decision.report))
         _say(f"refusing to start {model.id}: a check failed (above); fix it, or see --device and --no-preflight")
         return 1
-    if args.dry_run:
-        return _dry_run(args, plan)
-    _check_port_free(args.host, args.port)
+    if options.dry_run:
+        return _dry_run(options, plan)
+    _check_port_free(options.host, options.port)
     if decision.engine == "vllm":
         _say_settings(plan)
         return _run_vllm(plan)
@@ -75,7 +85,7 @@ def launch(args: argparse.Namespace) -> int:
         return 1
     weights = _local_weights(model)  # before the summary: a download that fails is the only news
     _say_settings(plan)
-    return _run_built_in(args, model, weights, plan)
+    return _run_built_in(options, model, weights, plan)
 
 
 def _say_settings(plan: Plan) -> None:
@@ -83,50 +93,48 @@ def _say_settings(plan: Plan) -> None:
         _say(line)
 
 
-def _check_flags(args: argparse.Namespace) -> None:
-    if args.device == "cpu" and args.engine == "vllm":
+def _check_flags(options: ServeOptions, host_spec: HostSpec) -> None:
+    if options.device == "cpu" and options.engine == "vllm":
         raise UsageError("--engine vllm needs a GPU: drop --device cpu, or use --engine transformers")
-    if args.max_queue < 1:
-        raise UsageError(f"--max-queue must be at least 1, got {args.max_queue}")
-    if not 0 <= args.port <= 65535:
-        raise UsageError(f"--port must be 0-65535, got {args.port}")
-    what_if = args.snapshot or args.nvidia_smi_xml or args.assume_driver or args.assume_gpu
-    if what_if and not args.dry_run:
+    if options.max_queue is not None and options.max_queue < 1:
+        raise UsageError(f"--max-queue must be at least 1, got {options.max_queue}")
+    if not 0 <= options.port <= 65535:
+        raise UsageError(f"--port must be 0-65535, got {options.port}")
+    if host_spec.describes_another_host and not options.dry_run:
         raise UsageError(
             "--snapshot, --nvidia-smi-xml and --assume-* describe another machine: use them with --dry-run"
         )
-    if args.hub_timeout <= 0:
+    if options.hub_timeout <= 0:
         raise UsageError("--hub-timeout must be a positive number of seconds")
 
 
-def _probe(args: argparse.Namespace):
-    from gpu_preflight.cli.flags import host_from_args
-
-    live = not (args.snapshot or args.nvidia_smi_xml or args.assume_driver or args.assume_gpu)
+def _probe(options: ServeOptions, host_spec: HostSpec, db: str | None) -> Host:
+    live = not host_spec.describes_another_host
     # On a live host the gate launches one kernel through torch (doctor --deep): "the GPU works"
     # is then measured, not inferred from versions.
-    deep = args.deep or (live and args.device != "cpu" and not args.no_preflight)
-    return host_from_args(argparse.Namespace(**{**vars(args), "deep": deep}))
+    deep = host_spec.deep or (live and options.device != "cpu" and options.preflight)
+    return resolve_host(dataclasses.replace(host_spec, deep=deep), db=db)
 
 
-def _plan(args: argparse.Namespace, model: Model, decision: Decision) -> Plan:
+def _plan(options: ServeOptions, model: Model, decision: Decision) -> Plan:
     directory = Path(model.location) if model.source in ("directory", "hub-cache") else None
-    served = args.served_model_name or (directory.name if model.source == "directory" else model.id)
-    profile = _profile(args.profile, model, directory, args.model)
-    system_prompt = profile.system_prompt if args.system_prompt is None else (args.system_prompt or None)
-    shown_host = f"[{args.host}]" if ":" in args.host else args.host
+    own_name = directory.name if directory is not None and model.source == "directory" else model.id
+    served = options.served_model_name or own_name
+    profile = _profile(options.profile, model, directory, options.model)
+    system_prompt = profile.system_prompt if options.system_prompt is None else (options.system_prompt or None)
+    shown_host = f"[{options.host}]" if ":" in options.host else options.host
     command = None
     if decision.engine == "vllm" and decision.hardware is not None:
         launch = vllm.Launch(
             str(directory) if directory else model.id,
             served,
-            args.host,
-            args.port,
-            args.api_key,
-            args.trust_remote_code,
+            options.host,
+            options.port,
+            options.api_key,
+            options.trust_remote_code,
         )
         command = vllm.build_command(launch, decision.hardware)
-    return Plan(decision, model.id, served, f"http://{shown_host}:{args.port}", profile, system_prompt, command)
+    return Plan(decision, model.id, served, f"http://{shown_host}:{options.port}", profile, system_prompt, command)
 
 
 def _profile(name: str, model: Model, directory: Path | None, text: str) -> Profile:
@@ -145,11 +153,9 @@ def _profile(name: str, model: Model, directory: Path | None, text: str) -> Prof
     return find_profile(*names) or model_default_profile(model.id, directory)
 
 
-def _dry_run(args: argparse.Namespace, plan: Plan) -> int:
-    if args.json:
-        from gpu_preflight.cli.flags import emit_json
-
-        emit_json({**plan.to_dict(), "preflight": plan.decision.report.to_dict()})
+def _dry_run(options: ServeOptions, plan: Plan) -> int:
+    if options.json:
+        sys.stdout.write(dry_run_json(plan))
         return 0
     print("\n".join(settings_lines(plan)))
     if plan.command:
@@ -160,18 +166,22 @@ def _dry_run(args: argparse.Namespace, plan: Plan) -> int:
 
 
 def _run_vllm(plan: Plan) -> int:
-    _say("running: " + vllm.printable(plan.command))
+    command = plan.command
+    if command is None:  # _plan builds one whenever the gate chose vLLM
+        raise AssertionError("a vLLM plan without its command")
+    _say("running: " + vllm.printable(command))
     if not installed("vllm"):
         _say(f"--engine vllm: vLLM is not installed in this Python ({sys.executable}): {vllm.INSTALL_HINT}")
         return 1
     _say(
-        "vLLM serves /v1, /health and /metrics itself; /preflight is the built-in engine's (this report: preflight doctor)"
+        "vLLM serves /v1, /health and /metrics itself; /preflight is the built-in engine's "
+        "(this report: preflight doctor)"
     )
-    vllm.become_vllm(plan.command)
+    vllm.become_vllm(command)
     return 1  # not reached: exec replaced this process
 
 
-def _run_built_in(args: argparse.Namespace, model: Model, weights: str, plan: Plan) -> int:
+def _run_built_in(options: ServeOptions, model: Model, weights: str, plan: Plan) -> int:
     import uvicorn
 
     from gpu_preflight.serve.app import Service, create_app
@@ -181,8 +191,10 @@ def _run_built_in(args: argparse.Namespace, model: Model, weights: str, plan: Pl
     from gpu_preflight.serve.protocol import Defaults
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
-    hardware = plan.decision.hardware
-    engine = TransformersEngine(weights, hardware.device, hardware.dtype, hardware.memory_share, args.trust_remote_code)
+    hardware = _hardware(plan)
+    engine = TransformersEngine(
+        weights, hardware.device, hardware.dtype, hardware.memory_share, options.trust_remote_code
+    )
     metrics = Metrics(
         {"model": plan.served_name, "engine": "transformers", "device": hardware.device, "dtype": hardware.dtype}
     )
@@ -195,7 +207,8 @@ def _run_built_in(args: argparse.Namespace, model: Model, weights: str, plan: Pl
         if server is not None:
             server.should_exit = True
 
-    scheduler = Scheduler(engine, args.max_queue, metrics, on_load_failure=load_failed)
+    max_queue = options.max_queue if options.max_queue is not None else default_max_queue()
+    scheduler = Scheduler(engine, max_queue, metrics, on_load_failure=load_failed)
     metrics.gauge("requests_waiting", "Requests in the queue, not yet generating", lambda: scheduler.waiting)
     metrics.gauge("requests_running", "Requests generating now", lambda: scheduler.running)
     metrics.gauge("ready", "1 once a real forward pass succeeded", lambda: 1 if scheduler.state == "ready" else 0)
@@ -207,19 +220,21 @@ def _run_built_in(args: argparse.Namespace, model: Model, weights: str, plan: Pl
     profile = plan.profile
     defaults = Defaults(
         model_name=plan.served_name,
-        accepted_names=frozenset({plan.served_name, args.model, model.id}),
+        accepted_names=frozenset({plan.served_name, options.model, model.id}),
         max_context=hardware.max_context,
         sampling=profile.sampling,
         system_prompt=plan.system_prompt,
         max_new_tokens=profile.max_new_tokens,
     )
     preflight = {**plan.decision.report.to_dict(), "serve": plan.to_dict()}
-    service = Service(engine, scheduler, defaults, metrics, preflight, args.api_key)
+    service = Service(engine, scheduler, defaults, metrics, preflight, options.api_key)
     config = uvicorn.Config(
-        create_app(service), host=args.host, port=args.port, log_level="info", access_log=False, lifespan="on"
+        create_app(service), host=options.host, port=options.port, log_level="info", access_log=False, lifespan="on"
     )
     server = uvicorn.Server(config)
-    exporter = _start_monitor(args, scheduler) if args.monitor is not None else None
+    exporter = (
+        _start_monitor(options.monitor_port, options.host, scheduler) if options.monitor_port is not None else None
+    )
     try:
         with _graceful_signals():
             server.run()
@@ -229,13 +244,19 @@ def _run_built_in(args: argparse.Namespace, model: Model, weights: str, plan: Pl
     return state["exit"] or (0 if server.started else 1)
 
 
-def _start_monitor(args: argparse.Namespace, scheduler):
+def _hardware(plan: Plan) -> Hardware:
+    """What the gate derived; a plan that was not refused always has it."""
+    hardware = plan.decision.hardware
+    if hardware is None:
+        raise AssertionError("a plan to serve without derived settings")
+    return hardware
+
+
+def _start_monitor(port: int, host: str, scheduler: Scheduler) -> Exporter:
     from gpu_preflight.monitor import NvmlSource, start_exporter
 
-    exporter = start_exporter(
-        args.monitor, NvmlSource(), interval=1.0, addr=args.host, requests_waiting=lambda: scheduler.waiting
-    )
-    log.info("GPU metrics on http://%s:%d/metrics", args.host, exporter.port)
+    exporter = start_exporter(port, NvmlSource(), interval=1.0, addr=host, requests_waiting=lambda: scheduler.waiting)
+    log.info("GPU metrics on http://%s:%d/metrics", host, exporter.port)
     return exporter
 
 
@@ -277,7 +298,8 @@ def _local_weights(model: Model) -> str:
         pass
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
         raise UsageError(
-            f"{model.id}: the weights are not in the Hugging Face cache and HF_HUB_OFFLINE is set: give a local directory with the model"
+            f"{model.id}: the weights are not in the Hugging Face cache and HF_HUB_OFFLINE is set: give a local "
+            "directory with the model"
         )
     _say(f"downloading {model.id} from the Hugging Face Hub")
     try:
@@ -285,7 +307,8 @@ def _local_weights(model: Model) -> str:
     except Exception as exc:  # noqa: BLE001 - network, auth, missing repo: one line either way
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         raise UsageError(
-            f"{model.id}: cannot download the weights from the Hugging Face Hub ({reason}); no network? give a local directory with the model, or set HF_ENDPOINT / HF_TOKEN"
+            f"{model.id}: cannot download the weights from the Hugging Face Hub ({reason}); no network? give a local "
+            "directory with the model, or set HF_ENDPOINT / HF_TOKEN"
         ) from None
 
 

@@ -100,7 +100,7 @@ def _family(
 def _histogram(lines: list[str], name: str, help_text: str, histogram: Histogram) -> None:
     full = f"{PREFIX}_{name}"
     lines += [f"# HELP {full} {help_text}", f"# TYPE {full} histogram"]
-    for bound, count in zip(histogram.buckets, histogram.counts):
+    for bound, count in zip(histogram.buckets, histogram.counts, strict=True):
         lines.append(f'{full}_bucket{{le="{_number(bound)}"}} {count}')
     lines += [
         f'{full}_bucket{{le="+Inf"}} {histogram.total}',

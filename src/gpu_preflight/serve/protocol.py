@@ -94,7 +94,8 @@ def sampling_for(options: Options, prompt_tokens: int, defaults: Defaults, defau
     if room < 1:
         raise ApiError(
             400,
-            f"the prompt is {prompt_tokens} tokens; this server's context is {defaults.max_context} tokens (prompt plus output), which leaves no room to generate",
+            f"the prompt is {prompt_tokens} tokens; this server's context is {defaults.max_context} tokens (prompt "
+            "plus output), which leaves no room to generate",
             param="messages",
             code="context_length_exceeded",
         )
@@ -103,7 +104,8 @@ def sampling_for(options: Options, prompt_tokens: int, defaults: Defaults, defau
     elif options.max_tokens > room:
         raise ApiError(
             400,
-            f"max_tokens {options.max_tokens} plus the prompt's {prompt_tokens} tokens exceed this server's context of {defaults.max_context} tokens: ask for at most {room}",
+            f"max_tokens {options.max_tokens} plus the prompt's {prompt_tokens} tokens exceed this server's context "
+            f"of {defaults.max_context} tokens: ask for at most {room}",
             param="max_tokens",
             code="context_length_exceeded",
         )
@@ -306,8 +308,8 @@ class ChunkTemplate:
 
     HOLE = "\u0000hole\u0000"
 
-    def __init__(self, document: dict[str, Any], path: tuple):
-        target = document
+    def __init__(self, document: dict[str, Any], path: tuple[str | int, ...]):
+        target: Any = document  # dicts and lists down the path: ("choices", 0, "delta", "content")
         for key in path[:-1]:
             target = target[key]
         target[path[-1]] = self.HOLE

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,13 @@ class Plan:
             "warnings": d.warnings,
             "command": masked(self.command) if self.command else None,
         }
+
+
+def dry_run_json(plan: Plan) -> str:
+    """``serve --dry-run --json``: the serve/v1 document with the doctor report as "preflight",
+    written as every command writes its document (indented, unknown values as text)."""
+    document = {**plan.to_dict(), "preflight": plan.decision.report.to_dict()}
+    return json.dumps(document, indent=2, default=str) + "\n"
 
 
 def settings_lines(plan: Plan) -> list[str]:

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.host import Gpu
+from gpu_preflight.core.units import MIB, gib
 from gpu_preflight.fit import MemoryPlan, Model, plan_memory
 from gpu_preflight.fit.data import canonical_dtype
-from gpu_preflight.fit.plan import GIB, MIB, dtype_supported
+from gpu_preflight.fit.plan import dtype_supported
 from gpu_preflight.serve import data
 from gpu_preflight.serve.machine import CpuFacts
 
@@ -47,7 +49,7 @@ class Hardware:
     budget_bytes: int | None = None  # what the plan may use: the share, or the CPU's
     why: dict[str, str] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "device": self.device,
             "dtype": self.dtype,
@@ -69,7 +71,8 @@ def parse_dtype(text: str | None) -> str | None:
     name = canonical_dtype(text)
     if name not in SERVABLE_DTYPES:
         raise UsageError(
-            f"--dtype {text!r}: serve takes auto, {', '.join(SERVABLE_DTYPES)} (a quantised checkpoint loads as stored with --dtype auto)"
+            f"--dtype {text!r}: serve takes auto, {', '.join(SERVABLE_DTYPES)} (a quantised checkpoint loads as stored "
+            "with --dtype auto)"
         )
     return name
 
@@ -85,7 +88,7 @@ def derive_gpu(
 ) -> Hardware:
     why = {}
     if dtype is None:
-        dtype, why["dtype"] = gpu_dtype(model.architecture.config_dtype, gpu.compute_capability)
+        dtype, why["dtype"] = gpu_dtype(model.shape.config_dtype, gpu.compute_capability)
     else:
         why["dtype"] = "--dtype"
     share, why["memory_share"] = gpu_memory_share(gpu, memory_share)
@@ -94,7 +97,7 @@ def derive_gpu(
     planning = "vllm" if engine == "vllm" else "transformers"
     options = {"gpu_memory_utilization": share} if planning == "vllm" else {}
     context, why["max_context"], plan = _context(
-        model, dtype, planning, options, max_context, budget, gpu, f"{share:g} of GPU {gpu.index}'s {_gib(total)} GiB"
+        model, dtype, planning, options, max_context, budget, gpu, f"{share:g} of GPU {gpu.index}'s {gib(total)} GiB"
     )
     return Hardware("cuda", dtype, context, share, plan, gpu, budget, why)
 
@@ -102,10 +105,10 @@ def derive_gpu(
 def derive_cpu(model: Model, cpu: CpuFacts, *, dtype: str | None = None, max_context: int | None = None) -> Hardware:
     rules = data.rules()["cpu"]
     budget = math.floor(cpu.available_bytes * rules["memory_share"]) if cpu.available_bytes is not None else None
-    where = f"{rules['memory_share']:g} of the {_gib(cpu.available_bytes)} GiB of RAM available"
+    where = f"{rules['memory_share']:g} of the {gib(cpu.available_bytes)} GiB of RAM available"
     why = {}
     if dtype is None:
-        dtype, why["dtype"] = cpu_dtype(model.architecture.config_dtype, cpu.flags)
+        dtype, why["dtype"] = cpu_dtype(model.shape.config_dtype, cpu.flags)
         context, reason, plan = _context(model, dtype, "transformers", {}, max_context, budget, None, where)
         if context == 0 and dtype == "float32":
             narrower, narrower_reason, narrower_plan = _context(
@@ -131,7 +134,8 @@ def gpu_dtype(checkpoint: str | None, compute_capability: str | None) -> tuple[s
         why = (
             "the checkpoint's dtype"
             if checkpoint == "bfloat16"
-            else f"the checkpoint is {checkpoint or 'of unknown dtype'}: 16 bits halve weights and KV cache, and bfloat16 keeps float32's range"
+            else f"the checkpoint is {checkpoint or 'of unknown dtype'}: 16 bits halve weights and KV cache, and "
+            "bfloat16 keeps float32's range"
         )
         return "bfloat16", why
     if compute_capability is None:
@@ -170,7 +174,8 @@ def gpu_memory_share(gpu: Gpu, requested: float | None) -> tuple[float, str]:
     share = max(rules["min_share"], math.floor((free_share - rules["free_margin"]) * 100) / 100)
     return (
         share,
-        f"other processes hold {gpu.memory_used_mib} MiB: {free_share:.0%} is free, minus a {rules['free_margin']:.0%} margin",
+        f"other processes hold {gpu.memory_used_mib} MiB: {free_share:.0%} is free, minus a {rules['free_margin']:.0%} "
+        "margin",
     )
 
 
@@ -185,7 +190,7 @@ def _context(
     model: Model,
     dtype: str,
     engine: str,
-    options: dict,
+    options: dict[str, Any],
     requested: int | None,
     budget: int | None,
     gpu: Gpu | None,
@@ -193,7 +198,7 @@ def _context(
 ) -> tuple[int, str, MemoryPlan]:
     """(context, why, the plan at that context). A context of 0: not even the weights fit; the
     plan is then made at the model's limit so that the gate can say by how much."""
-    model_max = model.architecture.max_position_embeddings
+    model_max = model.shape.max_position_embeddings
     if requested is not None:
         if requested < 1:
             raise UsageError(f"--max-context must be at least 1 token, got {requested}")
@@ -212,7 +217,3 @@ def _context(
         return 0, f"not even the weights fit in {where}", plan
     reason = f"the largest that fits in {where} ({engine} memory rules); the model allows {model_max}"
     return context, reason, plan_memory(model, dtype=dtype, context=context, engine=engine, **options)
-
-
-def _gib(value: int | None) -> str:
-    return "?" if value is None else f"{value / GIB:.1f}"

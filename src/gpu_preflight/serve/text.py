@@ -72,7 +72,7 @@ class ReasoningSplitter:
         self._held = ""
 
     def feed(self, text: str) -> list[tuple[str, str]]:
-        buffer, pieces = self._held + text, []
+        buffer, pieces = self._held + text, list[tuple[str, str]]()
         while True:
             tag = THINK_CLOSE if self.in_reasoning else THINK_OPEN
             at = buffer.find(tag)

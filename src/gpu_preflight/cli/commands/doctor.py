@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from gpu_preflight.cli.flags import (
     add_db_flag,
@@ -17,6 +18,9 @@ from gpu_preflight.cli.flags import (
     targets_from_args,
 )
 
+if TYPE_CHECKING:
+    from gpu_preflight.images import ImageFacts
+
 HELP = "judge this host (the default command)"
 
 
@@ -29,6 +33,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     output.add_argument("--json", action="store_true", help="the gpu-preflight/report/v1 document")
     output.add_argument("--markdown", action="store_true", help="a report to paste into an issue")
     parser.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="each finding's evidence under it (what --json carries)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     plan = plan_from_args(args)
     images = image_requests_from_args(args)  # also before the probe
     host = host_from_args(args)
-    image_facts = ()
+    image_facts: tuple[ImageFacts, ...] = ()
     if images:
         from gpu_preflight.images import resolve_images
         from gpu_preflight.knowledge import load_knowledge
@@ -73,5 +80,5 @@ def run(args: argparse.Namespace) -> int:
     else:
         from gpu_preflight.report.terminal import render_report
 
-        sys.stdout.write(render_report(report))
+        sys.stdout.write(render_report(report, verbose=args.verbose))
     return report.exit_code(strict=args.strict)

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from gpu_preflight.cli.flags import add_db_flag, add_host_flags, emit_json
+from gpu_preflight.cli.flags import add_db_flag, add_host_flags, emit_json, host_spec_from_args
+
+if TYPE_CHECKING:
+    from gpu_preflight.core.host import Host
 
 HELP = "error log -> ranked root causes and fixes"
+# Unlike the other commands, explain judges no machine unless asked: the log is the evidence.
+HOST_TITLE = "HOST (default: none, only the log is used; --here probes this machine)"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "file", nargs="?", default="-", metavar="FILE", help="the log to explain; '-' or nothing reads standard input"
     )
-    add_host_flags(parser)
-    for group in parser._action_groups:  # the shared group says "default: this machine"; not here
-        if group.title and group.title.startswith("HOST"):
-            group.title = "HOST (default: none, only the log is used; --here probes this machine)"
+    add_host_flags(parser, title=HOST_TITLE)
     parser.add_argument(
         "--here", action="store_true", help="probe this machine and use it as the HOST (default: only the log is used)"
     )
@@ -25,19 +28,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="the gpu-preflight/explanation/v1 document")
 
 
-def wants_host(args: argparse.Namespace) -> bool:
-    return bool(args.here or args.snapshot or args.nvidia_smi_xml or args.assume_driver or args.assume_gpu)
-
-
-def host_for(args: argparse.Namespace):
+def host_for(args: argparse.Namespace) -> Host | None:
     """The HOST flags as a Host, or None. ``--assume-*`` alone describe a what-if machine
     without probing this one; ``--here`` (or a snapshot / XML dump) gives the base."""
-    if not wants_host(args):
+    spec = host_spec_from_args(args, probe_live=bool(args.here))
+    if not (args.here or spec.describes_another_host):
         return None
-    from gpu_preflight.cli.flags import host_from_args
+    from gpu_preflight.probe.hostspec import resolve_host
 
-    args.probe_live = bool(args.here)
-    return host_from_args(args)
+    return resolve_host(spec, db=args.db)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -25,11 +25,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gpu_preflight.core.errors import UsageError
     from gpu_preflight.core.findings import overall_status
     from gpu_preflight.fit import fit_devices, fit_findings
     from gpu_preflight.report.fit_plan import fit_document, render_fit_text
 
     plan = plan_from_args(args)
+    if plan is None:  # MODEL is positional here, so argparse has refused its absence already
+        raise UsageError("fit needs a MODEL")
     host = host_from_args(args)
     devices = fit_devices(plan, host)
     findings = fit_findings(plan, host, devices)

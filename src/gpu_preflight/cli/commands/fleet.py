@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from gpu_preflight.cli.flags import (
     add_db_flag,
@@ -19,6 +20,9 @@ from gpu_preflight.cli.flags import (
     image_requests_from_args,
     targets_from_args,
 )
+
+if TYPE_CHECKING:
+    from gpu_preflight.images import ImageFacts
 
 HELP = "judge many hosts (probe documents, nvidia-smi XML, Kubernetes nodes) for a target"
 
@@ -35,7 +39,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         action="append",
         default=[],
-        help="'kubectl get nodes -o json' output or GPU Feature Discovery labels (JSON, YAML excerpt, key=value lines); repeatable",
+        help="'kubectl get nodes -o json' output or GPU Feature Discovery labels (JSON, YAML excerpt, key=value lines);"
+        " repeatable",
     )
     add_target_flags(parser)
     add_db_flag(parser)
@@ -71,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     label = placement.check_label(args.label or placement.DEFAULT_LABEL)
     targets = targets_from_args(args)  # parsed first: a typo should not cost reading the fleet
     requests = image_requests_from_args(args)
-    images = ()
+    images: tuple[ImageFacts, ...] = ()
     if requests:
         from gpu_preflight.images import resolve_images
         from gpu_preflight.knowledge import load_knowledge

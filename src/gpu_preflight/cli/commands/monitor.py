@@ -51,7 +51,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--interval",
         type=_positive_seconds,
         metavar="S",
-        help=f"seconds between samples (default {DEFAULT_INTERVAL_S:g}; a replay is read without pause unless this is given)",
+        help=f"seconds between samples (default {DEFAULT_INTERVAL_S:g}; a replay is read without pause unless this is "
+        "given)",
     )
     parser.add_argument(
         "--count",
@@ -75,7 +76,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--replay",
         metavar="FILE",
-        help="read samples from FILE ('-': stdin) instead of NVML: JSON lines written by --json, or 'nvidia-smi --query-gpu=... --format=csv' output",
+        help="read samples from FILE ('-': stdin) instead of NVML: JSON lines written by --json, or 'nvidia-smi "
+        "--query-gpu=... --format=csv' output",
     )
     parser.add_argument(
         "--timeout",
@@ -115,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"\npreflight: stopped after {taken} sample(s)", file=sys.stderr)
     except NvmlUnavailable as exc:
         print(
-            f"preflight: {exc}. Is the NVIDIA driver installed, and are the GPUs visible to this process or container? (--replay FILE reads a recording instead)",
+            f"preflight: {exc}. Is the NVIDIA driver installed, and are the GPUs visible to this process or container? "
+            "(--replay FILE reads a recording instead)",
             file=sys.stderr,
         )
         return 1

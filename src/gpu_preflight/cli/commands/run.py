@@ -14,9 +14,14 @@ import os
 import subprocess
 import sys
 import threading
+from typing import IO, TYPE_CHECKING, Any
 
-from gpu_preflight.cli.flags import add_db_flag, add_host_flags
+from gpu_preflight.cli.flags import add_db_flag, add_host_flags, emit_json, host_spec_from_args
 from gpu_preflight.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from gpu_preflight.core.host import Host
+    from gpu_preflight.probe.hostspec import HostSpec
 
 HELP = "run a command; when it fails, explain its output"
 KEEP_BYTES = 4 * 1024 * 1024  # the output kept for explaining: the first and the last 2 MiB
@@ -55,9 +60,9 @@ class _Capture:
         return bytes(self.head) + (b"\n" if tail and self.head and not self.head.endswith(b"\n") else b"") + tail
 
 
-def _pump(source, sink, capture: _Capture) -> None:
+def _pump(source: IO[bytes], sink: IO[Any], capture: _Capture) -> None:
     fd = source.fileno()
-    out = sink.buffer if hasattr(sink, "buffer") else sink
+    out: IO[Any] = getattr(sink, "buffer", sink)  # the bytes under a text stream; a replaced one may be binary
     while True:
         try:
             data = os.read(fd, CHUNK)
@@ -79,11 +84,12 @@ def run(args: argparse.Namespace) -> int:
         argv = argv[1:]
     if not argv:
         raise UsageError("nothing to run: preflight run -- CMD [ARG...]")
+    spec = host_spec_from_args(args)
     given_host = None
-    if args.snapshot or args.nvidia_smi_xml or args.assume_driver or args.assume_gpu:
-        from gpu_preflight.cli.flags import host_from_args
+    if spec.describes_another_host:
+        from gpu_preflight.probe.hostspec import resolve_host
 
-        given_host = host_from_args(args)  # a typo in a HOST flag is reported before anything runs
+        given_host = resolve_host(spec, db=args.db)  # a typo in a HOST flag is reported before anything runs
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     try:
         child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, bufsize=0)
@@ -108,27 +114,30 @@ def run(args: argparse.Namespace) -> int:
         code = 128 - code  # killed by signal N: the shell's 128 + N
     if code != 0:
         out, err = (c.data() for c in captures)
-        _explain_failure(out + (b"\n" if out and not out.endswith(b"\n") else b"") + err, args, given_host)
+        output = out + (b"\n" if out and not out.endswith(b"\n") else b"") + err
+        _explain_failure(output, spec, given_host, db=args.db, as_json=args.json)
     return code
 
 
-def _explain_failure(data: bytes, args: argparse.Namespace, host) -> None:
-    from gpu_preflight.cli.flags import emit_json, host_from_args
+def _explain_failure(data: bytes, spec: HostSpec, host: Host | None, db: str | None, as_json: bool) -> None:
+    """Explain the failed command's output on stderr; ``host`` is the one the HOST flags gave,
+    or None: this machine is then probed, only when a cause was found to make specific."""
     from gpu_preflight.explain import explain_bytes
+    from gpu_preflight.probe.hostspec import resolve_host
 
     try:
-        explanation = explain_bytes(data, host=host, db=args.db, origin="the command's output")
+        explanation = explain_bytes(data, host=host, db=db, origin="the command's output")
     except UsageError:
         return  # binary output: nothing to explain
-    if explanation.causes and host is None:  # probe only when there is something to make specific
+    if explanation.causes and host is None:
         try:
-            host = host_from_args(args)
+            host = resolve_host(spec, db=db)
         except Exception:  # noqa: BLE001 - a failed probe must not hide the command's own exit code
             host = None
         if host is not None:
-            explanation = explain_bytes(data, host=host, db=args.db, origin="the command's output")
+            explanation = explain_bytes(data, host=host, db=db, origin="the command's output")
     sys.stdout.flush()
-    if args.json:
+    if as_json:
         stdout, sys.stdout = sys.stdout, sys.stderr
         try:
             emit_json(explanation.to_dict())

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING
 
-from gpu_preflight.cli.flags import add_db_flag, add_host_flags
+from gpu_preflight.cli.flags import add_db_flag, add_host_flags, host_spec_from_args
+
+if TYPE_CHECKING:  # serve/ is imported only when serving: building the parser stays cheap
+    from gpu_preflight.serve.options import ServeOptions
 
 HELP = "check this host for a model, then serve it with an OpenAI-compatible API (built-in engine or vLLM)"
 DEFAULT_MODEL = "WeiboAI/VibeThinker-1.5B"
@@ -27,7 +31,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--engine",
         choices=("auto", "transformers", "vllm"),
         default="transformers",
-        help="transformers: the built-in engine (default); vllm: vLLM's server with the derived flags; auto: vLLM when installed and a GPU works",
+        help="transformers: the built-in engine (default); vllm: vLLM's server with the derived flags; auto: vLLM when "
+        "installed and a GPU works",
     )
     parser.add_argument(
         "--device",
@@ -71,7 +76,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--profile",
         default="auto",
         metavar="NAME",
-        help="request defaults: auto (by model name; the default), none (the model's generation_config.json), or a profile id",
+        help="request defaults: auto (by model name; the default), none (the model's generation_config.json), or a "
+        "profile id",
     )
     parser.add_argument(
         "--max-queue",
@@ -111,9 +117,33 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_db_flag(parser)
 
 
-def run(args: argparse.Namespace) -> int:
-    from gpu_preflight.serve.launch import default_max_queue, launch
+def options_from_args(args: argparse.Namespace) -> ServeOptions:
+    from gpu_preflight.serve.options import ServeOptions
 
-    if args.max_queue is None:
-        args.max_queue = default_max_queue()
-    return launch(args)
+    return ServeOptions(
+        model=args.model,
+        host=args.host,
+        port=args.port,
+        engine=args.engine,
+        device=args.device,
+        dtype=args.dtype,
+        max_context=args.max_context,
+        memory_share=args.memory_share,
+        api_key=args.api_key,
+        system_prompt=args.system_prompt,
+        preflight=not args.no_preflight,
+        served_model_name=args.served_model_name,
+        profile=args.profile,
+        max_queue=args.max_queue,
+        trust_remote_code=args.trust_remote_code,
+        monitor_port=args.monitor,
+        hub_timeout=args.hub_timeout,
+        dry_run=args.dry_run,
+        json=args.json,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from gpu_preflight.serve.launch import launch
+
+    return launch(options_from_args(args), host_spec_from_args(args), db=args.db)

@@ -1,4 +1,5 @@
-"""A model's architecture, read from its config.json, and its parameter count.
+"""A model's transformer shape (layers, heads, widths, experts), read from its config.json, and
+its parameter count. Not a GPU architecture: that is knowledge/model.py's ``Architecture``.
 
 The count follows the modules transformers builds for the family (rules.toml, [family.*]):
 embeddings (tied or not), attention with grouped KV heads and the family's biases, the gated
@@ -20,7 +21,9 @@ _MAX_LAYERS = 4096
 
 
 @dataclass(frozen=True)
-class Architecture:
+class ModelShape:
+    """What config.json says the decoder is built of: enough to count parameters and size a KV cache."""
+
     model_type: str
     family: str  # the rules.toml family used; differs from model_type when approximated
     hidden_size: int
@@ -60,7 +63,7 @@ class ParameterCount:
     active: int  # per token: differs from total only for mixture-of-experts
 
 
-def architecture_from_config(config: Any, origin: str) -> Architecture:
+def shape_from_config(config: Any, origin: str) -> ModelShape:
     """Validate a config.json mapping; every problem is one UsageError line naming ``origin``."""
     if not isinstance(config, dict):
         raise UsageError(f"{origin}: config.json is not a JSON object")
@@ -94,7 +97,7 @@ def architecture_from_config(config: Any, origin: str) -> Architecture:
     layers = read.positive("num_hidden_layers", limit=_MAX_LAYERS)
     intermediate = read.positive("intermediate_size", default=0 if experts else None, zero_ok=bool(experts))
     moe = _moe_fields(read, traits, experts, intermediate, layers) if experts else {}
-    return Architecture(
+    return ModelShape(
         model_type=model_type,
         family=family,
         hidden_size=hidden,
@@ -118,35 +121,35 @@ def architecture_from_config(config: Any, origin: str) -> Architecture:
     )
 
 
-def count_parameters(arch: Architecture) -> ParameterCount:
-    hidden, head_dim = arch.hidden_size, arch.head_dim
-    q_width, kv_width = arch.attention_heads * head_dim, arch.kv_heads * head_dim
+def count_parameters(shape: ModelShape) -> ParameterCount:
+    hidden, head_dim = shape.hidden_size, shape.head_dim
+    q_width, kv_width = shape.attention_heads * head_dim, shape.kv_heads * head_dim
     attention = hidden * q_width + 2 * hidden * kv_width + q_width * hidden
-    attention += (q_width + 2 * kv_width) if arch.qkv_bias else 0
-    attention += hidden if arch.o_bias else 0
-    attention += 2 * head_dim if arch.qk_norm else 0
-    norms = arch.norms_per_layer * hidden
+    attention += (q_width + 2 * kv_width) if shape.qkv_bias else 0
+    attention += hidden if shape.o_bias else 0
+    attention += 2 * head_dim if shape.qk_norm else 0
+    norms = shape.norms_per_layer * hidden
 
     def gated_mlp(width: int) -> int:  # gate, up and down projections
-        return 3 * hidden * width + ((2 * width + hidden) if arch.mlp_bias else 0)
+        return 3 * hidden * width + ((2 * width + hidden) if shape.mlp_bias else 0)
 
-    dense_layer = attention + norms + gated_mlp(arch.intermediate_size)
+    dense_layer = attention + norms + gated_mlp(shape.intermediate_size)
     shared = (
-        gated_mlp(arch.shared_expert_size) + (hidden if arch.shared_expert_gate else 0)
-        if arch.shared_expert_size
+        gated_mlp(shape.shared_expert_size) + (hidden if shape.shared_expert_gate else 0)
+        if shape.shared_expert_size
         else 0
     )
-    router = arch.experts * hidden
+    router = shape.experts * hidden
 
     def sparse_layer(experts: int) -> int:
-        return attention + norms + router + experts * gated_mlp(arch.expert_size) + shared
+        return attention + norms + router + experts * gated_mlp(shape.expert_size) + shared
 
-    dense_layers = arch.layers - arch.sparse_layers
-    embeddings = arch.vocab_size * hidden
-    lm_head = 0 if arch.tied_embeddings else arch.vocab_size * hidden
+    dense_layers = shape.layers - shape.sparse_layers
+    embeddings = shape.vocab_size * hidden
+    lm_head = 0 if shape.tied_embeddings else shape.vocab_size * hidden
     outside_layers = embeddings + lm_head + hidden  # + the final norm
-    total = outside_layers + dense_layers * dense_layer + arch.sparse_layers * sparse_layer(arch.experts)
-    active = outside_layers + dense_layers * dense_layer + arch.sparse_layers * sparse_layer(arch.experts_per_token)
+    total = outside_layers + dense_layers * dense_layer + shape.sparse_layers * sparse_layer(shape.experts)
+    active = outside_layers + dense_layers * dense_layer + shape.sparse_layers * sparse_layer(shape.experts_per_token)
     return ParameterCount(total=total, embeddings=embeddings, lm_head=lm_head, active=active)
 
 
@@ -188,7 +191,8 @@ class _Reader:
             return int(default)
         if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero_ok else 1) or value > limit:
             raise UsageError(
-                f"{self.origin}: config.json {key} must be an integer from {0 if zero_ok else 1} to {limit}, got {str(value)[:40]!r}"
+                f"{self.origin}: config.json {key} must be an integer from {0 if zero_ok else 1} to {limit}, "
+                f"got {str(value)[:40]!r}"
             )
         return value
 

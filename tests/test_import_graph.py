@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from support.paths import ROOT
 
 PACKAGE = ROOT / "src" / "gpu_preflight"

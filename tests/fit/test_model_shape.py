@@ -9,19 +9,19 @@ import pytest
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.fit import data, plan_memory
-from gpu_preflight.fit.architecture import architecture_from_config, count_parameters
+from gpu_preflight.fit.model_shape import count_parameters, shape_from_config
 from gpu_preflight.fit.sources import Model, find_profile, resolve_model
 
 from support.fit_inputs import VIBE_CONFIG, VIBE_KV_BF16_PER_TOKEN, VIBE_PARAMS
 
 
 def _count(config: dict) -> int:
-    return count_parameters(architecture_from_config(config, "test")).total
+    return count_parameters(shape_from_config(config, "test")).total
 
 
 def _model(config: dict) -> Model:
-    arch = architecture_from_config(config, "test")
-    return Model("test", "directory", "test", arch, count_parameters(arch))
+    shape = shape_from_config(config, "test")
+    return Model("test", "directory", "test", shape, count_parameters(shape))
 
 
 def test_vibethinker_shape_has_the_issues_exact_parameter_count():
@@ -37,7 +37,7 @@ def test_vibethinker_bf16_kv_cache_is_28672_bytes_per_token():
 def test_vibethinker_profile_is_the_issues_shape():
     model = resolve_model("VibeThinker-1.5B")
     assert model.source == "profile" and model.params == VIBE_PARAMS
-    assert model.architecture.head_dim == 128 and model.architecture.tied_embeddings
+    assert model.shape.head_dim == 128 and model.shape.tied_embeddings
 
 
 def test_untying_adds_exactly_one_output_head():
@@ -58,9 +58,9 @@ def test_grouped_kv_heads_shrink_k_and_v():
 @pytest.mark.parametrize("profile", data.profiles(), ids=lambda p: p["id"])
 def test_every_profile_names_a_source_and_parses(profile):
     assert profile["source"].strip()
-    arch = architecture_from_config(profile["config"], profile["id"])
-    assert not arch.approximate
-    assert count_parameters(arch).total > 0
+    shape = shape_from_config(profile["config"], profile["id"])
+    assert not shape.approximate
+    assert count_parameters(shape).total > 0
     for alias in [profile["id"], *profile.get("aliases", [])]:
         assert find_profile(alias)["id"] == profile["id"]
 
@@ -103,24 +103,24 @@ def test_moe_active_parameters_are_fewer():
 def test_bad_config_values_are_one_line_usage_errors(change, message):
     config = {k: v for k, v in {**VIBE_CONFIG, **change}.items() if v is not None}
     with pytest.raises(UsageError, match=message):
-        architecture_from_config(config, "config.json")
+        shape_from_config(config, "config.json")
 
 
 def test_config_must_be_an_object():
     with pytest.raises(UsageError, match="not a JSON object"):
-        architecture_from_config([1, 2], "config.json")
+        shape_from_config([1, 2], "config.json")
 
 
 def test_unknown_model_type_is_counted_llama_style_and_says_so():
-    arch = architecture_from_config({**VIBE_CONFIG, "model_type": "frobnitz"}, "x")
-    assert arch.approximate and arch.family == "llama"
-    assert any("approximate" in note for note in arch.notes)
+    shape = shape_from_config({**VIBE_CONFIG, "model_type": "frobnitz"}, "x")
+    assert shape.approximate and shape.family == "llama"
+    assert any("approximate" in note for note in shape.notes)
 
 
 def test_multimodal_text_config_is_read():
     config = {"model_type": "gemma3", "text_config": {**VIBE_CONFIG}, "torch_dtype": "bfloat16"}
-    arch = architecture_from_config(config, "x")
-    assert count_parameters(arch).total == VIBE_PARAMS and arch.notes
+    shape = shape_from_config(config, "x")
+    assert count_parameters(shape).total == VIBE_PARAMS and shape.notes
 
 
 # --- transformers on the meta device ---------------------------------------------------------

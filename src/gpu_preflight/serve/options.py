@@ -1,0 +1,30 @@
+"""What ``preflight serve`` was asked to do, as one typed value (cli/commands/serve.py builds it
+from the flags). Which machine to judge is a separate ``HostSpec``; nothing here is checked yet:
+launch.py words the errors, in the order the flags are used."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    model: str  # a directory, a built-in model or a Hugging Face id
+    host: str = "127.0.0.1"  # the address to listen on
+    port: int = 8000
+    engine: str = "transformers"  # auto | transformers | vllm
+    device: str = "auto"  # auto | cuda | cpu
+    dtype: str | None = None  # as typed; None or "auto": derive
+    max_context: int | None = None  # None: the largest that fits
+    memory_share: float | None = None  # None: derived from the GPU's free memory
+    api_key: str | None = None
+    system_prompt: str | None = None  # None: the profile's; "": no system prompt
+    preflight: bool = True  # False: --no-preflight, the checks are skipped
+    served_model_name: str | None = None
+    profile: str = "auto"  # auto | none | a profile id
+    max_queue: int | None = None  # None: rules.toml's queue.max_waiting
+    trust_remote_code: bool = False
+    monitor_port: int | None = None  # also export GPU metrics for Prometheus here
+    hub_timeout: float = 10.0  # seconds for the Hugging Face Hub
+    dry_run: bool = False  # judge and derive, print, start nothing
+    json: bool = False  # with dry_run: the serve/v1 document

@@ -1,0 +1,37 @@
+"""serve as a library: typed options in, no command line involved."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gpu_preflight.core.errors import UsageError
+from gpu_preflight.probe.hostspec import HostSpec
+from gpu_preflight.serve.launch import launch
+from gpu_preflight.serve.options import ServeOptions
+
+WHAT_IF_T4 = HostSpec(assume_gpus=("Tesla T4",), assume_driver="550.54.15")
+
+
+def test_a_dry_run_for_another_machine(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    options = ServeOptions(model="VibeThinker-1.5B", engine="vllm", dry_run=True, json=True)
+    assert launch(options, WHAT_IF_T4) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["schema"] == "gpu-preflight/serve/v1" and document["engine"] == "vllm"
+    assert document["settings"]["dtype"] == "float16"  # a T4 (compute capability 7.5) has no bfloat16
+    assert document["preflight"]["host"]["gpus"][0]["name"] == "Tesla T4"
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (ServeOptions(model="VibeThinker-1.5B"), "describe another machine: use them with --dry-run"),
+        (ServeOptions(model="VibeThinker-1.5B", dry_run=True, max_queue=0), "--max-queue must be at least 1"),
+        (ServeOptions(model="VibeThinker-1.5B", dry_run=True, port=70000), "--port must be 0-65535"),
+    ],
+)
+def test_unusable_options_are_refused_before_any_work(options: ServeOptions, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        launch(options, WHAT_IF_T4)
