@@ -29,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from gpu_preflight.fleet import read_hostfiles, survey  # noqa: E402
-from gpu_preflight.targets.specs import collect_targets  # noqa: E402
+from gpu_preflight.fleet import read_hostfiles, survey
+from gpu_preflight.targets.specs import collect_targets
 
 # (name, compute capability, brand, memory MiB, PCI device id)
 GPUS = [

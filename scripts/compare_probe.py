@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from gpu_preflight.probe.smi_xml import parse_smi_xml  # noqa: E402
+from gpu_preflight.probe.smi_xml import parse_smi_xml
 
 
 def main(probe_path: str, xml_path: str, csv_path: str) -> int:

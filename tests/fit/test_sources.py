@@ -20,7 +20,7 @@ from support.fit_inputs import TINY_CONFIG, VIBE_CONFIG, VIBE_PARAMS, model_dir,
 class _Hub(BaseHTTPRequestHandler):
     routes: dict = {}
 
-    def do_GET(self):  # noqa: N802 - http.server's name
+    def do_GET(self):
         self.server.requests.append((self.path, self.headers.get("Authorization")))
         status, body, delay = self.routes.get(self.path, (404, b"not found", 0))
         time.sleep(delay)

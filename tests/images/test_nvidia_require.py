@@ -36,7 +36,7 @@ from gpu_preflight.images.nvidia_require import (
     requirements_from_env,
 )
 
-from support.paths import REAL  # noqa: E402
+from support.paths import REAL
 
 CASES_FILE = REAL / "container-toolkit-tests" / "requirements-test-cases.json"
 REQUIRE_CUDA = REAL / "require-cuda"

@@ -5,7 +5,6 @@ one place each group becomes a typed value: ``HostSpec``, ``Targets``, ``ImageRe
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -222,4 +221,6 @@ def image_requests_from_args(args: argparse.Namespace) -> ImageRequests | None:
 
 
 def emit_json(document: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+    from gpu_preflight.report.document import document_text
+
+    sys.stdout.write(document_text(document))

@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.versions import Version, VersionError, parse_cuda_int, variant_cuda
 from gpu_preflight.explain.logtext import LogText
-from gpu_preflight.knowledge.arch import ArchList, ArchListError
+from gpu_preflight.knowledge.arch_list import ArchList, ArchListError
 from gpu_preflight.probe.smi_text import classify_smi_error, parse_smi_banner
 
 # The CUDA error numbers that point at one cause (cuda-facts.md sections 6 and 9).

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from gpu_preflight.core.host import Driver, Gpu, Host
 from gpu_preflight.core.versions import Version
 from gpu_preflight.explain.facts import Fact, LogFacts
-from gpu_preflight.knowledge.arch import ArchList
+from gpu_preflight.knowledge.arch_list import ArchList
 
 if TYPE_CHECKING:
     from gpu_preflight.knowledge import KnowledgeBase

@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from gpu_preflight.knowledge.arch import ArchList, ArchListError, ArchTarget, Coverage
+from gpu_preflight.knowledge.arch_list import ArchList, ArchListError, ArchTarget, Coverage
 from gpu_preflight.knowledge.base import DATA_FILES, KnowledgeBase
 from gpu_preflight.knowledge.loader import packaged_data_dir
 from gpu_preflight.knowledge.model import (

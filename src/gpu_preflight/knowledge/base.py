@@ -27,6 +27,7 @@ from gpu_preflight.knowledge.driver_branches import (
     find_driver_branch,
     read_driver_branches,
 )
+from gpu_preflight.knowledge.driver_requirements import driver_requirement
 from gpu_preflight.knowledge.files import DataFiles
 from gpu_preflight.knowledge.framework_images import (
     FRAMEWORK_IMAGES_FILE,
@@ -57,7 +58,6 @@ from gpu_preflight.knowledge.model import (
     TorchRelease,
     TorchWheel,
 )
-from gpu_preflight.knowledge.requirements import driver_requirement
 from gpu_preflight.knowledge.sources import SOURCES_FILE
 from gpu_preflight.knowledge.tag_grammar import TagGrammar
 from gpu_preflight.knowledge.toolkit import TOOLKIT_FILE, read_toolkit_releases

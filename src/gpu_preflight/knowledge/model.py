@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gpu_preflight.core.versions import Version
-from gpu_preflight.knowledge.arch import ArchList
+from gpu_preflight.knowledge.arch_list import ArchList
 from gpu_preflight.knowledge.provenance import Provenance
 
 

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, replace
 
 from gpu_preflight.core.versions import Version, variant_cuda, variant_for_cuda, variant_problem
-from gpu_preflight.knowledge.arch import ArchList, ArchListError
+from gpu_preflight.knowledge.arch_list import ArchList, ArchListError
 from gpu_preflight.knowledge.files import DataFiles
 from gpu_preflight.knowledge.model import TorchRelease, TorchWheel
 from gpu_preflight.knowledge.provenance import STATUSES, Provenance, weakest_status

@@ -47,7 +47,7 @@ def call_or_none(function: Callable[..., Any] | None, *args: Any) -> Any:
         return None
     try:
         return function(*args)
-    except Exception:  # NVMLError and its many subclasses; a function missing from old bindings
+    except Exception:  # noqa: BLE001 - NVMLError and its many subclasses; a function missing from old bindings
         return None
 
 

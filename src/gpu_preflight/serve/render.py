@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from gpu_preflight.report.document import document_text
 from gpu_preflight.serve.data import Profile, profiles
 from gpu_preflight.serve.gate import Decision
 from gpu_preflight.serve.vllm import masked
@@ -47,7 +47,7 @@ def dry_run_json(plan: Plan) -> str:
     """``serve --dry-run --json``: the serve/v1 document with the doctor report as "preflight",
     written as every command writes its document (indented, unknown values as text)."""
     document = {**plan.to_dict(), "preflight": plan.decision.report.to_dict()}
-    return json.dumps(document, indent=2, default=str) + "\n"
+    return document_text(document)
 
 
 def settings_lines(plan: Plan) -> list[str]:
