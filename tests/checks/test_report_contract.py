@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,48 +18,29 @@ from gpu_preflight.core.findings import CAUSES
 from gpu_preflight.probe.hostspec import HostSpec, resolve_host
 from gpu_preflight.targets.specs import collect_targets
 
-from support.paths import REAL, SHARED
+from support.paths import REAL, ROOT, SHARED
 from support.scenarios import RTX3090, RTX5090, host, run_doctor
 
 DESIGN = SHARED / "design.md"
-
-# The specification's "Cause taxonomy" table, for when the shared folder is absent.
-TAXONOMY_FALLBACK = frozenset(
-    {
-        "driver-too-old",
-        "no-kernel-image",
-        "gpu-too-old",
-        "cpu-only-build",
-        "no-driver",
-        "driver-library-mismatch",
-        "container-requirement",
-        "container-no-gpu",
-        "missing-cuda-library",
-        "cudnn-mismatch",
-        "forward-compat-unsupported",
-        "driver-compat-mismatch",
-        "ptx-too-new",
-        "out-of-memory",
-        "cuda-version-confusion",
-        "fabric-manager",
-        "runtime-library-too-old",
-        "unsupported-dtype",
-    }
-)
 
 SEVERITIES = ("pass", "info", "warn", "fail")
 CC = re.compile(r"^\d+\.\d+$")
 
 
-def design_taxonomy() -> frozenset[str]:
-    if not DESIGN.is_file():
-        return TAXONOMY_FALLBACK
-    text = DESIGN.read_text(encoding="utf-8")
-    section = text[text.index("## Cause taxonomy") :]
-    section = section[: section.index("\n## ", 1)] if "\n## " in section[1:] else section
-    ids = frozenset(re.findall(r"^\| `([a-z0-9-]+)` \|", section, re.MULTILINE))
-    assert ids, f"the cause taxonomy table of {DESIGN} could not be read"
+def taxonomy_table(path: Path) -> frozenset[str]:
+    """The ids of the "Cause taxonomy" table of a Markdown document."""
+    text = path.read_text(encoding="utf-8")
+    section = text[text.index("Cause taxonomy") :]
+    ids = frozenset(re.findall(r"^\s*\| `([a-z0-9-]+)` \|", section, re.MULTILINE))
+    assert ids, f"the cause taxonomy table of {path} could not be read"
     return ids
+
+
+DOCS_TAXONOMY = taxonomy_table(ROOT / "docs" / "architecture.md")
+
+
+def design_taxonomy() -> frozenset[str]:
+    return taxonomy_table(DESIGN) if DESIGN.is_file() else DOCS_TAXONOMY
 
 
 TAXONOMY = design_taxonomy()
@@ -201,3 +183,10 @@ def test_cli_json_document_follows_contract(run_cli, tmp_path) -> None:
     assert doc["status"] == "fail"
     causes = {(f["cause"], f["device"]) for f in doc["findings"]}
     assert ("no-kernel-image", 0) in causes
+
+
+def test_docs_list_every_cause_of_the_code_and_the_spec() -> None:
+    """docs/architecture.md's table is the taxonomy a contributor reads: it stays true."""
+    assert DOCS_TAXONOMY == CAUSES
+    if DESIGN.is_file():
+        assert taxonomy_table(DESIGN) <= DOCS_TAXONOMY
