@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,27 +20,49 @@ else:  # pragma: no cover - Python 3.10
 from gpu_preflight.core.errors import UsageError
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")  # tab, newlines and form feed occur in text
 
 
 def read_input(
     path: str, what: str, limit: int = MAX_INPUT_BYTES, allow_empty: bool = False, too_big: str = "refusing to read it"
 ) -> bytes:
     """The bytes of a file (or ``-`` for stdin), refusing what cannot be a real input."""
-    if path == "-":
-        data = sys.stdin.buffer.read(limit + 1)
-    else:
-        if os.path.isdir(path):
-            raise UsageError(f"{what} {path}: is a directory, not a file")
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read(limit + 1)
-        except OSError as exc:
-            raise UsageError(f"{what} {path}: cannot read: {exc.strerror or exc}") from None
+    label = f"{what} {path}"
+    data = sys.stdin.buffer.read(limit + 1) if path == "-" else _read_bytes(path, label, limit)
     if len(data) > limit:
-        raise UsageError(f"{what} {path}: larger than {limit // (1024 * 1024)} MiB, {too_big}")
+        raise UsageError(f"{label}: larger than {limit // (1024 * 1024)} MiB, {too_big}")
     if not allow_empty and not data.strip():
-        raise UsageError(f"{what} {path}: file is empty")
+        raise UsageError(f"{label}: file is empty")
     return data
+
+
+def read_text(path: str, label: str, limit: int, too_big: str) -> str:
+    """A text file: UTF-8 (a BOM is dropped), at most ``limit`` bytes, no binary bytes. ``label``
+    starts every message (e.g. ``requirements.txt:3: '-r base.txt'`` for an include)."""
+    data = _read_bytes(path, label, limit)
+    if len(data) > limit:
+        raise UsageError(f"{label}: larger than {limit // (1024 * 1024)} MiB, {too_big}")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UsageError(f"{label}: UTF-16 text (PowerShell's '>' writes it); save the file as UTF-8")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UsageError(f"{label}: not UTF-8 text (a binary file?)") from None
+    if _CONTROL.search(text):
+        raise UsageError(f"{label}: contains control characters, not a text file")
+    return text
+
+
+def _read_bytes(path: str, label: str, limit: int) -> bytes:
+    """Up to ``limit + 1`` bytes of ``path``: one byte more tells the caller it is too large."""
+    if os.path.isdir(path):
+        raise UsageError(f"{label}: is a directory, not a file")
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(limit + 1)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"{label}: cannot read: {reason}") from None
 
 
 def load_json(data: bytes, origin: str) -> Any:

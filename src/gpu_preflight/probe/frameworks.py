@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 
 from gpu_preflight.core.host import Framework, Host
+from gpu_preflight.core.versions import Version, variant_cuda, variant_for_cuda, variant_problem
 from gpu_preflight.probe.isolated import run_isolated
 
 
@@ -39,7 +40,6 @@ WATCHED = (
 )
 
 _DIST_DIR = re.compile(r"^(?P<name>[A-Za-z0-9_.]+?)-(?P<version>[^-]+?)\.(dist-info|egg-info)$")
-_LOCAL_CUDA = re.compile(r"\+cu(?P<digits>\d{2,3})$")
 _LOCAL_VARIANT = re.compile(r"\+(?P<variant>[a-z]+[0-9.]*)")
 _TORCH_CUDA = re.compile(r"^cuda\s*(?::[^=]*)?=\s*['\"](?P<cuda>[\d.]+)['\"]", re.M)
 _TORCH_HIP = re.compile(r"^hip\s*(?::[^=]*)?=\s*['\"](?P<hip>[\d.]+)", re.M)
@@ -53,11 +53,9 @@ def normalise(name: str) -> str:
 
 def cuda_from_local_tag(version: str) -> str | None:
     """``2.1.0+cu118`` -> ``11.8``; ``1.13.1+cu117`` -> ``11.7``."""
-    match = _LOCAL_CUDA.search(version)
-    if not match:
-        return None
-    digits = match.group("digits")
-    return f"{digits[:-1]}.{digits[-1]}"
+    local = version.partition("+")[2]
+    cuda = variant_cuda(local) if local and variant_problem(local) is None else None
+    return str(cuda) if cuda else None
 
 
 def scan_site_dirs(site_dirs: list[str]) -> list[Framework]:
@@ -106,7 +104,7 @@ def _read_torch_version_file(framework: Framework, site: str) -> None:
     hip = _TORCH_HIP.search(text)
     if cuda:
         framework.cuda = cuda.group("cuda")
-        framework.variant = framework.variant or "cu" + cuda.group("cuda").replace(".", "")
+        framework.variant = framework.variant or variant_for_cuda(Version.parse(cuda.group("cuda")))
     elif hip:
         framework.variant = framework.variant or "rocm" + hip.group("hip")
         framework.details["hip"] = hip.group("hip")

@@ -6,7 +6,6 @@
 * ``index``     - from a torch requirement and the package indexes of its install to a ``TorchTarget``;
 * ``pip``       - pip requirements files: logical lines, options, ``${VAR}``, ``-r``/``-c`` includes;
 * ``pyproject`` - pyproject.toml: PEP 621, dependency groups, uv and Poetry with their indexes;
-* ``text_file`` - a requirements file's text, read within size and encoding limits.
 
 Nothing is imported here: a plain ``preflight doctor`` judges what is installed and must not pay
 for the parsers (nor for ``packaging``); import the module that holds what you need.

@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterator
 
 from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.readers import read_text
 from gpu_preflight.core.text import show
 from gpu_preflight.targets.index import (
     Indexes,
@@ -34,7 +35,6 @@ from gpu_preflight.targets.index import (
     torch_wheel_version,
 )
 from gpu_preflight.targets.model import TorchTarget
-from gpu_preflight.targets.text_file import read_text_file
 
 MAX_INCLUDE_DEPTH = 10
 _COMMENT = re.compile(r"(^|\s+)#.*$")  # pip's: "#" starts a comment only at the start or after space
@@ -43,6 +43,13 @@ _INCLUDE_OPTIONS = {"-r", "--requirement", "-c", "--constraint"}
 _INDEX_OPTIONS = {"-i", "--index-url"}
 _EXTRA_INDEX_OPTIONS = {"--extra-index-url", "-f", "--find-links"}
 _VALUE_OPTIONS = _INCLUDE_OPTIONS | _INDEX_OPTIONS | _EXTRA_INDEX_OPTIONS | {"-e", "--editable", "--trusted-host"}
+
+MAX_FILE_BYTES = 1024 * 1024  # no real requirements file comes near it
+
+
+def read_requirements_text(path: str, label: str) -> str:
+    """The text of ``--requirements FILE`` or of one of its ``-r``/``-c`` includes."""
+    return read_text(path, label, MAX_FILE_BYTES, "not a requirements file")
 
 
 def parse_pip_requirements(path: str, text: str) -> list[TorchTarget]:
@@ -131,7 +138,7 @@ class _RequirementsReader:
             raise UsageError(f"{label}: includes nested deeper than {MAX_INCLUDE_DEPTH} files")
         if real in self.read_paths:  # included twice without a loop: its lines are already read
             return
-        self.read(included, read_text_file(included, label), stack + (real,))
+        self.read(included, read_requirements_text(included, label), stack + (real,))
 
     def _requirement_line(self, source: str, line: str) -> None:
         # pip: the requirement ends at the first token starting with "-" (--hash=..., --config-settings).

@@ -26,9 +26,8 @@ from gpu_preflight.core.text import show
 from gpu_preflight.core.versions import CUDA_MAJORS, WHEEL_VARIANT, Version
 from gpu_preflight.targets.index import names_torch, parse_requirement, resolve_target, torch_line
 from gpu_preflight.targets.model import CudaTarget, Target, Targets, TorchTarget
-from gpu_preflight.targets.pip import parse_pip_requirements
+from gpu_preflight.targets.pip import parse_pip_requirements, read_requirements_text
 from gpu_preflight.targets.pyproject import parse_pyproject
-from gpu_preflight.targets.text_file import read_text_file
 
 MAX_SPEC_CHARS = 200
 _CUDA_SPEC = re.compile(r"(?:cuda[-_ ]?)?(?P<version>[0-9]{1,3}(?:\.[0-9]{1,3}){0,2})", re.ASCII | re.IGNORECASE)
@@ -106,7 +105,7 @@ def parse_requirements_file(path: str | os.PathLike[str]) -> list[TorchTarget]:
     [] when torch is not required."""
     path = os.fspath(path)
     label = f"--requirements {show(path)}"
-    text = read_text_file(path, label)
+    text = read_requirements_text(path, label)
     if path.lower().endswith(".toml") or _TOML_HEADER.search(text):
         return parse_pyproject(text, path, label)
     return parse_pip_requirements(path, text)

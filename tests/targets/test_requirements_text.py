@@ -1,4 +1,5 @@
-"""targets/text_file.py: a requirements file's text, or one line saying why it is no text file."""
+"""A requirements file's text (targets/pip.py over core/readers.read_text), or one line saying why
+it is no text file."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gpu_preflight.targets.text_file import read_text_file
+from gpu_preflight.targets.pip import read_requirements_text
 
 from support.targets import usage_error, write
 
@@ -27,22 +28,22 @@ LABEL = "--requirements 'requirements.txt'"
 )
 def test_unusable_files(in_tmp: Path, data: bytes, message: str) -> None:
     write(in_tmp / "requirements.txt", data)
-    assert usage_error(read_text_file, "requirements.txt", LABEL) == f"{LABEL}: {message}"
+    assert usage_error(read_requirements_text, "requirements.txt", LABEL) == f"{LABEL}: {message}"
 
 
 def test_file_of_exactly_one_mib_is_read(in_tmp: Path) -> None:
     data = b"\xef\xbb\xbftorch==2.1.0+cu118\n# "
     data += b"x" * (1024 * 1024 - len(data) - 1) + b"\n"
     write(in_tmp / "requirements.txt", data)
-    assert read_text_file("requirements.txt", LABEL) == data.decode("utf-8-sig")  # the BOM is dropped
+    assert read_requirements_text("requirements.txt", LABEL) == data.decode("utf-8-sig")  # the BOM is dropped
 
 
 def test_missing_file(in_tmp: Path) -> None:
-    assert usage_error(read_text_file, "nope.txt", LABEL) == f"{LABEL}: cannot read: No such file or directory"
+    assert usage_error(read_requirements_text, "nope.txt", LABEL) == f"{LABEL}: cannot read: No such file or directory"
 
 
 def test_directory(in_tmp: Path) -> None:
-    assert usage_error(read_text_file, str(in_tmp), LABEL) == f"{LABEL}: is a directory, not a file"
+    assert usage_error(read_requirements_text, str(in_tmp), LABEL) == f"{LABEL}: is a directory, not a file"
 
 
 def test_unreadable_file(in_tmp: Path) -> None:
@@ -51,6 +52,7 @@ def test_unreadable_file(in_tmp: Path) -> None:
     try:
         if os.access(path, os.R_OK):
             pytest.skip("running as a user who reads any file (root)")
-        assert usage_error(read_text_file, "requirements.txt", LABEL) == f"{LABEL}: cannot read: Permission denied"
+        message = usage_error(read_requirements_text, "requirements.txt", LABEL)
+        assert message == f"{LABEL}: cannot read: Permission denied"
     finally:
         os.chmod(path, 0o644)
