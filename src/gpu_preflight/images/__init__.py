@@ -1,4 +1,4 @@
-"""Container images as targets: judge an image against a host before it is pulled.
+"""Container images as targets: what an image is, read from its reference, config, registry or Dockerfile.
 
 * ``reference``  - image references, parsed and normalised as Docker does;
 * ``config``     - ``docker image inspect`` output and OCI image configs;
