@@ -18,8 +18,8 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.limits import MAX_INPUT_BYTES
 
-MAX_INPUT_BYTES = 64 * 1024 * 1024
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")  # tab, newlines and form feed occur in text
 
 

@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterator
 
 from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.limits import MAX_REQUIREMENTS_BYTES
 from gpu_preflight.core.readers import read_text
 from gpu_preflight.core.text import show
 from gpu_preflight.targets.index import (
@@ -44,12 +45,10 @@ _INDEX_OPTIONS = {"-i", "--index-url"}
 _EXTRA_INDEX_OPTIONS = {"--extra-index-url", "-f", "--find-links"}
 _VALUE_OPTIONS = _INCLUDE_OPTIONS | _INDEX_OPTIONS | _EXTRA_INDEX_OPTIONS | {"-e", "--editable", "--trusted-host"}
 
-MAX_FILE_BYTES = 1024 * 1024  # no real requirements file comes near it
-
 
 def read_requirements_text(path: str, label: str) -> str:
     """The text of ``--requirements FILE`` or of one of its ``-r``/``-c`` includes."""
-    return read_text(path, label, MAX_FILE_BYTES, "not a requirements file")
+    return read_text(path, label, MAX_REQUIREMENTS_BYTES, "not a requirements file")
 
 
 def parse_pip_requirements(path: str, text: str) -> list[TorchTarget]:
