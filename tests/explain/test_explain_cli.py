@@ -163,3 +163,13 @@ def test_run_keeps_lines_whole_when_the_streams_interleave(run_cli):
     )
     result = run_cli("run", "--", sys.executable, "-c", code)
     assert result.returncode == 7 and "no-kernel-image" in result.stderr
+
+
+def test_a_logs_escape_sequences_are_shown_as_text_not_obeyed(run_cli):
+    log = "\x1b]0;pwned\x07\x1b[31m" + LOG.rstrip("\n") + "\x1b[0m\r\n"
+    result = run_cli("explain", "-", input=log)
+    assert result.returncode == 0 and "driver-too-old" in result.stdout
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout and "\r" not in result.stdout
+    rerun = run_cli("run", "--", sys.executable, "-c", f"import sys; sys.stderr.write({log!r}); sys.exit(1)")
+    explanation = rerun.stderr.split("why the command failed")[1]
+    assert rerun.returncode == 1 and "driver-too-old" in explanation and "\x1b" not in explanation

@@ -197,3 +197,20 @@ def test_cli_mixed_input_kinds_in_one_survey(run_cli, tmp_path: Path) -> None:
         "nvidia-docs__a100-sxm4-40gb__450.80.02__gfd-labels-mig-none": "fail",
     }
     assert result.returncode == 1
+
+
+def test_host_names_and_messages_are_shown_as_text_not_obeyed() -> None:
+    from gpu_preflight.fleet import render_text, survey, unreadable_warnings
+    from gpu_preflight.fleet.sources import HostInput, Unreadable
+
+    hostile = "gpu-\x1b]0;pwned\x07\x1b[2J\u202e\r"
+    report = survey(
+        [
+            HostInput(hostile, "hosts/a.json", doc=host_doc(hostile, "550.54.15", "12.4", T4)),
+            Unreadable("hosts/b.json", "not JSON: '\x1b[31m'"),
+        ]
+    )
+    shown = render_text(report) + "\n".join(unreadable_warnings(report))
+    unsafe = [ch for ch in shown if ch != "\n" and (ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or ch == "\u202e")]
+    assert unsafe == []
+    assert "gpu-\\x1b]0;pwned\\x07" in shown and "\\x1b[31m" in shown

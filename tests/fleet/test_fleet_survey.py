@@ -190,7 +190,7 @@ def test_garbage_among_good_hosts_is_recorded_and_the_survey_goes_on(tmp_path: P
     assert sorted(h.name for h in report.hosts) == ["a100-old", "h100-a", "h100-b"]
     messages = {Path(u.source.split(":")[0]).name: u.message for u in report.unreadable}
     assert set(messages) == {"garbage.json", "empty.json", "other.json", "bad-type.json", "bad.xml", "lines.jsonl"}
-    assert "not a host document" in messages["other.json"] and "gpus must be a list" in messages["bad-type.json"]
+    assert "not a host document" in messages["other.json"] and "at $.gpus: expected a list" in messages["bad-type.json"]
     assert report.exit_code() == 2  # incomplete survey, even though a host also fails
 
 
@@ -202,7 +202,7 @@ def test_a_bad_document_of_a_known_shape_is_still_judged_by_its_shape() -> None:
     report = survey([HostInput("a", "1", doc=good), HostInput("b", "2", doc=odd)], TORCH)
     assert [h.verdict.status for h in report.hosts] == ["pass", "pass"]
     alone = survey([HostInput("b", "2", doc=odd)], TORCH)
-    assert alone.hosts == [] and "uuid must be str" in alone.unreadable[0].message
+    assert alone.hosts == [] and "at $.gpus[0].uuid: expected a string" in alone.unreadable[0].message
 
 
 # --- the real nvidia-smi XML dumps ----------------------------------------------------------------

@@ -159,3 +159,22 @@ def test_close_releases_the_port():
     port = first.port
     first.close()
     start_exporter(port, addr="127.0.0.1").close()
+
+
+def test_the_exporter_listens_on_this_machine_only_by_default():
+    handle = start_exporter(0)
+    try:
+        assert handle._server.server_address[0] == "127.0.0.1"
+        assert "gpu_preflight_up" in scrape(handle.port)
+    finally:
+        handle.close()
+
+
+def test_cli_listens_on_loopback_unless_told(run_cli, tmp_path):
+    from gpu_preflight.cli.main import build_parser
+
+    assert build_parser().parse_args(["monitor", "--prometheus", "0"]).listen == "127.0.0.1"
+    recording = tmp_path / "r.csv"
+    recording.write_text("index, name, temperature.gpu\n0, Tesla T4, 44\n")
+    result = run_cli("monitor", "--replay", str(recording), "--prometheus", "0", "--count", "1")
+    assert result.returncode == 0 and "http://127.0.0.1:" in result.stderr

@@ -160,6 +160,14 @@ def test_cli_without_nvml_exits_1_with_one_clear_line(run_cli):
     assert "NVML is not available: NVML Shared Library Not Found" in result.stderr
 
 
+def _as_in_a_terminal() -> None:
+    """SIGINT as a foreground job has it. A job a non-interactive shell starts in the background
+    (``pytest ... &``, a CI step's background stage) inherits SIGINT *ignored*, and Python then
+    installs no KeyboardInterrupt handler: the Ctrl-C this test sends would be lost, and the
+    monitor would sample on until the timeout (the test "failing only in a full run")."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to one process")
 def test_ctrl_c_ends_cleanly_with_exit_0(tmp_path):
     env = {**fake_nvml_env(), "PATH": "/usr/bin:/bin"}
@@ -170,6 +178,7 @@ def test_ctrl_c_ends_cleanly_with_exit_0(tmp_path):
         text=True,
         env=env,
         cwd=tmp_path,
+        preexec_fn=_as_in_a_terminal,
     )
     first = proc.stdout.readline()  # wait for one sample
     proc.send_signal(signal.SIGINT)

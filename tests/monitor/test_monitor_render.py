@@ -70,3 +70,21 @@ def test_plain_output_prints_a_header_once_and_each_hint_when_it_appears():
     text = stream.getvalue()
     assert text.count("TIME") == 1 and text.count("memory nearly full") == 1 and text.count("evidence:") == 1
     assert "\033" not in text
+
+
+HOSTILE_NAME = "\x1b]0;pwned\x07\x1b[2J\x9b1;1H\u202eT4\r"
+UNSAFE = "".join(chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)] if c != 0x0A) + "\u202e"
+
+
+def test_a_replays_names_are_shown_as_text_not_obeyed():
+    sample = sample_with(name=HOSTILE_NAME, processes=[Process(1, "evil\x1b[31m", 10)])
+    live, plain = io.StringIO(), io.StringIO()
+    TerminalView(live, live=True).show(sample)
+    TerminalView(plain, live=False).show(sample)
+    assert not any(ch in UNSAFE for ch in plain.getvalue())
+    assert "\\x1b]0;pwned\\x07" in plain.getvalue()
+    # the live view's own cursor codes are all that is left of ESC
+    assert live.getvalue().replace("\033[K", "").replace("\033[J", "").count("\033") == 0
+    lines = frame_lines(sample)
+    assert any("evil\\x1b[31m" in line for line in lines)
+    assert len(lines[2].split("  ")[0]) <= len(lines[1].split("  ")[0]) + 24  # the NAME column stays cut

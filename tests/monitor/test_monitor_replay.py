@@ -4,13 +4,14 @@ JSON lines, and bad input (one line on stderr, exit 2, never a traceback)."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.monitor import Sample, read_recording
 from gpu_preflight.monitor.sample import NUMBER_FIELDS
-from gpu_preflight.monitor.smi_csv import parse_csv, parse_number
+from gpu_preflight.monitor.smi_csv import CsvError, parse_csv, parse_number
 from gpu_preflight.probe.smi_values import smi_value
 
 from support.monitor import real_csv, real_csv_params
@@ -262,11 +263,16 @@ def test_bad_flags_exit_2(flags, run_cli):
 
 
 def test_a_long_loop_of_distinct_gpus_reads_in_linear_time():
-    """20,000 rows with 20,000 different indexes: one sample; comparing each row with every row
-    before it would take minutes."""
-    text = "index, utilization.gpu [%]\n" + "".join(f"{i}, 50 %\n" for i in range(20_000))
+    """1,024 rows with different indexes: one sample; comparing each row with every row before it
+    would be quadratic. More GPUs in one sample than any machine has is refused with the line."""
+    text = "index, utilization.gpu [%]\n" + "".join(f"{i}, 50 %\n" for i in range(1024))
     (sample,) = parse_csv(text)
-    assert len(sample.gpus) == 20_000 and sample.gpus[-1].index == 19_999
+    assert len(sample.gpus) == 1024 and sample.gpus[-1].index == 1023
+    text = "index, utilization.gpu [%]\n" + "".join(f"{i}, 50 %\n" for i in range(700_000))
+    started = time.monotonic()
+    with pytest.raises(CsvError, match="line 1026: more than 1,024 GPUs in one sample"):
+        parse_csv(text)
+    assert time.monotonic() - started < 5
 
 
 def test_read_recording_raises_usage_error(tmp_path):

@@ -88,6 +88,14 @@ def test_device_cuda_refuses_without_a_gpu_and_prints_the_report(run_cli, tiny_m
         ("--device", "cpu", "--engine", "vllm"),
         ("--assume-gpu", "Tesla T4"),
         ("--dtype", "int4", "--dry-run"),
+        ("--device", "cpu", "--memory-share", "5"),
+        ("--device", "cpu", "--memory-share", "nan"),
+        ("--device", "cpu", "--memory-share", "0"),
+        ("--dry-run", "--assume-driver", ""),
+        ("--device", "cpu", "--allowed-hosts", ""),
+        ("--device", "cpu", "--cors-origin", "evil"),
+        ("--device", "cpu", "--max-body-mib", "0"),
+        ("",),
     ],
 )
 def test_unusable_requests_are_one_line_and_exit_2(run_cli, tmp_path, args):
@@ -114,6 +122,7 @@ def test_a_port_in_use_is_one_line(run_cli, tiny_model):
         taken.listen()
         result = run_cli("serve", str(tiny_model), "--device", "cpu", "--port", str(taken.getsockname()[1]))
     assert result.returncode == 2 and "cannot listen on 127.0.0.1" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr  # not the CPU warning first
 
 
 def test_listening_beyond_this_machine_without_a_key_is_warned(run_cli, tiny_model):

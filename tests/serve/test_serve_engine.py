@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from gpu_preflight.serve.engine import TransformersEngine
+from gpu_preflight.serve.engine import PromptTooLong, TransformersEngine
 from gpu_preflight.serve.jobs import Job, Sampling
 
 EVIL = """
@@ -78,3 +78,27 @@ def test_cuda_is_refused_when_torch_has_none(tiny_model):
         pytest.skip("this machine has CUDA")
     with pytest.raises(Exception, match="does not fall back to the CPU"):
         TransformersEngine(str(tiny_model), "cuda", "float16").load()
+
+
+def test_a_prompt_that_cannot_fit_is_refused_from_its_head(tiny_model, monkeypatch):
+    limited = TransformersEngine(str(tiny_model), "cpu", "float32", max_context=64)
+    limited.load()
+    assert limited.max_token_chars and limited.max_token_chars >= 1
+    assert len(limited.encode_text("hello world " * 20)) > 0  # short enough: tokenized whole
+    seen: list[int] = []
+    tokenizer = limited._request_tokenizer
+
+    class Counting:
+        def __call__(self, text, **kwargs):
+            seen.append(len(text))
+            return tokenizer(text, **kwargs)
+
+        def __getattr__(self, name):
+            return getattr(tokenizer, name)
+
+    monkeypatch.setattr(limited, "_request_tokenizer", Counting())
+    with pytest.raises(PromptTooLong):
+        limited.encode_text("hello world " * 100_000)
+    with pytest.raises(PromptTooLong):
+        limited.encode_chat([{"role": "user", "content": "hello world " * 100_000}])
+    assert seen and max(seen) <= 8 * 64  # only the head was tokenized, never the 1.2 MB

@@ -8,7 +8,7 @@ import pytest
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.probe.hostspec import HostSpec
-from gpu_preflight.serve.launch import launch
+from gpu_preflight.serve.launch import allowed_hosts, launch
 from gpu_preflight.serve.options import ServeOptions
 
 WHAT_IF_T4 = HostSpec(assume_gpus=("Tesla T4",), assume_driver="550.54.15")
@@ -30,8 +30,19 @@ def test_a_dry_run_for_another_machine(monkeypatch: pytest.MonkeyPatch, capsys: 
         (ServeOptions(model="VibeThinker-1.5B"), "describe another machine: use them with --dry-run"),
         (ServeOptions(model="VibeThinker-1.5B", dry_run=True, max_queue=0), "--max-queue must be at least 1"),
         (ServeOptions(model="VibeThinker-1.5B", dry_run=True, port=70000), "--port must be 0-65535"),
+        (ServeOptions(model="VibeThinker-1.5B", dry_run=True, memory_share=1.5), r"--memory-share must be in \(0, 1\]"),
+        (ServeOptions(model="VibeThinker-1.5B", dry_run=True, memory_share=float("nan")), "--memory-share"),
+        (ServeOptions(model="VibeThinker-1.5B", dry_run=True, hub_timeout=float("nan")), "--hub-timeout"),
+        (ServeOptions(model="VibeThinker-1.5B", dry_run=True, allowed_hosts=("a b",)), "--allowed-hosts"),
     ],
 )
 def test_unusable_options_are_refused_before_any_work(options: ServeOptions, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         launch(options, WHAT_IF_T4)
+
+
+def test_the_hosts_a_server_answers_to() -> None:
+    assert allowed_hosts("127.0.0.1", ()) == frozenset()  # the loopback names are always accepted
+    assert allowed_hosts("192.168.1.5", ("gpu.lan",)) == {"192.168.1.5", "gpu.lan"}
+    assert allowed_hosts("[fd00::5]", ()) == {"fd00::5"}
+    assert allowed_hosts("0.0.0.0", ()) and "0.0.0.0" not in allowed_hosts("0.0.0.0", ())

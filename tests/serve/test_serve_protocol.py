@@ -61,7 +61,19 @@ def test_default_max_tokens_is_capped_by_the_room_left():
 @pytest.mark.parametrize(
     ("fields", "param"),
     [
-        ({"model": "other"}, "model"),
+        ({"model": ["x"]}, "model"),
+        ({"model": {"id": "tiny"}}, "model"),
+        ({"seed": 10**70}, "seed"),
+        ({"seed": "1"}, "seed"),
+        ({"top_k": 10**40}, "top_k"),
+        ({"max_tokens": 10**70}, "max_tokens"),
+        ({"response_format": {"type": "json_object"}}, "response_format"),
+        ({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}}, "response_format"),
+        ({"response_format": "text"}, "response_format"),
+        ({"logprobs": True}, "logprobs"),
+        ({"stream_options": {"include_usage": "yes"}}, "stream_options"),
+        ({"messages": [{"role": ["user"], "content": "x"}]}, "messages[0].role"),
+        ({"messages": [{"role": "user", "content": {"text": "x"}}]}, "messages[0].content"),
         ({"max_tokens": -1}, "max_tokens"),
         ({"max_tokens": 0}, "max_tokens"),
         ({"max_tokens": 2.5}, "max_tokens"),
@@ -82,6 +94,20 @@ def test_invalid_requests_are_400_naming_the_field(fields, param):
         chat(**fields)
     assert caught.value.status == 400 and caught.value.param == param
     assert caught.value.body()["error"]["type"] == "invalid_request_error"
+
+
+def test_an_unknown_model_is_404_as_openai_answers():
+    with pytest.raises(ApiError) as caught:
+        chat(model="other")
+    assert caught.value.status == 404 and caught.value.code == "model_not_found" and caught.value.param == "model"
+
+
+def test_plain_text_response_format_and_large_seeds_are_accepted():
+    _, options = chat(response_format={"type": "text"}, seed=2**64 - 1)
+    assert options.seed == 2**64 - 1
+    with pytest.raises(ApiError) as caught:
+        chat(seed=10**70)
+    assert len(caught.value.message) < 200  # the number is not echoed whole
 
 
 def test_oversized_max_tokens_and_overlong_prompts_are_400():

@@ -4,6 +4,7 @@ loopback port by a real process, driven with the official openai client."""
 from __future__ import annotations
 
 import signal
+import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -111,7 +112,9 @@ def test_eight_concurrent_clients_each_get_their_own_answer(server):
     [
         ({"max_tokens": -5}, "max_tokens"),
         ({"max_tokens": 100_000}, "max_tokens"),
-        ({"model": "gpt-4o"}, "model"),
+        ({"model": ["gpt-4o"]}, "model"),
+        ({"seed": 10**70}, "seed"),
+        ({"response_format": {"type": "json_object"}}, "response_format"),
         ({"messages": [{"role": "user", "content": "hello " * 600}]}, "messages"),
         ({"temperature": -1}, "temperature"),
         ({"n": 3}, "n"),
@@ -121,6 +124,29 @@ def test_invalid_requests_are_400(server, request_fields, param):
     with pytest.raises(openai.BadRequestError) as caught:
         client(server).chat.completions.create(**{"model": NAME, "messages": USER, **request_fields})
     assert caught.value.status_code == 400 and caught.value.body["param"] == param
+
+
+def test_huge_prompts_are_refused_before_tokenizing_while_a_stream_goes_on(server):
+    stream = client(server).chat.completions.create(
+        model=NAME, messages=USER, max_tokens=64, stream=True, extra_body={"ignore_eos": True}
+    )
+    chunks = iter(stream)
+    next(chunks)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:  # 10 MB declared, 1 kB sent
+        sock.sendall(
+            b"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 10000000\r\n\r\n" + b'{"prompt": "' + b"a" * 1000
+        )
+        assert sock.recv(65536).startswith(b"HTTP/1.1 413 ")
+    too_long = httpx.post(f"{server.url}/v1/completions", json={"model": NAME, "prompt": "word " * 600_000}, timeout=60)
+    assert too_long.status_code == 400 and too_long.json()["error"]["code"] == "context_length_exceeded"
+    assert sum(1 for chunk in chunks if chunk.choices and chunk.choices[0].delta.content) > 1
+
+
+def test_an_unknown_model_is_404(server):
+    with pytest.raises(openai.NotFoundError) as caught:
+        client(server).chat.completions.create(model="gpt-4o", messages=USER)
+    assert caught.value.body["code"] == "model_not_found" and caught.value.body["param"] == "model"
 
 
 def test_metrics(server):

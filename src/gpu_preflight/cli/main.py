@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(_with_default_command(argv))
-        return _run(args)
+        code = _run(args)
+        sys.stdout.flush()  # a reader that went away (| head) shows here, not in the interpreter's last flush
+        return code
     except UsageError as exc:
         print(f"preflight: error: {exc}", file=sys.stderr)
         return 2
@@ -65,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         print("preflight: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        sys.stderr.close()  # the reader went away (| head): nothing left to say
+        _discard_stdout()  # the reader went away (| head): nothing left to say, and nothing to flush at exit
+        sys.stderr.close()
         return 0
     except Exception as exc:  # a bug of ours: one line, the traceback only on request
         if os.environ.get("PREFLIGHT_DEBUG"):
@@ -75,3 +78,14 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 3
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null: what is still buffered for a reader that has gone would make
+    the interpreter's flush at exit print "Exception ignored ... BrokenPipeError" and exit 120."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout is not a file (replaced, closed)
+        pass

@@ -8,17 +8,29 @@ not one.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from typing import TYPE_CHECKING, Any, TypeVar
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
 
+from gpu_preflight.core.decode import (
+    DecodeError,
+    boolean,
+    describe,
+    integer,
+    key,
+    lst,
+    obj,
+    string,
+    string_list,
+    string_map,
+)
 from gpu_preflight.core.errors import UsageError
-
-if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
+from gpu_preflight.core.limits import MAX_HOST_GPUS, MAX_HOST_LIST
 
 SCHEMA = "gpu-preflight/host/v1"
 
-D = TypeVar("D", bound="DataclassInstance")
+T = TypeVar("T")
 
 
 @dataclass
@@ -134,73 +146,181 @@ class Host:
 
     @classmethod
     def from_dict(cls, data: Any, origin: str = "host document") -> Host:
+        """A host document written elsewhere, every field checked (``core/decode``); anything
+        else raises ``UsageError``: one line with the JSON path of the first bad field."""
         if not isinstance(data, dict):
-            raise UsageError(f"{origin}: not a host document (expected a JSON object)")
+            raise UsageError(f"{origin}: not a host document ({SCHEMA}): expected a JSON object, got {describe(data)}")
         schema = data.get("schema")
+        if schema is None and not ("driver" in data or "gpus" in data):
+            raise UsageError(f"{origin}: not a host document ({SCHEMA}){_hint(data)}")
         if schema is not None and schema != SCHEMA:
-            raise UsageError(f"{origin}: schema {str(schema)[:60]!r} is not {SCHEMA!r}")
+            raise UsageError(f"{origin}: schema {describe(schema)} is not {SCHEMA!r}{_hint(data)}")
         try:
-            return _build(cls, data)
-        except (TypeError, ValueError, KeyError) as exc:
-            raise UsageError(f"{origin}: malformed host document: {exc}") from None
+            return _host(data)
+        except DecodeError as exc:
+            raise UsageError(f"{origin}: {exc}") from None
 
 
-# Fields holding another dataclass ([one] for a list of them); every other field is a scalar.
-_NESTED: dict[tuple[str, str], type[DataclassInstance] | list[type[DataclassInstance]]] = {
-    ("Host", "driver"): Driver,
-    ("Host", "container"): Container,
-    ("Host", "gpus"): [Gpu],
-    ("Host", "toolkits"): [Toolkit],
-    ("Host", "frameworks"): [Framework],
-    ("Host", "errors"): [ProbeError],
-    ("Gpu", "mig_devices"): [MigDevice],
-}
-
-_SCALARS = {
-    "str": (str,),
-    "int": (int,),
-    "bool": (bool,),
-}
+def _hint(data: dict[str, Any]) -> str:
+    """What the document is instead, when it is something preflight knows."""
+    schema = data.get("schema")
+    if isinstance(schema, str) and schema.startswith("gpu-preflight/report/"):
+        return ": this is a doctor report; its 'host' member is a host document (jq .host)"
+    if isinstance(schema, str) and schema.startswith("gpu-preflight/"):
+        return f": this is a {schema[len('gpu-preflight/') :][:40]!r} document"
+    if data.get("kind") in ("NodeList", "Node", "List") or "items" in data:
+        return ": this is Kubernetes output (kubectl); judge nodes with preflight fleet --k8s-nodes FILE"
+    if any(isinstance(k, str) and k.startswith("nvidia.com/") for k in data):
+        return ": these are Kubernetes node labels; judge them with preflight fleet --k8s-nodes FILE"
+    return ": expected the output of preflight probe --json"
 
 
-def _build(cls: type[D], data: Any) -> D:
-    """Build a dataclass from a dict, checking each field's type; unknown keys are ignored
-    (newer writers may add fields)."""
-    if not isinstance(data, dict):
-        raise ValueError(f"{cls.__name__} must be an object, got {type(data).__name__}")
-    kwargs: dict[str, Any] = {}
-    for f in fields(cls):
-        if f.name not in data:
-            continue
-        value = data[f.name]
-        nested = _NESTED.get((cls.__name__, f.name))
-        if isinstance(nested, list):
-            if not isinstance(value, list):
-                raise ValueError(f"{f.name} must be a list")
-            value = [_build(nested[0], item) for item in value]
-        elif nested is not None:
-            value = _build(nested, value)
-        else:
-            value = _check_scalar(cls.__name__, f.name, str(f.type), value)
-        kwargs[f.name] = value
-    return cls(**kwargs)
+# --- the host/v1 decoder: every field's type and range ---------------------------------------------
+
+MAX_MIB = 64 * 1024 * 1024  # 64 TiB: no GPU comes near (core/units has the same cap)
+MAX_INDEX = 65535
+_CC = re.compile(r"[0-9]{1,3}\.[0-9]{1,3}")
+_DRIVER_PLATFORM = re.compile(r"linux|windows")
+_VERSION = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9}){0,5}")
 
 
-def _check_scalar(owner: str, name: str, annotation: str, value: Any) -> Any:
-    if value is None:
-        if "None" in annotation:
-            return None
-        raise ValueError(f"{owner}.{name} must not be null")
-    if annotation.startswith("dict"):
-        if not isinstance(value, dict):
-            raise ValueError(f"{owner}.{name} must be an object")
-        return value
-    if annotation.startswith("list"):
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ValueError(f"{owner}.{name} must be a list of strings")
-        return value
-    base = annotation.split("|")[0].strip()
-    expected = _SCALARS.get(base)
-    if expected and (not isinstance(value, expected) or (base == "int" and isinstance(value, bool))):
-        raise ValueError(f"{owner}.{name} must be {base}, got {type(value).__name__}")
-    return value
+def _opt(value: Any, path: str, decode: Callable[[Any, str], T]) -> T | None:
+    return None if value is None else decode(value, path)
+
+
+def _str(value: Any, path: str) -> str:
+    return string(value, path)
+
+
+def _get(data: dict[str, Any], path: str, name: str, decode: Callable[[Any, str], T], default: Any = None) -> Any:
+    """``data[name]`` decoded, or ``default`` when absent or null (a value not reported is null)."""
+    value = data.get(name)
+    return default if value is None else decode(value, key(path, name))
+
+
+def _mib(value: Any, path: str) -> int:
+    return integer(value, path, 0, MAX_MIB, "a whole number of MiB")
+
+
+def _index(value: Any, path: str) -> int:
+    return integer(value, path, 0, MAX_INDEX, "a device index")
+
+
+def _cc(value: Any, path: str) -> str:
+    return string(value, path, _CC, "a compute capability 'X.Y'")
+
+
+def _version(value: Any, path: str) -> str:
+    return string(value, path, _VERSION, "a version such as '550.54.15'")
+
+
+def _objects(value: Any, path: str, build: Callable[[dict[str, Any], str], T], limit: int) -> list[T]:
+    return [build(obj(item, f"{path}[{n}]"), f"{path}[{n}]") for n, item in enumerate(lst(value, path, limit))]
+
+
+def _host(data: dict[str, Any]) -> Host:
+    p = "$"
+    return Host(
+        hostname=_get(data, p, "hostname", _str),
+        driver=_driver(obj(data["driver"], "$.driver")) if data.get("driver") is not None else Driver(),
+        gpus=_get(data, p, "gpus", lambda v, q: _objects(v, q, _gpu, MAX_HOST_GPUS), []),
+        toolkits=_get(data, p, "toolkits", lambda v, q: _objects(v, q, _toolkit, MAX_HOST_LIST), []),
+        frameworks=_get(data, p, "frameworks", lambda v, q: _objects(v, q, _framework, MAX_HOST_LIST), []),
+        container=_container(obj(data["container"], "$.container"))
+        if data.get("container") is not None
+        else Container(),
+        env=_get(data, p, "env", lambda v, q: string_map(v, q, nullable_values=True), {}),
+        platform=_get(data, p, "platform", string_map, {}),
+        source=_get(data, p, "source", _str, "live"),
+        errors=_get(data, p, "errors", lambda v, q: _objects(v, q, _probe_error, MAX_HOST_LIST), []),
+    )
+
+
+def _driver(data: dict[str, Any]) -> Driver:
+    p = "$.driver"
+    return Driver(
+        version=_get(data, p, "version", _version),
+        cuda=_get(data, p, "cuda", _cc),
+        source=_get(data, p, "source", _str, "none"),
+        kernel_module=_get(data, p, "kernel_module", _version),
+        platform=_get(data, p, "platform", _driver_platform),
+    )
+
+
+def _driver_platform(value: Any, path: str) -> str:
+    return string(value, path, _DRIVER_PLATFORM, "'linux' or 'windows'")
+
+
+def _gpu(data: dict[str, Any], p: str) -> Gpu:
+    if "index" not in data or "name" not in data:
+        raise DecodeError(p, "a GPU object with 'index' and 'name'", data)
+    return Gpu(
+        index=_index(data["index"], key(p, "index")),
+        name=string(data["name"], key(p, "name")),
+        compute_capability=_get(data, p, "compute_capability", _cc),
+        compute_capability_source=_get(data, p, "compute_capability_source", _str),
+        memory_total_mib=_get(data, p, "memory_total_mib", _mib),
+        memory_used_mib=_get(data, p, "memory_used_mib", _mib),
+        brand=_get(data, p, "brand", _str),
+        uuid=_get(data, p, "uuid", _str),
+        mig_mode=_get(data, p, "mig_mode", _str),
+        pci_bus_id=_get(data, p, "pci_bus_id", _str),
+        pci_device_id=_get(data, p, "pci_device_id", _str),
+        architecture=_get(data, p, "architecture", _str),
+        driver_model=_get(data, p, "driver_model", _str),
+        mig_devices=_get(data, p, "mig_devices", lambda v, q: _objects(v, q, _mig_device, MAX_HOST_GPUS), []),
+        assumed=_get(data, p, "assumed", boolean, False),
+    )
+
+
+def _mig_device(data: dict[str, Any], p: str) -> MigDevice:
+    return MigDevice(
+        index=_get(data, p, "index", _index),
+        gpu_instance_id=_get(data, p, "gpu_instance_id", _index),
+        compute_instance_id=_get(data, p, "compute_instance_id", _index),
+        memory_total_mib=_get(data, p, "memory_total_mib", _mib),
+        uuid=_get(data, p, "uuid", _str),
+    )
+
+
+def _toolkit(data: dict[str, Any], p: str) -> Toolkit:
+    if "source" not in data:
+        raise DecodeError(p, "a toolkit object with 'version', 'path' and 'source'", data)
+    return Toolkit(
+        version=_get(data, p, "version", _version),
+        path=_get(data, p, "path", _str),
+        source=string(data["source"], key(p, "source")),
+        nvcc=_get(data, p, "nvcc", _str),
+        found_via=_get(data, p, "found_via", lambda v, q: string_list(v, q, MAX_HOST_LIST), []),
+    )
+
+
+def _framework(data: dict[str, Any], p: str) -> Framework:
+    if "name" not in data or "version" not in data:
+        raise DecodeError(p, "a framework object with 'name' and 'version'", data)
+    return Framework(
+        name=string(data["name"], key(p, "name")),
+        version=string(data["version"], key(p, "version")),
+        cuda=_get(data, p, "cuda", _cc),
+        variant=_get(data, p, "variant", _str),
+        source=_get(data, p, "source", _str, "metadata"),
+        location=_get(data, p, "location", _str),
+        details=_get(data, p, "details", lambda v, q: obj(v, q), {}),
+    )
+
+
+def _container(data: dict[str, Any]) -> Container:
+    p = "$.container"
+    return Container(
+        in_container=_get(data, p, "in_container", boolean, False),
+        runtime=_get(data, p, "runtime", _str),
+        device_files=_get(data, p, "device_files", lambda v, q: string_list(v, q, MAX_HOST_LIST), []),
+        nvidia_env=_get(data, p, "nvidia_env", string_map, {}),
+        runtime_mode=_get(data, p, "runtime_mode", _str),
+    )
+
+
+def _probe_error(data: dict[str, Any], p: str) -> ProbeError:
+    if "probe" not in data or "message" not in data:
+        raise DecodeError(p, "an error object with 'probe' and 'message'", data)
+    return ProbeError(probe=string(data["probe"], key(p, "probe")), message=string(data["message"], key(p, "message")))

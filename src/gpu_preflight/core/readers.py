@@ -8,6 +8,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,13 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 from gpu_preflight.core.errors import UsageError
-from gpu_preflight.core.limits import MAX_INPUT_BYTES
+from gpu_preflight.core.limits import (
+    MAX_INPUT_BYTES,
+    MAX_INT_DIGITS,
+    MAX_JSON_CONTAINERS,
+    MAX_JSON_ITEMS,
+    MAX_NESTING,
+)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")  # tab, newlines and form feed occur in text
 
@@ -65,17 +72,91 @@ def _read_bytes(path: str, label: str, limit: int) -> bytes:
         raise UsageError(f"{label}: cannot read: {reason}") from None
 
 
+class JsonError(ValueError):
+    """Text that is not a JSON document preflight will read; the message says why, in a phrase.
+    ``syntax`` is the ``json.JSONDecodeError`` when the text is not JSON at all; ``refused`` says
+    it may be JSON, refused for its depth, width or numbers (no real input looks like it)."""
+
+    def __init__(self, message: str, syntax: json.JSONDecodeError | None = None, refused: bool = False) -> None:
+        super().__init__(message)
+        self.syntax = syntax
+        self.refused = refused
+
+
+_LONG_DIGITS = re.compile(f"[0-9]{{{MAX_INT_DIGITS + 1}}}")
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise JsonError(
+            f"a number of {len(text.lstrip('-'))} digits, more than any real value has ({MAX_INT_DIGITS})", refused=True
+        )
+    return int(text)
+
+
+def loads_json(text: str | bytes) -> Any:
+    """A JSON value, or ``JsonError`` (a ValueError) naming what is wrong in a phrase: not JSON,
+    nested too deeply, a number of absurd length, or too many values for any real document
+    (refused before parsing, so a wide document cannot take gigabytes)."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise JsonError("binary data or not UTF-8") from None
+    if len(text) > 4096:  # counted only where it could matter: a cheap C scan
+        containers = text.count("{") + text.count("[")
+        if containers > MAX_JSON_CONTAINERS:
+            raise JsonError(
+                f"{containers:,} objects and arrays, more than any real document has ({MAX_JSON_CONTAINERS:,})",
+                refused=True,
+            )
+        items = containers + text.count(",")
+        if items > MAX_JSON_ITEMS:
+            raise JsonError(f"{items:,} values, more than any real document has ({MAX_JSON_ITEMS:,})", refused=True)
+    try:
+        # The digit check costs a Python call per integer: only where a long digit run exists.
+        value = json.loads(text, parse_int=_parse_int) if _LONG_DIGITS.search(text) else json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise JsonError(f"{exc.msg} at line {exc.lineno}, column {exc.colno}", exc) from None
+    except RecursionError:
+        raise JsonError("nested too deeply", refused=True) from None
+    if text.count("[") + text.count("{") > MAX_NESTING and _depth_over(value, MAX_NESTING):
+        # Python's own limit (about 1,000) would let through documents that every recursive
+        # consumer (asdict, copy, json.dumps of a report) then fails on.
+        raise JsonError(f"nested more than {MAX_NESTING} levels deep, deeper than any real document", refused=True)
+    return value
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest more than ``limit`` levels; iterative, so any depth is safe."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def iter_lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` one at a time, without their line ends: no list of every line of a
+    64 MiB input (ten times its size), and no io.StringIO copy (four bytes a character)."""
+    start, end = 0, len(text)
+    while start < end:
+        stop = text.find("\n", start)
+        stop = end if stop < 0 else stop
+        yield text[start:stop].rstrip("\r")
+        start = stop + 1
+
+
 def load_json(data: bytes, origin: str) -> Any:
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UsageError(f"{origin}: not JSON (binary or not UTF-8)") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{origin}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
-    except RecursionError:
-        raise UsageError(f"{origin}: JSON nested too deeply") from None
+        return loads_json(data)
+    except JsonError as exc:
+        if exc.refused:  # JSON, but not what any real input looks like
+            raise UsageError(f"{origin}: refusing this JSON: {exc}") from None
+        raise UsageError(f"{origin}: not valid JSON ({exc})") from None
 
 
 def parse_toml(text: str, origin: str, error: type[Exception] = UsageError) -> dict[str, Any]:
@@ -86,6 +167,10 @@ def parse_toml(text: str, origin: str, error: type[Exception] = UsageError) -> d
         raise error(f"{origin}: not valid TOML: {exc}") from None
     except RecursionError:
         raise error(f"{origin}: not valid TOML: nested too deeply") from None
+    except ValueError as exc:  # an integer over Python's digit limit, and the like
+        raise error(f"{origin}: not valid TOML: {str(exc).split(';')[0][:160]}") from None
+    if text.count("[") + text.count("{") > MAX_NESTING and _depth_over(document, MAX_NESTING):
+        raise error(f"{origin}: not valid TOML: nested more than {MAX_NESTING} levels deep")
     return document
 
 

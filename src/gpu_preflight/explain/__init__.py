@@ -44,7 +44,7 @@ class Explanation:
 def explain_log(log: LogText, host: Host | None = None, db: str | None = None) -> Explanation:
     facts = extract_facts(log)
     situation = Situation(facts, host, db)
-    return Explanation(rank(log, situation, load_signatures()), facts, len(log.lines))
+    return Explanation(rank(log, situation, load_signatures()), facts, log.line_count)
 
 
 def explain_text(text: str, host: Host | None = None, db: str | None = None) -> Explanation:

@@ -22,10 +22,12 @@ from functools import cached_property
 from itertools import accumulate
 
 from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.limits import MAX_LOG_KEPT_CHARS, MAX_LOG_LINES
 from gpu_preflight.core.readers import read_input
 
 MAX_LOG_BYTES = 32 * 1024 * 1024
 MAX_LINE = 4096  # longer lines are split into pieces of this size (a JSON blob, a one-line dump)
+_WORDS_CHUNK = 1 << 20  # bytes of the folded text split into words at a time
 GAP = 240  # "..." in a phrase: at most this many characters between the words around it
 MAX_HITS = 3  # evidence kept per phrase
 
@@ -33,6 +35,12 @@ MAX_HITS = 3  # evidence kept per phrase
 _ANSI = re.compile(r"\x1b\[[0-?]{0,32}[ -/]{0,8}[@-~]|\x1b\][^\x07\x1b]{0,512}(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
 # Control characters that never occur in text: their share tells a binary file from a log.
 _BINARY = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
+# What str.splitlines() also ends a line at, besides \n and \r: rare, so replaced only when present.
+_OTHER_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+# Blank (or blank after rstrip) lines in a row: kept as one, they carry nothing. Single-character
+# repeats only: a repeated group would keep a backtracking frame per line (GiBs for 30M lines).
+_BLANK_RUN = re.compile(r"\n[ \t\n]*\n")
+_LEADING_BLANKS = re.compile(r"\A[ \t\n]*\n")
 # Folding table: ASCII letters to lower case, digits kept, every other byte to a space.
 _FOLD = bytes((c | 0x20) if (65 <= c <= 90 or 97 <= c <= 122) else c if 48 <= c <= 57 else 32 for c in range(256))
 
@@ -75,6 +83,7 @@ class LogText:
     """Cleaned lines plus the folded search copy (see the module docstring)."""
 
     lines: list[str]
+    omitted: int = 0  # lines of the log not in ``lines``: blank runs folded, the middle of a huge log
     text: str = field(init=False, repr=False)
     folded: bytes = field(init=False, repr=False)
     starts: list[int] = field(init=False, repr=False)
@@ -85,17 +94,26 @@ class LogText:
         self.folded = self.text.encode("ascii", errors="replace").translate(_FOLD)
         self.starts = list(accumulate((len(line) + 1 for line in self.lines[:-1]), initial=0)) if self.lines else []
 
+    @property
+    def line_count(self) -> int:
+        """Lines in the log as given (each piece of a split over-long line counted)."""
+        return len(self.lines) + self.omitted
+
     @classmethod
     def from_text(cls, text: str) -> LogText:
+        """Lines as ``str.splitlines`` would cut them, in time and memory linear in the text and
+        bounded in lines: runs of blank lines fold to one, and past MAX_LOG_LINES only the head
+        and the tail are kept, with a line saying how many were left out."""
+        raw_lines, omitted = _bounded_lines(text)
         lines: list[str] = []
-        for raw in text.splitlines():  # \r\n, \n and bare \r (progress bars) all end a line
+        for raw in raw_lines:
             # Escapes are rare: a plain line skips the pattern (30 MB of short lines stays fast).
             line = _without_escapes(raw) if "\x1b" in raw else raw.rstrip()
             if len(line) <= MAX_LINE:
                 lines.append(line)
             else:
                 lines.extend(line[i : i + MAX_LINE] for i in range(0, len(line), MAX_LINE))
-        return cls(lines)
+        return cls(lines, omitted)
 
     @classmethod
     def from_bytes(cls, data: bytes, origin: str = "log") -> LogText:
@@ -106,8 +124,16 @@ class LogText:
 
     @cached_property
     def words(self) -> frozenset[bytes]:
-        """Every folded word: a phrase whose words are not all here cannot match (cheap filter)."""
-        return frozenset(self.folded.split())
+        """Every folded word: a phrase whose words are not all here cannot match (cheap filter).
+        Split a megabyte at a time (cut at a space): 32 MB of words is millions of objects at once."""
+        found: set[bytes] = set()
+        start, size = 0, len(self.folded)
+        while start < size:
+            end = self.folded.find(b" ", min(start + _WORDS_CHUNK, size))
+            end = size if end < 0 else end
+            found.update(self.folded[start:end].split())
+            start = end + 1
+        return frozenset(found)
 
     def lines_with(self, needle: str, limit: int = 200) -> list[int]:
         """Indices of lines whose folded text contains ``needle`` (a folded fragment)."""
@@ -131,6 +157,57 @@ class LogText:
             if len(hits) >= MAX_HITS:
                 break
         return hits
+
+
+def _bounded_lines(
+    text: str, limit: int = MAX_LOG_LINES, kept_chars: int = MAX_LOG_KEPT_CHARS
+) -> tuple[list[str], int]:
+    """(raw lines, lines left out) of ``text``; every pass is one C-level scan of the text. At most
+    ``limit`` lines and about ``kept_chars`` characters are kept: the head and the tail."""
+    # \r\n, \n and bare \r (progress bars) all end a line, as in str.splitlines().
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    for other in _OTHER_BREAKS:
+        if other in text:
+            text = text.replace(other, "\n")
+    before = _line_count(text)
+    if "\n\n" in text or "\n " in text or "\n\t" in text:  # else no line is blank: skip the scan
+        text = _LEADING_BLANKS.sub("\n", _BLANK_RUN.sub("\n\n", text), count=1)
+    end = text.rstrip(" \t\n")
+    if "\n" in text[len(end) :]:  # blank lines at the end: none is kept
+        text = end + "\n" if end else "\n"
+    folded = before - _line_count(text)
+    if text.count("\n") < limit and len(text) <= kept_chars:
+        return text.splitlines(), folded
+    text = text.removesuffix("\n")  # the last line's end, which splitlines does not count
+    half, half_chars = limit // 2, kept_chars // 2
+    head_end = -1
+    for _ in range(half):
+        following = text.find("\n", head_end + 1, half_chars)
+        if following < 0:
+            break
+        head_end = following
+    if head_end < 0:  # no line end in the first half_chars: one huge line, cut inside it
+        head_end = min(half_chars, len(text))
+    tail_start, floor = len(text), max(head_end, len(text) - half_chars)
+    for _ in range(half):
+        previous = text.rfind("\n", floor, tail_start)
+        if previous < 0:
+            break
+        tail_start = previous
+    if tail_start == len(text):
+        tail_start = floor
+    middle = text.count("\n", head_end, tail_start)
+    chars = tail_start - head_end
+    note = (
+        f"[preflight: {middle:,} lines ({chars:,} characters) left out of the middle of this log; "
+        "pass the part around the error]"
+    )
+    return text[:head_end].splitlines() + [note] + text[tail_start + 1 :].splitlines(), folded + middle - 1
+
+
+def _line_count(text: str) -> int:
+    """``len(text.splitlines())`` once every line end is a newline, without making the list."""
+    return text.count("\n") + (0 if not text or text.endswith("\n") else 1)
 
 
 def fold(text: str) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gpu_preflight.core.text import printable
 from gpu_preflight.explain import Explanation
 
 SHOWN = 3  # causes printed in full; the rest get one line each
@@ -20,7 +21,7 @@ def render_explanation(explanation: Explanation, origin: str = "the log") -> str
         out.append(f"   {cause.title}")
         if cause.evidence:
             out.append("   evidence:")
-            out.extend(f"     | {line}" for line in cause.evidence)
+            out.extend(f"     | {printable(line, one_line=True)}" for line in cause.evidence)  # a log's colour codes
         if cause.fix:
             out.append("   fix:")
             out.extend(f"     - {line}" for line in cause.fix)
@@ -29,4 +30,4 @@ def render_explanation(explanation: Explanation, origin: str = "the log") -> str
     if rest:
         out.append("Less likely: " + ", ".join(f"{c.cause} ({c.confidence:.2f})" for c in rest))
         out.append("")
-    return "\n".join(out)
+    return "\n".join(printable(line) for line in out)

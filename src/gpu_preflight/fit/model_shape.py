@@ -74,6 +74,8 @@ def shape_from_config(config: Any, origin: str) -> ModelShape:
         notes.append("text_config only: a vision or audio tower is not counted without safetensors headers")
         config = {**text_config, "torch_dtype": text_config.get("torch_dtype", config.get("torch_dtype"))}
     rules = data.rules()
+    if not isinstance(config.get("model_type") or "", str):
+        raise UsageError(f"{origin}: config.json model_type must be text, got {str(config['model_type'])[:40]!r}")
     model_type = str(config.get("model_type") or "unknown")
     family = model_type if model_type in rules["family"] else "llama"
     if family != model_type:
@@ -89,6 +91,11 @@ def shape_from_config(config: Any, origin: str) -> ModelShape:
     if heads % kv_heads:
         raise UsageError(
             f"{origin}: num_attention_heads ({heads}) is not a multiple of num_key_value_heads ({kv_heads})"
+        )
+    if config.get("head_dim") is None and not traits.get("head_dim_default") and hidden < heads:
+        raise UsageError(
+            f"{origin}: config.json hidden_size ({hidden}) is smaller than num_attention_heads ({heads}) "
+            "and there is no head_dim: each head would be 0 wide"
         )
     head_dim = read.positive("head_dim", default=traits.get("head_dim_default") or hidden // heads)
     # An unknown family that still declares experts is counted Mixtral-style.
@@ -116,7 +123,7 @@ def shape_from_config(config: Any, origin: str) -> ModelShape:
         norms_per_layer=int(traits.get("norms_per_layer", 2)),
         qk_norm=bool(traits.get("qk_norm", False)),
         **moe,
-        quantization=config.get("quantization_config") if isinstance(config.get("quantization_config"), dict) else None,
+        quantization=_quantization(config.get("quantization_config"), origin),
         notes=notes,
     )
 
@@ -165,6 +172,35 @@ def _moe_fields(read: _Reader, traits: dict[str, Any], experts: int, intermediat
         "shared_expert_gate": bool(traits.get("shared_expert_gate", False)),
         "sparse_layers": sum(1 for i in range(layers) if i not in dense and (i + 1) % step == 0),
     }
+
+
+# quantization_config keys fit reads, and the JSON type each must have.
+_QUANTIZATION_KEYS: dict[str, tuple[type, ...]] = {
+    "quant_method": (str,),
+    "bits": (int,),
+    "load_in_4bit": (bool,),
+    "load_in_8bit": (bool,),
+}
+
+
+def _quantization(value: Any, origin: str) -> dict[str, Any] | None:
+    """config.json's quantization_config, with the keys fit reads type-checked (None: absent)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise UsageError(f"{origin}: config.json quantization_config must be an object, got {str(value)[:40]!r}")
+    for key, types in _QUANTIZATION_KEYS.items():
+        item = value.get(key)
+        if item is None:
+            continue
+        wrong_bool = isinstance(item, bool) and bool not in types
+        out_of_range = key == "bits" and isinstance(item, int) and not 1 <= item <= 64
+        if wrong_bool or not isinstance(item, types) or out_of_range:
+            expected = {"quant_method": "text", "bits": "an integer from 1 to 64"}.get(key, "true or false")
+            raise UsageError(
+                f"{origin}: config.json quantization_config.{key} must be {expected}, got {str(item)[:40]!r}"
+            )
+    return value
 
 
 def _config_dtype(config: dict[str, Any]) -> str | None:

@@ -116,8 +116,10 @@ class MemoryPlan:
         """Bytes this engine may use on ``gpu`` and, when it cannot start there, why."""
         if gpu.memory_total_mib is None:
             return None, "its memory size is unknown"
+        if gpu.memory_total_mib <= 0:
+            return None, f"its memory size ({gpu.memory_total_mib} MiB) is not a real one"
         total = gpu.memory_total_mib * MIB
-        free = total - (gpu.memory_used_mib or 0) * MIB
+        free = total - min(max(gpu.memory_used_mib or 0, 0), gpu.memory_total_mib) * MIB
         share = self.settings.gpu_memory_utilization
         if share is None:  # every engine but vLLM (Settings holds vLLM to a share)
             return free, None
@@ -132,8 +134,9 @@ class MemoryPlan:
 
 def vllm_batch_defaults(gpu: Gpu | None) -> dict[str, Any]:
     """EngineArgs.get_batch_defaults for `vllm serve` on this GPU (rules.toml)."""
-    total_gib = (gpu.memory_total_mib or 0) / 1024 if gpu else 0
-    name = (gpu.name if gpu else "").lower()
+    # A host document may say anything (negative memory, no name): the catch-all row takes it.
+    total_gib = max(0, gpu.memory_total_mib or 0) / 1024 if gpu else 0
+    name = str(gpu.name or "").lower() if gpu else ""
     rows: list[dict[str, Any]] = data.rules()["engine"]["vllm"]["batch_defaults"]
     for row in rows:
         if total_gib >= row["min_memory_gib"] and not (row.get("not_named") and row["not_named"] in name):

@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.limits import MAX_SAFETENSORS_HEADER_BYTES
 
-# safetensors itself refuses headers above 100 MB (MAX_HEADER_SIZE in the Rust crate).
-MAX_HEADER_BYTES = 100_000_000
+# safetensors itself refuses headers above 100 MB (MAX_HEADER_SIZE in the Rust crate); real ones
+# are well under a few MB, and parsing 100 MB of JSON takes GiBs: refused far lower (limits.py).
+MAX_HEADER_BYTES = MAX_SAFETENSORS_HEADER_BYTES
 MAX_DIMENSIONS = 16
 
 # Bytes per element of each safetensors dtype; sub-byte types are listed as fractions.
@@ -66,17 +68,19 @@ def read_header(path: Path) -> dict[str, Any]:
             if len(prefix) < 8:
                 raise UsageError(f"{path}: not a safetensors file (shorter than its 8-byte header length)")
             (length,) = struct.unpack("<Q", prefix)
-            if length > MAX_HEADER_BYTES or length > size - 8:
+            if length > size - 8:
+                raise UsageError(f"{path}: safetensors header claims {length} bytes, more than the file's {size}")
+            if length > MAX_HEADER_BYTES:
                 raise UsageError(
-                    f"{path}: safetensors header claims {length} bytes "
-                    f"({size} in the file, at most {MAX_HEADER_BYTES} allowed)"
+                    f"{path}: safetensors header of {length} bytes, larger than "
+                    f"{MAX_HEADER_BYTES // (1024 * 1024)} MiB: not a real checkpoint header"
                 )
             raw = fh.read(length)
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
         header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # ValueError: also a 5,000-digit number
         raise UsageError(f"{path}: safetensors header is not valid JSON") from None
     if not isinstance(header, dict):
         raise UsageError(f"{path}: safetensors header is not a JSON object")
@@ -107,7 +111,7 @@ def _check_entry(path: Path, name: str, entry: object, data_bytes: int) -> None:
     begin, end = offsets
     if not 0 <= begin <= end <= data_bytes:
         raise UsageError(f"{where}: data_offsets {offsets} lie outside the file's {data_bytes} data bytes")
-    if dtype not in ELEMENT_BYTES:
+    if not isinstance(dtype, str) or dtype not in ELEMENT_BYTES:
         raise UsageError(f"{where}: unknown dtype {str(dtype)[:20]!r}")
     # Python integers do not overflow, but a hostile shape can still claim more elements than
     # any file holds: the size must equal the bytes the offsets give it.

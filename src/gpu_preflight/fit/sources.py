@@ -110,33 +110,48 @@ def _hub_cache_snapshot(model_id: str) -> Path | None:
 
 
 def _fetch_config(model_id: str, timeout: float) -> tuple[str, Any]:
-    import urllib.error
-    import urllib.request
-
+    """config.json from the Hub through huggingface_hub (imported only here, so ``doctor`` never
+    pays for it): the token is the user's (HF_TOKEN, else the one ``hf auth login`` saved), and
+    its HTTP client drops it on a redirect to another origin (the CDN, or anywhere a redirect
+    names)."""
     endpoint = (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
     url = f"{endpoint}/{model_id}/resolve/main/config.json"
     offline = "use a local directory with config.json, or a built-in model"
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
         raise UsageError(f"{model_id}: not in the Hugging Face cache and HF_HUB_OFFLINE is set ({offline})")
-    request = urllib.request.Request(url, headers={"User-Agent": "gpu-preflight"})
-    token = os.environ.get("HF_TOKEN")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = response.read(MAX_CONFIG_BYTES + 1)
-    except urllib.error.HTTPError as exc:
-        why = {
-            401: "gated or private: set HF_TOKEN",
-            403: "gated or private: set HF_TOKEN",
-            404: "no such model on the Hub",
-        }
-        raise UsageError(f"{model_id}: cannot fetch {url}: HTTP {exc.code} ({why.get(exc.code, exc.reason)})") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
+        from huggingface_hub import get_session, get_token
+    except ImportError:
+        raise UsageError(
+            f"{model_id}: reading a model from the Hugging Face Hub needs huggingface_hub (pip install "
+            f"huggingface_hub, or pip install 'gpu-preflight[serve]'); or {offline}"
+        ) from None
+    session: Any = get_session()
+    if not hasattr(session, "stream"):  # huggingface_hub < 1.0: a requests session
+        raise UsageError(f"{model_id}: reading a model from the Hub needs huggingface_hub>=1.0; or {offline}")
+    try:
+        token = get_token()  # HF_TOKEN, else the token `hf auth login` saved
+        headers = {"User-Agent": "gpu-preflight"} | ({"Authorization": f"Bearer {token}"} if token else {})
+        with session.stream("GET", url, headers=headers, timeout=timeout, follow_redirects=True) as response:
+            status = response.status_code
+            body = b""
+            if status == 200:
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_CONFIG_BYTES:
+                        break
+    except Exception as exc:  # noqa: BLE001 - the client's transport errors (timeout, DNS, refused, TLS): one line
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise UsageError(
             f"{model_id}: cannot fetch {url} within {timeout:g}s: {reason} (no network? {offline})"
         ) from None
+    if status != 200:
+        why = {
+            401: "gated or private: set HF_TOKEN or run 'hf auth login'",
+            403: "gated or private: set HF_TOKEN or run 'hf auth login'",
+            404: "no such model on the Hub",
+        }
+        raise UsageError(f"{model_id}: cannot fetch {url}: HTTP {status} ({why.get(status, 'unexpected answer')})")
     if len(body) > MAX_CONFIG_BYTES:
         raise UsageError(f"{url}: larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB: not a config.json")
     return url, load_json(body, url)

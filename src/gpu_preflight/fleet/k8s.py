@@ -26,10 +26,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.host import Driver, Gpu, Host
+from gpu_preflight.core.limits import MAX_HOST_GPUS, MAX_INT_DIGITS
+from gpu_preflight.core.readers import iter_lines
 
 SOURCE = "k8s-labels"
 # Where the DaemonSet of docs/fleet.md publishes a node's `preflight probe --json` document.
@@ -37,7 +40,7 @@ HOST_ANNOTATION = "gpu-preflight/host"
 
 _NV = "nvidia.com/"
 _MIG_PROFILE = "nvidia.com/mig-"
-MAX_GPUS = 1024  # 8 GPUs x 7 MIG devices is 56; nothing real comes near
+MAX_GPUS = MAX_HOST_GPUS  # 8 GPUs x 7 MIG devices is 56; nothing real comes near
 _ARCH = {"amd64": "x86_64", "arm64": "aarch64"}  # Kubernetes' GOARCH names -> platform.machine()
 # gpu.memory is MiB; no GPU has 16 TiB, while the byte count of any real GPU is above this.
 _BYTES_THRESHOLD = 1 << 24
@@ -47,6 +50,10 @@ _GFD_KEYS = ("gpu.product", "gpu.count", "cuda.driver.major", "cuda.driver-versi
 _ELISIONS = frozenset({"...", "[...]", "{", "}", "[", "]", "---"})
 _PAIR = re.compile(r"""(?P<key>"[^"]*"|'[^']*'|[^\s:='"]+)\s*(?P<sep>[:=])\s*(?P<value>.*)""")
 _ITEM_START = re.compile(r"^\s*- (apiVersion|kind|metadata):")
+_LABELS_LINE = re.compile(r"^[ \t]*labels:[ \t]*\r?$", re.M)
+MAX_NODES = 50_000  # Kubernetes supports 5,000 nodes per cluster
+MAX_LABELS = 100_000  # labels of one node: GFD writes about 40
+MAX_TEXT_LINES = 3_000_000  # pasted label text: kubectl -o yaml of 5,000 nodes is about 1.5 million lines
 
 
 @dataclass
@@ -81,6 +88,7 @@ class GpuLabels:
         """None for a node without GFD labels (a CPU node, or GFD not running there)."""
         if not any(_NV + key in labels for key in _GFD_KEYS):
             return None
+        _screen_numbers(labels)
         get = labels.get
         profiles = tuple(
             (
@@ -140,9 +148,20 @@ class GpuLabels:
         return Host(hostname=name, driver=driver, gpus=gpus, platform=platform, source=SOURCE)
 
 
+_LONG_NUMBER = re.compile(f"[0-9]{{{MAX_INT_DIGITS + 1},}}")
+
+
+def _screen_numbers(labels: dict[str, str]) -> None:
+    """A label holding a number longer than any count, size or version part: refused (UsageError,
+    one line) rather than read as a typo or left to fail later in int() or a version parse."""
+    for key, value in labels.items():
+        if key.startswith(_NV) and _LONG_NUMBER.search(value):
+            raise UsageError(f"label {key[:80]}: a number of {len(value)} characters, not a real value")
+
+
 def _int(value: str | None) -> int | None:
     value = (value or "").strip()
-    return int(value) if value.isascii() and value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= MAX_INT_DIGITS else None
 
 
 def _count(value: str | None) -> int | None:
@@ -193,8 +212,12 @@ def nodes_from_json(data: object) -> list[RawNode] | None:
     None when ``data`` is none of those."""
     if isinstance(data, dict) and isinstance(data.get("items"), list):
         items = data["items"]
+        if len(items) > MAX_NODES:
+            raise _too_many_nodes("kubectl output")
     elif isinstance(data, list):
         items = data
+        if len(items) > MAX_NODES:
+            raise _too_many_nodes("a JSON list")
     elif isinstance(data, dict):
         items = [data]
     else:
@@ -226,14 +249,16 @@ def _string_map(value: object) -> bool:
 def nodes_from_text(text: str, origin: str) -> list[RawNode]:
     """Nodes of label text that is not JSON (see the module docstring). UsageError when no
     label at all can be read."""
-    lines = text.splitlines()
-    first = lines[0].split() if lines else []
+    if text.count("\n") > MAX_TEXT_LINES:
+        raise UsageError(f"{origin}: more than {MAX_TEXT_LINES:,} lines of label text; give kubectl get nodes -o json")
+    lines = iter_lines(text)  # lazily: a list of every line of 64 MiB would take ten times that
+    first = next(lines, "").split()
     if first[:1] == ["NAME"] and first[-1:] == ["LABELS"]:
-        nodes = _show_labels_table(lines[1:])
-    elif any(line.strip() == "labels:" for line in lines):
-        nodes = _yaml_nodes(lines)
+        nodes = _show_labels_table(lines, origin)
+    elif _LABELS_LINE.search(text):
+        nodes = _yaml_nodes(iter_lines(text), origin)
     else:
-        nodes = [RawNode(None, _flat_labels(lines))]
+        nodes = [RawNode(None, _flat_labels(iter_lines(text), origin))]
     nodes = [n for n in nodes if n.labels]
     if not nodes:
         raise UsageError(
@@ -266,24 +291,40 @@ def _unquote(text: str) -> str:
     return text
 
 
-def _flat_labels(lines: list[str]) -> dict[str, str]:
+def _too_many_nodes(origin: str) -> UsageError:
+    return UsageError(f"{origin}: more than {MAX_NODES:,} nodes; no cluster has that many (split the input)")
+
+
+def _too_many_labels(origin: str) -> UsageError:
+    return UsageError(f"{origin}: more than {MAX_LABELS:,} labels for one node; no node has that many")
+
+
+def _flat_labels(lines: Iterable[str], origin: str) -> dict[str, str]:
     # Only prefixed keys (nvidia.com/..., kubernetes.io/hostname): every label this reader
     # uses has one, and it keeps prose or error text from passing for labels.
     pairs = (_pair(line) for line in lines if line.strip() not in _ELISIONS)
-    return {key: value for key, value in filter(None, pairs) if "/" in key}
+    labels: dict[str, str] = {}
+    for key, value in filter(None, pairs):
+        if "/" in key:
+            labels[key] = value
+            if len(labels) > MAX_LABELS:
+                raise _too_many_labels(origin)
+    return labels
 
 
-def _show_labels_table(rows: list[str]) -> list[RawNode]:
-    nodes = []
+def _show_labels_table(rows: Iterable[str], origin: str) -> list[RawNode]:
+    nodes: list[RawNode] = []
     for row in rows:
         words = row.split()
         if len(words) >= 2:
+            if len(nodes) >= MAX_NODES:
+                raise _too_many_nodes(origin)
             pairs = (item.partition("=") for item in words[-1].split(","))
             nodes.append(RawNode(words[0], {k: v for k, sep, v in pairs if sep and "/" in k}))
     return nodes
 
 
-def _yaml_nodes(lines: list[str]) -> list[RawNode]:
+def _yaml_nodes(lines: Iterable[str], origin: str) -> list[RawNode]:
     """Nodes of ``kubectl get nodes -o yaml`` text, tolerating elided parts: a new list item
     starts a node; ``name`` and ``labels`` are read only directly under ``metadata``."""
     nodes: list[RawNode] = []
@@ -295,6 +336,8 @@ def _yaml_nodes(lines: list[str]) -> list[RawNode]:
         # Nested lists (managedFields, ownerReferences) also hold "- apiVersion:" items: only
         # items at the column of the first one are nodes.
         if _ITEM_START.match(line) and item_column in (None, column):
+            if len(nodes) >= MAX_NODES:
+                raise _too_many_nodes(origin)
             item_column = column
             nodes.append(RawNode(None, {}))
             metadata_indent = child_indent = labels_indent = None
@@ -304,6 +347,8 @@ def _yaml_nodes(lines: list[str]) -> list[RawNode]:
             if indent > labels_indent:
                 if pair:
                     nodes[-1].labels[pair[0]] = pair[1]
+                    if len(nodes[-1].labels) > MAX_LABELS:
+                        raise _too_many_labels(origin)
                 continue
             labels_indent = None
         if metadata_indent is not None and indent <= metadata_indent:

@@ -16,7 +16,6 @@ HOSTFILE may be:
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -25,7 +24,8 @@ from typing import IO, Any, TypeGuard
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.host import Host
-from gpu_preflight.core.readers import read_input
+from gpu_preflight.core.limits import MAX_INPUT_BYTES
+from gpu_preflight.core.readers import JsonError, loads_json, read_input
 from gpu_preflight.fleet import k8s
 
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
@@ -88,9 +88,12 @@ def read_k8s_nodes(path: str) -> Iterator[Item]:
         yield Unreadable(path, f"--k8s-nodes {path}: binary data, not Kubernetes nodes")
         return
     try:
-        document = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+        document = loads_json(text)
+    except JsonError as exc:
         document = None
+        if exc.refused:  # JSON, refused for its numbers, depth or size: not label text either
+            yield Unreadable(path, f"--k8s-nodes {path}: refusing this JSON: {exc}")
+            return
     if document is not None:  # kubectl -o json, a label map (or a host document given here)
         yield from from_json(document, path, _stem(path))
         return
@@ -106,7 +109,7 @@ def read_file(path: str) -> Iterator[Item]:
     if path.lower().endswith(JSON_LINES_SUFFIXES):
         try:
             with open(path, "rb") as stream:
-                yield from _json_lines(stream, path)
+                yield from _json_lines(_bounded_lines(stream), path)
         except OSError as exc:
             yield Unreadable(path, f"{path}: cannot read: {exc.strerror or exc}")
         return
@@ -129,16 +132,16 @@ def read_document(data: bytes, origin: str, name: str) -> Iterator[Item]:
             yield Unreadable(origin, str(exc))
         return
     try:
-        yield from from_json(json.loads(data), origin, name)
-    except UnicodeDecodeError:
-        yield Unreadable(origin, f"{origin}: binary data or not UTF-8")
-    except RecursionError:
-        yield Unreadable(origin, f"{origin}: JSON nested too deeply")
-    except json.JSONDecodeError as exc:
-        if exc.msg == "Extra data" and exc.lineno > 1:  # one document per line
-            yield from _json_lines(data.splitlines(), origin)
+        doc = loads_json(data)
+    except JsonError as exc:
+        if exc.syntax is not None and exc.syntax.msg == "Extra data" and exc.syntax.lineno > 1:
+            yield from _json_lines(data.splitlines(), origin)  # one document per line
+        elif exc.refused:
+            yield Unreadable(origin, f"{origin}: refusing this JSON: {exc}")
         else:
-            yield Unreadable(origin, f"{origin}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})")
+            yield Unreadable(origin, f"{origin}: not valid JSON ({exc})")
+        return
+    yield from from_json(doc, origin, name)
 
 
 def from_json(doc: object, origin: str, name: str) -> Iterator[Item]:
@@ -149,7 +152,11 @@ def from_json(doc: object, origin: str, name: str) -> Iterator[Item]:
         hostname = doc.get("hostname")
         yield HostInput(hostname if isinstance(hostname, str) and hostname else name, origin, doc=doc)
         return
-    nodes = k8s.nodes_from_json(doc)
+    try:
+        nodes = k8s.nodes_from_json(doc)
+    except UsageError as exc:
+        yield Unreadable(origin, f"{origin}: {exc}")
+        return
     if nodes is None:
         yield Unreadable(origin, f"{origin}: {NOT_OURS}")
     else:
@@ -172,15 +179,19 @@ def node_inputs(nodes: list[k8s.RawNode], origin: str, fallback: str) -> Iterato
         published = node.annotations.get(k8s.HOST_ANNOTATION)
         if published is not None:  # a probe document beats labels: it has every GPU's facts
             try:
-                doc = json.loads(published)
-            except (json.JSONDecodeError, RecursionError):
+                doc = loads_json(published)
+            except JsonError:
                 doc = None
             if is_host_document(doc):
                 yield HostInput(name, source, doc=doc, hostname=hostname)
             else:
                 yield Unreadable(source, f"{source}: annotation {k8s.HOST_ANNOTATION} is not a host document")
             continue
-        gpu = k8s.GpuLabels.from_labels(node.labels)
+        try:
+            gpu = k8s.GpuLabels.from_labels(node.labels)
+        except UsageError as exc:
+            yield Unreadable(source, f"{source}: {exc}")
+            continue
         if gpu is None:
             yield Skipped(
                 name, source, "no nvidia.com GPU labels (not a GPU node, or GPU Feature Discovery does not run there)"
@@ -189,14 +200,20 @@ def node_inputs(nodes: list[k8s.RawNode], origin: str, fallback: str) -> Iterato
             yield HostInput(name, source, host=gpu.to_host(name), hostname=hostname)
 
 
-def _json_lines(lines: Iterable[bytes], origin: str, first: int = 1) -> Iterator[Item]:
+def _json_lines(lines: Iterable[bytes | None], origin: str, first: int = 1) -> Iterator[Item]:
     for number, line in enumerate(lines, first):
+        where = f"{origin}:{number}"
+        if line is None:  # from _bounded_lines: a line no document has
+            yield Unreadable(where, f"{where}: a line longer than {MAX_INPUT_BYTES >> 20} MiB; stopped reading")
+            return
         if not line.strip():
             continue
-        where = f"{origin}:{number}"
         try:
-            doc = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            doc = loads_json(line)
+        except JsonError as exc:
+            if exc.refused:
+                yield Unreadable(where, f"{where}: refusing this JSON: {exc}")
+                continue
             text = line.decode("utf-8", "replace").strip() if isinstance(line, bytes) else str(line).strip()
             shown = text if len(text) <= 100 else text[:100] + "..."
             yield Unreadable(where, f"{where}: not a JSON document on this line: {shown!r}")
@@ -204,23 +221,43 @@ def _json_lines(lines: Iterable[bytes], origin: str, first: int = 1) -> Iterator
         yield from from_json(doc, where, where if origin != "-" else f"stdin:{number}")
 
 
+def _bounded_lines(stream: IO[bytes], limit: int = MAX_INPUT_BYTES) -> Iterator[bytes | None]:
+    """The lines of a stream, each read at most ``limit`` bytes into memory: a longer one is
+    yielded as None and ends the reading (a file without newlines must not be read whole)."""
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit:
+            yield None
+            return
+        yield line
+
+
 def _stdin(stream: IO[bytes] | None = None) -> Iterator[Item]:
     stream = stream or sys.stdin.buffer
-    head, number = b"", 0
-    for head in stream:
+    head: bytes | None = b""
+    number = 0
+    lines = _bounded_lines(stream)
+    for head in lines:
         number += 1
-        if head.strip():
+        if head is None or head.strip():
             break
+    if head is None:
+        yield Unreadable("-", f"-: standard input: a line longer than {MAX_INPUT_BYTES >> 20} MiB; refusing to read it")
+        return
     try:
-        first = json.loads(head)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        first = loads_json(head)
+    except JsonError:
         first = None
     if isinstance(first, (dict, list)):  # JSON Lines: stream it
         yield from from_json(first, f"-:{number}", f"stdin:{number}")
-        yield from _json_lines(stream, "-", number + 1)
+        yield from _json_lines(lines, "-", number + 1)
         return
-    rest = stream.read()
-    if not (head + rest).strip():
+    rest = stream.read(MAX_INPUT_BYTES + 1 - len(head))
+    if len(head) + len(rest) > MAX_INPUT_BYTES:
+        yield Unreadable("-", f"-: standard input larger than {MAX_INPUT_BYTES >> 20} MiB; refusing to read it")
+    elif not (head + rest).strip():
         yield Unreadable("-", "-: standard input is empty")
     else:
         yield from read_document(head + rest, "-", "stdin")

@@ -27,10 +27,17 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
+from collections import ChainMap
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import cast
 
 from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.limits import (
+    MAX_DOCKERFILE_EXPANSION_BYTES,
+    MAX_DOCKERFILE_INHERITED,
+    MAX_DOCKERFILE_STAGES,
+)
 from gpu_preflight.core.readers import read_input
 from gpu_preflight.core.text import show
 from gpu_preflight.images.reference import ImageReference, parse_reference
@@ -44,7 +51,17 @@ _VARIABLE = re.compile(
     r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-+])(?P<word>[^}]*))?\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
 )
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A shell word's pieces (POSIX quoting as shlex reads it): plain text, '...', "..." with its
+# backslash escapes, a backslash-escaped character, or the whitespace between words. One pass
+# over the text: a 1 MB word is split in linear time (shlex grows its token one character at a time).
+_SHELL_PIECE = re.compile(r"""[^ \t\r\n'"\\]+|'[^']*'|"(?:[^"\\]|\\.)*"|\\.""", re.DOTALL)
+_SHELL_WORD = re.compile(r"""[ \t\r\n]*((?:[^ \t\r\n'"\\]+|'[^']*'|"(?:[^"\\]|\\.)*"|\\.)+)[ \t\r\n]*""", re.DOTALL)
+_PLAIN_WORD = re.compile(r"[^ \t\r\n]+")
+_DOUBLE_QUOTED_ESCAPE = re.compile(r'\\(["\\])')
 _COMMAND_SEPARATORS = re.compile(r"&&|\|\||[;|\n]")
+# A requirement naming torch starts with its name in any case ("torch", "Torch==2.4", "torch[opt]"):
+# any other word is skipped before packaging parses it (55 us a word; a RUN can hold 500,000).
+_TORCH_WORD = re.compile(r"torch(?![A-Za-z0-9._-])", re.IGNORECASE)
 _PIP = re.compile(r"(?:.*/)?pip[0-9.]*")
 _PYTHON = re.compile(r"(?:.*/)?python[0-9.]*")
 _PIP_VALUE_OPTIONS = {  # pip install options that take a value (so that value is not a requirement)
@@ -164,46 +181,110 @@ def _instructions(text: str, origin: str) -> list[tuple[int, str, str]]:
     return result
 
 
-def _expand(text: str, variables: dict[str, str | None], missing: set[str] | None = None) -> str:
-    """Docker's variable substitution; single-quoted text is left alone."""
+class _Budget:
+    """What ``${VAR}`` expansion may still produce in one Dockerfile: an ARG that doubles itself
+    (``ARG A=${A}${A}``) grows without bound, so expansion stops with one line at a fixed size."""
+
+    def __init__(self, path: str, limit: int = MAX_DOCKERFILE_EXPANSION_BYTES) -> None:
+        self.path, self.limit, self.used, self.where = path, limit, 0, path
+        self.inherited = 0  # entries copied by FROM <earlier stage>: a chain of stages copies them each time
+
+    def inherit(self, entries: int) -> None:
+        self.inherited += entries
+        if self.inherited > MAX_DOCKERFILE_INHERITED:
+            raise UsageError(
+                f"{self.where}: stages built on stages copy more than {MAX_DOCKERFILE_INHERITED:,} "
+                "ENV values in all: not a Dockerfile this tool reads"
+            )
+
+    def spend(self, size: int) -> None:
+        self.used += size
+        if self.used > self.limit:
+            raise UsageError(
+                f"{self.where}: variable expansion grows past {self.limit // (1024 * 1024)} MiB "
+                "(an ARG or ENV that repeats itself?): not a Dockerfile this tool reads"
+            )
+
+
+Variables = Mapping[str, "str | None"]
+
+
+def _expand(text: str, variables: Variables, missing: set[str] | None = None, budget: _Budget | None = None) -> str:
+    """Docker's variable substitution; single-quoted text is left alone. ``budget`` bounds the
+    text all substitutions of a file produce (None: a fresh budget for this call)."""
+    budget = budget if budget is not None else _Budget("Dockerfile")
 
     def value(match: re.Match[str]) -> str:
         name = match["braced"] or match["bare"]
         current = variables.get(name)
         op = match["op"]
         if op in (":-", "-"):
-            return (
+            result = (
                 current
                 if current or (op == "-" and current is not None)
-                else _expand(match["word"], variables, missing)
+                else _expand(match["word"], variables, missing, budget)
             )
-        if op in (":+", "+"):
-            return _expand(match["word"], variables, missing) if current or (op == "+" and current is not None) else ""
-        if current is None and missing is not None:
-            missing.add(name)
-        return current or ""
+        elif op in (":+", "+"):
+            used = current or (op == "+" and current is not None)
+            result = _expand(match["word"], variables, missing, budget) if used else ""
+        else:
+            if current is None and missing is not None:
+                missing.add(name)
+            result = current or ""
+        budget.spend(len(result))
+        return result
 
+    if "$" not in text:
+        return text
     pieces = re.split(r"('[^']*')", text)  # odd pieces are single-quoted
     return "".join(p if k % 2 else _VARIABLE.sub(value, p) for k, p in enumerate(pieces))
+
+
+def _unquote_piece(piece: re.Match[str]) -> str:
+    text = piece[0]
+    if text[0] == "'":
+        return text[1:-1]
+    if text[0] == '"':
+        return _DOUBLE_QUOTED_ESCAPE.sub(r"\1", text[1:-1])
+    return text[1] if text[0] == "\\" else text
+
+
+def _shell_split(text: str) -> list[str]:
+    """``shlex.split(text)`` (POSIX mode, no comments) in linear time, the scanning done by the
+    regex engine; ValueError on an unclosed quote or a trailing backslash, as shlex."""
+    if "'" not in text and '"' not in text and "\\" not in text:
+        return _PLAIN_WORD.findall(text)
+    if _SHELL_WORD.sub("", text):  # a character no word or space takes: an unclosed quote
+        raise ValueError("no closing quotation or escaped character")
+    return [_unquote_word(word) for word in _SHELL_WORD.findall(text)]
+
+
+def _unquote_word(word: str) -> str:
+    if "'" not in word and '"' not in word and "\\" not in word:
+        return word
+    first = word[0]
+    if first in "'\"" and word[-1] == first and word.count(first) == 2 and (first == "'" or "\\" not in word):
+        return word[1:-1]  # the common 'text' or "text": no per-piece work
+    return _SHELL_PIECE.sub(_unquote_piece, word)
 
 
 def _words(text: str) -> list[str]:
     """Words of an instruction's arguments, quotes removed (after expansion). Unbalanced quotes
     fall back to plain splitting: the build would fail there, not this reading."""
     try:
-        return shlex.split(text)
+        return _shell_split(text)
     except ValueError:
         return text.split()
 
 
-def _key_values(args: str, variables: dict[str, str | None], origin: str) -> list[tuple[str, str | None]]:
+def _key_values(args: str, variables: Variables, origin: str, budget: _Budget) -> list[tuple[str, str | None]]:
     """``ENV``/``ARG`` pairs: ``K=V K2="v 2"``, or the old ``K V`` form (ENV only)."""
-    words = _words(_expand(args, variables))
+    words = _words(_expand(args, variables, budget=budget))
     if not words:
         raise UsageError(f"{origin}: needs at least one name")
     if "=" not in words[0]:
         name, _, rest = args.partition(" ")
-        value = " ".join(_words(_expand(rest.strip(), variables))) if rest.strip() else None
+        value = " ".join(_words(_expand(rest.strip(), variables, budget=budget))) if rest.strip() else None
         return [(name, value)]
     pairs: list[tuple[str, str | None]] = []
     for word in words:
@@ -219,16 +300,17 @@ def _key_values(args: str, variables: dict[str, str | None], origin: str) -> lis
 
 def _pip_install_args(tokens: list[str]) -> list[str] | None:
     """The arguments after ``pip install`` / ``python -m pip install`` / ``uv pip install``, or None."""
-    for k, token in enumerate(tokens):
-        rest = tokens[k + 1 :]
-        if _PIP.fullmatch(token) or token == "uv" and rest[:1] == ["pip"]:
-            rest = rest[1:] if token == "uv" else rest
-        elif _PYTHON.fullmatch(token) and rest[:2] == ["-m", "pip"]:
-            rest = rest[2:]
+    for k, token in enumerate(tokens):  # slices only where pip is named: linear in the words
+        if _PIP.fullmatch(token):
+            start = k + 1
+        elif token == "uv" and tokens[k + 1 : k + 2] == ["pip"]:
+            start = k + 2
+        elif _PYTHON.fullmatch(token) and tokens[k + 1 : k + 3] == ["-m", "pip"]:
+            start = k + 3
         else:
             continue
-        if rest[:1] == ["install"]:
-            return rest[1:]
+        if tokens[start : start + 1] == ["install"]:
+            return tokens[start + 1 :]
     return None
 
 
@@ -241,6 +323,8 @@ def _torch_installs(command: str, source: str, notes: list[str]) -> list[TorchTa
             commands = [exec_form] if isinstance(exec_form, list) and all(isinstance(w, str) for w in exec_form) else []
         except ValueError:
             commands = []
+        except RecursionError:
+            raise UsageError(f"{source}: RUN [...] nested too deeply: not an exec-form command") from None
     if not commands:
         commands = [_words(part) for part in _COMMAND_SEPARATORS.split(command)]
     found = []
@@ -248,24 +332,28 @@ def _torch_installs(command: str, source: str, notes: list[str]) -> list[TorchTa
         args = _pip_install_args(tokens)
         if args is None:
             continue
-        indexes, k = Indexes(), 0
+        indexes, following = Indexes(), 0
         lines: list[TorchLine] = []
-        while k < len(args):
-            word, k = args[k], k + 1
+        # Only options and words that may name torch matter: found in one pass (a RUN can hold 500,000 words).
+        for k in [k for k, word in enumerate(args) if word[:1] == "-" or word[:5].lower() == "torch"]:
+            if k < following:
+                continue  # the value of the option before
+            word, following = args[k], k + 1
+            if not word.startswith("-") and _TORCH_WORD.match(word):
+                requirement = parse_requirement(word)
+                if requirement is not None and names_torch(requirement):
+                    lines.append(torch_line(requirement, source))
+                continue
             option, eq, inline = word.partition("=") if word.startswith("--") else (word, "", "")
             if option in _PIP_VALUE_OPTIONS:
-                value = inline if eq else (args[k] if k < len(args) else "")
-                k += 0 if eq else 1
+                value = inline if eq else (args[k + 1] if k + 1 < len(args) else "")
+                following = k + 1 if eq else k + 2
                 if option in ("-i", "--index-url", "--index", "--default-index"):
                     indexes.primary = value
                 elif option in ("--extra-index-url", "-f", "--find-links", "--extra-index"):
                     indexes.extra.append(value)
                 elif option in ("-r", "--requirement"):
                     notes.append(f"{source}: pip install -r {value}: that file is in the build context, not read")
-            elif not word.startswith("-"):
-                requirement = parse_requirement(word)
-                if requirement is not None and names_torch(requirement):
-                    lines.append(torch_line(requirement, source))
         found += [resolve_target(line, indexes) for line in lines]
     return found
 
@@ -297,27 +385,39 @@ def dockerfile_facts(text: str, path: str = "Dockerfile", platform: str = "linux
     """The last stage of a Dockerfile's text; ``platform`` is what TARGETARCH & co. stand for."""
     global_args = _automatic_args(platform)
     stages: list[_Stage] = []
+    named: dict[str, _Stage] = {}  # the latest stage of each name: what FROM NAME continues
+    budget = _Budget(path)
     for number, instruction, args in _instructions(text, path):
-        where = f"{path}:{number}"
+        where = budget.where = f"{path}:{number}"
+        # ENV wins over ARG; a ChainMap looks both up without copying them per instruction.
+        scope: Variables = (
+            ChainMap(cast("dict[str, str | None]", stages[-1].env), stages[-1].args) if stages else global_args
+        )
         if instruction == "FROM":
-            stages.append(_from(args, where, global_args, stages))
+            if len(stages) >= MAX_DOCKERFILE_STAGES:
+                raise UsageError(
+                    f"{where}: more than {MAX_DOCKERFILE_STAGES} FROM stages: not a Dockerfile this tool reads"
+                )
+            stages.append(_from(args, where, global_args, named, budget))
+            if stages[-1].name:
+                named[stages[-1].name] = stages[-1]
         elif not stages:
             if instruction != "ARG":
                 raise UsageError(f"{where}: {instruction} before the first FROM (only ARG may come first)")
-            global_args.update(_key_values(args, global_args, where))
+            global_args.update(_key_values(args, global_args, where, budget))
         elif instruction == "ARG":
             stage = stages[-1]
-            for name, value in _key_values(args, {**stage.args, **stage.env}, where):
+            for name, value in _key_values(args, scope, where, budget):
                 stage.args[name] = value if value is not None else global_args.get(name, stage.args.get(name))
         elif instruction == "ENV":
             stage = stages[-1]
-            for name, value in _key_values(args, {**stage.args, **stage.env}, where):
+            for name, value in _key_values(args, scope, where, budget):
                 if value is None:
                     raise UsageError(f"{where}: ENV {show(name)} has no value")
                 stage.env[name], stage.env_sources[name] = value, where
         elif instruction == "RUN":
             stage = stages[-1]
-            installs = _torch_installs(_expand(args, {**stage.args, **stage.env}), where, stage.notes)
+            installs = _torch_installs(_expand(args, scope, budget=budget), where, stage.notes)
             stage.torch = installs[-1] if installs else stage.torch
     if not stages:
         raise UsageError(f"--dockerfile {path}: no FROM instruction: not a Dockerfile")
@@ -337,7 +437,9 @@ def dockerfile_facts(text: str, path: str = "Dockerfile", platform: str = "linux
     )
 
 
-def _from(args: str, where: str, global_args: dict[str, str | None], stages: list[_Stage]) -> _Stage:
+def _from(
+    args: str, where: str, global_args: dict[str, str | None], named: dict[str, _Stage], budget: _Budget
+) -> _Stage:
     words = _words(args)
     platform = None
     while words and words[0].startswith("--"):
@@ -348,10 +450,11 @@ def _from(args: str, where: str, global_args: dict[str, str | None], stages: lis
         raise UsageError(f"{where}: FROM needs IMAGE [AS NAME], got {show(args)}")
     name = words[2].lower() if len(words) == 3 else None
     missing: set[str] = set()
-    image = _expand(words[0], global_args, missing)
+    image = _expand(words[0], global_args, missing, budget)
     platform = None if platform is None or "$" in platform else platform
-    parent = next((s for s in reversed(stages) if s.name and s.name == image.lower()), None)
+    parent = named.get(image.lower())
     if parent is not None:  # FROM an earlier stage: continue its environment and installs
+        budget.inherit(len(parent.env) + len(parent.chain) + len(parent.notes) + len(parent.unknown))
         return replace(
             parent,
             name=name,

@@ -196,10 +196,11 @@ def start_exporter(
     port: int,
     source: Source | None = None,
     interval: float = 1.0,
-    addr: str = "0.0.0.0",
+    addr: str = "127.0.0.1",
     requests_waiting: Callable[[], int | None] | None = None,
 ) -> Exporter:
-    """Listen on ``addr:port`` (port 0: any free port; see ``.port``). With ``source``, sample it
+    """Listen on ``addr:port``, this machine only unless told otherwise (port 0: any free port;
+    see ``.port``; an IPv6 address may come in brackets). With ``source``, sample it
     every ``interval`` seconds in a background thread (what ``serve --monitor`` wants); without,
     the caller ``publish``es samples itself. A port that cannot be bound raises ``UsageError``."""
     try:
@@ -207,6 +208,7 @@ def start_exporter(
     except ImportError:
         raise UsageError("--prometheus needs prometheus_client: pip install 'gpu-preflight[monitor]'") from None
     registry = CollectorRegistry(auto_describe=False)
+    addr = addr.strip().strip("[]")
     server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6}) if ":" in addr else _Server
     try:
         server: WSGIServer = make_server(addr, port, make_wsgi_app(registry), server_class, handler_class=_QuietHandler)

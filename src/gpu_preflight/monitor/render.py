@@ -4,14 +4,16 @@ file, JSON lines with ``--json``. Rendering only: no value is computed or judged
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TextIO
 
+from gpu_preflight.core.text import printable
 from gpu_preflight.monitor.sample import GpuSample, Hint, Sample
 
 # (title, width, cell): one table column; cells are right-aligned except NAME and THROTTLE.
-COLUMNS = (
+COLUMNS: tuple[tuple[str, int, Callable[[GpuSample], str]], ...] = (
     ("GPU", 3, lambda g: str(g.index)),
-    ("NAME", 24, lambda g: g.name[:24]),
+    ("NAME", 24, lambda g: _name(g)),
     ("SM%", 4, lambda g: _num(g.utilization_gpu_pct)),
     ("MEM%", 4, lambda g: _num(g.utilization_memory_pct)),
     ("MEMORY MiB", 19, lambda g: _memory(g)),
@@ -25,6 +27,10 @@ COLUMNS = (
     ("THROTTLE", 0, lambda g: _reasons(g.throttle_reasons)),
 )
 LEFT_ALIGNED = {"NAME", "THROTTLE"}
+
+
+def _name(g: GpuSample) -> str:
+    return printable(g.name, one_line=True)[:24]  # escaped, then cut: the column stays aligned
 
 
 def _num(value: float | None, unit: str = "") -> str:
@@ -67,7 +73,8 @@ def hint_lines(hint: Hint) -> list[str]:
 
 
 def frame_lines(sample: Sample) -> list[str]:
-    """The whole picture of one sample, for a terminal."""
+    """The whole picture of one sample, for a terminal; every line through ``printable`` (a
+    replay's GPU and process names must not move the cursor or retitle the window)."""
     driver = f"driver {sample.driver_version or '?'}, CUDA {sample.cuda_driver_version or '?'} (driver's)"
     queue = f", {sample.requests_waiting} requests waiting" if sample.requests_waiting is not None else ""
     lines = [f"{sample.time}  {driver}  source {sample.source}{queue}", header_line()]
@@ -79,7 +86,7 @@ def frame_lines(sample: Sample) -> list[str]:
     if sample.hints:
         lines.append("hints:")
         lines += [line for hint in sample.hints for line in hint_lines(hint)]
-    return lines
+    return [printable(line, one_line=True) for line in lines]
 
 
 class TerminalView:
@@ -108,13 +115,13 @@ class TerminalView:
         if not self._header_done:
             self.stream.write(f"{'TIME':8} {header_line()}\n")
             self._header_done = True
-        clock = sample.time[11:19]
+        clock = printable(sample.time[11:19], one_line=True)
         for gpu in sample.gpus:
-            self.stream.write(f"{clock:8} {gpu_line(gpu)}\n")
+            self.stream.write(f"{clock:8} {printable(gpu_line(gpu), one_line=True)}\n")
         current = {(h.gpu, h.code) for h in sample.hints}
         for hint in sample.hints:
             if (hint.gpu, hint.code) not in self._hints_shown:
-                self.stream.write("\n".join(hint_lines(hint)) + "\n")
+                self.stream.write("".join(printable(line, one_line=True) + "\n" for line in hint_lines(hint)))
         self._hints_shown = current
 
 

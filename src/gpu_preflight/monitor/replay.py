@@ -9,15 +9,18 @@ with one line and exit 2 rather than half a replay.
 from __future__ import annotations
 
 import codecs
-import json
+import re
 
+from gpu_preflight.core.decode import DecodeError
 from gpu_preflight.core.errors import UsageError
-from gpu_preflight.core.readers import read_input
+from gpu_preflight.core.limits import MAX_REPLAY_SAMPLES
+from gpu_preflight.core.readers import iter_lines, loads_json, read_input
 from gpu_preflight.monitor.sample import Sample
 from gpu_preflight.monitor.smi_csv import CsvError, parse_csv
 from gpu_preflight.monitor.source import SeriesSource
 
 MAX_BYTES = 512 * 1024 * 1024
+_JSON_START = re.compile(r"\s*\{")
 # (byte-order mark, the codec that reads text starting with it), checked in this order
 BYTE_ORDER_MARKS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
@@ -32,10 +35,9 @@ def open_replay(path: str) -> SeriesSource:
 
 def read_recording(path: str) -> list[Sample]:
     name = "stdin" if path == "-" else path
-    data = read_input(path, "replay file", MAX_BYTES, allow_empty=True)
-    text = _decode(data, name)
+    text = _decode(read_input(path, "replay file", MAX_BYTES, allow_empty=True), name)
     try:
-        if text.lstrip().startswith("{"):
+        if _JSON_START.match(text):
             return parse_json_lines(text)
         return parse_csv(text)
     except (CsvError, ValueError) as exc:
@@ -53,20 +55,24 @@ def _decode(data: bytes, name: str) -> str:
         ) from None
     if "\x00" in text:
         raise UsageError(f"replay file {name} is not text (binary?): expected monitor JSON lines or nvidia-smi CSV")
-    if not text.strip():
+    if not text or text.isspace():  # not text.strip(): no copy of a big file
         raise UsageError(f"replay file {name} is empty")
     return text
 
 
 def parse_json_lines(text: str) -> list[Sample]:
-    samples = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    if text.count("\n") > MAX_REPLAY_SAMPLES + 1000:  # counted first: refused before any is read
+        raise ValueError(f"more than {MAX_REPLAY_SAMPLES:,} lines; replay a part of it")
+    samples: list[Sample] = []
+    for number, line in enumerate(iter_lines(text), start=1):
         if not line.strip():
             continue
+        if len(samples) >= MAX_REPLAY_SAMPLES:
+            raise ValueError(f"line {number}: more than {MAX_REPLAY_SAMPLES:,} samples; replay a part of it")
         try:
-            samples.append(Sample.from_dict(json.loads(line)))
-        except ValueError as exc:  # json.JSONDecodeError is a ValueError
+            samples.append(Sample.from_dict(loads_json(line)))
+        except DecodeError as exc:
+            raise ValueError(f"line {number}: {exc}") from None
+        except ValueError as exc:  # JsonError is a ValueError
             raise ValueError(f"line {number}: not a monitor JSON line ({exc})") from None
-        except RecursionError:
-            raise ValueError(f"line {number}: not a monitor JSON line (nested too deeply)") from None
     return samples

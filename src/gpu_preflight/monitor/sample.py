@@ -8,10 +8,12 @@ utilisation for a GPU in MIG mode.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+
+from gpu_preflight.core.decode import DecodeError, integer, key, lst, number, obj, string, string_list
+from gpu_preflight.core.limits import MAX_HOST_GPUS
 
 SCHEMA = "gpu-preflight/sample/v1"
 
@@ -114,21 +116,21 @@ class Sample:
     @classmethod
     def from_dict(cls, data: Any, source: str = "replay:jsonl") -> Sample:
         """Rebuild a sample from ``to_dict``'s output (a recording). Raises ``ValueError`` saying
-        what is wrong. Hints are not read back: they are recomputed from the series."""
+        what is wrong, with the JSON path of the field (``DecodeError``). Hints are not read back:
+        they are recomputed from the series."""
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             raise ValueError(f"not a {SCHEMA} object")
-        if not isinstance(data.get("time"), str) or not isinstance(data.get("gpus"), list):
-            raise ValueError("'time' must be a string and 'gpus' a list")
-        driver = data.get("driver") or {}
-        if not isinstance(driver, dict):
-            raise ValueError("'driver' must be an object")
+        time = string(data.get("time"), "$.time", what="the sample's time as a string")
+        gpus = lst(data.get("gpus"), "$.gpus", MAX_HOST_GPUS, "a list of GPUs")
+        driver = data.get("driver")
+        driver = {} if driver is None else obj(driver, "$.driver")
         return cls(
-            time=data["time"],
-            gpus=[gpu_from_dict(gpu) for gpu in data["gpus"]],
+            time=time,
+            gpus=[gpu_from_dict(gpu, f"$.gpus[{n}]") for n, gpu in enumerate(gpus)],
             source=source,
-            driver_version=_typed(driver, "version", str),
-            cuda_driver_version=_typed(driver, "cuda", str),
-            requests_waiting=_typed(data, "requests_waiting", int),
+            driver_version=_typed(driver, "version", str, "$.driver"),
+            cuda_driver_version=_typed(driver, "cuda", str, "$.driver"),
+            requests_waiting=_count(data, "requests_waiting", "$"),
         )
 
 
@@ -151,54 +153,68 @@ NUMBER_FIELDS = (
 )
 
 
-def gpu_from_dict(data: Any) -> GpuSample:
+def gpu_from_dict(data: Any, path: str = "$.gpus[]") -> GpuSample:
     """A GPU entry of a sample (from a recording or from the NVML helper); unknown keys are
-    ignored so that a newer recording still replays."""
-    if not isinstance(data, dict):
-        raise ValueError("a 'gpus' entry is not an object")
-    index = data.get("index")
-    if not isinstance(index, int) or isinstance(index, bool):
-        raise ValueError("a GPU's 'index' must be an integer")
+    ignored so that a newer recording still replays. ``DecodeError`` (a ValueError) names the
+    field's JSON path."""
+    data = obj(data, path, "a GPU object")
     values: dict[str, Any] = {
-        "index": index,
-        "name": _typed(data, "name", str) or "unknown",
-        "uuid": _typed(data, "uuid", str),
+        "index": integer(data.get("index"), key(path, "index"), 0, MAX_INDEX, "a GPU index"),
+        "name": _typed(data, "name", str, path) or "unknown",
+        "uuid": _typed(data, "uuid", str, path),
     }
     for name in NUMBER_FIELDS:
-        values[name] = _number(data, name)
+        values[name] = _number(data, name, path)
     reasons = data.get("throttle_reasons")
-    if reasons is not None and not (isinstance(reasons, list) and all(isinstance(r, str) for r in reasons)):
-        raise ValueError("'throttle_reasons' must be a list of strings or null")
-    values["throttle_reasons"] = reasons
+    values["throttle_reasons"] = None if reasons is None else string_list(reasons, key(path, "throttle_reasons"), 64)
     xids = data.get("xid_errors")
-    if xids is not None and not (isinstance(xids, list) and all(isinstance(x, int) for x in xids)):
-        raise ValueError("'xid_errors' must be a list of integers or null")
+    if xids is not None:
+        xids = lst(xids, key(path, "xid_errors"), 100_000, "a list of XID numbers")
+        for n, xid in enumerate(xids):
+            integer(xid, f"{key(path, 'xid_errors')}[{n}]", 0, 2**32, "an XID number")
     values["xid_errors"] = xids
     processes = data.get("processes")
     if processes is not None:
-        if not isinstance(processes, list) or not all(
-            isinstance(p, dict) and isinstance(p.get("pid"), int) for p in processes
-        ):
-            raise ValueError("'processes' must be a list of objects with an integer 'pid'")
-        processes = [Process(p["pid"], _typed(p, "name", str), _typed(p, "memory_used_mib", int)) for p in processes]
+        where = key(path, "processes")
+        processes = [
+            _process(obj(p, f"{where}[{n}]"), f"{where}[{n}]")
+            for n, p in enumerate(lst(processes, where, 100_000, "a list of processes"))
+        ]
     values["processes"] = processes
     return GpuSample(**values)
 
 
-def _typed(data: dict[str, Any], key: str, kind: type) -> Any:
-    value = data.get(key)
+def _process(data: dict[str, Any], path: str) -> Process:
+    return Process(
+        integer(data.get("pid"), key(path, "pid"), 0, 2**32, "a process id"),
+        _typed(data, "name", str, path),
+        _count(data, "memory_used_mib", path),
+    )
+
+
+def _typed(data: dict[str, Any], name: str, kind: type, path: str = "$") -> Any:
+    value = data.get(name)
     if value is None or (isinstance(value, kind) and not isinstance(value, bool)):
         return value
-    raise ValueError(f"'{key}' must be {kind.__name__} or null, not {type(value).__name__}")
+    raise DecodeError(key(path, name), f"a {kind.__name__} or null", value)
 
 
-def _number(data: dict[str, Any], key: str) -> float | int | None:
-    value = data.get(key)
+def _count(data: dict[str, Any], name: str, path: str) -> int | None:
+    value = data.get(name)
+    return None if value is None else integer(value, key(path, name), 0, MAX_READING, "a whole number or null")
+
+
+def _number(data: dict[str, Any], name: str, path: str) -> float | int | None:
+    value = data.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"'{key}' must be a number or null")
-    return value
+    return number(value, key(path, name), 0 if name in _NON_NEGATIVE else -MAX_READING, MAX_READING, "a number or null")
+
+
+# Readings that cannot be negative (temperatures can, in principle); an NVML counter is at most 2**64.
+MAX_READING = 2**64
+_NON_NEGATIVE = frozenset(NUMBER_FIELDS) - {"temperature_c"}
+MAX_INDEX = 65535
 
 
 def now_iso() -> str:

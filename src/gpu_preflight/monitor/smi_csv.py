@@ -13,10 +13,13 @@ A loop (`-l`/`-lms`) repeats one row per GPU: a new sample starts when a GPU's i
 from __future__ import annotations
 
 import csv
+import functools
 import re
 from datetime import datetime
 from typing import Any
 
+from gpu_preflight.core.limits import MAX_HOST_GPUS, MAX_REPLAY_SAMPLES
+from gpu_preflight.core.readers import iter_lines
 from gpu_preflight.monitor.sample import (
     GpuSample,
     Sample,
@@ -64,14 +67,22 @@ class CsvError(ValueError):
     """Not nvidia-smi CSV; the message names the line."""
 
 
+# A recording repeats the same few thousand cell texts (names, "0 %", "81559 MiB"): each is read
+# once. Bounded caches, so that a file of unique cells costs time, never memory.
+_cell = functools.lru_cache(maxsize=1 << 16)(smi_value)
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def parse_number(cell: str) -> int | float | None:
     """A cell's number, its unit dropped ("30.37 W"); None when nvidia-smi has no value there
     (``smi_value``) or the cell is not a number ("P0")."""
-    value = smi_value(cell)
+    value = _cell(cell)
     match = _NUMBER.match(value) if value is not None else None
     if match is None:
         return None
     number = match.group(1)
+    if len(number) > 40:
+        return None  # no reading has forty digits: a broken cell, not a number
     return float(number) if "." in number else int(number)
 
 
@@ -85,21 +96,25 @@ def header_fields(line: str) -> list[str] | None:
 
 def parse_csv(text: str) -> list[Sample]:
     """Every sample in the text. Raises ``CsvError`` (with the line number) for text that is not
-    --query-gpu CSV: no header line, or a row whose value count differs from the header's."""
+    --query-gpu CSV: no header line, or a row whose value count differs from the header's, or
+    more GPUs in one sample or more samples than any real recording has."""
     samples: list[Sample] = []
     header: list[str] | None = None
+    plan: _Plan | None = None
+    row_plan: _Plan = _Plan([])  # the plan of the rows in ``current``
     current: list[dict[str, str]] = []
     seen: set[str] = set()  # the GPU keys of ``current``: a set, so a long loop stays linear
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(iter_lines(text), start=1):
         if line.startswith("#"):  # a capture's "# nvidia-smi ..." line: another command's output follows
             header = None
             continue
         if not line.strip():
             continue
-        if header is None:
+        if header is None or plan is None:
             header = header_fields(line)
+            plan = _Plan(header) if header else None
             continue  # not a header: --list-gpus or --help output in a capture, skipped
-        if header_fields(line) == header:
+        if line.lstrip().startswith(header[0]) and header_fields(line) == header:
             continue  # a repeated header
         cells = next(csv.reader([line], skipinitialspace=True))
         if len(cells) != len(header):
@@ -108,15 +123,23 @@ def parse_csv(text: str) -> list[Sample]:
                 " (truncated, or not nvidia-smi CSV?)"
             )
         row = dict(zip(header, cells, strict=True))
-        key = _gpu_key(row)
+        key = plan.gpu_key(row)
         if key is not None and key in seen:
-            samples.append(_sample(current))
+            samples.append(_sample(current, row_plan))
             current, seen = [], set()
+            if len(samples) >= MAX_REPLAY_SAMPLES:
+                raise CsvError(f"line {number}: more than {MAX_REPLAY_SAMPLES:,} samples; replay a part of it")
         current.append(row)
+        row_plan = plan
+        if len(current) > MAX_HOST_GPUS:
+            raise CsvError(
+                f"line {number}: more than {MAX_HOST_GPUS:,} GPUs in one sample"
+                " (does the index, uuid or pci.bus_id column never repeat?)"
+            )
         if key is not None:
             seen.add(key)
     if current:
-        samples.append(_sample(current))
+        samples.append(_sample(current, row_plan))
     if not samples:
         raise CsvError(
             "no nvidia-smi --query-gpu CSV found: expected a header line naming fields such as"
@@ -125,47 +148,65 @@ def parse_csv(text: str) -> list[Sample]:
     return samples
 
 
-def _gpu_key(row: dict[str, str]) -> str | None:
-    return smi_value(row.get("index")) or smi_value(row.get("uuid")) or smi_value(row.get("pci.bus_id"))
+class _Plan:
+    """What to read from the columns of one header, worked out once rather than per row."""
+
+    def __init__(self, header: list[str]) -> None:
+        present = set(header)
+        self.columns = [(name, [c for c in names if c in present]) for name, names in FIELDS.items()]
+        self.key_columns = [c for c in ("index", "uuid", "pci.bus_id") if c in present]
+        self.masks = [f"{prefix}.active" for prefix in THROTTLE_PREFIXES if f"{prefix}.active" in present]
+        self.flags = [
+            (name, name.partition(".")[2])
+            for name in header
+            if name.partition(".")[0] in THROTTLE_PREFIXES and name.partition(".")[2] not in ("supported", "active")
+        ]
+
+    def gpu_key(self, row: dict[str, str]) -> str | None:
+        for column in self.key_columns:
+            value = _cell(row[column])
+            if value:
+                return value
+        return None
 
 
-def _sample(rows: list[dict[str, str]]) -> Sample:
+def _sample(rows: list[dict[str, str]], plan: _Plan) -> Sample:
     first = rows[0]
     return Sample(
         time=_iso_time(first.get("timestamp")) or now_iso(),
-        gpus=[_gpu(row, position) for position, row in enumerate(rows)],
+        gpus=[_gpu(row, position, plan) for position, row in enumerate(rows)],
         source="replay:csv",
-        driver_version=smi_value(first.get("driver_version")),
+        driver_version=_cell(first["driver_version"]) if "driver_version" in first else None,
     )
 
 
-def _gpu(row: dict[str, str], position: int) -> GpuSample:
+def _gpu(row: dict[str, str], position: int, plan: _Plan) -> GpuSample:
     values: dict[str, Any] = {}
-    for field, names in FIELDS.items():
-        cells = [row[name] for name in names if name in row and smi_value(row[name]) is not None]
-        if not cells:
+    for field, names in plan.columns:
+        cell = next((row[name] for name in names if _cell(row[name]) is not None), None)
+        if cell is None:
             values[field] = None
         elif field in TEXT_FIELDS:
-            values[field] = smi_value(cells[0])
+            values[field] = _cell(cell)
         else:
-            number = parse_number(cells[0])
+            number = parse_number(cell)
             values[field] = int(number) if number is not None and field in INTEGER_FIELDS else number
     values["index"] = values["index"] if values["index"] is not None else position
     values["name"] = values["name"] or "unknown"
-    return GpuSample(**values, throttle_reasons=_throttle_reasons(row))
+    return GpuSample(**values, throttle_reasons=_throttle_reasons(row, plan))
 
 
-def _throttle_reasons(row: dict[str, str]) -> list[str] | None:
-    for prefix in THROTTLE_PREFIXES:
-        mask = smi_value(row.get(f"{prefix}.active"))
-        if mask and _HEX.match(mask):
+def _throttle_reasons(row: dict[str, str], plan: _Plan) -> list[str] | None:
+    for column in plan.masks:
+        mask = _cell(row[column])
+        if mask and _HEX.match(mask) and len(mask) <= 18:
             return throttle_reason_names(int(mask, 16))
     # No bitmask: the one-field-per-reason form ("Active" / "Not Active").
     flags = {}
-    for name, value in row.items():
-        prefix, _, reason = name.partition(".")
-        if prefix in THROTTLE_PREFIXES and reason not in ("supported", "active") and smi_value(value) is not None:
-            flags[reason] = smi_value(value)
+    for name, reason in plan.flags:
+        value = _cell(row[name])
+        if value is not None:
+            flags[reason] = value
     return [name for name, value in flags.items() if value == "Active"] if flags else None
 
 

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.host import Gpu, Host
+from gpu_preflight.core.limits import MAX_HOST_GPUS, MAX_TIMEOUT_S
 from gpu_preflight.core.readers import load_json, read_input
-from gpu_preflight.core.units import parse_memory_mib
+from gpu_preflight.core.units import check_seconds, parse_memory_mib
 from gpu_preflight.core.versions import Version, VersionError
 
 if TYPE_CHECKING:
@@ -37,10 +38,11 @@ class HostSpec:
 def resolve_host(spec: HostSpec, db: str | None = None) -> Host:
     if spec.snapshot and spec.nvidia_smi_xml:
         raise UsageError("--snapshot and --nvidia-smi-xml each describe a whole host: give one")
-    if spec.timeout <= 0:
-        raise UsageError("--timeout must be a positive number of seconds")
+    check_seconds(spec.timeout, "--timeout", MAX_TIMEOUT_S)
     # Parse the what-if values first: a typo should not cost a probe.
-    assumed_driver = _parse_driver(spec.assume_driver) if spec.assume_driver else None
+    assumed_driver = _parse_driver(spec.assume_driver) if spec.assume_driver is not None else None
+    if len(spec.assume_gpus) > MAX_HOST_GPUS:
+        raise UsageError(f"--assume-gpu given {len(spec.assume_gpus)} times: at most {MAX_HOST_GPUS} GPUs")
     assumed_gpus = [_split_gpu(text) for text in spec.assume_gpus]
 
     host = _base_host(spec)
@@ -78,6 +80,10 @@ def _base_host(spec: HostSpec) -> Host:
 
 
 def _parse_driver(text: str) -> Version:
+    if not text.strip():
+        raise UsageError("--assume-driver is empty: give a driver version (examples: 550.54.15, 535)")
+    if len(text) > 64:
+        raise UsageError(f"--assume-driver {text[:40]!r}...: not a driver version (examples: 550.54.15, 535)")
     try:
         version = Version.parse(text)
     except VersionError:
@@ -94,7 +100,10 @@ def _split_gpu(text: str) -> tuple[str, int | None]:
     name = " ".join(name.split())
     if not name or len(name) > 200 or not name.isprintable():
         raise UsageError(f"--assume-gpu {text[:80]!r}: expected NAME[:MEMORY], e.g. 'Tesla T4:16GiB'")
-    return name, (parse_memory_mib(memory) if memory else None)
+    try:
+        return name, (parse_memory_mib(memory) if memory else None)
+    except UsageError as exc:
+        raise UsageError(f"--assume-gpu {text[:80]!r}: {exc}") from None
 
 
 def _assumed_gpu(kb: KnowledgeBase, index: int, name: str, memory_mib: int | None) -> Gpu:

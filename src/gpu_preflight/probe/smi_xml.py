@@ -19,6 +19,7 @@ import xml.etree.ElementTree as ET
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.host import Driver, Gpu, Host, MigDevice
+from gpu_preflight.core.limits import MAX_HOST_GPUS, MAX_XML_TAGS
 from gpu_preflight.probe.smi_values import smi_value
 
 SOURCE = "nvidia-smi-xml"
@@ -100,6 +101,13 @@ def _screen(data: bytes | str, origin: str) -> str:
         raise UsageError(f"{origin}: not an XML document (does not start with '<')")
     if "<!ENTITY" in text or _has_internal_subset(text):
         raise UsageError(f"{origin}: refusing XML with a DTD internal subset or entity declarations")
+    # Counted before parsing (a C scan), so that an absurd document costs neither minutes nor gigabytes.
+    gpus = sum(text.count(f"<gpu{after}") for after in " \t\r\n/>")
+    if gpus > MAX_HOST_GPUS:
+        raise UsageError(f"{origin}: {gpus:,} <gpu> elements (at most {MAX_HOST_GPUS:,}); not a real nvidia-smi dump")
+    tags = text.count("<")
+    if tags > MAX_XML_TAGS:
+        raise UsageError(f"{origin}: {tags:,} XML tags (at most {MAX_XML_TAGS:,}); not a real nvidia-smi dump")
     return text
 
 

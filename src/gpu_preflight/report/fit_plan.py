@@ -8,6 +8,7 @@ from dataclasses import asdict
 from typing import Any
 
 from gpu_preflight.core.findings import Finding, overall_status
+from gpu_preflight.core.text import printable
 from gpu_preflight.core.units import gib
 from gpu_preflight.fit import DeviceFit, MemoryPlan, Model, Settings
 from gpu_preflight.report.terminal import Style, checklist_lines, status_line
@@ -96,7 +97,7 @@ def render_fit_text(
         lines += ["", *_device_lines(plan, device, style)]
     lines += ["", *checklist_lines(findings, style)]
     if plan.notes:
-        lines += ["", style.bold("Notes")] + [f"  {note}" for note in plan.notes]
+        lines += ["", style.bold("Notes")] + [f"  {printable(note)}" for note in plan.notes]
     lines += ["", status_line(findings, style)]
     return "\n".join(lines) + "\n"
 
@@ -107,9 +108,9 @@ def _model_lines(plan: MemoryPlan, style: Style) -> list[str]:
     experts = f" · {shape.experts} experts, {shape.experts_per_token} per token" if shape.experts else ""
     head = "tied" if shape.tied_embeddings else "separate"
     return [
-        style.bold(f"{model.id}") + f"  ({_describe_source(model)})",
-        f"  {model.params:,} parameters ({model.params_source}){experts} · {shape.model_type} · "
-        f"{shape.layers} layers · {heads}",
+        style.bold(printable(model.id, one_line=True)) + f"  ({_describe_source(model)})",
+        f"  {model.params:,} parameters ({model.params_source}){experts} · "
+        f"{printable(shape.model_type, one_line=True)} · {shape.layers} layers · {heads}",
         f"  vocabulary {shape.vocab_size:,} ({head} output head) · "
         f"max context {shape.max_position_embeddings or 'not stated'}",
         f"  plan: {s.dtype} weights · {s.kv_cache_dtype} KV cache ({plan.kv_bytes_per_token:,} bytes per token) · "
@@ -120,7 +121,7 @@ def _model_lines(plan: MemoryPlan, style: Style) -> list[str]:
 def _device_lines(plan: MemoryPlan, device: DeviceFit, style: Style) -> list[str]:
     s, b = plan.settings, device.bytes
     lines = [
-        style.bold(f"GPU {device.index}: {device.name}")
+        style.bold(f"GPU {device.index}: {printable(device.name, one_line=True)}")
         + f"  ({gib(device.free_bytes, 2)} of {gib(device.total_bytes, 2)} GiB free)"
     ]
     rows = [
@@ -132,7 +133,11 @@ def _device_lines(plan: MemoryPlan, device: DeviceFit, style: Style) -> list[str
     ]
     lines += [f"  {label:<12}{gib(value, 2):>8} GiB" for label, value in rows]
     budget = "vLLM's reservation" if s.engine == "vllm" else "free"
-    verdict = "fits" if device.fits else f"does not fit{': ' + device.reason if device.reason else ''}"
+    verdict = (
+        "fits"
+        if device.fits
+        else f"does not fit{': ' + printable(device.reason, one_line=True) if device.reason else ''}"
+    )
     lines.append(f"  usable      {gib(device.budget_bytes, 2):>8} GiB ({budget}): {verdict}")
     capped = " (model limit)" if device.context_capped_by_model else ""
     lines.append(
@@ -147,9 +152,9 @@ def _device_lines(plan: MemoryPlan, device: DeviceFit, style: Style) -> list[str
 def _describe_source(model: Model) -> str:
     return {
         "profile": "built-in profile",
-        "directory": f"config.json in {model.location}",
-        "hub-cache": f"Hugging Face cache {model.location}",
-        "hub": model.location,
+        "directory": f"config.json in {printable(model.location, one_line=True)}",
+        "hub-cache": f"Hugging Face cache {printable(model.location, one_line=True)}",
+        "hub": printable(model.location, one_line=True),
     }[model.source]
 
 

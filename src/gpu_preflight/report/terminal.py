@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from gpu_preflight import __version__
 from gpu_preflight.core.findings import Finding, Severity, overall_status
 from gpu_preflight.core.host import Host
+from gpu_preflight.core.text import printable
 from gpu_preflight.report.facts import cuda_version_facts, gpu_facts
 from gpu_preflight.report.layers import group_by_layer
 
@@ -54,21 +55,26 @@ class Style:
 
 def table_lines(rows: Sequence[tuple[str, str]], indent: str = INDENT) -> list[str]:
     """Labels padded to the longest, values beside them."""
-    width = max((len(label) for label, _ in rows), default=0)
-    return [f"{indent}{label.ljust(width)}  {value}" for label, value in rows]
+    shown = [(printable(label, one_line=True), printable(value, one_line=True)) for label, value in rows]
+    width = max((len(label) for label, _ in shown), default=0)
+    return [f"{indent}{label.ljust(width)}  {value}" for label, value in shown]
 
 
 def finding_lines(finding: Finding, style: Style, verbose: bool = False, indent: str = "") -> list[str]:
     """The mark and title; the detail (a pass line keeps it for ``verbose``); each fix; with
-    ``verbose``, the evidence --json carries."""
+    ``verbose``, the evidence --json carries. Every text is shown through ``printable``: a GPU
+    or host name inside a title reaches the terminal as text, never as an escape sequence."""
     body = indent + INDENT * 2
-    lines = [f"{indent}{style.mark(finding.severity)} {finding.title}"]
+    lines = [f"{indent}{style.mark(finding.severity)} {printable(finding.title, one_line=True)}"]
     if finding.detail and (finding.severity >= Severity.INFO or verbose):
-        lines.append(f"{body}{finding.detail}")
-    lines += [f"{body}{style.bold('fix:')} {fix}" for fix in finding.fix]
+        lines.append(f"{body}{printable(finding.detail)}")
+    lines += [f"{body}{style.bold('fix:')} {printable(fix, one_line=True)}" for fix in finding.fix]
     if verbose and finding.evidence:
         lines.append(f"{body}{style.bold('evidence:')}")
-        lines += [f"{body}{INDENT}{key}: {value}" for key, value in evidence_rows(finding.evidence)]
+        lines += [
+            f"{body}{INDENT}{printable(key, one_line=True)}: {printable(value, one_line=True)}"
+            for key, value in evidence_rows(finding.evidence)
+        ]
     return lines
 
 
@@ -136,7 +142,7 @@ def render_report(report: Report, style: Style | None = None, verbose: bool = Fa
 
 
 def _host_lines(host: Host, style: Style) -> list[str]:
-    name = host.hostname or "unknown host"
+    name = printable(host.hostname or "unknown host", one_line=True)
     lines = [
         style.bold(f"gpu-preflight {__version__} · {name} ({_describe_source(host)})"),
         "",
@@ -144,14 +150,17 @@ def _host_lines(host: Host, style: Style) -> list[str]:
     ]
     lines += table_lines(cuda_version_facts(host))
     lines += ["", style.bold("GPUs")]
-    lines += [f"{INDENT}{line}" for line in gpu_facts(host)] or [f"{INDENT}none visible"]
+    lines += [f"{INDENT}{printable(line, one_line=True)}" for line in gpu_facts(host)] or [f"{INDENT}none visible"]
     if host.errors:
         lines += ["", style.bold("Could not see")]
-        lines += [f"{INDENT}{error.probe}: {error.message}" for error in host.errors]
+        lines += [
+            f"{INDENT}{printable(error.probe, one_line=True)}: {printable(error.message, one_line=True)}"
+            for error in host.errors
+        ]
     return lines
 
 
 def _describe_source(host: Host) -> str:
     return {"live": "probed live", "nvidia-smi-xml": "from an nvidia-smi XML dump", "snapshot": "from a snapshot"}.get(
-        host.source, host.source
+        host.source, printable(host.source, one_line=True)
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
+import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,10 +23,11 @@ from fastapi.responses import (
 )
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gpu_preflight.serve import protocol
-from gpu_preflight.serve.engine import EngineError, PromptError
+from gpu_preflight.serve.engine import EngineError, PromptError, PromptTooLong
 from gpu_preflight.serve.jobs import Job, QueueFull, Sampling, Scheduler
 from gpu_preflight.serve.metrics import Metrics
 from gpu_preflight.serve.protocol import ApiError, Defaults
@@ -32,6 +35,9 @@ from gpu_preflight.serve.text import ReasoningSplitter, split_reasoning
 
 log = logging.getLogger("gpu_preflight.serve")
 CLIENT_CLOSED = 499  # nginx's status for "the client closed the request": only ever seen in /metrics
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+MAX_BODY_BYTES = 4 * 1024 * 1024  # a request body beyond this is refused with 413 before it is read
+BODY_TIMEOUT_S = 30.0  # the whole body must arrive within this, or 408
 
 
 @dataclass
@@ -45,6 +51,12 @@ class Service:
     preflight: dict[str, Any]  # the doctor report (gpu-preflight/report/v1) plus a "serve" section
     api_key: str | None = None
     created: int = field(default_factory=protocol.now)
+    # Host header names accepted ("name" any port, "name:port" exactly, "*" any); the loopback
+    # names on the bound port are always accepted. Refusing the rest defeats DNS rebinding.
+    allowed_hosts: frozenset[str] = frozenset()
+    cors_origins: tuple[str, ...] = ()  # empty: no CORS headers, so browsers keep other sites out
+    max_body_bytes: int = MAX_BODY_BYTES
+    body_timeout_s: float = BODY_TIMEOUT_S
 
 
 def create_app(service: Service) -> FastAPI:
@@ -56,6 +68,23 @@ def create_app(service: Service) -> FastAPI:
         await run_in_threadpool(service.scheduler.stop)
 
     app = FastAPI(title="gpu-preflight serve", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    # The last added is the outermost: count everything, then refuse foreign hosts and bodies
+    # that are not JSON or too large, before CORS or a route sees them.
+    if service.cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(service.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(
+        _Guard,
+        metrics=service.metrics,
+        allowed_hosts=service.allowed_hosts,
+        max_body_bytes=service.max_body_bytes,
+    )
     app.add_middleware(_CountRequests, metrics=service.metrics)
     defaults, scheduler, metrics = service.defaults, service.scheduler, service.metrics
 
@@ -70,11 +99,6 @@ def create_app(service: Service) -> FastAPI:
         return await api_error(
             request, ApiError(exc.status_code, f"{request.method} {request.url.path}: {exc.detail}", type=kind)
         )
-
-    @app.exception_handler(Exception)
-    async def server_error(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("request failed")
-        return await api_error(request, _server_error(exc))
 
     def authorize(request: Request) -> None:
         if service.api_key is None:
@@ -130,10 +154,13 @@ def create_app(service: Service) -> FastAPI:
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Response:
         authorize(request)
-        messages, options = protocol.parse_chat(await _body(request), defaults)
+        messages, options = protocol.parse_chat(await body(request), defaults)
         require_ready()
+        check_size(sum(len(m["content"]) for m in messages), "messages")
         try:
             prompt_ids, opens_think = await run_in_threadpool(service.engine.encode_chat, messages)
+        except PromptTooLong as exc:
+            raise ApiError(400, str(exc), param="messages", code="context_length_exceeded") from None
         except PromptError as exc:
             raise ApiError(400, str(exc), param="messages") from None
         job = _submit(
@@ -155,9 +182,13 @@ def create_app(service: Service) -> FastAPI:
     @app.post("/v1/completions")
     async def completions(request: Request) -> Response:
         authorize(request)
-        prompt, options = protocol.parse_completion(await _body(request), defaults)
+        prompt, options = protocol.parse_completion(await body(request), defaults)
         require_ready()
-        prompt_ids = await run_in_threadpool(service.engine.encode_text, prompt)
+        check_size(len(prompt), "prompt")
+        try:
+            prompt_ids = await run_in_threadpool(service.engine.encode_text, prompt)
+        except PromptTooLong as exc:
+            raise ApiError(400, str(exc), param="prompt", code="context_length_exceeded") from None
         job = _submit(
             prompt_ids,
             protocol.sampling_for(options, len(prompt_ids), defaults, protocol.COMPLETIONS_DEFAULT_MAX_TOKENS),
@@ -170,6 +201,25 @@ def create_app(service: Service) -> FastAPI:
         if text is None:
             return Response(status_code=CLIENT_CLOSED)
         return JSONResponse(protocol.completion(id, created, defaults.model_name, text, job.final_outcome))
+
+    async def body(request: Request) -> Any:
+        return _parse_json(await _read_body(request, service.max_body_bytes, service.body_timeout_s))
+
+    def check_size(chars: int, param: str) -> None:
+        """Refuse a prompt that cannot fit before tokenizing it: no token is longer than the
+        engine's longest vocabulary entry, so chars / that is a floor on its token count."""
+        longest = getattr(service.engine, "max_token_chars", None)
+        if not isinstance(longest, int) or longest < 1:
+            return
+        floor = chars // (2 * longest)  # halved: a normalizer may compose characters
+        if floor >= defaults.max_context:
+            raise ApiError(
+                400,
+                f"the prompt is at least {floor} tokens ({chars} characters); this server's context is "
+                f"{defaults.max_context} tokens (prompt plus output)",
+                param=param,
+                code="context_length_exceeded",
+            )
 
     def _submit(prompt_ids: list[int], sampling: Sampling, streaming: bool) -> Job:
         job = Job(prompt_ids, sampling, asyncio.get_running_loop(), streaming)
@@ -268,15 +318,72 @@ def create_app(service: Service) -> FastAPI:
 
 
 def _server_error(exc: Exception) -> ApiError:
-    cause = str(exc) if isinstance(exc, EngineError) else f"{type(exc).__name__}: {exc}"
-    return ApiError(500, cause, type="server_error")
+    """An engine's own message (it says what to change); anything else stays in the log."""
+    if isinstance(exc, EngineError):
+        return ApiError(500, str(exc), type="server_error")
+    return ApiError(500, "the server failed on this request; the details are in its log", type="server_error")
 
 
-async def _body(request: Request) -> Any:
+async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
+    """The whole body, within ``timeout`` seconds and ``limit`` bytes (a chunked body declares
+    no length: it is counted as it comes)."""
+
+    async def read() -> bytes:
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     try:
-        return await request.json()
+        return await asyncio.wait_for(read(), timeout)
+    except asyncio.TimeoutError:
+        raise ApiError(
+            408,
+            f"the request body did not arrive within {timeout:g} s",
+            code="request_timeout",
+            headers={"Connection": "close"},
+        ) from None
+    except ClientDisconnect:
+        raise ApiError(CLIENT_CLOSED, "the client closed the connection", code="client_closed") from None
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(
+        413,
+        f"the request body is larger than this server's limit of {limit} bytes",
+        code="request_too_large",
+        headers={"Connection": "close"},
+    )
+
+
+def _parse_json(raw: bytes) -> Any:
+    """The body as JSON, or a 400: invalid UTF-8, NaN/Infinity, lone surrogates ("\\ud800",
+    which no tokenizer can encode) and nesting deeper than the parser's recursion limit are refused here, not deep in a
+    handler."""
+    invalid = "the request body is not valid JSON"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, f"{invalid}: not UTF-8") from None
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ApiError(400, f"{invalid}: nested too deeply") from None
     except ValueError:
-        raise ApiError(400, "the request body is not valid JSON") from None
+        raise ApiError(400, invalid) from None
+    if "\\u" in text or "\\U" in text:
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except (UnicodeEncodeError, RecursionError):
+            raise ApiError(400, f"{invalid}: a string holds a lone UTF-16 surrogate (\\ud800-\\udfff)") from None
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 async def _disconnected(request: Request) -> None:
@@ -302,7 +409,9 @@ class _EventStream(StreamingResponse):
 
 
 class _CountRequests:
-    """ASGI middleware: requests by route and status, for /metrics."""
+    """ASGI middleware: requests by route and status, for /metrics. It is also where an
+    unexpected exception becomes a 500 in OpenAI's format (counted, no internals, the
+    connection kept), instead of Starlette's outermost handler that re-raises it."""
 
     ROUTES = ("/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/ready", "/metrics", "/preflight")
 
@@ -314,10 +423,119 @@ class _CountRequests:
             await self.app(scope, receive, send)
             return
         path = scope["path"] if scope["path"] in self.ROUTES else "other"
+        started = False
 
         async def counting_send(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 self.metrics.request(path, message["status"])
             await send(message)
 
-        await self.app(scope, receive, counting_send)
+        try:
+            await self.app(scope, receive, counting_send)
+        except Exception as exc:
+            log.exception("request failed")
+            if started:
+                raise  # the status line is out: nothing better than closing the connection
+            error = _server_error(exc)
+            self.metrics.error(error.type)
+            await _send_error(counting_send, error)
+
+
+class _Guard:
+    """ASGI middleware, before any route: the Host header must name this server (DNS
+    rebinding), a POST body must be declared JSON (a cross-site form or ``text/plain`` POST
+    needs no CORS preflight, ``application/json`` does) and no larger than the limit."""
+
+    # Health checks and scrapes name the server however their platform does (a pod's address, a
+    # service name); these answer without a key and hold nothing a rebinding page could use.
+    PROBES = ("/health", "/ready", "/metrics")
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, allowed_hosts: frozenset[str], max_body_bytes: int):
+        self.app, self.metrics, self.max_body_bytes = app, metrics, max_body_bytes
+        self.allowed = {name.lower().rstrip(".") for name in allowed_hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        error = self._refusal(scope)
+        if error is not None:
+            self.metrics.error(error.type)
+            await _send_error(send, error)
+            return
+        await self.app(scope, receive, send)
+
+    def _refusal(self, scope: Scope) -> ApiError | None:
+        headers = {name.lower(): value for name, value in scope["headers"]}
+        host = headers.get(b"host", b"").decode("latin-1")
+        if scope["path"] not in self.PROBES and not self._host_allowed(host, scope.get("server")):
+            return ApiError(
+                400,
+                f"the Host header {host!r} does not name this server: add it with --allowed-hosts",
+                code="host_not_allowed",
+                headers={"Connection": "close"},
+            )
+        if scope["method"] != "POST":
+            return None
+        length = headers.get(b"content-length", b"")
+        if length.strip().isdigit() and int(length) > self.max_body_bytes:
+            return _too_large(self.max_body_bytes)
+        media_type = headers.get(b"content-type", b"").decode("latin-1").partition(";")[0].strip().lower()
+        if media_type != "application/json":
+            return ApiError(
+                415,
+                f"the request body must be sent as Content-Type: application/json, not {media_type or 'none'!r}",
+                code="unsupported_media_type",
+                headers={"Connection": "close"},
+            )
+        return None
+
+    def _host_allowed(self, host: str, server: Any) -> bool:
+        if "*" in self.allowed:
+            return True
+        name, port = _split_host(host.strip().lower())
+        if not name:
+            return False
+        name = name.rstrip(".")
+        address, bound = (str(server[0]), str(server[1])) if isinstance(server, (tuple, list)) else (None, None)
+        if name in LOOPBACK_NAMES and (port is None or bound is None or port == bound):
+            return True
+        if name == address and _is_ip(name):
+            return True  # the address the connection came in on, as a literal: no DNS name to rebind
+        return name in self.allowed or (port is not None and f"{_join_host(name)}:{port}" in self.allowed)
+
+
+def _split_host(host: str) -> tuple[str, str | None]:
+    """ "[::1]:8000" -> ("::1", "8000"); "localhost" -> ("localhost", None)."""
+    if host.startswith("["):
+        name, _, rest = host[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else None
+        return name, port
+    if host.count(":") == 1:
+        name, _, port = host.partition(":")
+        return name, port
+    return host, None
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _join_host(name: str) -> str:
+    return f"[{name}]" if ":" in name else name
+
+
+async def _send_error(send: Send, error: ApiError) -> None:
+    await JSONResponse(error.body(), status_code=error.status, headers=error.headers)(
+        {"type": "http"}, _no_receive, send
+    )
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}

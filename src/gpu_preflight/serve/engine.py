@@ -1,12 +1,14 @@
 """The built-in engine: transformers' ``generate`` on one device, streaming text as it goes.
 
 Runs in the generation thread only (serve/jobs.py), except ``encode_*``, which request
-handlers call; a lock keeps the tokenizer to one thread at a time (fast tokenizers are not
-safe to share between threads).
+handlers call. Fast tokenizers are not safe to share between threads, so requests encode
+with their own copy of the tokenizer, behind their own lock: a long prompt being tokenized
+never holds up the decoding of the streams that are generating.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +28,21 @@ class PromptError(EngineError):
     """The messages cannot become a prompt for this model (a 400, not a server fault)."""
 
 
+class PromptTooLong(PromptError):
+    """The prompt's first characters alone exceed the context: the rest was not tokenized."""
+
+    def __init__(self, at_least: int, max_context: int):
+        super().__init__(
+            f"the prompt is more than {at_least} tokens; this server's context is {max_context} tokens (prompt plus "
+            "output)"
+        )
+        self.at_least = at_least
+
+
+HEAD_CHARS_PER_TOKEN = 8  # a prompt longer than this many characters per context token: its head is tokenized first
+CUT_SLACK_TOKENS = 16  # cutting text mid-word can add a few tokens that the whole text would not have
+
+
 class TransformersEngine:
     _decode_ids: Callable[..., str]  # set by load(): the tokenizer's fastest exact decoder
 
@@ -36,16 +53,21 @@ class TransformersEngine:
         dtype: str,
         memory_share: float | None = None,
         trust_remote_code: bool = False,
+        max_context: int | None = None,
     ):
         self.model_path = model_path
+        self.max_context = max_context  # prompts that cannot fit are refused before all of them is tokenized
         self.device = device
         self.dtype = dtype
         self.memory_share = memory_share
         self.trust_remote_code = trust_remote_code  # never True unless --trust-remote-code
         self.model: Any = None
-        self.tokenizer: Any = None
+        self.tokenizer: Any = None  # the generation thread's (decoding)
+        self._request_tokenizer: Any = None  # request handlers' (encoding)
+        self.max_token_chars: int | None = None  # the longest vocabulary entry: len(text) // this <= its tokens
         self._eos_ids: frozenset[int] = frozenset()
         self._tokenizer_lock = threading.Lock()
+        self._request_lock = threading.Lock()
 
     def load(self) -> None:
         import torch
@@ -66,6 +88,13 @@ class TransformersEngine:
                 # an out-of-memory error instead of starving other processes on the GPU.
                 torch.cuda.set_per_process_memory_fraction(self.memory_share, 0)
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_path, trust_remote_code=self.trust_remote_code)
+        try:
+            self._request_tokenizer = copy.deepcopy(self.tokenizer)
+        except Exception:  # noqa: BLE001 - a tokenizer that cannot be copied is loaded twice
+            self._request_tokenizer = AutoTokenizer.from_pretrained(
+                self.model_path, trust_remote_code=self.trust_remote_code
+            )
+        self.max_token_chars = _longest_token(self.tokenizer)
         model: Any = AutoModelForCausalLM.from_pretrained(
             self.model_path, dtype=getattr(torch, self.dtype), trust_remote_code=self.trust_remote_code
         )
@@ -114,17 +143,27 @@ class TransformersEngine:
         """Token ids of the chat prompt, and whether the prompt opens a <think> block."""
         if not self.has_chat_template:
             raise PromptError("this model's tokenizer has no chat template: use /v1/completions with a plain prompt")
-        with self._tokenizer_lock:
+        with self._request_lock:
             try:
-                text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+                text = self._request_tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
             except Exception as exc:  # noqa: BLE001 - templates raise what they like (jinja2 errors, exceptions they raise on purpose)
                 raise PromptError(f"the model's chat template refused these messages: {exc}") from None
-            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        return list(ids), text.rstrip().endswith(THINK_OPEN)
+            ids = self._tokenize(text, add_special_tokens=False)
+        return ids, text.rstrip().endswith(THINK_OPEN)
 
     def encode_text(self, text: str) -> list[int]:
-        with self._tokenizer_lock:
-            return list(self.tokenizer(text)["input_ids"])
+        with self._request_lock:
+            return self._tokenize(text, add_special_tokens=True)
+
+    def _tokenize(self, text: str, add_special_tokens: bool) -> list[int]:
+        """Token ids; a long text's head first: one that alone fills the context refuses the
+        prompt without the cost (seconds, gigabytes) of tokenizing megabytes."""
+        tokenizer, limit = self._request_tokenizer, self.max_context
+        if limit and len(text) > HEAD_CHARS_PER_TOKEN * limit:
+            head = tokenizer(text[: HEAD_CHARS_PER_TOKEN * limit], add_special_tokens=add_special_tokens)["input_ids"]
+            if len(head) - CUT_SLACK_TOKENS >= limit:
+                raise PromptTooLong(len(head) - CUT_SLACK_TOKENS, limit)
+        return list(tokenizer(text, add_special_tokens=add_special_tokens)["input_ids"])
 
     def _decode(self, ids: list[int]) -> str:
         with self._tokenizer_lock:
@@ -183,6 +222,16 @@ class TransformersEngine:
         else:
             reason = "length"
         return Outcome(reason, len(job.prompt_ids), len(generated))
+
+
+def _longest_token(tokenizer: Any) -> int | None:
+    """The most characters one token stands for (byte-level and byte-fallback entries spell a
+    byte with one or more characters, so an entry is never shorter than its text)."""
+    try:
+        vocab = tokenizer.get_vocab()
+    except Exception:  # noqa: BLE001 - a tokenizer without a readable vocabulary: no early check
+        return None
+    return max((len(entry) for entry in vocab), default=0) or None
 
 
 def _generation_config(**settings: Any) -> Any:

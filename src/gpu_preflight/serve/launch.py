@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import ipaddress
 import logging
+import math
 import os
 import signal
 import socket
@@ -38,6 +39,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gpu_preflight.serve")
 BUILT_IN_NEEDS = ("torch", "transformers", "fastapi", "uvicorn")
+MAX_BODY_MIB = 1024
+CONNECTION_LIMIT = 64  # open connections beyond the queue's length; more get 503 at once
+KEEP_ALIVE_S = 5
+MAX_HEADER_BYTES = 64 * 1024
 WEIGHT_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja", "*.tiktoken"]
 
 
@@ -45,6 +50,8 @@ def launch(options: ServeOptions, host_spec: HostSpec, db: str | None = None) ->
     """Serve ``options.model`` on the machine ``host_spec`` describes (another machine only
     with ``dry_run``); ``db`` is the knowledge base to judge with (None: the packaged one)."""
     _check_flags(options, host_spec)
+    if not options.dry_run:
+        _check_port_free(options.host, options.port)  # before any warning: a port in use is the only news
     request = Request(
         device=options.device,
         engine=options.engine,
@@ -72,7 +79,6 @@ def launch(options: ServeOptions, host_spec: HostSpec, db: str | None = None) ->
         return 1
     if options.dry_run:
         return _dry_run(options, plan)
-    _check_port_free(options.host, options.port)
     if decision.engine == "vllm":
         _say_settings(plan)
         return _run_vllm(plan)
@@ -104,8 +110,24 @@ def _check_flags(options: ServeOptions, host_spec: HostSpec) -> None:
         raise UsageError(
             "--snapshot, --nvidia-smi-xml and --assume-* describe another machine: use them with --dry-run"
         )
-    if options.hub_timeout <= 0:
+    if not options.hub_timeout > 0 or options.hub_timeout == math.inf:  # NaN fails both
         raise UsageError("--hub-timeout must be a positive number of seconds")
+    if options.memory_share is not None and not 0 < options.memory_share <= 1:
+        raise UsageError(
+            f"--memory-share must be in (0, 1], a fraction of the GPU's memory, got {options.memory_share:g}"
+        )
+    if options.max_context is not None and options.max_context < 1:
+        raise UsageError(f"--max-context must be at least 1, got {options.max_context}")
+    if not 0 < options.max_body_mib <= MAX_BODY_MIB:
+        raise UsageError(f"--max-body-mib must be in (0, {MAX_BODY_MIB}], got {options.max_body_mib:g}")
+    if host_spec.assume_driver is not None and not host_spec.assume_driver.strip():
+        raise UsageError("--assume-driver is empty: give a driver version (examples: 550.54.15, 535)")
+    for name in options.allowed_hosts:
+        if not name.strip() or any(c.isspace() or c in "/@" for c in name.strip()):
+            raise UsageError(f"--allowed-hosts {name!r}: give host names (or name:port), comma-separated, or '*'")
+    for origin in options.cors_origins:
+        if origin != "*" and not (origin.startswith(("http://", "https://")) and len(origin) > len("https://")):
+            raise UsageError(f"--cors-origin {origin!r}: give an origin such as https://app.example, or '*'")
 
 
 def _probe(options: ServeOptions, host_spec: HostSpec, db: str | None) -> Host:
@@ -193,7 +215,12 @@ def _run_built_in(options: ServeOptions, model: Model, weights: str, plan: Plan)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     hardware = _hardware(plan)
     engine = TransformersEngine(
-        weights, hardware.device, hardware.dtype, hardware.memory_share, options.trust_remote_code
+        weights,
+        hardware.device,
+        hardware.dtype,
+        hardware.memory_share,
+        options.trust_remote_code,
+        max_context=hardware.max_context,
     )
     metrics = Metrics(
         {"model": plan.served_name, "engine": "transformers", "device": hardware.device, "dtype": hardware.dtype}
@@ -227,9 +254,29 @@ def _run_built_in(options: ServeOptions, model: Model, weights: str, plan: Plan)
         max_new_tokens=profile.max_new_tokens,
     )
     preflight = {**plan.decision.report.to_dict(), "serve": plan.to_dict()}
-    service = Service(engine, scheduler, defaults, metrics, preflight, options.api_key)
+    service = Service(
+        engine,
+        scheduler,
+        defaults,
+        metrics,
+        preflight,
+        options.api_key,
+        allowed_hosts=allowed_hosts(options.host, options.allowed_hosts),
+        cors_origins=options.cors_origins,
+        max_body_bytes=int(options.max_body_mib * 1024 * 1024),
+    )
     config = uvicorn.Config(
-        create_app(service), host=options.host, port=options.port, log_level="info", access_log=False, lifespan="on"
+        create_app(service),
+        host=options.host,
+        port=options.port,
+        log_level="info",
+        access_log=False,
+        lifespan="on",
+        # Connections and idle time are bounded: a client that opens many, or sends its headers
+        # a byte at a time, cannot hold the server (a body that stalls gets 408 from the app).
+        limit_concurrency=CONNECTION_LIMIT + max_queue,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )
     server = uvicorn.Server(config)
     exporter = (
@@ -310,6 +357,18 @@ def _local_weights(model: Model) -> str:
             f"{model.id}: cannot download the weights from the Hugging Face Hub ({reason}); no network? give a local "
             "directory with the model, or set HF_ENDPOINT / HF_TOKEN"
         ) from None
+
+
+def allowed_hosts(bind: str, extra: tuple[str, ...]) -> frozenset[str]:
+    """The Host header names the server answers to beyond the loopback ones: --allowed-hosts,
+    and the address it listens on (its host names too when that is every interface)."""
+    names = {name.strip() for name in extra if name.strip()}
+    address = bind.strip("[]")
+    if address in ("0.0.0.0", "::", ""):
+        names |= {socket.gethostname(), socket.getfqdn()}
+    elif not _is_loopback(bind):
+        names.add(address)
+    return frozenset(name for name in names if name)
 
 
 def _is_loopback(host: str) -> bool:

@@ -26,5 +26,8 @@ class ServeOptions:
     trust_remote_code: bool = False
     monitor_port: int | None = None  # also export GPU metrics for Prometheus here
     hub_timeout: float = 10.0  # seconds for the Hugging Face Hub
+    allowed_hosts: tuple[str, ...] = ()  # Host header names accepted beyond the loopback ones and --host
+    cors_origins: tuple[str, ...] = ()  # empty: no CORS (browsers keep other sites out)
+    max_body_mib: float = 4.0  # request bodies beyond this get 413
     dry_run: bool = False  # judge and derive, print, start nothing
     json: bool = False  # with dry_run: the serve/v1 document

@@ -14,6 +14,8 @@ from gpu_preflight.serve.jobs import Outcome, Sampling
 ROLES = ("system", "developer", "user", "assistant", "tool")
 MAX_STOP_STRINGS = 16
 COMPLETIONS_DEFAULT_MAX_TOKENS = 16  # OpenAI's default for /v1/completions
+MAX_INT = 2**31 - 1  # token counts and top_k: anything larger is a mistake, and overflows torch
+MIN_SEED, MAX_SEED = -(2**63), 2**64 - 1  # what torch.manual_seed accepts
 
 
 class ApiError(Exception):
@@ -124,9 +126,11 @@ def _object(body: Any) -> dict[str, Any]:
 
 def _options(body: dict[str, Any], defaults: Defaults) -> Options:
     model = body.get("model")
+    if model is not None and not isinstance(model, str):
+        raise ApiError(400, "model must be a string", param="model")
     if model is not None and model not in defaults.accepted_names:
         raise ApiError(
-            400,
+            404,
             f"the model {model!r} does not exist on this server; it serves {defaults.model_name!r}",
             param="model",
             code="model_not_found",
@@ -134,24 +138,32 @@ def _options(body: dict[str, Any], defaults: Defaults) -> Options:
     n = _integer(body, "n", 1, None)
     if n not in (None, 1):
         raise ApiError(400, "n must be 1: this server returns one choice per request", param="n")
-    if body.get("logprobs") not in (None, False) or body.get("tools"):
-        unsupported = "logprobs" if body.get("logprobs") not in (None, False) else "tools"
-        raise ApiError(400, f"{unsupported} is not supported by this server", param=unsupported)
-    max_tokens = _integer(body, "max_completion_tokens", 1, None)
+    unsupported = [
+        key
+        for key, asked in (
+            ("logprobs", body.get("logprobs") not in (None, False)),
+            ("tools", bool(body.get("tools"))),
+            ("response_format", body.get("response_format") not in (None, {"type": "text"})),
+        )
+        if asked
+    ]
+    if unsupported:
+        raise ApiError(400, f"{unsupported[0]} is not supported by this server", param=unsupported[0])
+    max_tokens = _integer(body, "max_completion_tokens", 1, MAX_INT)
     if max_tokens is None:
-        max_tokens = _integer(body, "max_tokens", 1, None)
-    top_k = _integer(body, "top_k", -1, None)
+        max_tokens = _integer(body, "max_tokens", 1, MAX_INT)
+    top_k = _integer(body, "top_k", -1, MAX_INT)
     stream = _boolean(body, "stream")
     stream_options = body.get("stream_options") or {}
-    if not isinstance(stream_options, dict):
-        raise ApiError(400, "stream_options must be an object", param="stream_options")
+    if not isinstance(stream_options, dict) or not isinstance(stream_options.get("include_usage") or False, bool):
+        raise ApiError(400, "stream_options must be an object; include_usage true or false", param="stream_options")
     return Options(
         max_tokens=max_tokens,
         temperature=_choose(_number(body, "temperature", 0.0, 2.0), defaults.sampling["temperature"]),
         top_p=_choose(_number(body, "top_p", 0.0, 1.0, low_open=True), defaults.sampling["top_p"]),
         top_k=max(0, int(_choose(top_k, defaults.sampling["top_k"]))),  # -1 and 0 both mean off
         stop=_stop(body.get("stop")),
-        seed=_integer(body, "seed", None, None),
+        seed=_integer(body, "seed", MIN_SEED, MAX_SEED),
         ignore_eos=_boolean(body, "ignore_eos"),
         stream=stream,
         include_usage=bool(stream_options.get("include_usage")),
@@ -204,7 +216,7 @@ def _number(body: dict[str, Any], key: str, low: float, high: float, low_open: b
         or value > high
     ):
         bound = f"({low:g}, {high:g}]" if low_open else f"[{low:g}, {high:g}]"
-        raise ApiError(400, f"{key} must be a number in {bound}, got {json.dumps(value)}", param=key)
+        raise ApiError(400, f"{key} must be a number in {bound}, got {json.dumps(value)[:80]}", param=key)
     return float(value)
 
 
@@ -218,8 +230,15 @@ def _integer(body: dict[str, Any], key: str, low: int | None, high: int | None) 
         or (low is not None and value < low)
         or (high is not None and value > high)
     ):
-        floor = f" of at least {low}" if low is not None else ""
-        raise ApiError(400, f"{key} must be an integer{floor}, got {json.dumps(value)}", param=key)
+        bounds = (
+            f" in [{low}, {high}]"
+            if low is not None and high is not None
+            else f" of at least {low}"
+            if low is not None
+            else ""
+        )
+        shown = json.dumps(value) if not isinstance(value, int) or abs(value) < 10**30 else "a larger integer"
+        raise ApiError(400, f"{key} must be an integer{bounds}, got {shown[:80]}", param=key)
     return value
 
 

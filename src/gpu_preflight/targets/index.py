@@ -15,6 +15,7 @@ Readers of requirement sources (``pip.py``, ``pyproject.py``, ``specs.py``, a Do
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
@@ -25,9 +26,12 @@ from packaging.version import InvalidVersion
 from packaging.version import Version as Pep440Version
 
 from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.limits import MAX_INT_DIGITS
 from gpu_preflight.core.text import show
 from gpu_preflight.core.versions import variant_problem
 from gpu_preflight.targets.model import TorchTarget
+
+_HUGE_NUMBER = re.compile(f"[0-9]{{{MAX_INT_DIGITS + 1}}}")
 
 
 def index_url_variant(url: str) -> str | None:
@@ -97,6 +101,8 @@ def pinned_release(specifier: str, flag: str) -> tuple[str, str | None] | None:
         text, wildcard = text[:-2], True
     else:
         wildcard = False
+    if _HUGE_NUMBER.search(text):  # packaging would turn it into an int (ValueError past 4,300 digits)
+        raise UsageError(f"{flag}: {show(text)} is not a version (a number of more than {MAX_INT_DIGITS} digits)")
     try:
         version = Pep440Version(text)
     except InvalidVersion:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterator
 
 from gpu_preflight.core.errors import UsageError
@@ -102,7 +103,8 @@ class _RequirementsReader:
         self.indexes = Indexes()
         self.read_paths: set[str] = set()
 
-    def read(self, path: str, text: str, stack: tuple[str, ...]) -> None:
+    def read(self, path: str, text: str, stack: tuple[str, ...], included_by: str | None = None) -> None:
+        """``included_by``: the line that named this file (None for the file the user named)."""
         self.read_paths.add(stack[-1])
         for number, line in _logical_lines(text):
             source = f"{path}:{number}"
@@ -110,7 +112,7 @@ class _RequirementsReader:
             if line.startswith("-"):
                 self._option_line(path, source, line.split(), stack)
             elif line:
-                self._requirement_line(source, line)
+                self._requirement_line(source, line, included_by)
 
     def _option_line(self, path: str, source: str, tokens: list[str], stack: tuple[str, ...]) -> None:
         for option, value in _options(tokens):
@@ -137,9 +139,19 @@ class _RequirementsReader:
             raise UsageError(f"{label}: includes nested deeper than {MAX_INCLUDE_DEPTH} files")
         if real in self.read_paths:  # included twice without a loop: its lines are already read
             return
-        self.read(included, read_requirements_text(included, label), stack + (real,))
+        # Only a regular file is opened: a FIFO would block forever, a device never end.
+        try:
+            mode = os.stat(included).st_mode
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise UsageError(f"{label}: cannot read: {reason}") from None
+        if stat.S_ISDIR(mode):
+            raise UsageError(f"{label}: is a directory, not a file")
+        if not stat.S_ISREG(mode):
+            raise UsageError(f"{label}: not a regular file (a FIFO, socket or device), not a requirements file")
+        self.read(included, read_requirements_text(included, label), stack + (real,), included_by=source)
 
-    def _requirement_line(self, source: str, line: str) -> None:
+    def _requirement_line(self, source: str, line: str, included_by: str | None) -> None:
         # pip: the requirement ends at the first token starting with "-" (--hash=..., --config-settings).
         tokens = line.split()
         end = next((i for i, token in enumerate(tokens) if token.startswith("-")), len(tokens))
@@ -150,6 +162,11 @@ class _RequirementsReader:
                 self.lines.append(torch_line(requirement, source))
             return
         if not _is_path_or_url(text):
+            if included_by is not None:  # any file can be named by -r: never show what it holds
+                raise UsageError(
+                    f"{source}: not a valid requirement: is this file, included by {included_by}, "
+                    "a requirements file? (its content is not shown)"
+                )
             raise UsageError(f"{source}: not a valid requirement: {show(text)}")
         if torch_wheel_version(text) is not None:  # a torch wheel named by path or URL, without "torch @"
             self.lines.append(direct_torch_line(text, source, None, source))

@@ -22,6 +22,7 @@ from gpu_preflight.cli.flags import (
 )
 
 if TYPE_CHECKING:
+    from gpu_preflight.fleet import judge
     from gpu_preflight.images import ImageFacts
 
 HELP = "judge many hosts (probe documents, nvidia-smi XML, Kubernetes nodes) for a target"
@@ -96,8 +97,8 @@ def run(args: argparse.Namespace) -> int:
         images=images,
         require_cuda=requests.require_cuda if requests else (),
     )
-    if not report.hosts and not report.skipped and report.unreadable:
-        raise UsageError(f"no host could be read: {report.unreadable[0].message}")
+    if not report.hosts:  # nothing judged: "every host passes" would be vacuous
+        raise UsageError(_nothing_judged(report, [*args.hostfiles, *args.k8s_nodes]))
     for line in render.unreadable_warnings(report):
         print(line, file=sys.stderr)
     ready = report.ready()
@@ -112,3 +113,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render.render_text(report, label))
     return report.exit_code()
+
+
+def _nothing_judged(report: judge.FleetReport, paths: list[str]) -> str:
+    if report.unreadable:
+        more = f" (and {len(report.unreadable) - 1} more unreadable)" if len(report.unreadable) > 1 else ""
+        return f"no host could be read: {report.unreadable[0].message}{more}"
+    if report.skipped:
+        names = ", ".join(s.name for s in report.skipped[:5]) + (", ..." if len(report.skipped) > 5 else "")
+        return f"no GPU node to judge: {len(report.skipped)} node(s) without nvidia.com GPU labels ({names})"
+    shown = ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
+    return (
+        f"no host found in {shown}: a directory is searched for regular .json, .jsonl, .ndjson and .xml files"
+        " (probe --json documents, nvidia-smi -q -x dumps)"
+    )

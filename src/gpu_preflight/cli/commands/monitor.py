@@ -12,6 +12,8 @@ import argparse
 import math
 import sys
 
+from gpu_preflight.core.limits import MAX_INTERVAL_S
+
 HELP = "watch GPU utilisation, memory, clocks and throttling while a model runs, with hints"
 DEFAULT_INTERVAL_S = 1.0
 
@@ -21,8 +23,10 @@ def _positive_seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    if not (math.isfinite(value) and 0 < value <= MAX_INTERVAL_S):
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds above 0 and at most {MAX_INTERVAL_S:g}, not {text[:40]!r}"
+        )
     return value
 
 
@@ -69,9 +73,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--listen",
-        default="0.0.0.0",
+        default="127.0.0.1",
         metavar="ADDR",
-        help="address the --prometheus exporter listens on (default 0.0.0.0)",
+        help="address the --prometheus exporter listens on (default 127.0.0.1: this machine only; 0.0.0.0 or :: "
+        "for every interface, e.g. for a Prometheus server elsewhere)",
     )
     parser.add_argument(
         "--replay",
@@ -104,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
     interval = args.interval if args.interval is not None else (0.0 if args.replay else DEFAULT_INTERVAL_S)
     exporter = start_exporter(args.prometheus, addr=args.listen) if args.prometheus is not None else None
     if exporter is not None:
-        print(f"preflight: serving Prometheus metrics on http://{args.listen}:{exporter.port}/metrics", file=sys.stderr)
+        shown = f"[{args.listen.strip('[]')}]" if ":" in args.listen else args.listen
+        print(f"preflight: serving Prometheus metrics on http://{shown}:{exporter.port}/metrics", file=sys.stderr)
     view = JsonLinesView(sys.stdout) if args.json else TerminalView(sys.stdout)
     taken = 0
     try:

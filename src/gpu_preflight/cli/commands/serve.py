@@ -54,6 +54,29 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="fraction of the GPU's total memory to use (default: 0.9, or less when other processes hold memory)",
     )
     parser.add_argument(
+        "--allowed-hosts",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help="Host header names to answer besides localhost, 127.0.0.1 and [::1] (and --host when it is not "
+        "loopback), comma-separated, name or name:port, '*' for any: others get 400, against DNS rebinding",
+    )
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let web pages from ORIGIN (https://app.example, or '*') call the API from a browser; repeatable "
+        "(default: none, no CORS headers)",
+    )
+    parser.add_argument(
+        "--max-body-mib",
+        type=float,
+        default=4.0,
+        metavar="N",
+        help="largest request body in MiB; larger ones get 413 (default 4)",
+    )
+    parser.add_argument(
         "--api-key",
         metavar="K",
         default=os.environ.get("PREFLIGHT_API_KEY") or None,
@@ -138,6 +161,9 @@ def options_from_args(args: argparse.Namespace) -> ServeOptions:
         trust_remote_code=args.trust_remote_code,
         monitor_port=args.monitor,
         hub_timeout=args.hub_timeout,
+        allowed_hosts=tuple(name.strip() for value in args.allowed_hosts for name in value.split(",")),
+        cors_origins=tuple(args.cors_origin),
+        max_body_mib=args.max_body_mib,
         dry_run=args.dry_run,
         json=args.json,
     )
