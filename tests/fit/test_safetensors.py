@@ -186,3 +186,11 @@ def test_counts_agree_with_a_checkpoint_transformers_saved(tmp_path):
     resolved = resolve_model(str(tmp_path / "saved"))
     assert resolved.params_source == "safetensors"
     assert resolved.params == resolved.computed.total == sum(p.numel() for p in model.parameters())
+
+
+def test_a_fifo_among_the_shards_is_never_opened(tmp_path):
+    """A scan of the model directory reads regular files only: opening a FIFO would block."""
+    import os
+
+    os.mkfifo(tmp_path / "model.safetensors")
+    assert read_weights(tmp_path) is None

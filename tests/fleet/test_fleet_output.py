@@ -214,3 +214,11 @@ def test_host_names_and_messages_are_shown_as_text_not_obeyed() -> None:
     unsafe = [ch for ch in shown if ch != "\n" and (ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or ch == "\u202e")]
     assert unsafe == []
     assert "gpu-\\x1b]0;pwned\\x07" in shown and "\\x1b[31m" in shown
+
+
+def test_kubectl_commands_never_carry_control_characters() -> None:
+    from gpu_preflight.fleet.placement import kubectl_label_commands
+
+    (command,) = kubectl_label_commands(["node\x1b[2J\x07-7"])
+    assert "\x1b" not in command and "\x07" not in command
+    assert kubectl_label_commands(["gpu-node-7"]) == ["kubectl label node gpu-node-7 gpu-preflight/ok=true --overwrite"]

@@ -121,7 +121,8 @@ def _check_entry(path: Path, name: str, entry: object, data_bytes: int) -> None:
 
 def read_weights(directory: Path, tied_embeddings: bool = False) -> StoredWeights | None:
     """Totals over every ``*.safetensors`` file in ``directory``; None when there are none."""
-    files = sorted(directory.glob("*.safetensors"))
+    # Regular files only: a FIFO or device found by the scan would block the read forever.
+    files = sorted(path for path in directory.glob("*.safetensors") if path.is_file())
     if not files:
         return None
     stored = StoredWeights(files=len(files))

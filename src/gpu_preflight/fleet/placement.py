@@ -9,6 +9,7 @@ import shlex
 from typing import Any
 
 from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.text import printable
 
 DEFAULT_LABEL = "gpu-preflight/ok=true"
 # Kubernetes label syntax: optional DNS-subdomain prefix, a name and a value of at most 63
@@ -53,5 +54,9 @@ def node_affinity_yaml(hostnames: list[str]) -> str:
 
 
 def kubectl_label_commands(nodes: list[str], label: str = DEFAULT_LABEL) -> list[str]:
-    # --overwrite: a rerun after a driver upgrade must not stop at an existing label.
-    return [f"kubectl label node {shlex.quote(node)} {label} --overwrite" for node in dict.fromkeys(nodes)]
+    # --overwrite: a rerun after a driver upgrade must not stop at an existing label. A name with
+    # control characters (no real node has one) is escaped, never written raw to the terminal.
+    return [
+        f"kubectl label node {shlex.quote(printable(node, one_line=True))} {label} --overwrite"
+        for node in dict.fromkeys(nodes)
+    ]
