@@ -132,14 +132,15 @@ def test_a_client_that_disconnects_stops_its_generation():
             next(lines)  # the role chunk
             engine.step.release()
             assert "x" in next(line for line in lines if line.startswith("data:") and '"content":"x"' in line)
-        wait_for(lambda: engine.outcomes)
+
+        def next_token_or_done() -> bool:  # the departure is seen at the first write that fails
+            engine.step.release()
+            return bool(engine.outcomes)
+
+        wait_for(next_token_or_done)
         assert engine.outcomes[0].finish_reason == "cancelled" and engine.outcomes[0].completion_tokens < 50
-        # and without streaming: the disconnect is noticed while waiting for the whole answer
-        engine.outcomes.clear()
-        with pytest.raises(httpx.ReadTimeout):
-            httpx.post(f"{url}/v1/completions", json={"model": "fake", "prompt": "x", "max_tokens": 50}, timeout=0.3)
-        wait_for(lambda: engine.outcomes)
-        assert engine.outcomes[0].finish_reason == "cancelled"
+        # Without streaming a departed client cannot be told from one that half-closed after sending:
+        # its answer is generated and the write fails (test_serve_half_close.py).
 
 
 def test_errors_are_in_openais_format():

@@ -30,7 +30,12 @@ def running(app, port: int):
     """The app on 127.0.0.1:port in a thread (uvicorn leaves signals alone off the main thread)."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    from gpu_preflight.serve.connection import HalfCloseProtocol
+
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", http=HalfCloseProtocol
+    )  # the connection handling `preflight serve` runs with
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -236,7 +236,10 @@ def create_app(service: Service) -> FastAPI:
         return job
 
     async def _collect(request: Request, job: Job) -> str | None:
-        """The whole text, or None when the client disconnected first (generation stopped)."""
+        """The whole text, or None when the client disconnected first (generation stopped).
+        Under launch's HalfCloseProtocol a client's EOF after its complete request is taken for
+        a half-close, not a disconnect: for a client that really went away the answer is then
+        generated in full (bounded by max_tokens) and its write fails quietly (serve/connection.py)."""
         collecting = asyncio.ensure_future(job.text())
         watching = asyncio.ensure_future(_disconnected(request))
         try:

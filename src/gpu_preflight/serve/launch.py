@@ -207,6 +207,7 @@ def _run_built_in(options: ServeOptions, model: Model, weights: str, plan: Plan)
     import uvicorn
 
     from gpu_preflight.serve.app import Service, create_app
+    from gpu_preflight.serve.connection import HalfCloseProtocol
     from gpu_preflight.serve.engine import TransformersEngine
     from gpu_preflight.serve.jobs import Scheduler
     from gpu_preflight.serve.metrics import Metrics
@@ -277,6 +278,7 @@ def _run_built_in(options: ServeOptions, model: Model, weights: str, plan: Plan)
         limit_concurrency=CONNECTION_LIMIT + max_queue,
         timeout_keep_alive=KEEP_ALIVE_S,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        http=HalfCloseProtocol,  # h11, answering a client that half-closed after its request
     )
     server = uvicorn.Server(config)
     exporter = (
