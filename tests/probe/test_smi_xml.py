@@ -9,7 +9,8 @@ import pytest
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.host import Host, MigDevice
-from gpu_preflight.probe.smi_xml import MAX_BYTES, parse_smi_xml
+from gpu_preflight.core.limits import MAX_SMI_XML_BYTES as MAX_BYTES
+from gpu_preflight.probe.smi_xml import parse_smi_xml
 
 XML = "nvidia-smi-xml"
 

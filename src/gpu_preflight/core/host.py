@@ -26,7 +26,7 @@ from gpu_preflight.core.decode import (
     string_map,
 )
 from gpu_preflight.core.errors import UsageError
-from gpu_preflight.core.limits import MAX_HOST_GPUS, MAX_HOST_LIST
+from gpu_preflight.core.limits import MAX_GPU_INDEX, MAX_HOST_GPUS, MAX_HOST_LIST, MAX_MEMORY_MIB
 
 SCHEMA = "gpu-preflight/host/v1"
 
@@ -177,8 +177,6 @@ def _hint(data: dict[str, Any]) -> str:
 
 # --- the host/v1 decoder: every field's type and range ---------------------------------------------
 
-MAX_MIB = 64 * 1024 * 1024  # 64 TiB: no GPU comes near (core/units has the same cap)
-MAX_INDEX = 65535
 _CC = re.compile(r"[0-9]{1,3}\.[0-9]{1,3}")
 _DRIVER_PLATFORM = re.compile(r"linux|windows")
 _VERSION = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9}){0,5}")
@@ -199,11 +197,11 @@ def _get(data: dict[str, Any], path: str, name: str, decode: Callable[[Any, str]
 
 
 def _mib(value: Any, path: str) -> int:
-    return integer(value, path, 0, MAX_MIB, "a whole number of MiB")
+    return integer(value, path, 0, MAX_MEMORY_MIB, "a whole number of MiB")
 
 
 def _index(value: Any, path: str) -> int:
-    return integer(value, path, 0, MAX_INDEX, "a device index")
+    return integer(value, path, 0, MAX_GPU_INDEX, "a device index")
 
 
 def _cc(value: Any, path: str) -> str:

@@ -7,6 +7,7 @@ import functools
 import json
 import os
 import re
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,10 +44,12 @@ def read_input(
     return data
 
 
-def read_text(path: str, label: str, limit: int, too_big: str) -> str:
+def read_text(path: str, label: str, limit: int, too_big: str, regular_only: bool = False) -> str:
     """A text file: UTF-8 (a BOM is dropped), at most ``limit`` bytes, no binary bytes. ``label``
-    starts every message (e.g. ``requirements.txt:3: '-r base.txt'`` for an include)."""
-    data = _read_bytes(path, label, limit)
+    starts every message (e.g. ``requirements.txt:3: '-r base.txt'`` for an include).
+    ``regular_only``: for a path found rather than named (an include), refuse a FIFO or device,
+    which would block or never end; a path the user names may be one on purpose (``<(cmd)``)."""
+    data = _read_bytes(path, label, limit, too_big if regular_only else None)
     if len(data) > limit:
         raise UsageError(f"{label}: larger than {limit // (1024 * 1024)} MiB, {too_big}")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -60,8 +63,17 @@ def read_text(path: str, label: str, limit: int, too_big: str) -> str:
     return text
 
 
-def _read_bytes(path: str, label: str, limit: int) -> bytes:
-    """Up to ``limit + 1`` bytes of ``path``: one byte more tells the caller it is too large."""
+def _read_bytes(path: str, label: str, limit: int, not_regular: str | None = None) -> bytes:
+    """Up to ``limit + 1`` bytes of ``path``: one byte more tells the caller it is too large.
+    With ``not_regular`` (the end of the message), anything but a regular file is refused."""
+    if not_regular is not None:
+        try:
+            mode = os.stat(path).st_mode
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise UsageError(f"{label}: cannot read: {reason}") from None
+        if not stat.S_ISDIR(mode) and not stat.S_ISREG(mode):
+            raise UsageError(f"{label}: not a regular file (a FIFO, socket or device), {not_regular}")
     if os.path.isdir(path):
         raise UsageError(f"{label}: is a directory, not a file")
     try:

@@ -6,7 +6,7 @@ import math
 import re
 
 from gpu_preflight.core.errors import UsageError
-from gpu_preflight.core.limits import MAX_INT_DIGITS
+from gpu_preflight.core.limits import MAX_INT_DIGITS, MAX_MEMORY_MIB
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -18,7 +18,6 @@ def gib(value: int | None, digits: int = 1) -> str:
 
 
 _MEMORY = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[KMGT])?(?:i?B)?\s*$", re.I)
-MAX_MEMORY_MIB = 64 * 1024 * 1024  # 64 TiB: no GPU comes near
 _UNIT_MIB = {"": 1.0, "K": 1 / 1024, "M": 1.0, "G": 1024.0, "T": 1024.0 * 1024.0}
 
 

@@ -22,10 +22,9 @@ from functools import cached_property
 from itertools import accumulate
 
 from gpu_preflight.core.errors import UsageError
-from gpu_preflight.core.limits import MAX_LOG_KEPT_CHARS, MAX_LOG_LINES
+from gpu_preflight.core.limits import MAX_LOG_BYTES, MAX_LOG_KEPT_CHARS, MAX_LOG_LINES
 from gpu_preflight.core.readers import read_input
 
-MAX_LOG_BYTES = 32 * 1024 * 1024
 MAX_LINE = 4096  # longer lines are split into pieces of this size (a JSON blob, a one-line dump)
 _WORDS_CHUNK = 1 << 20  # bytes of the folded text split into words at a time
 GAP = 240  # "..." in a phrase: at most this many characters between the words around it

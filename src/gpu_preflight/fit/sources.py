@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.limits import MAX_MODEL_CONFIG_BYTES
 from gpu_preflight.core.readers import load_json, read_input
 from gpu_preflight.fit import data
 from gpu_preflight.fit.model_shape import (
@@ -23,7 +24,6 @@ from gpu_preflight.fit.safetensors import StoredWeights, read_weights
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 DEFAULT_ENDPOINT = "https://huggingface.co"
-MAX_CONFIG_BYTES = 4 * 1024 * 1024
 FETCH_TIMEOUT_S = 10.0
 
 
@@ -87,7 +87,7 @@ def _from_directory(directory: Path, text: str, source: str, model_id: str | Non
     if not config_path.is_file():
         raise UsageError(f"{text}: no config.json in {directory}")
     origin = str(config_path)
-    config = load_json(read_input(str(config_path), "config.json", limit=MAX_CONFIG_BYTES), origin)
+    config = load_json(read_input(str(config_path), "config.json", limit=MAX_MODEL_CONFIG_BYTES), origin)
     shape = shape_from_config(config, origin)
     stored = read_weights(directory, shape.tied_embeddings)
     return Model(model_id or directory.name or text, source, str(directory), shape, count_parameters(shape), stored)
@@ -138,7 +138,7 @@ def _fetch_config(model_id: str, timeout: float) -> tuple[str, Any]:
             if status == 200:
                 for chunk in response.iter_bytes():
                     body += chunk
-                    if len(body) > MAX_CONFIG_BYTES:
+                    if len(body) > MAX_MODEL_CONFIG_BYTES:
                         break
     except Exception as exc:  # noqa: BLE001 - the client's transport errors (timeout, DNS, refused, TLS): one line
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
@@ -152,6 +152,6 @@ def _fetch_config(model_id: str, timeout: float) -> tuple[str, Any]:
             404: "no such model on the Hub",
         }
         raise UsageError(f"{model_id}: cannot fetch {url}: HTTP {status} ({why.get(status, 'unexpected answer')})")
-    if len(body) > MAX_CONFIG_BYTES:
-        raise UsageError(f"{url}: larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB: not a config.json")
+    if len(body) > MAX_MODEL_CONFIG_BYTES:
+        raise UsageError(f"{url}: larger than {MAX_MODEL_CONFIG_BYTES // (1024 * 1024)} MiB: not a config.json")
     return url, load_json(body, url)

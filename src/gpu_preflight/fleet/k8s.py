@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.host import Driver, Gpu, Host
-from gpu_preflight.core.limits import MAX_HOST_GPUS, MAX_INT_DIGITS
+from gpu_preflight.core.limits import MAX_HOST_GPUS, MAX_INT_DIGITS, MAX_K8S_LABELS, MAX_K8S_NODES, MAX_K8S_TEXT_LINES
 from gpu_preflight.core.readers import iter_lines
 
 SOURCE = "k8s-labels"
@@ -51,9 +51,6 @@ _ELISIONS = frozenset({"...", "[...]", "{", "}", "[", "]", "---"})
 _PAIR = re.compile(r"""(?P<key>"[^"]*"|'[^']*'|[^\s:='"]+)\s*(?P<sep>[:=])\s*(?P<value>.*)""")
 _ITEM_START = re.compile(r"^\s*- (apiVersion|kind|metadata):")
 _LABELS_LINE = re.compile(r"^[ \t]*labels:[ \t]*\r?$", re.M)
-MAX_NODES = 50_000  # Kubernetes supports 5,000 nodes per cluster
-MAX_LABELS = 100_000  # labels of one node: GFD writes about 40
-MAX_TEXT_LINES = 3_000_000  # pasted label text: kubectl -o yaml of 5,000 nodes is about 1.5 million lines
 
 
 @dataclass
@@ -212,11 +209,11 @@ def nodes_from_json(data: object) -> list[RawNode] | None:
     None when ``data`` is none of those."""
     if isinstance(data, dict) and isinstance(data.get("items"), list):
         items = data["items"]
-        if len(items) > MAX_NODES:
+        if len(items) > MAX_K8S_NODES:
             raise _too_many_nodes("kubectl output")
     elif isinstance(data, list):
         items = data
-        if len(items) > MAX_NODES:
+        if len(items) > MAX_K8S_NODES:
             raise _too_many_nodes("a JSON list")
     elif isinstance(data, dict):
         items = [data]
@@ -249,8 +246,10 @@ def _string_map(value: object) -> bool:
 def nodes_from_text(text: str, origin: str) -> list[RawNode]:
     """Nodes of label text that is not JSON (see the module docstring). UsageError when no
     label at all can be read."""
-    if text.count("\n") > MAX_TEXT_LINES:
-        raise UsageError(f"{origin}: more than {MAX_TEXT_LINES:,} lines of label text; give kubectl get nodes -o json")
+    if text.count("\n") > MAX_K8S_TEXT_LINES:
+        raise UsageError(
+            f"{origin}: more than {MAX_K8S_TEXT_LINES:,} lines of label text; give kubectl get nodes -o json"
+        )
     lines = iter_lines(text)  # lazily: a list of every line of 64 MiB would take ten times that
     first = next(lines, "").split()
     if first[:1] == ["NAME"] and first[-1:] == ["LABELS"]:
@@ -292,11 +291,11 @@ def _unquote(text: str) -> str:
 
 
 def _too_many_nodes(origin: str) -> UsageError:
-    return UsageError(f"{origin}: more than {MAX_NODES:,} nodes; no cluster has that many (split the input)")
+    return UsageError(f"{origin}: more than {MAX_K8S_NODES:,} nodes; no cluster has that many (split the input)")
 
 
 def _too_many_labels(origin: str) -> UsageError:
-    return UsageError(f"{origin}: more than {MAX_LABELS:,} labels for one node; no node has that many")
+    return UsageError(f"{origin}: more than {MAX_K8S_LABELS:,} labels for one node; no node has that many")
 
 
 def _flat_labels(lines: Iterable[str], origin: str) -> dict[str, str]:
@@ -307,7 +306,7 @@ def _flat_labels(lines: Iterable[str], origin: str) -> dict[str, str]:
     for key, value in filter(None, pairs):
         if "/" in key:
             labels[key] = value
-            if len(labels) > MAX_LABELS:
+            if len(labels) > MAX_K8S_LABELS:
                 raise _too_many_labels(origin)
     return labels
 
@@ -317,7 +316,7 @@ def _show_labels_table(rows: Iterable[str], origin: str) -> list[RawNode]:
     for row in rows:
         words = row.split()
         if len(words) >= 2:
-            if len(nodes) >= MAX_NODES:
+            if len(nodes) >= MAX_K8S_NODES:
                 raise _too_many_nodes(origin)
             pairs = (item.partition("=") for item in words[-1].split(","))
             nodes.append(RawNode(words[0], {k: v for k, sep, v in pairs if sep and "/" in k}))
@@ -336,7 +335,7 @@ def _yaml_nodes(lines: Iterable[str], origin: str) -> list[RawNode]:
         # Nested lists (managedFields, ownerReferences) also hold "- apiVersion:" items: only
         # items at the column of the first one are nodes.
         if _ITEM_START.match(line) and item_column in (None, column):
-            if len(nodes) >= MAX_NODES:
+            if len(nodes) >= MAX_K8S_NODES:
                 raise _too_many_nodes(origin)
             item_column = column
             nodes.append(RawNode(None, {}))
@@ -347,7 +346,7 @@ def _yaml_nodes(lines: Iterable[str], origin: str) -> list[RawNode]:
             if indent > labels_indent:
                 if pair:
                     nodes[-1].labels[pair[0]] = pair[1]
-                    if len(nodes[-1].labels) > MAX_LABELS:
+                    if len(nodes[-1].labels) > MAX_K8S_LABELS:
                         raise _too_many_labels(origin)
                 continue
             labels_indent = None

@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.limits import MAX_IMAGE_CONFIG_BYTES
 from gpu_preflight.core.readers import load_json, read_input
-
-MAX_CONFIG_BYTES = 16 * 1024 * 1024  # real configs are a few kB; history of a huge image < 1 MiB
 
 
 @dataclass(frozen=True)
@@ -71,4 +70,4 @@ def configs_from_json(data: Any, source: str) -> list[ImageConfig]:
 def read_image_configs(path: str) -> list[ImageConfig]:
     """``--image-config FILE``: the images it describes, or ``UsageError`` (one line)."""
     origin = f"--image-config {path}"
-    return configs_from_json(load_json(read_input(path, "--image-config", MAX_CONFIG_BYTES), origin), origin)
+    return configs_from_json(load_json(read_input(path, "--image-config", MAX_IMAGE_CONFIG_BYTES), origin), origin)

@@ -15,8 +15,8 @@ import os
 import socket
 from urllib.parse import quote
 
+from gpu_preflight.core.limits import MAX_IMAGE_CONFIG_BYTES
 from gpu_preflight.images.config import (
-    MAX_CONFIG_BYTES,
     ImageConfig,
     config_from_document,
 )
@@ -59,8 +59,8 @@ def inspect_local_image(
     try:
         connection.request("GET", f"/images/{quote(name, safe='/:@')}/json", headers={"Host": "docker"})
         response = connection.getresponse()
-        body = response.read(MAX_CONFIG_BYTES + 1)
-        if response.status != 200 or len(body) > MAX_CONFIG_BYTES:
+        body = response.read(MAX_IMAGE_CONFIG_BYTES + 1)
+        if response.status != 200 or len(body) > MAX_IMAGE_CONFIG_BYTES:
             return None
         return config_from_document(json.loads(body), "docker engine")
     except Exception:  # noqa: BLE001 - socket, HTTP, JSON or shape errors: the engine is only a bonus

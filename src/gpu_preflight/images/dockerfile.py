@@ -34,6 +34,7 @@ from typing import cast
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.limits import (
+    MAX_DOCKERFILE_BYTES,
     MAX_DOCKERFILE_EXPANSION_BYTES,
     MAX_DOCKERFILE_INHERITED,
     MAX_DOCKERFILE_STAGES,
@@ -44,7 +45,6 @@ from gpu_preflight.images.reference import ImageReference, parse_reference
 from gpu_preflight.targets.index import Indexes, TorchLine, names_torch, parse_requirement, resolve_target, torch_line
 from gpu_preflight.targets.model import TorchTarget
 
-MAX_DOCKERFILE_BYTES = 1024 * 1024
 _DIRECTIVE = re.compile(r"#\s*([A-Za-z]+)\s*=\s*(\S+)\s*$")
 _HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _VARIABLE = re.compile(

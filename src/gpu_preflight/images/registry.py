@@ -33,8 +33,8 @@ from http.client import HTTPMessage
 from typing import IO, Any
 from urllib.parse import urlencode, urljoin
 
+from gpu_preflight.core.limits import MAX_IMAGE_CONFIG_BYTES
 from gpu_preflight.images.config import (
-    MAX_CONFIG_BYTES,
     ImageConfig,
     config_from_document,
 )
@@ -227,7 +227,7 @@ def fetch_image_config(
         descriptor = manifest.get("config")
         if not isinstance(descriptor, dict) or not isinstance(descriptor.get("digest"), str):
             raise RegistryError("manifest has no config descriptor")
-        blob, _ = session.get(f"{repo}/blobs/{descriptor['digest']}", "application/json, */*", MAX_CONFIG_BYTES)
+        blob, _ = session.get(f"{repo}/blobs/{descriptor['digest']}", "application/json, */*", MAX_IMAGE_CONFIG_BYTES)
         _check_digest(blob, descriptor["digest"], "config blob")
         return config_from_document(_json(blob, "config blob"), where)
     except RegistryError as error:

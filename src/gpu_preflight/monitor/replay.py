@@ -13,13 +13,12 @@ import re
 
 from gpu_preflight.core.decode import DecodeError
 from gpu_preflight.core.errors import UsageError
-from gpu_preflight.core.limits import MAX_REPLAY_SAMPLES
+from gpu_preflight.core.limits import MAX_REPLAY_BYTES, MAX_REPLAY_SAMPLES
 from gpu_preflight.core.readers import iter_lines, loads_json, read_input
 from gpu_preflight.monitor.sample import Sample
 from gpu_preflight.monitor.smi_csv import CsvError, parse_csv
 from gpu_preflight.monitor.source import SeriesSource
 
-MAX_BYTES = 512 * 1024 * 1024
 _JSON_START = re.compile(r"\s*\{")
 # (byte-order mark, the codec that reads text starting with it), checked in this order
 BYTE_ORDER_MARKS = (
@@ -35,7 +34,7 @@ def open_replay(path: str) -> SeriesSource:
 
 def read_recording(path: str) -> list[Sample]:
     name = "stdin" if path == "-" else path
-    text = _decode(read_input(path, "replay file", MAX_BYTES, allow_empty=True), name)
+    text = _decode(read_input(path, "replay file", MAX_REPLAY_BYTES, allow_empty=True), name)
     try:
         if _JSON_START.match(text):
             return parse_json_lines(text)

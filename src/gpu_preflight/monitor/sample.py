@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from gpu_preflight.core.decode import DecodeError, integer, key, lst, number, obj, string, string_list
-from gpu_preflight.core.limits import MAX_HOST_GPUS
+from gpu_preflight.core.limits import MAX_GPU_INDEX, MAX_HOST_GPUS
 
 SCHEMA = "gpu-preflight/sample/v1"
 
@@ -159,7 +159,7 @@ def gpu_from_dict(data: Any, path: str = "$.gpus[]") -> GpuSample:
     field's JSON path."""
     data = obj(data, path, "a GPU object")
     values: dict[str, Any] = {
-        "index": integer(data.get("index"), key(path, "index"), 0, MAX_INDEX, "a GPU index"),
+        "index": integer(data.get("index"), key(path, "index"), 0, MAX_GPU_INDEX, "a GPU index"),
         "name": _typed(data, "name", str, path) or "unknown",
         "uuid": _typed(data, "uuid", str, path),
     }
@@ -214,7 +214,6 @@ def _number(data: dict[str, Any], name: str, path: str) -> float | int | None:
 # Readings that cannot be negative (temperatures can, in principle); an NVML counter is at most 2**64.
 MAX_READING = 2**64
 _NON_NEGATIVE = frozenset(NUMBER_FIELDS) - {"temperature_c"}
-MAX_INDEX = 65535
 
 
 def now_iso() -> str:

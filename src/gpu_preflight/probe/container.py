@@ -8,6 +8,7 @@ import os
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.host import Container, Host
+from gpu_preflight.core.limits import MAX_RUNTIME_CONFIG_BYTES
 from gpu_preflight.core.readers import parse_toml, read_input
 
 # Marker files and cgroup words that say which container runtime started this process.
@@ -22,7 +23,6 @@ CGROUP_WORDS = (
 
 # nvidia-container-runtime's configuration (NVIDIA Container Toolkit), where ``mode`` is set.
 RUNTIME_CONFIG = "/etc/nvidia-container-runtime/config.toml"
-MAX_RUNTIME_CONFIG_BYTES = 1024 * 1024  # the shipped file is a few KiB
 MAX_MODE_CHARS = 100  # known modes are words; a hostile file must not bloat the host document
 
 

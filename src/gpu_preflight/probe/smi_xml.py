@@ -19,11 +19,10 @@ import xml.etree.ElementTree as ET
 
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.host import Driver, Gpu, Host, MigDevice
-from gpu_preflight.core.limits import MAX_HOST_GPUS, MAX_XML_TAGS
+from gpu_preflight.core.limits import MAX_HOST_GPUS, MAX_SMI_XML_BYTES, MAX_XML_TAGS
 from gpu_preflight.probe.smi_values import smi_value
 
 SOURCE = "nvidia-smi-xml"
-MAX_BYTES = 64 * 1024 * 1024
 ROOT_TAG = "nvidia_smi_log"
 
 WINDOWS_DRIVER_MODELS = frozenset({"WDDM", "TCC", "MCDM"})
@@ -75,8 +74,8 @@ def _screen(data: bytes | str, origin: str) -> str:
     """The document as text, or UsageError when it must not reach the XML parser."""
     if isinstance(data, (bytes, bytearray, memoryview)):
         raw = bytes(data)
-        if len(raw) > MAX_BYTES:
-            raise UsageError(f"{origin}: larger than {MAX_BYTES >> 20} MiB; refusing to parse")
+        if len(raw) > MAX_SMI_XML_BYTES:
+            raise UsageError(f"{origin}: larger than {MAX_SMI_XML_BYTES >> 20} MiB; refusing to parse")
         if b"\x00" in raw:
             raise UsageError(f"{origin}: binary data, not an XML document")
         try:
@@ -86,8 +85,8 @@ def _screen(data: bytes | str, origin: str) -> str:
         except UnicodeDecodeError:
             raise UsageError(f"{origin}: binary data or not UTF-8, not an XML document") from None
     elif isinstance(data, str):
-        if len(data) > MAX_BYTES:
-            raise UsageError(f"{origin}: larger than {MAX_BYTES >> 20} MiB; refusing to parse")
+        if len(data) > MAX_SMI_XML_BYTES:
+            raise UsageError(f"{origin}: larger than {MAX_SMI_XML_BYTES >> 20} MiB; refusing to parse")
         text = data.removeprefix("\ufeff")
         if "\x00" in text:
             raise UsageError(f"{origin}: binary data, not an XML document")

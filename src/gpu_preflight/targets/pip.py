@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from collections.abc import Iterator
 
 from gpu_preflight.core.errors import UsageError
-from gpu_preflight.core.limits import MAX_REQUIREMENTS_BYTES
+from gpu_preflight.core.limits import MAX_INCLUDE_DEPTH, MAX_REQUIREMENTS_BYTES
 from gpu_preflight.core.readers import read_text
 from gpu_preflight.core.text import show
 from gpu_preflight.targets.index import (
@@ -38,7 +37,6 @@ from gpu_preflight.targets.index import (
 )
 from gpu_preflight.targets.model import TorchTarget
 
-MAX_INCLUDE_DEPTH = 10
 _COMMENT = re.compile(r"(^|\s+)#.*$")  # pip's: "#" starts a comment only at the start or after space
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")  # pip expands only this form, and keeps unset ones as written
 _INCLUDE_OPTIONS = {"-r", "--requirement", "-c", "--constraint"}
@@ -47,9 +45,9 @@ _EXTRA_INDEX_OPTIONS = {"--extra-index-url", "-f", "--find-links"}
 _VALUE_OPTIONS = _INCLUDE_OPTIONS | _INDEX_OPTIONS | _EXTRA_INDEX_OPTIONS | {"-e", "--editable", "--trusted-host"}
 
 
-def read_requirements_text(path: str, label: str) -> str:
+def read_requirements_text(path: str, label: str, regular_only: bool = False) -> str:
     """The text of ``--requirements FILE`` or of one of its ``-r``/``-c`` includes."""
-    return read_text(path, label, MAX_REQUIREMENTS_BYTES, "not a requirements file")
+    return read_text(path, label, MAX_REQUIREMENTS_BYTES, "not a requirements file", regular_only)
 
 
 def parse_pip_requirements(path: str, text: str) -> list[TorchTarget]:
@@ -139,17 +137,8 @@ class _RequirementsReader:
             raise UsageError(f"{label}: includes nested deeper than {MAX_INCLUDE_DEPTH} files")
         if real in self.read_paths:  # included twice without a loop: its lines are already read
             return
-        # Only a regular file is opened: a FIFO would block forever, a device never end.
-        try:
-            mode = os.stat(included).st_mode
-        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise UsageError(f"{label}: cannot read: {reason}") from None
-        if stat.S_ISDIR(mode):
-            raise UsageError(f"{label}: is a directory, not a file")
-        if not stat.S_ISREG(mode):
-            raise UsageError(f"{label}: not a regular file (a FIFO, socket or device), not a requirements file")
-        self.read(included, read_requirements_text(included, label), stack + (real,), included_by=source)
+        text = read_requirements_text(included, label, regular_only=True)  # found, not named: no FIFO
+        self.read(included, text, stack + (real,), included_by=source)
 
     def _requirement_line(self, source: str, line: str, included_by: str | None) -> None:
         # pip: the requirement ends at the first token starting with "-" (--hash=..., --config-settings).

@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable
 
 from gpu_preflight.core.errors import UsageError
+from gpu_preflight.core.limits import MAX_SPEC_CHARS
 from gpu_preflight.core.text import show
 from gpu_preflight.core.versions import CUDA_MAJORS, WHEEL_VARIANT, Version
 from gpu_preflight.targets.index import names_torch, parse_requirement, resolve_target, torch_line
@@ -29,7 +30,6 @@ from gpu_preflight.targets.model import CudaTarget, Target, Targets, TorchTarget
 from gpu_preflight.targets.pip import parse_pip_requirements, read_requirements_text
 from gpu_preflight.targets.pyproject import parse_pyproject
 
-MAX_SPEC_CHARS = 200
 _CUDA_SPEC = re.compile(r"(?:cuda[-_ ]?)?(?P<version>[0-9]{1,3}(?:\.[0-9]{1,3}){0,2})", re.ASCII | re.IGNORECASE)
 _BARE_TORCH_VERSION = re.compile(r"(?:torch\s+)?(?P<version>[0-9]\S*)", re.ASCII | re.IGNORECASE)
 _TOML_HEADER = re.compile(r"^\s*\[\[?[A-Za-z0-9_.\-\"' ]+\]\]?\s*(#.*)?$", re.MULTILINE)
