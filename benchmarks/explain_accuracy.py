@@ -1,15 +1,13 @@
-"""Top-1 accuracy of `preflight explain` on the corpus of real logs (tests/explain/corpus).
+"""Top-1 and top-3 accuracy of `preflight explain` on the corpus of real logs (tests/explain/corpus).
 
-Every log in the corpus comes from a public issue thread whose confirmed resolution names the
-cause (corpus/index.toml holds the link and the resolution). The corpus has two parts:
-  seen:     logs looked at while the signatures were written;
-  held-out: logs collected after the signatures were frozen and never used to change them;
-            this is the honest estimate.
-Prints accuracy overall and per part, per-cause results (right / total, and what the misses
-came out as), and the time taken per log. The shared real fixtures of collect_env dumps and
-nvidia-smi errors are explained too, as a check that they do not break anything (they carry
-no confirmed cause, so they are not scored).
-Goal (issue 6): the right cause first for >= 85% of real logs (95% is where we want to be).
+Every log in the corpus comes from a public thread whose confirmed resolution names the cause
+(corpus/index.toml and corpus/index-*.toml hold the link and the resolution). Two parts:
+  seen:     logs that may be read while signatures are written and tuned;
+  held-out: logs never read and never tuned on (the part is fixed by a hash of the thread's URL
+            and frozen in corpus/HELD_OUT.sha256); this is the honest estimate.
+Prints top-1 / top-3 per part, then per cause, per platform and per stack (seen and held-out
+side by side, held-out as aggregate counts only), and the goal lines of issue 15. `--misses`
+lists the misses of the seen part only: a held-out log's result is never shown one by one.
 
     python benchmarks/explain_accuracy.py [--misses] [--json]
 """
@@ -21,21 +19,66 @@ import json
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
 from gpu_preflight.explain import explain_bytes  # noqa: E402
 
-from support.explain_corpus import PARTS, load_corpus  # noqa: E402
+from support.explain_corpus import PARTS, CorpusLog, load_corpus, read_freeze  # noqa: E402
 
-GOAL = 0.85
+# Issue 15: on the frozen held-out part top-1 >= 95% and top-3 >= 98%; the tuned part >= 97%.
+GOALS = (("held-out", "top1", 0.95), ("held-out", "top3", 0.98), ("seen", "top1", 0.97))
+
+
+@dataclass(frozen=True)
+class Result:
+    log: CorpusLog
+    ranked: tuple[str, ...]
+    confidence: float
+
+    @property
+    def first(self) -> str | None:
+        return self.ranked[0] if self.ranked else None
+
+    def top(self, k: int) -> bool:
+        return self.log.cause in self.ranked[:k]
+
+
+def score(rows: Iterable[Result]) -> dict[str, Any]:
+    rows = list(rows)
+    total = len(rows)
+    top1 = sum(r.top(1) for r in rows)
+    top3 = sum(r.top(3) for r in rows)
+    return {
+        "total": total,
+        "top1_right": top1,
+        "top3_right": top3,
+        "unrecognised": sum(not r.ranked for r in rows),  # no cause at all: the fallback answered
+        "top1": top1 / total if total else None,
+        "top3": top3 / total if total else None,
+    }
+
+
+def by(results: list[Result], key: Callable[[CorpusLog], str | None]) -> dict[str, dict[str, Any]]:
+    """{group: {part: score}} for each value of ``key`` (None -> "unknown")."""
+    groups: dict[str, list[Result]] = defaultdict(list)
+    for result in results:
+        for value in (key(result.log) or "unknown").split(","):
+            groups[value.strip() or "unknown"].append(result)
+    return {
+        group: {part: score(r for r in rows if r.log.part == part) for part in PARTS}
+        for group, rows in sorted(groups.items())
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--misses", action="store_true", help="list every miss with what came first")
+    parser.add_argument("--misses", action="store_true", help="list the misses of the seen part (held-out: never)")
     parser.add_argument("--json", action="store_true", help="the numbers as JSON")
     args = parser.parse_args()
 
@@ -44,86 +87,73 @@ def main() -> int:
     started = time.perf_counter()
     for log in logs:
         causes = explain_bytes(log.path.read_bytes()).causes
-        got = causes[0].cause if causes else None
-        results.append((log, got, causes[0].confidence if causes else 0.0))
+        results.append(Result(log, tuple(c.cause for c in causes), causes[0].confidence if causes else 0.0))
     elapsed = time.perf_counter() - started
 
-    def accuracy(rows) -> tuple[int, int]:
-        rows = list(rows)
-        return sum(1 for log, got, _ in rows if got == log.cause), len(rows)
-
-    summary = {"logs": len(results), "seconds_per_log": elapsed / max(len(results), 1), "parts": {}, "causes": {}}
-    right, total = accuracy(results)
-    summary["top1"] = right / total
-    for part in PARTS:
-        r, t = accuracy(row for row in results if row[0].part == part)
-        summary["parts"][part] = {"right": r, "total": t, "top1": r / t if t else None}
-    by_cause = defaultdict(list)
-    for row in results:
-        by_cause[row[0].cause].append(row)
-    for cause in sorted(by_cause):
-        rows = by_cause[cause]
-        r, t = accuracy(rows)
-        held_r, held_t = accuracy(row for row in rows if row[0].part == "held-out")
-        summary["causes"][cause] = {
-            "right": r,
-            "total": t,
-            "held_out_right": held_r,
-            "held_out_total": held_t,
-            "misses": [f"{log.id} -> {got}" for log, got, _ in rows if got != log.cause],
-        }
+    frozen = read_freeze()
+    summary: dict[str, Any] = {
+        "logs": len(results),
+        "seconds_per_log": elapsed / max(len(results), 1),
+        "split": frozen.date if frozen else None,
+        "all": score(results),
+        "parts": {part: score(r for r in results if r.log.part == part) for part in PARTS},
+        "causes": by(results, lambda log: log.cause),
+        "platforms": by(results, lambda log: log.platform),
+        "stacks": by(results, lambda log: log.stack),
+        "goals": [
+            {"part": part, "measure": measure, "goal": goal, "met": _met(results, part, measure, goal)}
+            for part, measure, goal in GOALS
+        ],
+    }
+    seen_misses = [r for r in results if r.log.part == "seen" and not r.top(1)]
 
     if args.json:
+        if args.misses:
+            summary["seen_misses"] = [
+                {"log": r.log.id, "expected": r.log.cause, "got": list(r.ranked[:3])} for r in seen_misses
+            ]
         print(json.dumps(summary, indent=2))
         return 0
 
-    print(f"preflight explain: top-1 accuracy on {total} real logs from public issue threads")
-    print(f"  all:      {right}/{total} = {right / total:.1%}")
-    for part in PARTS:
-        p = summary["parts"][part]
-        if p["total"]:
-            print(f"  {part + ':':<9} {p['right']}/{p['total']} = {p['top1']:.1%}")
-    print(
-        f"  goal: >= {GOAL:.0%} (held-out "
-        f"part: {'met' if (summary['parts']['held-out']['top1'] or 0) >= GOAL else 'NOT met'})"
-    )
+    split = f", held-out part frozen on {frozen.date}" if frozen else ", held-out part not frozen yet"
+    print(f"preflight explain: accuracy on {len(results)} real logs from public threads{split}")
+    print(f"  {'part':<10} {'logs':>5} {'top-1':>15} {'top-3':>15} {'no cause':>9}")
+    for name, s in [("all", summary["all"])] + list(summary["parts"].items()):
+        print(f"  {name:<10} {s['total']:>5} {_cell(s, 'top1'):>15} {_cell(s, 'top3'):>15} {s['unrecognised']:>9}")
+    for goal in summary["goals"]:
+        verdict = "met" if goal["met"] else "NOT met"
+        print(f"  goal: {goal['part']} {goal['measure'].replace('top', 'top-')} >= {goal['goal']:.0%}: {verdict}")
     print(f"  time: {summary['seconds_per_log'] * 1000:.1f} ms per log")
-    print()
-    print(f"{'cause':<28} {'all':>7} {'held-out':>9}  misses (log -> came first)")
-    for cause, c in summary["causes"].items():
-        held = f"{c['held_out_right']}/{c['held_out_total']}" if c["held_out_total"] else "-"
-        print(f"{cause:<28} {c['right']:>3}/{c['total']:<3} {held:>9}  {', '.join(c['misses'])}")
+    for title, table in (
+        ("cause", summary["causes"]),
+        ("platform", summary["platforms"]),
+        ("stack", summary["stacks"]),
+    ):
+        print()
+        print(f"  {title:<28} {'seen top-1':>12} {'held-out top-1':>15} {'held-out top-3':>15}")
+        for group, parts in table.items():
+            seen, held = parts["seen"], parts["held-out"]
+            print(f"  {group:<28} {_count(seen, 'top1'):>12} {_count(held, 'top1'):>15} {_count(held, 'top3'):>15}")
     if args.misses:
         print()
-        for log, got, confidence in results:
-            if got != log.cause:
-                print(f"MISS [{log.part}] {log.id}: expected {log.cause}, got {got} ({confidence:.2f})  {log.source}")
+        print(f"misses of the seen part ({len(seen_misses)}; the held-out part's are never listed):")
+        for r in seen_misses:
+            print(f"  MISS {r.log.id}: expected {r.log.cause}, got {', '.join(r.ranked[:3]) or None}  {r.log.source}")
     _shared_fixtures()
-    _speed()
     return 0
 
 
-def _speed(megabytes: int = 10) -> None:
-    """Time one 10 MB log: training chatter with the error in the middle (goal: well under a few seconds)."""
-    import random
+def _met(results: list[Result], part: str, measure: str, goal: float) -> bool:
+    value = score(r for r in results if r.log.part == part)[measure]
+    return value is not None and value >= goal
 
-    rng = random.Random(6)
-    words = "epoch loss step cuda nvidia driver version error gpu memory torch model train 0.123 sm_86 found".split()
-    lines, size = [], 0
-    while size < megabytes * 1024 * 1024:
-        line = "2026-01-01 12:00:00 INFO " + " ".join(rng.choice(words) for _ in range(15))
-        lines.append(line)
-        size += len(line) + 1
-    lines.insert(len(lines) // 2, "RuntimeError: CUDA error: no kernel image is available for execution on the device")
-    data = "\n".join(lines).encode()
-    started = time.perf_counter()
-    causes = explain_bytes(data).causes
-    elapsed = time.perf_counter() - started
-    print()
-    print(
-        f"speed: a {len(data) / 1e6:.1f} MB log ({len(lines)} lines) explained in {elapsed:.2f} s "
-        f"-> {causes[0].cause if causes else None}"
-    )
+
+def _cell(s: dict[str, Any], measure: str) -> str:
+    return f"{s[measure + '_right']}/{s['total']} {s[measure]:.1%}" if s["total"] else "-"
+
+
+def _count(s: dict[str, Any], measure: str) -> str:
+    return f"{s[measure + '_right']}/{s['total']}" if s["total"] else "-"
 
 
 def _shared_fixtures() -> None:

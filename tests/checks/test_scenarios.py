@@ -14,6 +14,8 @@ on GPU 0 whose code or cause is no-kernel-image.
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,8 @@ import pytest
 from gpu_preflight.checks.diagnose import diagnose
 from gpu_preflight.core.findings import CAUSES
 from gpu_preflight.core.host import Container, Driver, Host
+from gpu_preflight.knowledge import load_knowledge
+from gpu_preflight.knowledge.driver_lifecycle import recommended_branch
 
 from support.scenarios import (
     A100,
@@ -52,7 +56,25 @@ from support.scenarios import (
     verify,
 )
 
+
+def _aarch64(base: Host) -> Host:
+    """The same host on an Arm CPU (GH200, GB200, DGX Spark): its wheels are linux-aarch64 ones."""
+    base.platform = {**base.platform, "machine": "aarch64"}
+    return base
+
+
 NO_DRIVER_BEYOND_470 = r"nvidia-driver-(?!470\b)\d+"  # Kepler: R470 is the last branch
+
+
+def maintained(floor_branch: int) -> str:
+    """The package a driver fix must name for a floor on branch ``floor_branch``: the oldest
+    production or long-term branch still maintained today that reaches it (the rule is tested
+    with fixed dates in test_driver_advice.py), never the floor's own short-lived or dead branch."""
+    chosen = recommended_branch(load_knowledge().driver_branches, floor_branch, date.today())
+    assert chosen is not None, f"no maintained branch >= R{floor_branch} in the knowledge base"
+    return rf"nvidia-driver-{chosen.branch}\b"
+
+
 ANY_FAIL = "*"
 
 SCENARIOS: list[Scenario] = [
@@ -66,7 +88,7 @@ SCENARIOS: list[Scenario] = [
         cuda=("12.4",),
         must=(F("driver-runtime", "warn"),),
         must_not=(F("driver-too-old"), F(ANY_FAIL, "fail")),
-        checks=(FixHas("driver-runtime", r"550\.54\.15"), FixHas("driver-runtime", r"nvidia-driver-550\b")),
+        checks=(FixHas("driver-runtime", r"550\.54\.15"), FixHas("driver-runtime", maintained(550))),
     ),
     # facts §7 + [PYPI_LOGS]: the default PyPI wheel of torch 2.5.1 bundles CUDA 12.4 -> on R535 it
     # runs through 12.x minor-version compatibility (§1c); RTX 4090 (8.9) runs its sm_86 SASS (§4).
@@ -88,7 +110,7 @@ SCENARIOS: list[Scenario] = [
         cuda=("13.0",),
         must=(F("driver-too-old", "fail"),),
         checks=(
-            FixHas("driver-too-old", r"nvidia-driver-580\b"),
+            FixHas("driver-too-old", maintained(580)),
             FixHas("driver-too-old", r"[Rr]eboot"),
             FixNot(r"install cuda-compat"),
             Says("driver-too-old", r"804"),
@@ -102,7 +124,7 @@ SCENARIOS: list[Scenario] = [
         "fail",
         cuda=("13.0",),
         must=(F("driver-too-old", "fail"),),
-        checks=(FixOrder("driver-too-old", r"nvidia-driver-580\b", r"cuda-compat-13-0"),),
+        checks=(FixOrder("driver-too-old", maintained(580), r"cuda-compat-13-0"),),
     ),
     # facts §1b: CUDA 12.4.1 >= 550.54.15 -> native.
     Scenario(
@@ -138,7 +160,7 @@ SCENARIOS: list[Scenario] = [
         "fail",
         cuda=("12.1",),
         must=(F("driver-too-old", "fail"),),
-        checks=(FixHas("driver-too-old", r"nvidia-driver-5(2[5-9]|30)\b"),),
+        checks=(FixHas("driver-too-old", maintained(525)),),
     ),
     # facts §1b: CUDA 12.0 GA (12.0.0) needs >= 525.60.13 -> native (12.0.1 would need 525.85.12).
     Scenario(
@@ -176,7 +198,7 @@ SCENARIOS: list[Scenario] = [
         "fail",
         cuda=("11.2",),
         must=(F("driver-too-old", "fail"),),
-        checks=(FixHas("driver-too-old", r"nvidia-driver-460\b"),),
+        checks=(FixHas("driver-too-old", maintained(460)),),
     ),
     # facts §1b: CUDA 11.0.3 >= 450.51.06 (11.0.2 GA: 450.51.05) -> native.
     Scenario(
@@ -197,7 +219,7 @@ SCENARIOS: list[Scenario] = [
         must_not=(F("driver-runtime", "warn"),),
         checks=(
             FixHas("driver-too-old", r"440\.33"),
-            FixHas("driver-too-old", r"nvidia-driver-440\b"),
+            FixHas("driver-too-old", maintained(440)),
             FixNot(r"minor-version"),
         ),
     ),
@@ -208,7 +230,7 @@ SCENARIOS: list[Scenario] = [
         "fail",
         cuda=("10.1",),
         must=(F("driver-too-old", "fail"),),
-        checks=(FixHas("driver-too-old", r"nvidia-driver-418\b"),),
+        checks=(FixHas("driver-too-old", maintained(418)),),
     ),
     # facts §1b: CUDA 10.1 >= 418.39 -> native.
     Scenario(
@@ -242,7 +264,7 @@ SCENARIOS: list[Scenario] = [
         cuda=("12.8",),
         must=(F("driver-runtime", "warn"),),
         must_not=(F("driver-too-old"),),
-        checks=(FixHas("driver-runtime", r"nvidia-driver-570\b"),),
+        checks=(FixHas("driver-runtime", maintained(570)),),
     ),
     # facts §1c: any 13.x runs on >= 580 through minor-version compatibility (warning); §1b 13.2.2
     # needs 595.71.05 (R595) natively.
@@ -253,7 +275,7 @@ SCENARIOS: list[Scenario] = [
         cuda=("13.2",),
         must=(F("driver-runtime", "warn"),),
         must_not=(F("driver-too-old"), F(ANY_FAIL, "fail")),
-        checks=(FixHas("driver-runtime", r"nvidia-driver-595\b"),),
+        checks=(FixHas("driver-runtime", maintained(595)),),
     ),
     # facts §1b: 13.0 Update 2 >= 580.95.05; §7 2.9 cu130 = 7.5;...;12.0+PTX covers a T4 (7.5).
     Scenario(
@@ -312,7 +334,7 @@ SCENARIOS: list[Scenario] = [
         checks=(
             FixOrder(
                 "driver-too-old",
-                r"nvidia-driver-580\b",
+                maintained(580),
                 r"pip install torch==2\.11\.0 --index-url https://download\.pytorch\.org/whl/cu12[6-9]\b",
             ),
         ),
@@ -328,7 +350,7 @@ SCENARIOS: list[Scenario] = [
         checks=(
             FixOrder(
                 "driver-too-old",
-                r"nvidia-driver-550\b",
+                maintained(550),
                 r"pip install torch==2\.4\.1 --index-url https://download\.pytorch\.org/whl/cu118\b",
             ),
         ),
@@ -341,7 +363,7 @@ SCENARIOS: list[Scenario] = [
         torch=("2.1.0+cu121",),
         must=(F("driver-too-old", "fail"),),
         checks=(
-            FixHas("driver-too-old", r"nvidia-driver-5(2[5-9]|30)\b"),
+            FixHas("driver-too-old", maintained(525)),
             FixNot(r"install cuda-compat"),
             Says("driver-too-old", r"804"),
         ),
@@ -354,7 +376,7 @@ SCENARIOS: list[Scenario] = [
         "fail",
         torch=("2.9.0+cu130",),
         must=(F("driver-too-old", "fail"),),
-        checks=(FixOrder("driver-too-old", r"nvidia-driver-580\b", r"cuda-compat-13-0"),),
+        checks=(FixOrder("driver-too-old", maintained(580), r"cuda-compat-13-0"),),
     ),
     # ============================ GPU CC vs compiled architectures ============================
     # facts §4 binary rule: SASS for X.y runs on X.z with z >= y -> sm_86 runs on 8.9 (RTX 4090);
@@ -615,7 +637,7 @@ SCENARIOS: list[Scenario] = [
         "fail",
         torch=("2.7.0+cu126",),
         must=(F("gpu-too-old", "fail", 0),),
-        checks=(FixHas("gpu-too-old", r"nvidia-driver-580\b"),),
+        checks=(FixHas("gpu-too-old", maintained(580)),),
     ),
     # facts §5: R580 is the last (still supported) branch for Pascal; 2.7 cu126 has sm_60 (§7).
     Scenario(
@@ -822,7 +844,7 @@ SCENARIOS: list[Scenario] = [
         host(None, toolkits=("12.4.131",)),
         "fail",
         must=(F("no-driver", "fail"),),
-        checks=(FixHas("no-driver", r"550\.54\.1[45]"), FixHas("no-driver", r"nvidia-driver-550\b")),
+        checks=(FixHas("no-driver", r"550\.54\.1[45]"), FixHas("no-driver", maintained(550))),
     ),
     # facts §6 error 803 / the cause taxonomy (docs/architecture.md): user-space libraries differ from the kernel module
     # (driver upgraded without reboot) -> reboot or reload the modules.
@@ -850,7 +872,7 @@ SCENARIOS: list[Scenario] = [
         host("535.104.05", RTX4090, toolkits=("12.4.131",)),
         "warn",
         must=(F("toolkit-newer-than-driver", "warn"),),
-        checks=(FixHas("toolkit-newer-than-driver", r"nvidia-driver-550\b"),),
+        checks=(FixHas("toolkit-newer-than-driver", maintained(550)),),
     ),
     # facts §1c: 13.x needs R580; nvcc still compiles, nothing it builds runs here.
     Scenario(
@@ -858,7 +880,7 @@ SCENARIOS: list[Scenario] = [
         host("535.104.05", RTX4090, toolkits=("13.0.88",)),
         ("warn", "fail"),
         must=(F("toolkit-newer-than-driver"), F("driver-too-old")),
-        checks=(FixHas("toolkit-newer-than-driver", r"nvidia-driver-580\b"),),
+        checks=(FixHas("toolkit-newer-than-driver", maintained(580)),),
     ),
     # facts §1b 12.2.2 >= 535.104.05 -> nvcc 12.2 matches the driver.
     Scenario(
@@ -940,7 +962,252 @@ SCENARIOS: list[Scenario] = [
         "fail",
         torch=("2.7.0+cu126",),
         must=(F("gpu-too-old", "fail", 0),),
-        checks=(FixHas("gpu-too-old", r"nvidia-driver-580\b"),),
+        checks=(FixHas("gpu-too-old", maintained(580)),),
+    ),
+    # ============ issue 14 §1: every input judged (what is unknown is said, the rest still judged) ============
+    # pytorch/pytorch#43058 (fixtures/real/collect-env): torch 1.6.0 built for CUDA 10.2 on driver 418.67 and
+    # two V100s. The release is not in the knowledge base, but its +cu102 label says CUDA 10.2: facts §1b
+    # CUDA 10.2.89 needs >= 440.33, and §1c minor-version compatibility starts at 11.x -> a certain failure.
+    Scenario(
+        "torch1.6.0-cu102-on-418.67-judged-from-its-label",
+        host("418.67", ("Tesla V100-PCIE-16GB", "7.0", "Tesla"), ("Tesla V100-PCIE-16GB", "7.0", "Tesla")),
+        "fail",
+        torch=("1.6.0+cu102",),
+        must=(F("driver-too-old", "fail"), F("target-assumed", "warn")),
+        must_not=(F("target-unknown"),),
+        checks=(
+            FixHas("driver-too-old", r">= 440\.33"),
+            Says("target-assumed", r"local version label \+cu102 \(CUDA 10\.2\)"),
+            Says("target-assumed", r"architecture list is unknown"),
+            NotSays("driver-too-old", r"minor-version compatibility"),
+        ),
+    ),
+    # A release newer than the knowledge base (2.16): judged as the newest known default wheel (facts §7:
+    # 2.14's default is 13.0, itself unconfirmed) -> CUDA 13.0 needs >= 580 (§1c), R570 fails; said as unconfirmed.
+    Scenario(
+        "torch2.16-newer-than-the-base-judged-as-newest-default",
+        host("570.124.06", RTX3080),
+        "fail",
+        torch=("2.16.0",),
+        must=(F("driver-too-old", "fail"), F("target-assumed", "warn")),
+        must_not=(F("target-unknown"),),
+        checks=(Says("target-assumed", r"newer than the knowledge base.*unconfirmed"),),
+    ),
+    # ... and on an R580 driver the same assumption passes the runtime, but the warning stays: never silent.
+    Scenario(
+        "torch2.16-on-r580-still-says-it-was-assumed",
+        host("580.95.05", RTX3080),
+        "warn",
+        torch=("2.16.0",),
+        must=(F("driver-runtime", "pass"), F("target-assumed", "warn")),
+        must_not=(F(ANY_FAIL, "fail"),),
+    ),
+    # An unpinned `torch` in requirements.txt: pip takes the newest release at build time; as of the base
+    # that is 2.14's default (13.0, §7/§9.5: "from 2.11 a plain pip install torch needs an R580+ driver").
+    Scenario(
+        "unpinned-torch-in-requirements-is-the-default-wheel-at-build-time",
+        host("570.124.06", RTX3080),
+        "fail",
+        requirements=("numpy\ntorch\n",),
+        must=(F("driver-too-old", "fail"), F("target-assumed", "warn")),
+        must_not=(F("target-unknown"),),
+        checks=(
+            FixHas(
+                "target-assumed", r"pip install torch==2\.14\.\* --index-url https://download\.pytorch\.org/whl/cu130"
+            ),
+        ),
+    ),
+    # A range is judged by the newest release it admits: torch<2.5 -> 2.4, whose default is 12.1 (§7),
+    # native on R570 (§1b 12.1 needs 530.30.02).
+    Scenario(
+        "ranged-torch-is-the-newest-release-it-admits",
+        host("570.124.06", RTX3080),
+        "warn",
+        requirements=("torch<2.5\n",),
+        must=(F("driver-runtime", "pass"), F("target-assumed", "warn")),
+        checks=(FixHas("target-assumed", r"torch==2\.4\.\* --index-url https://download\.pytorch\.org/whl/cu121"),),
+    ),
+    # GH200 (aarch64): from 2.11 PyPI's default aarch64 wheel is a CUDA build (torch.toml [[default_wheel]]:
+    # 13.0, derived) -> on R570 it fails like x86_64's, instead of "cannot be judged".
+    Scenario(
+        "gh200-aarch64-default-wheel-2.13-is-cuda-13",
+        _aarch64(host("570.124.06", ("NVIDIA GH200 480GB", "9.0", "NVIDIA"))),
+        "fail",
+        torch=("2.13.0",),
+        must=(F("driver-too-old", "fail"), F("arch-coverage", "pass")),
+        must_not=(F("target-unknown"),),
+    ),
+    # #160162 / #168065: up to 2.10 a plain `pip install torch` on aarch64 (GH200) is the CPU-only build,
+    # whatever the driver -> cpu-only-build, with a CUDA aarch64 wheel from download.pytorch.org as the fix.
+    Scenario(
+        "gh200-aarch64-default-wheel-2.8-is-cpu-only",
+        _aarch64(host("580.95.05", ("NVIDIA GH200 480GB", "9.0", "NVIDIA"))),
+        "fail",
+        torch=("2.8.0",),
+        must=(F("cpu-only-build", "fail"),),
+        must_not=(F("target-unknown"),),
+        checks=(FixHas("cpu-only-build", r"--index-url https://download\.pytorch\.org/whl/cu1\d\d"),),
+    ),
+    # facts §1c: a CUDA runtime newer than the driver table (13.5) still runs on the 13.x floor (>= 580) ...
+    Scenario(
+        "cuda13.5-newer-than-the-table-uses-the-13x-floor",
+        host("570.124.06", RTX3080),
+        "fail",
+        cuda=("13.5",),
+        must=(F("driver-too-old", "fail"),),
+        checks=(
+            Says("driver-too-old", r"no Linux driver floor for CUDA 13\.5.*>= 580"),
+            FixHas("driver-too-old", r"R580"),
+        ),
+    ),
+    Scenario(
+        "cuda13.5-on-r590-runs-through-minor-compat",
+        host("590.44.01", RTX3080),
+        "warn",
+        cuda=("13.5",),
+        must=(F("driver-runtime", "warn"),),
+        must_not=(F(ANY_FAIL, "fail"),),
+        checks=(NotSays("driver-runtime", r"not in the knowledge base"),),
+    ),
+    # fixtures/real: GT 1030 (Pascal, CC 6.1, telegraf gt-1030.xml on 470.74) with nvcc 13.0.88. Facts §3 and
+    # §9.4: CUDA 13.0 removed Pascal; the last toolkit for it is 12.x (12.9). A driver does not help.
+    Scenario(
+        "nvcc13.0-cannot-build-for-pascal-gt1030",
+        host("470.74", ("NVIDIA GeForce GT 1030", "6.1", "GeForce"), toolkits=("13.0.88",)),
+        "warn",
+        must=(F("toolkit-gpu", "warn", 0), F("gpu-too-old", "warn", 0)),
+        checks=(
+            FixHas("toolkit-gpu", r"CUDA 12\.9 toolkit"),
+            FixNot(r"580", key="toolkit-newer-than-driver"),
+            Says("toolkit-gpu", r"cannot build for it at all"),
+        ),
+    ),
+    # ======================== facts as of today (issue 14 §2) ========================
+    # NVIDIA GPU Operator platform support: "HGX B200 requires a driver container version of 570.133.20 or
+    # later" -> 570.124.06 (same R570 branch, the first Blackwell branch) must fail for a B200.
+    Scenario(
+        "hgx-b200-on-570.124.06-is-below-its-product-floor",
+        host("570.124.06", B200),
+        "fail",
+        must=(F("gpu-driver-floor", "fail", 0), F("driver-too-old", "fail", 0)),
+        must_not=(F("gpu", "pass", 0),),
+        checks=(Says("gpu-driver-floor", r"570\.133\.20"), FixHas("gpu-driver-floor", r"570\.133\.20")),
+    ),
+    Scenario(
+        "hgx-b200-on-570.133.20-meets-its-product-floor",
+        host("570.133.20", B200),
+        "pass",
+        must=(F("gpu", "pass", 0),),
+        must_not=(F("gpu-driver-floor"),),
+    ),
+    # The floor is NVIDIA's for HGX B200 only: a GB200 on the same driver is judged by its branch alone.
+    Scenario(
+        "gb200-on-570.124.06-has-no-product-floor",
+        host("570.124.06", ("NVIDIA GB200", "10.0", "NVIDIA")),
+        "pass",
+        must_not=(F("gpu-driver-floor"),),
+    ),
+    # GPU Operator: RTX PRO 6000 Blackwell Server Edition "Driver versions 575.57.08 or later is required".
+    Scenario(
+        "rtx-pro-6000-server-on-570-is-below-its-product-floor",
+        host("570.172.08", ("NVIDIA RTX PRO 6000 Blackwell Server Edition", "12.0", "NVIDIA RTX")),
+        "fail",
+        must=(F("gpu-driver-floor", "fail", 0),),
+    ),
+    # Export GPUs: an H20 (GH100, CC 9.0) named by a Kubernetes label resolves like an H100 would; torch
+    # 2.7.0+cu128 carries sm_90 and 12.8.1 runs natively on 570.124.06 (facts §1b, §7).
+    Scenario(
+        "h20-what-if-runs-torch-2.7-cu128",
+        WhatIf(host("570.124.06", T4), assume_gpus=("NVIDIA-H20",)),
+        "pass",
+        torch=("2.7.0+cu128",),
+        must=(F("gpu", "pass", 0), F("arch-coverage", "pass")),
+        must_not=(F("gpu-unknown"),),
+    ),
+    # --assume-gpu with an explicit compute capability: a product the base does not know is still judged
+    # (CC 10.3 runs sm_100 cubins: same major, higher minor; 2.9 cu130 has sm_100, facts §7; 13.0 Update 2
+    # runs natively on 580.95.05, facts §1b) ...
+    Scenario(
+        "unknown-gpu-with-explicit-cc-is-judged",
+        WhatIf(host("580.95.05", T4), assume_gpus=("NEW GPU:96GiB:cc=10.3",)),
+        "pass",
+        torch=("2.9.0+cu130",),
+        must=(F("gpu", "pass", 0), F("arch-coverage", "pass")),
+        must_not=(F("gpu-unknown"),),
+    ),
+    # ... and by its architecture's driver window: CC 10.3 (Blackwell Ultra) arrived with CUDA 12.9 / R575.
+    Scenario(
+        "unknown-gpu-with-explicit-cc-needs-its-architectures-branch",
+        WhatIf(host("570.124.06", T4), assume_gpus=("NEW GPU:96GiB:cc=10.3",)),
+        "fail",
+        must=(F("driver-predates-gpu", "fail", 0),),
+    ),
+    # A driver from a branch newer than every branch in the base: the data is stale for this host (by an
+    # amount offline cannot date) - said once, as a warning.
+    Scenario(
+        "driver-newer-than-the-base-says-the-data-is-stale",
+        host("650.12", H100),
+        "warn",
+        must=(F("data-age", "warn"),),
+        checks=(Says("data-age", r"R650.*R620"),),
+    ),
+    # Extension builds (checks/toolchain.py; hosts whose document carries `compilers`). GCC 14 with
+    # nvcc 12.4: host_config.h stops with "gcc versions later than 13 are not supported!"
+    # (host_compilers.toml, CUDA 12.4 row: torch's CUDA_GCC_VERSIONS '12.4' < 14, spack).
+    Scenario(
+        "gcc-14-with-nvcc-12-4-stops-extension-builds",
+        Host.from_dict(
+            {
+                **host("550.54.15", RTX4090, toolkits=("12.4.131",)).to_dict(),
+                "compilers": [{"kind": "gcc", "version": "14.2.0", "path": "/usr/bin/gcc-14", "found_via": ["PATH"]}],
+            }
+        ),
+        "warn",  # running a model never compiles: a warning (--strict fails)
+        must=(F("host-compiler-unsupported", "warn"),),
+        checks=(
+            Says("host-compiler-unsupported", r"gcc versions later than 13 are not supported!"),
+            FixHas("host-compiler-unsupported", r"NVCC_CCBIN=g\+\+-13"),
+        ),
+    ),
+    # nvcc 12.4 with torch cu130: torch.utils.cpp_extension raises "The detected CUDA version (12.4)
+    # mismatches the version that was used to compile PyTorch (13.0)"; with cu126 it only warns.
+    Scenario(
+        "nvcc-12-with-torch-cu130-cannot-build-extensions",
+        Host.from_dict(
+            {
+                **host(
+                    "580.95.05",
+                    RTX4090,
+                    toolkits=("12.4.131",),
+                    frameworks=(installed_torch("2.9.1+cu130", "cu130", "13.0"),),
+                ).to_dict(),
+                "compilers": [{"kind": "gcc", "version": "13.3.0", "path": "/usr/bin/gcc-13", "found_via": ["PATH"]}],
+            }
+        ),
+        "warn",
+        must=(F("toolchain-mismatch", "warn"),),
+        must_not=(F("host-compiler-unsupported"),),
+        checks=(
+            Says("toolchain-mismatch", r"mismatches the version that was used to compile PyTorch \(13\.0\)"),
+            FixHas("toolchain-mismatch", r"whl/cu126$"),
+        ),
+    ),
+    Scenario(
+        "nvcc-12-4-with-torch-cu126-differs-in-the-minor-only",
+        Host.from_dict(
+            {
+                **host(
+                    "580.95.05",
+                    RTX4090,
+                    toolkits=("12.4.131",),
+                    frameworks=(installed_torch("2.9.1+cu126", "cu126", "12.6"),),
+                ).to_dict(),
+                "compilers": [{"kind": "gcc", "version": "13.3.0", "path": "/usr/bin/gcc-13", "found_via": ["PATH"]}],
+            }
+        ),
+        "pass",
+        must=(F("extension-cuda", "info"), F("host-compiler", "pass")),
+        must_not=(F("toolchain-mismatch"),),
     ),
 ]
 
@@ -1035,3 +1302,127 @@ def test_whatif_driver_is_marked_assumed(tmp_path) -> None:
     assert resolved.driver.cuda == "12.4"  # facts §2: R550 -> CUDA 12.4
     assert resolved.driver.kernel_module is None
     assert [g.name for g in resolved.gpus] == [RTX3090[0]]
+
+
+# ============================ inference engines as targets (checks/engines.py) ============================
+# Engine targets travel in Targets.engines (``--engine-pkg``, engine lines of ``--requirements``):
+# these rows run through _run_engine_doctor, which collects them as the CLI does.
+
+
+@dataclass(frozen=True)
+class EngineRow:
+    scenario: Scenario
+    engine_pkg: tuple[str, ...] = ()
+
+
+ENGINE_SCENARIOS: list[EngineRow] = [
+    EngineRow(
+        # engines.toml vLLM 0.10.2..0.11 (VLLM_ASCEND_4917, VLLM_DOCS_CUDA128): torch 2.8.0, CUDA 12.8,
+        # compute capability 7.0 or higher; a GTX 1080 is CC 6.1 (facts §4: Pascal)
+        Scenario(
+            "engine-vllm-requirements-pin-on-gtx1080",
+            host("580.95.05", GTX1080),
+            "fail",
+            requirements=("vllm==0.11.0\n",),
+            must=(F("engine-gpu-too-old", "fail", 0), F("gpu-too-old", "fail", 0)),
+            must_not=(F("arch-missing", None, 0),),
+            checks=(Says("engine-gpu-too-old", r"compute capability >= 7\.0"), FixHas("engine-gpu-too-old", "Ollama")),
+        )
+    ),
+    EngineRow(
+        # VLLM_RN_0200: the default vLLM 0.20 wheel is CUDA 13.0; facts §2: R575's highest CUDA is 12.9
+        # and CUDA 13.x needs >= 580; VLLM_ISSUE_42756: a cu129 wheel is still published
+        Scenario(
+            "engine-vllm-default-wheel-on-cuda-12.9-driver",
+            host("575.57.08", RTX4090),
+            "fail",
+            must=(F("driver-too-old", "fail"),),
+            checks=(FixHas("driver-runtime", r"\+cu129"), FixHas("driver-runtime", r">= 580")),
+        ),
+        engine_pkg=("vllm==0.20.0",),
+    ),
+    EngineRow(
+        # the same host with the cu129 build of the same release: CUDA 12.9 runs natively on R575
+        Scenario(
+            "engine-vllm-cu129-build-on-cuda-12.9-driver",
+            host("575.57.08", RTX4090),
+            ("pass", "warn"),
+            must=(F("driver-runtime", "pass"), F("arch-coverage", "pass")),
+            must_not=(F("driver-too-old"),),
+        ),
+        engine_pkg=("vllm==0.20.0+cu129",),
+    ),
+    EngineRow(
+        # a release newer than any row: judged by the newest rule, and the report says unconfirmed
+        Scenario(
+            "engine-vllm-unknown-newer-release",
+            host("580.95.05", H100),
+            "warn",
+            must=(F("engine-release", "warn"), F("driver-runtime", "pass")),
+            checks=(Says("engine-release", "unconfirmed"),),
+        ),
+        engine_pkg=("vllm==0.31.0",),
+    ),
+    EngineRow(
+        # OLLAMA_V03215: 'compute capability 5.0 through 6.2 require driver version 570 or newer'
+        Scenario(
+            "engine-ollama-pascal-below-its-driver-floor",
+            host("560.35.03", GTX1080),
+            "fail",
+            must=(F("engine-driver", "fail"), F("driver-too-old", "fail")),
+            checks=(FixHas("engine-driver", r"570"),),
+        ),
+        engine_pkg=("ollama==0.32.15",),
+    ),
+    EngineRow(
+        # OLLAMA_V0120: the CUDA 13 runner is PTX from 7.5 only; the CUDA 12.8 runner (sm_61) loads instead
+        Scenario(
+            "engine-ollama-picks-the-runner-that-covers-pascal",
+            host("575.57.08", GTX1080),
+            ("pass", "warn"),
+            must=(F("arch-coverage", "pass"),),
+            must_not=(F("gpu-too-old"), F("no-kernel-image")),
+            checks=(Says("engine-release", "cuda_v12 build"),),
+        ),
+        engine_pkg=("ollama==0.12.3",),
+    ),
+    EngineRow(
+        # SGLANG_PR_24162 / SGLANG_TRACKS: SGLang's default build is CUDA 13 from 0.5.11 and a cu129
+        # build stays on the sgl-project index; facts §2: R575 reaches CUDA 12.9 only
+        Scenario(
+            "engine-sglang-cuda-13-default-on-cuda-12.9-driver",
+            host("575.57.08", H100),
+            "fail",
+            must=(F("driver-too-old", "fail"),),
+            checks=(FixHas("driver-runtime", r"sgl_kernel \+cu129"),),
+        ),
+        engine_pkg=("sglang==0.5.12",),
+    ),
+]
+
+
+def _run_engine_doctor(row: EngineRow, tmp_path: Path):
+    from dataclasses import replace
+
+    from gpu_preflight.targets.engine_files import requirements_engines
+    from gpu_preflight.targets.engines import collect_engine_targets
+    from gpu_preflight.targets.model import Targets
+    from gpu_preflight.targets.specs import collect_targets
+
+    from support.scenarios import materialise
+
+    files = []
+    for n, text in enumerate(row.scenario.requirements):
+        path = tmp_path / f"requirements-{n}.txt"
+        path.write_text(text)
+        files.append(str(path))
+    base = collect_targets(requirements=files) if files else Targets()
+    targets = replace(base, engines=collect_engine_targets(row.engine_pkg) + requirements_engines(files))
+    return diagnose(materialise(row.scenario.host, tmp_path), targets)
+
+
+@pytest.mark.parametrize("row", ENGINE_SCENARIOS, ids=[r.scenario.id for r in ENGINE_SCENARIOS])
+def test_engine_scenario(row: EngineRow, tmp_path) -> None:
+    report = _run_engine_doctor(row, tmp_path)
+    problems = verify(row.scenario, report)
+    assert not problems, "\n".join(problems) + "\n--- report ---\n" + describe(report)

@@ -173,3 +173,26 @@ def test_a_logs_escape_sequences_are_shown_as_text_not_obeyed(run_cli):
     rerun = run_cli("run", "--", sys.executable, "-c", f"import sys; sys.stderr.write({log!r}); sys.exit(1)")
     explanation = rerun.stderr.split("why the command failed")[1]
     assert rerun.returncode == 1 and "driver-too-old" in explanation and "\x1b" not in explanation
+
+
+def test_json_matches_point_at_the_lines_of_the_file(run_cli, tmp_path):
+    """Editors and CI annotations jump to "matches": 1-based lines of the file as written, blank
+    runs, CRLF line ends and progress-bar carriage returns included."""
+    lines = ["step 1 loss 0.5", "", "", "", "epoch 2\r10%\r50%", "", LOG.strip(), "", "", "done"]
+    path = tmp_path / "log.txt"
+    path.write_bytes("\r\n".join(lines).encode())
+    document = run_cli("explain", str(path), "--json").json()
+    matches = document["causes"][0]["matches"]
+    numbered = path.read_bytes().decode().replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    assert matches == [{"line": 9, "text": LOG.strip()}]
+    assert numbered[matches[0]["line"] - 1] == LOG.strip()
+
+
+def test_no_cause_says_what_to_run_next(run_cli):
+    result = run_cli("explain", "-", input="ModuleNotFoundError: No module named 'transformers'\n")
+    assert result.returncode == 0
+    assert "Most likely instead: Python, not CUDA" in result.stdout
+    assert "preflight doctor" in result.stdout and "preflight run -- CMD" in result.stdout
+    document = run_cli("explain", "-", "--json", input="ModuleNotFoundError: No module named 'x'\n").json()
+    assert document["causes"] == [] and document["elsewhere"]["id"] == "python-module-missing"
+    assert document["elsewhere"]["matches"] == [{"line": 1, "text": "ModuleNotFoundError: No module named 'x'"}]

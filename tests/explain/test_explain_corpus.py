@@ -1,7 +1,8 @@
-"""The corpus of real logs: well-formed, covering every cause, and explained right.
+"""The corpus of real logs: well-formed, covering every cause, frozen, and explained right.
 
-Accuracy is reported by benchmarks/explain_accuracy.py; here every "seen" log must come out
-right (a regression net for the signatures), and the held-out part must reach the goal.
+Accuracy is reported by benchmarks/explain_accuracy.py; here the figures of issue 15 are held:
+the right cause first for >= 95% of the held-out logs (top-3 >= 98%) and >= 97% of the seen
+ones. Held-out logs are scored in aggregate only: a failure shows the figure, never which log.
 """
 
 from __future__ import annotations
@@ -13,22 +14,55 @@ import pytest
 from gpu_preflight.core.findings import CAUSES
 from gpu_preflight.explain import explain_bytes
 
-from support.explain_corpus import CORPUS, PARTS, load_corpus
+from support.explain_corpus import (
+    CORPUS,
+    FREEZE,
+    FREEZE_COMMAND,
+    PARTS,
+    held_out_digest,
+    load_corpus,
+    read_freeze,
+)
 
 LOGS = load_corpus()
-GOAL = 0.85  # issue 6: the right cause first for at least 85% of real logs
+SEEN = [log for log in LOGS if log.part == "seen"]
+HELD_OUT = [log for log in LOGS if log.part == "held-out"]
+
+# Issue 15's goals. A floor below a goal is the figure reached, kept as a regression floor; the
+# comment beside it names the goal.
+SEEN_TOP1 = 0.97  # issue 15's goal for the tuned part (reached: 196/202 after round 2, 2026-12-06)
+# Issue 15's goal on the held-out part is top-1 >= 0.95 and top-3 >= 0.98. NOT reached: after
+# round 2 (2026-12-06) the signatures give 105/119 (88.2%) top-1 and 112/119 (94.1%) top-3 on the
+# held-out logs then indexed (first round: 79/94, 83/94), so these are regression floors at the
+# figures reached, not the goal.
+HELD_OUT_TOP1 = 0.88
+HELD_OUT_TOP3 = 0.94
+
+
+_RANKED: dict[str, list[str]] = {}
+
+
+def _ranked(log) -> list[str]:
+    if log.file not in _RANKED:
+        _RANKED[log.file] = [c.cause for c in explain_bytes(log.path.read_bytes()).causes]
+    return _RANKED[log.file]
 
 
 def test_index_is_well_formed():
-    files = {log.file for log in LOGS}
-    assert len(files) == len(LOGS), "a file is listed twice"
+    files = [log.file for log in LOGS]
+    assert len(set(files)) == len(files), "a file is listed twice (in one index or across index files)"
     on_disk = {p.name for p in CORPUS.glob("*.txt")}
-    assert files == on_disk, f"unlisted: {on_disk - files}; missing: {files - on_disk}"
+    assert set(files) == on_disk, f"unlisted: {on_disk - set(files)}; missing: {set(files) - on_disk}"
+    sources = [log.source for log in LOGS]
     for log in LOGS:
-        assert log.cause in CAUSES, log.file
-        assert log.part in PARTS, log.file
-        assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+/(issues|pull)/\d+", log.source), log.source
-        assert len(log.resolution) > 20, f"{log.file}: say what fixed it"
+        where = f"{log.index}: {log.file}"
+        assert log.cause in CAUSES, where
+        assert log.part in PARTS, where
+        assert re.fullmatch(r"https://[\w.-]+\.[a-z]{2,}/\S+", log.source), f"{where}: {log.source}"
+        assert len(log.resolution) > 20, f"{where}: say what fixed it"
+        assert log.year is None or 2010 <= log.year <= 2030, where
+    # One log per thread, so that a thread cannot sit in both parts.
+    assert len(set(sources)) == len(sources), "a thread is listed twice"
 
 
 def test_excerpts_are_short_machine_output():
@@ -42,16 +76,51 @@ def test_every_cause_is_covered():
     assert {log.cause for log in LOGS} == CAUSES
 
 
-@pytest.mark.parametrize("log", [log for log in LOGS if log.part == "seen"], ids=lambda log: log.id)
-def test_seen_logs_explained_right(log):
+def test_held_out_part_is_frozen():
+    frozen = read_freeze()
+    if frozen is None:
+        pytest.skip(f"{FREEZE.name} not written yet (the lead runs {FREEZE_COMMAND} when collection ends)")
+    sha, count = held_out_digest(LOGS)
+    assert sha == frozen.sha256, (
+        f"the held-out part changed since the split of {frozen.date} ({frozen.count} logs frozen, {count} now). "
+        f"A held-out log may not be edited or retuned. New logs go to both parts (by the hash of their URL); "
+        f"then re-freeze with `{FREEZE_COMMAND}` and say so in benchmarks/RESULTS.md."
+    )
+
+
+@pytest.mark.parametrize("log", [log for log in SEEN if log.index == "index.toml"], ids=lambda log: log.id)
+def test_first_seen_logs_explained_right(log):
+    """The first corpus's seen logs: a regression net for the signatures, one by one."""
     causes = explain_bytes(log.path.read_bytes()).causes
     assert causes, "nothing recognised"
     assert causes[0].cause == log.cause, [(c.cause, c.confidence) for c in causes]
     assert causes[0].evidence and causes[0].fix
+    assert causes[0].matches, "the lines that show the cause, with their numbers"
+
+
+def test_seen_logs_reach_the_goal():
+    misses = [f"{log.id}: {log.cause} -> {(_ranked(log) or [None])[0]}" for log in SEEN if _top(log, 1) is False]
+    right = len(SEEN) - len(misses)
+    assert right / len(SEEN) >= SEEN_TOP1, f"{right}/{len(SEEN)} seen logs right; misses: {misses}"
+
+
+def _top(log, k: int) -> bool:
+    return log.cause in _ranked(log)[:k]
 
 
 def test_held_out_logs_reach_the_goal():
-    held_out = [log for log in LOGS if log.part == "held-out"]
-    assert len(held_out) >= 18
-    right = sum(1 for log in held_out if (c := explain_bytes(log.path.read_bytes()).causes) and c[0].cause == log.cause)
-    assert right / len(held_out) >= GOAL, f"{right}/{len(held_out)}"
+    # Aggregate figures only, in plain numbers: neither the message nor pytest's introspection
+    # may show which held-out log is missed (issue 15's discipline).
+    total = len(HELD_OUT)
+    top1 = sum(1 for log in HELD_OUT if _top(log, 1))
+    top3 = sum(1 for log in HELD_OUT if _top(log, 3))
+    assert total >= 18
+    assert top1 / total >= HELD_OUT_TOP1, f"held-out top-1 {top1}/{total}"
+    assert top3 / total >= HELD_OUT_TOP3, f"held-out top-3 {top3}/{total}"
+
+
+def test_no_log_crashes_the_explainer():
+    for log in LOGS:
+        explanation = explain_bytes(log.path.read_bytes())
+        document = explanation.to_dict()
+        assert document["schema"] == "gpu-preflight/explanation/v1"

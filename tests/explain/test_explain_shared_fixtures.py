@@ -61,11 +61,14 @@ def test_collect_env_dumps_are_read_as_their_names_say(shared_real):
             assert facts["driver"] == driver[1], path.name
 
 
-def test_healthy_nvidia_smi_output_is_no_cause(shared_real):
-    """Tables, ``-L`` lists, ``-q`` and ``--version`` of working GPUs: nothing to explain."""
+def test_healthy_nvidia_smi_output_is_no_failure(shared_real):
+    """Tables, ``-L`` lists, ``-q`` and ``--version`` of working GPUs: no failure to explain. A
+    table alone may say what its "CUDA Version" means (cuda-version-confusion, "nothing is
+    broken": people paste it when they compare CUDA versions, issue 15), never a failure."""
     captures = sorted(p for p in (shared_real / "nvidia-smi-text").rglob("*.txt") if p.parent.name != "errors")
     assert captures
     for path in captures:
         explanation = explain_bytes(path.read_bytes())
         assert explanation.lines > 0, path.name
-        assert explanation.causes == [], f"{path.name}: {[c.cause for c in explanation.causes]}"
+        causes = [c.cause for c in explanation.causes]
+        assert set(causes) <= {"cuda-version-confusion"}, f"{path.name}: {causes}"

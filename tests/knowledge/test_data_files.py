@@ -89,9 +89,7 @@ def test_sources_not_cited_by_any_row() -> None:
         "LNC_COMPAT",
         "LNC_CONF",
         "LNC_DRV",
-        "LNC_DSL",
         "MVC_DETAIL",
-        "NCT",
         "REDIST_3P",
         "SMI_COMPAT_OBS",
         "WSL_OBS",
@@ -124,8 +122,11 @@ def _override(tmp_path: Path, name: str, old: str, new: str) -> Path:
         ("torch.toml", 'archs = "9.0"', 'archs = "9.0+SASS"', "not a CUDA architecture"),
         ("torch.toml", 'default_pypi_cuda = "11.7"', "default_pypi_cuda = 11.7", "must be a string"),
         ("driver_branches.toml", "branch = 550", 'branch = "550"', "must be an integer"),
-        ("sources.toml", 'version = "2026.11.27"\n', "", "missing field 'version'"),
+        ("sources.toml", 'version = "2026.12.06"\n', "", "missing field 'version'"),
         ("minor_compat.toml", "[meta]", "[metadata]", "missing [meta] header"),
+        ("gpus.toml", 'product = "NVIDIA B200"', 'product = "NVIDIA B2000"', "unknown products: NVIDIA B2000"),
+        ("gpus.toml", 'min_driver = "570.133.20"', 'min_driver = "570.x"', "min_driver"),
+        ("sources.toml", 'date = "2025-06-02"', 'date = "June 2025"', "not an ISO date"),
     ],
 )
 def test_malformed_data_is_refused(tmp_path, fresh_loader, name, old, new, message) -> None:

@@ -160,7 +160,8 @@ def test_kubernetes_product_labels_resolve(kb: KnowledgeBase, path: Path) -> Non
         ("Tesla V100-PCIE-16GB", "Tesla V100", "7.0", "datacenter"),
         ("NVIDIA GeForce RTX 3060 Ti", "NVIDIA GeForce RTX 30xx", "8.6", "consumer"),
         ("NVIDIA GeForce RTX 5090", "NVIDIA GeForce RTX 50xx", "12.0", "consumer"),
-        ("NVIDIA B200", "NVIDIA B200 / GB200", "10.0", "datacenter"),
+        ("NVIDIA B200", "NVIDIA B200", "10.0", "datacenter"),
+        ("NVIDIA GB200", "NVIDIA GB200", "10.0", "datacenter"),
         ("NVIDIA L4", "NVIDIA L4 / L40 / L40S", "8.9", "datacenter"),
         ("NVIDIA L40S", "NVIDIA L40S", "8.9", "datacenter"),
         ("NVIDIA GeForce GTX 1080 Ti", "GeForce GTX 10xx", "6.1", "consumer"),
@@ -187,6 +188,13 @@ def test_unknown_names_do_not_resolve(kb: KnowledgeBase, name: str) -> None:
         ("NVIDIA RTX A5000", False),
         ("GRID P4-1Q", False),
         ("Jetson AGX Orin", True),
+        # NVIDIA files the Server Edition under Data Center (product page, GPU Operator): eligible;
+        # the Workstation / Max-Q editions of the same chip are not.
+        ("NVIDIA RTX PRO 6000 Blackwell Server Edition", True),
+        ("NVIDIA RTX PRO 6000 Blackwell Workstation Edition", False),
+        ("NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition", False),
+        ("NVIDIA H20", True),
+        ("NVIDIA GeForce RTX 4090 D", False),
     ],
 )
 def test_forward_compat_eligibility_follows_the_class(kb: KnowledgeBase, name: str, eligible: bool) -> None:
@@ -210,3 +218,80 @@ def test_every_product_cc_has_an_architecture_row(kb: KnowledgeBase) -> None:
 def test_pci_ids_are_unique(kb: KnowledgeBase) -> None:
     ids = [pci for p in kb.gpu_products for pci in p.pci_device_ids]
     assert len(ids) == len(set(ids))
+
+
+# --- GPUs sold in China (export variants): NVML names, Kubernetes labels, PCI ids -----------
+
+
+@pytest.mark.parametrize(
+    "name, expected, cc, product_class",
+    [
+        # NVML names as observed on real boards (sources.toml CN_GPU_OBS)
+        ("NVIDIA H20", "NVIDIA H20", "9.0", "datacenter"),
+        ("NVIDIA H800", "NVIDIA H800", "9.0", "datacenter"),
+        ("NVIDIA H800 PCIe", "NVIDIA H800", "9.0", "datacenter"),
+        ("NVIDIA A800-SXM4-80GB", "NVIDIA A800", "8.0", "datacenter"),
+        ("NVIDIA A800 80GB PCIe", "NVIDIA A800", "8.0", "datacenter"),
+        ("NVIDIA L20", "NVIDIA L20", "8.9", "datacenter"),
+        ("NVIDIA L2", "NVIDIA L2", "8.9", "datacenter"),
+        ("NVIDIA GeForce RTX 4090 D", "NVIDIA GeForce RTX 4090 D", "8.9", "consumer"),
+        ("NVIDIA GeForce RTX 5090 D", "NVIDIA GeForce RTX 5090 D", "12.0", "consumer"),
+        # GPU Feature Discovery's nvidia.com/gpu.product spellings
+        ("NVIDIA-H20", "NVIDIA H20", "9.0", "datacenter"),
+        ("NVIDIA-H800-MIG-1g.10gb", "NVIDIA H800", "9.0", "datacenter"),
+        ("NVIDIA-A800-SXM4-80GB-SHARED", "NVIDIA A800", "8.0", "datacenter"),
+        ("NVIDIA-L20", "NVIDIA L20", "8.9", "datacenter"),
+        ("NVIDIA-GeForce-RTX-4090-D", "NVIDIA GeForce RTX 4090 D", "8.9", "consumer"),
+        # not swallowed by their neighbours' family rows
+        ("NVIDIA H200", "NVIDIA H200", "9.0", "datacenter"),
+        ("NVIDIA GeForce RTX 4090", "NVIDIA GeForce RTX 4090", "8.9", "consumer"),
+        ("NVIDIA L4", "NVIDIA L4 / L40 / L40S", "8.9", "datacenter"),
+    ],
+)
+def test_china_market_gpus(kb: KnowledgeBase, name: str, expected: str, cc: str, product_class: str) -> None:
+    product = kb.gpu_product(name=name)
+    assert product is not None, name
+    assert (product.name, product.compute_capability, product.product_class) == (expected, V(cc), product_class)
+
+
+@pytest.mark.parametrize(
+    "pci, expected",
+    [
+        ("0x232910DE", "NVIDIA H20"),  # pci.ids 2329 GH100 [H20]
+        ("232C", "NVIDIA H20 (other boards)"),  # H20 HBM3e
+        ("2324", "NVIDIA H800"),
+        ("2322", "NVIDIA H800"),  # H800 PCIe
+        ("20F3", "NVIDIA A800"),  # A800-SXM4-80GB
+        ("20F6", "NVIDIA A800"),  # A800 40GB PCIe
+        ("26BA", "NVIDIA L20"),
+        ("27B6", "NVIDIA L2"),
+        ("2685", "NVIDIA GeForce RTX 4090 D"),
+        ("2B87", "NVIDIA GeForce RTX 5090 D"),
+        ("2BB5", "NVIDIA RTX PRO 6000 Blackwell Server Edition"),
+        ("2909", "NVIDIA B200"),  # HGX B200 168GB
+    ],
+)
+def test_china_market_gpus_by_pci_id(kb: KnowledgeBase, pci: str, expected: str) -> None:
+    # an old driver names them "Graphics Device": only the PCI id tells
+    assert kb.gpu_product(name="Graphics Device", pci_device_id=pci).name == expected
+
+
+def test_observed_memory_of_export_variants(kb: KnowledgeBase) -> None:
+    assert kb.gpu_product(name="NVIDIA H20").memory_mib == 97871
+    assert kb.gpu_product(name="NVIDIA L20").memory_mib == 46068
+    assert kb.gpu_product(name="NVIDIA GeForce RTX 4090 D").memory_mib == 24564
+    assert kb.gpu_product(name="NVIDIA H800").memory_mib is None  # never observed: not guessed
+
+
+# --- per-product driver floors --------------------------------------------------------------
+
+
+def test_product_driver_floors(kb: KnowledgeBase) -> None:
+    b200 = kb.gpu_product(name="NVIDIA B200").driver_floor
+    assert (b200.driver, b200.scope) == (V("570.133.20"), "HGX B200")
+    assert "GPUOP_B200_NOTE" in b200.provenance.sources
+    server = kb.gpu_product(name="NVIDIA RTX PRO 6000 Blackwell Server Edition").driver_floor
+    assert server.driver == V("575.57.08")
+    # stated for those products only
+    assert kb.gpu_product(name="NVIDIA GB200").driver_floor is None
+    assert kb.gpu_product(name="NVIDIA RTX PRO 6000 Blackwell Workstation Edition").driver_floor is None

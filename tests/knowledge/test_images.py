@@ -40,7 +40,12 @@ def test_require_cuda_is_the_exact_string(kb: KnowledgeBase, row: dict[str, str]
 def test_require_cuda_table_is_complete(kb: KnowledgeBase) -> None:
     if not REQUIRE_ROWS:
         pytest.skip(f"shared fixture {REQUIRE_TSV} is absent")
-    assert len(kb.require_cuda_values) == len(REQUIRE_ROWS)
+    listed = {V(r["cuda_version"]) for r in REQUIRE_ROWS}
+    beyond = [r for r in kb.require_cuda_values if r.cuda not in listed]
+    assert len(kb.require_cuda_values) - len(beyond) == len(REQUIRE_ROWS)
+    # values after the fixture's 13.0.0 were read from images built on nvidia/cuda, not its Dockerfiles
+    assert [str(r.cuda) for r in beyond] == ["13.1.1", "13.2.0"]
+    assert all(r.provenance.status in ("observed", "third-party") for r in beyond)
 
 
 def test_require_cuda_examples(kb: KnowledgeBase) -> None:
@@ -67,10 +72,35 @@ def test_require_cuda_examples(kb: KnowledgeBase) -> None:
 def test_cuda_image_tags(kb: KnowledgeBase, tag, cuda, flavor, cudnn, os) -> None:
     image = kb.cuda_image(tag)
     assert (image.cuda, image.flavor, image.cudnn, image.os) == (V(cuda), flavor, cudnn, os)
-    assert image.require_cuda == require_cuda(kb, cuda)
     assert image.provenance.sources
-    if image.require_cuda is None:
-        assert image.provenance.status == "unconfirmed" and image.provenance.note
+    if require_cuda(kb, cuda) is None:  # a version the table lacks: the gate's first term only
+        assert image.first_term_only and image.require_cuda == f"cuda>={V(cuda).truncate(2)}"
+        assert image.provenance.status == "derived" and "--registry-lookup" in image.provenance.note
+    else:
+        assert image.require_cuda == require_cuda(kb, cuda) and not image.first_term_only
+
+
+def test_every_known_value_starts_with_the_first_term_rule(kb: KnowledgeBase) -> None:
+    """The rule for versions the table lacks is what every row of the table shows."""
+    rule = kb.cuda_image_first_term
+    for row in kb.require_cuda_values:
+        assert row.value.split(" ")[0] == rule.value(row.cuda), row.cuda
+
+
+@pytest.mark.parametrize(
+    "tag, first_term",
+    [
+        ("nvidia/cuda:13.0.1-base-ubuntu24.04", "cuda>=13.0"),
+        ("nvidia/cuda:13.1.0-runtime-ubuntu24.04", "cuda>=13.1"),
+        ("nvidia/cuda:13.2.2-cudnn-devel-ubuntu24.04", "cuda>=13.2"),
+        ("nvidia/cuda:13.3.1-base-ubuntu26.04", "cuda>=13.3"),  # Ubuntu 26.04 variants parse too
+        ("nvidia/cuda:14.0.0-runtime-ubuntu26.04", "cuda>=14.0"),  # newer than anything known
+    ],
+)
+def test_tags_newer_than_the_table_get_the_first_term(kb: KnowledgeBase, tag: str, first_term: str) -> None:
+    image = kb.cuda_image(tag)
+    assert (image.require_cuda, image.first_term_only) == (first_term, True)
+    assert "exceptions" in image.provenance.note and "IMG_13X_OBS" in image.provenance.sources
 
 
 @pytest.mark.parametrize("tag", ["latest", "12.4.1-ubuntu22.04", "12.4.1-runtime", "pytorch/pytorch:2.1.0"])

@@ -32,7 +32,8 @@ def test_every_toolkit_row_matches_the_reference(kb: KnowledgeBase, row: dict) -
     release = find_toolkit_release(kb.toolkit_releases, V(_release_version(row["release"])))
     assert release is not None, row["release"]
     assert release.label == row["release"]
-    if not release.provenance.conflict:  # a conflict row's status is that of the side we took
+    if not release.provenance.conflict and not _runfile_sources(release):
+        # a conflict row's status is that of the side we took; a runfile name may raise a status
         assert row["status"].startswith(release.provenance.status)
     assert set(row["source"]) <= set(release.provenance.sources)
 
@@ -62,11 +63,49 @@ def test_every_toolkit_row_matches_the_reference(kb: KnowledgeBase, row: dict) -
     assert release.branch == (int(branch.group(1)) if branch else None)
 
 
-def test_table_has_no_rows_beyond_the_reference(kb: KnowledgeBase) -> None:
+def _runfile_sources(release) -> list[str]:
+    return [s for s in release.provenance.sources if s.startswith("RUNFILE_")]
+
+
+def test_table_has_no_rows_beyond_the_reference_but_runfile_releases(kb: KnowledgeBase) -> None:
+    """Rows the reference lacks are patch releases whose NVIDIA runfile names the bundled driver."""
     rows = FACTS.get("toolkit_min_driver")
     if not rows:
         pytest.skip("shared reference facts are absent")
-    assert len(kb.toolkit_releases) == len(rows)
+    listed = {_release_version(r["release"]) for r in rows}
+    extra = [r for r in kb.toolkit_releases if str(r.version) not in listed and r.kind != "family"]
+    assert {str(r.version) for r in extra} == {"12.3.2", "12.8.2", "12.9.2", "13.1.2"}
+    for release in extra:
+        runfile = _runfile_sources(release)
+        assert runfile, release.label
+        url = kb.sources[runfile[0]].url
+        # the runfile's own name carries the driver the row states
+        assert url.endswith(f"cuda_{release.version}_{release.linux_min_driver}_linux.run"), url
+
+
+@pytest.mark.parametrize(
+    "cuda, driver, status",
+    [
+        ("12.3.2", "545.23.08", "derived"),  # = 12.3.1's Table 3 floor
+        ("12.9.2", "575.57.08", "derived"),
+        ("13.1.2", "590.48.01", "derived"),
+        ("12.8.2", "570.211.01", "unconfirmed"),  # bundles a newer driver than 12.8.1's floor: not a stated minimum
+        ("13.0.3", "580.126.20", "unconfirmed"),
+        ("13.3.0", "610.43.02", "confirmed"),  # third-party table copies + the runfile name agree
+        ("13.3.1", "610.43.02", "confirmed"),
+    ],
+)
+def test_patch_releases_from_runfile_names(kb: KnowledgeBase, cuda: str, driver: str, status: str) -> None:
+    release = find_toolkit_release(kb.toolkit_releases, V(cuda))
+    assert release.linux_min_driver == V(driver) and release.provenance.status == status
+    assert _runfile_sources(release)
+
+
+def test_a_bundled_driver_does_not_raise_the_floor_of_an_unknown_update(kb: KnowledgeBase) -> None:
+    # torch's cu128 / cu130 wheels report "12.8" / "13.0": the confirmed Table 3 rows decide.
+    assert kb.driver_requirement(V("12.8")).native == V("570.124.06")
+    assert kb.driver_requirement(V("13.0")).native == V("580.95.05")
+    assert kb.driver_requirement(V("12.8.2")).native == V("570.211.01")
 
 
 @pytest.mark.parametrize(
@@ -115,7 +154,7 @@ def test_short_version_is_the_ga_row(kb: KnowledgeBase) -> None:
         ("13.4", "615", False, "580", "third-party"),
         ("13.4.0", "616.00", True, "580", "third-party"),
         # a release without a Table 3 row says so
-        ("12.3.2", "545.23.08", True, "525.60.13", "unconfirmed"),
+        ("12.4.127", "550.54.15", True, "525.60.13", "unconfirmed"),
         # 13.0.3's third-party 580.126.20 is not taken as the line's floor over confirmed rows
         ("13.0", "580.95.05", True, "580", "confirmed"),
         ("13.0.3", "580.126.20", True, "580", "unconfirmed"),

@@ -170,3 +170,46 @@ def test_variants_for(kb: KnowledgeBase) -> None:
     assert [w.variant for w in wheels] == ["cu126", "cu128", "cu129", "cu130"]
     assert [w.default_pypi for w in wheels] == [False, True, False, False]
     assert kb.torch_variants_for("3.0") == ()
+
+
+# --- the default PyPI wheel on Linux aarch64 ([[default_wheel]], issue 14) ----------------------------
+
+
+@pytest.mark.parametrize("torch", ["2.11.0", "2.12.1", "2.13.0", "2.14.0"])
+def test_default_aarch64_wheel_is_the_cu130_build_from_2_11(kb: KnowledgeBase, torch: str) -> None:
+    """GH200 / GB200 / DGX Spark / Jetson Thor: a plain `pip install torch` of 2.11-2.14 gets CUDA 13.0,
+    with the aarch64 cu130 architecture list (sm_110 for Thor, sm_120 SASS that a GB10's 12.1 runs)."""
+    wheel = kb.torch_wheel(torch, None, "linux-aarch64")
+    assert (wheel.variant, wheel.cuda, wheel.default_pypi) == ("cu130", V("13.0"), True)
+    assert {V("9.0"), V("11.0"), V("12.0")} <= set(compiled(wheel.archs, "sass"))
+    assert wheel.provenance.status in ("derived", "third-party", "unconfirmed")  # never "confirmed": inferred
+    assert "default PyPI wheel on linux-aarch64" in wheel.provenance.note
+
+
+def test_aarch64_cuda_variants_are_not_the_default(kb: KnowledgeBase) -> None:
+    """Up to 2.10 PyPI's aarch64 wheel was CPU-only; its CUDA variants came from download.pytorch.org."""
+    assert kb.torch_wheel("2.10.0", "cu130", "linux-aarch64").default_pypi is False
+    assert kb.torch_wheel("2.11.0", "cu126", "linux-aarch64").default_pypi is False
+
+
+def test_default_wheel_row_must_name_a_published_variant(tmp_path, fresh_loader) -> None:
+    from gpu_preflight.core.errors import UsageError
+    from gpu_preflight.knowledge import packaged_data_dir
+
+    text = (packaged_data_dir() / "torch.toml").read_text(encoding="utf-8")
+    row = 'torch = "2.12"\nplatform = "linux-aarch64"\ncuda = "13.0"'
+    assert row in text
+    (tmp_path / "torch.toml").write_text(text.replace(row, row.replace('"13.0"', '"12.8"'), 1), encoding="utf-8")
+    for other in packaged_data_dir().glob("*.toml"):
+        if other.name != "torch.toml":
+            (tmp_path / other.name).write_text(other.read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(UsageError, match=r"torch\.toml.*CUDA 12\.8 is not a published variant of torch 2\.12"):
+        fresh_loader(tmp_path)
+
+
+@pytest.mark.parametrize("torch", ["2.4.1", "2.8.0", "2.10.0"])
+def test_default_aarch64_wheel_up_to_2_10_is_cpu_only(kb: KnowledgeBase, torch: str) -> None:
+    """#160162 / #168065: before 2.11 a plain `pip install torch` on GH200 / GB200 is the CPU build."""
+    wheel = kb.torch_wheel(torch, None, "linux-aarch64")
+    assert (wheel.variant, wheel.cuda, wheel.default_pypi) == ("cpu", None, True)
+    assert wheel.provenance.status == "third-party"

@@ -69,3 +69,46 @@ def test_memory_sizes(text, mib):
 def test_bad_memory_sizes(text):
     with pytest.raises(UsageError):
         parse_memory_mib(text)
+
+
+# --- --python on a described host (issue 14: it was silently ignored with --nvidia-smi-xml) ---------
+
+
+def _other_interpreter(tmp_path, dist: str):
+    """An "interpreter" whose site directory holds one torch distribution (a venv of another machine's
+    build): it answers the site-directory question as a real one does, so its metadata is scanned."""
+    site = tmp_path / "site-packages"
+    (site / dist).mkdir(parents=True)
+    (site / dist / "METADATA").write_text("Metadata-Version: 2.1\n")
+    python = tmp_path / "python"
+    python.write_text(f"#!/bin/sh\necho '[\"{site}\"]'\n")
+    python.chmod(0o755)
+    return str(python)
+
+
+def test_python_with_nvidia_smi_xml_probes_that_interpreters_frameworks(tmp_path):
+    from support.paths import MISSING, REAL
+
+    xml = REAL / "nvidia-smi-xml" / "telegraf__rtx-3060__570.124.04.xml"
+    if not xml.exists():
+        pytest.skip(MISSING)
+    python = _other_interpreter(tmp_path, "torch-2.4.1+cu121.dist-info")
+    host = resolve_host(HostSpec(nvidia_smi_xml=str(xml), python=python))
+    assert host.driver.version == "570.124.04"  # the dump's driver and GPU ...
+    assert [(f.name, f.version, f.cuda) for f in host.frameworks] == [("torch", "2.4.1+cu121", "12.1")]  # ... that venv
+
+
+def test_python_with_a_snapshot_replaces_its_frameworks(tmp_path):
+    text = (
+        '{"schema": "gpu-preflight/host/v1", "source": "snapshot", '
+        '"frameworks": [{"name": "torch", "version": "2.1.0+cu118", "cuda": "11.8", "source": "metadata"}]}'
+    )
+    assert [f.version for f in resolve_host(HostSpec(snapshot=snapshot(tmp_path, text))).frameworks] == ["2.1.0+cu118"]
+    python = _other_interpreter(tmp_path, "torch-2.13.0+cu130.dist-info")
+    host = resolve_host(HostSpec(snapshot=snapshot(tmp_path, text), python=python))
+    assert [f.version for f in host.frameworks] == ["2.13.0+cu130"]
+
+
+def test_python_that_does_not_start_is_said_not_ignored(tmp_path):
+    host = resolve_host(HostSpec(snapshot=snapshot(tmp_path, EMPTY_HOST), python=str(tmp_path / "missing")))
+    assert [e.probe for e in host.errors] == ["frameworks"] and "--python" in host.errors[0].message

@@ -12,17 +12,22 @@ def test_db_document_shape(kb: KnowledgeBase) -> None:
     doc = db_document(kb)
     json.dumps(doc)  # serialisable as is
     assert doc["schema"] == SCHEMA == "gpu-preflight/db/v1"
-    assert doc["data"] == {"version": "2026.11.27", "date": "2026-11-27"}
-    assert doc["counts"]["toolkit_releases"] == len(kb.toolkit_releases) == 69
+    data = doc["data"]
+    assert (data["version"], data["date"]) == ("2026.12.06", "2026-12-06")  # the newest file's header
+    # the newest dated source says how current the facts are (sources.toml `date`)
+    dated = [s for s in kb.sources.values() if s.date]
+    assert data["newest_source"]["date"] == max(s.date for s in dated)
+    assert kb.sources[data["newest_source"]["key"]].date == data["newest_source"]["date"]
+    assert doc["counts"]["toolkit_releases"] == len(kb.toolkit_releases) == 73  # + 12.3.2 12.8.2 12.9.2 13.1.2
     assert doc["counts"]["minor_compat_floors"] == 3
     assert doc["counts"]["gpu_products"] == len(kb.gpu_products)
     assert doc["counts"]["torch_releases"] == 16
-    assert doc["counts"]["cuda_require_values"] == 52
+    assert doc["counts"]["cuda_require_values"] == 54  # + 13.1.1, 13.2.0 read from images
     assert all(isinstance(n, int) and n > 0 for n in doc["counts"].values())
     assert doc["newest"] == {
         "cuda": "13.5",
         "cuda_status": "unconfirmed",
-        "cuda_confirmed": "13.2.2",
+        "cuda_confirmed": "13.3.1",  # its runfile name confirms the third-party table copies
         "driver_branch": 620,
         "driver_branch_max_cuda": None,
         "driver_branch_status": "unconfirmed",
@@ -41,6 +46,10 @@ def test_db_document_shape(kb: KnowledgeBase) -> None:
 
 def test_render_db_text(kb: KnowledgeBase) -> None:
     text = render_db_text(db_document(kb))
-    assert text.startswith("Knowledge base 2026.11.27 (2026-11-27), from packaged data")
+    newest = db_document(kb)["data"]["newest_source"]
+    assert text.startswith(
+        f"Knowledge base 2026.12.06 (2026-12-06; newest source dated {newest['date']} ({newest['key']})), "
+        "from packaged data"
+    )
     assert "13.5 (unconfirmed)" in text and "R620" in text and "2.14" in text
     assert "GPU_PREFLIGHT_DB" in text

@@ -60,8 +60,13 @@ def test_ready_is_503_until_the_engine_loaded():
         with pytest.raises(openai.InternalServerError) as caught:  # 503: still loading
             client(url).chat.completions.create(model="fake", messages=USER)
         assert caught.value.status_code == 503 and caught.value.body["code"] == "model_loading"
+        # Clients poll /v1/models for readiness (as with vLLM): no model is listed before it can answer.
+        listing = httpx.get(f"{url}/v1/models")
+        assert listing.status_code == 503 and listing.headers["retry-after"]
+        assert listing.json()["error"]["code"] == "model_loading"
         engine.loaded.set()
         wait_for(lambda: httpx.get(f"{url}/ready").status_code == 200)
+        assert [m.id for m in client(url).models.list()] == ["fake"]
 
 
 def test_a_failed_load_is_reported():

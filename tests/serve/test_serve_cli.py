@@ -25,6 +25,11 @@ def test_dry_run_json_shows_the_derived_settings_and_the_report(run_cli, tiny_mo
     assert document["settings"]["why"]["max_context"].startswith("the model's max_position_embeddings")
     assert document["preflight"]["schema"] == "gpu-preflight/report/v1"
     assert document["url"] == "http://127.0.0.1:8000"  # loopback unless told otherwise
+    # engine auto (the default) on a CPU: the built-in engine, batching what the memory plan allows
+    assert document["settings"]["why"]["engine"].startswith("auto:")
+    assert document["settings"]["max_batch"] == 64  # the tiny model: the rules' cap fits many times over
+    threads = run_cli("serve", str(tiny_model), "--device", "cpu", "--threads", "3", "--dry-run")
+    assert "threads 3: --threads" in threads.stdout
 
 
 def test_vllm_command_for_an_old_gpu(run_cli):

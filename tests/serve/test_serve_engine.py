@@ -102,3 +102,22 @@ def test_a_prompt_that_cannot_fit_is_refused_from_its_head(tiny_model, monkeypat
     with pytest.raises(PromptTooLong):
         limited.encode_chat([{"role": "user", "content": "hello world " * 100_000}])
     assert seen and max(seen) <= 8 * 64  # only the head was tokenized, never the 1.2 MB
+
+
+def test_a_compile_that_fails_leaves_the_eager_model_and_says_why(tiny_model, monkeypatch):
+    import torch
+
+    def no_compiler(*args, **kwargs):
+        raise RuntimeError("no C compiler found for inductor")
+
+    monkeypatch.setattr(torch, "compile", no_compiler)
+    threads_before = torch.get_num_threads()
+    engine = TransformersEngine(str(tiny_model), "cpu", "float32", compile=True, threads=1)
+    try:
+        engine.load()
+        assert torch.get_num_threads() == 1  # --threads (or the derived count) reaches torch
+    finally:
+        torch.set_num_threads(threads_before)
+    assert engine.compiled == "not compiled, eager instead: RuntimeError: no C compiler found for inductor"
+    text, outcome = run(engine, Sampling(max_tokens=5, temperature=0, top_p=1, top_k=0, ignore_eos=True))
+    assert (outcome.finish_reason, outcome.completion_tokens) == ("length", 5)

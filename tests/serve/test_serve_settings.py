@@ -13,7 +13,16 @@ from gpu_preflight.fit import resolve_model
 from gpu_preflight.serve import vllm
 from gpu_preflight.serve.gate import Request, decide
 from gpu_preflight.serve.machine import CpuFacts, read_cpu
-from gpu_preflight.serve.settings import cpu_dtype, derive_cpu, derive_gpu, gpu_dtype, gpu_memory_share, parse_dtype
+from gpu_preflight.serve.settings import (
+    batch_size,
+    cpu_dtype,
+    derive_cpu,
+    derive_gpu,
+    gpu_dtype,
+    gpu_memory_share,
+    parse_dtype,
+    threads,
+)
 
 GIB = 2**30
 H100 = Gpu(index=0, name="NVIDIA H100 80GB HBM3", compute_capability="9.0", memory_total_mib=81559, memory_used_mib=0)
@@ -189,4 +198,40 @@ def test_read_cpu_parses_proc_files(tmp_path):
     (tmp_path / "cpuinfo").write_text("processor : 0\nflags\t\t: fpu avx2 avx512_bf16\n")
     facts = read_cpu(str(tmp_path / "meminfo"), str(tmp_path / "cpuinfo"))
     assert facts.available_bytes == 2048 * 1024 and "avx512_bf16" in facts.flags
-    assert read_cpu(str(tmp_path / "none"), str(tmp_path / "none")) == CpuFacts(None, frozenset())
+    missing = read_cpu(str(tmp_path / "none"), str(tmp_path / "none"))
+    assert (missing.available_bytes, missing.flags) == (None, frozenset())
+
+
+@pytest.mark.parametrize(
+    ("cores", "requested", "expected", "because"),
+    [
+        (16, None, 15, "one left for the web thread"),
+        (3, None, 2, "one left for the web thread"),
+        (2, None, 2, "all 2 cores"),  # on two cores the model keeps both: the web thread mostly waits
+        (1, None, 1, "all 1 cores"),
+        (16, 4, 4, "--threads"),
+        (None, None, None, "torch's default"),
+    ],
+)
+def test_threads_come_from_the_cores_this_process_may_use(cores, requested, expected, because):
+    count, why = threads(cores, requested)
+    assert count == expected and because in why
+
+
+def test_the_batch_is_as_many_sequences_as_the_memory_plan_fits(vibe):
+    roomy = derive_cpu(vibe, BIG_CPU, max_context=1024)
+    assert batch_size(roomy, None) == (
+        64,
+        "the rules' cap; more sequences of 1024 tokens would fit in the memory budget",
+    )
+    tight = derive_cpu(vibe, CpuFacts(available_bytes=24 * GIB, flags=frozenset()), max_context=8192)
+    count, why = batch_size(tight, None)
+    plan, budget = tight.plan, tight.budget_bytes or 0
+    assert 1 < count < 64 and "fit in the memory budget" in why
+    assert plan.breakdown(8192, count, None).total <= budget < plan.breakdown(8192, count + 1, None).total
+    # The derived context is the largest one sequence fits in: one at a time, and the log says how to get more.
+    full = derive_cpu(vibe, CpuFacts(available_bytes=16 * GIB, flags=frozenset()))
+    assert batch_size(full, None)[0] == 1 and "smaller --max-context" in batch_size(full, None)[1]
+    assert batch_size(tight, 3) == (3, "--max-batch")
+    with pytest.raises(UsageError, match="--max-batch must be at least 1"):
+        batch_size(tight, 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -201,3 +202,22 @@ def test_profile_system_prompt_api_key_and_sigterm(tiny_model, tmp_path):
         assert "Shutting down" in log and "Waiting for connections to close" in log
     finally:
         serve.stop()
+
+
+def test_a_stream_whose_client_leaves_frees_its_place_in_the_batch(server):
+    def gauges() -> dict[str, str]:
+        text = httpx.get(f"{server.url}/metrics").text
+        return dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+
+    generated_before = float(gauges()["preflight_serve_generation_tokens_total"])
+    body = {"model": NAME, "prompt": "hello", "max_tokens": 500, "stream": True, "ignore_eos": True}
+    with httpx.stream("POST", f"{server.url}/v1/completions", json=body, timeout=60) as response:
+        assert next(response.iter_lines()).startswith("data: ")  # generating; then the client leaves
+    deadline = time.monotonic() + 20
+    while gauges()["preflight_serve_requests_running"] != "0":  # its row leaves the batch at the next token
+        assert time.monotonic() < deadline, "the abandoned stream still holds its place in the batch"
+        time.sleep(0.05)
+    assert float(gauges()["preflight_serve_generation_tokens_total"]) - generated_before < 500  # cut short
+    settings = httpx.get(f"{server.url}/preflight").json()["serve"]["settings"]
+    assert settings["max_batch"] > 1 and settings["threads"] >= 1  # derived, with their reasons
+    assert {"max_batch", "threads", "engine"} <= set(settings["why"])

@@ -39,8 +39,8 @@ class GpuVerdict:
 
 
 def check_builds(ctx: CheckContext) -> Iterator[Finding]:
-    if not ctx.targets and (ctx.images or ctx.require_cuda):
-        return  # the user named images: what is installed here is not what will run
+    if not ctx.targets and (ctx.images or ctx.require_cuda or ctx.engines):
+        return  # the user named images or engines: what is installed here is not what will run
     for build in resolve_builds(ctx.kb, ctx.host, ctx.targets):
         yield from judge_build(ctx, build)
 
@@ -57,6 +57,15 @@ def judge_build(ctx: CheckContext, build: Build) -> Iterator[Finding]:
             evidence=evidence,
         )
         return
+    if build.assumed:
+        yield Finding(
+            code="target-assumed",
+            severity=Severity.WARN,
+            title=f"{build.label}: judged on an assumption",
+            detail=build.assumed,
+            evidence=evidence,
+            fix=[build.pin] if build.pin else [],
+        )
     cuda = build.cuda
     if cuda is None:  # a CPU-only build (an unidentified one returned above)
         yield _cpu_only(ctx, build, evidence)
@@ -134,9 +143,15 @@ def _runtime_finding(ctx: CheckContext, build: Build, runtime: RuntimeVerdict, e
             code="driver-runtime",
             severity=Severity.WARN,
             title=f"{build.label}: the driver CUDA {cuda} needs is not in the knowledge base",
+            detail=(
+                f"Unknown: the driver floor of CUDA {cuda}, and no minor-version compatibility floor covers "
+                f"CUDA {cuda.major}.x. Still judged: each GPU against what CUDA {cuda} can target."
+            ),
             evidence=evidence,
         )
     upgrade, blocker = driver_upgrade(ctx, runtime)
+    if runtime.family_floor:
+        return _family_floor_finding(build, runtime, evidence, upgrade, blocker)
     if runtime.status == "minor-compat":
         return Finding(
             code="driver-runtime",
@@ -169,6 +184,39 @@ def _runtime_finding(ctx: CheckContext, build: Build, runtime: RuntimeVerdict, e
         ),
         evidence=evidence,
         fix=fixes,
+    )
+
+
+def _family_floor_finding(
+    build: Build, runtime: RuntimeVerdict, evidence: dict[str, Any], upgrade: str | None, blocker: str | None
+) -> Finding:
+    """CUDA newer than the driver table (13.5): its own floor is unknown, its major's is not."""
+    cuda, driver, floor = runtime.cuda, runtime.driver, runtime.minor_compat
+    unknown = (
+        f"The knowledge base has no {runtime.platform.capitalize()} driver floor for CUDA {cuda} (a release "
+        f"newer than its table, or one whose table gives none), so it is judged by the floor every CUDA "
+        f"{cuda.major}.x runtime runs on through minor-version compatibility (>= {floor})"
+    )
+    evidence = {**evidence, "judged_by": "minor-version compatibility floor of the CUDA major"}
+    if runtime.runs:
+        return Finding(
+            code="driver-runtime",
+            severity=Severity.WARN,
+            title=f"{build.label}: driver {driver} runs CUDA {cuda} at least through minor-version compatibility",
+            detail=f"{unknown}. Whether it runs natively is unknown; through minor-version compatibility PTX "
+            "newer than the driver cannot be JIT-compiled and some newer APIs return "
+            "cudaErrorCallRequiresNewerDriver.",
+            evidence=evidence,
+        )
+    return Finding(
+        code="driver-runtime",
+        severity=Severity.FAIL,
+        cause="driver-too-old",
+        title=f"{build.label}: driver {driver} is too old for CUDA {cuda}",
+        detail=f"{unknown}, and driver {driver} is below it: it fails with 'CUDA driver version is insufficient "
+        "for CUDA runtime version' (error 35)." + (f" {blocker[0].upper()}{blocker[1:]}." if blocker else ""),
+        evidence=evidence,
+        fix=[upgrade] if upgrade else [],
     )
 
 
@@ -269,7 +317,7 @@ def _arch_fixes(ctx: CheckContext, build: Build, cc: Version) -> list[str]:
 
 def driver_upgrade(ctx: CheckContext, runtime: RuntimeVerdict) -> tuple[str | None, str | None]:
     """(``Install driver >= X`` fix, None), or (None, why no driver can fix it here)."""
-    needed = runtime.native
+    needed = runtime.needed
     if needed is None:
         return None, None
     blocker = branch_blocker(ctx.kb, ctx.visible_gpus, runtime.branch or driver_branch(needed))
@@ -277,7 +325,7 @@ def driver_upgrade(ctx: CheckContext, runtime: RuntimeVerdict) -> tuple[str | No
         return None, blocker
     return install_driver(
         needed if runtime.exact else Version.of(needed.major),
-        minor_compat=runtime.minor_compat,
+        minor_compat=None if runtime.family_floor else runtime.minor_compat,
         branch=runtime.branch,
         platform=runtime.platform,
     ), None

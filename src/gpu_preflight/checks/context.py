@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING
 
 from gpu_preflight.core.findings import Finding
@@ -14,7 +15,7 @@ if TYPE_CHECKING:  # annotations only: images and fit load when a check needs th
     from gpu_preflight.fit.plan import MemoryPlan
     from gpu_preflight.images.resolve import ImageFacts
     from gpu_preflight.knowledge import KnowledgeBase
-    from gpu_preflight.targets.model import CudaTarget, TorchTarget
+    from gpu_preflight.targets.model import CudaTarget, EngineTarget, TorchTarget
 
 
 @dataclass
@@ -22,10 +23,12 @@ class CheckContext:
     host: Host
     db: str | None = None
     targets: tuple[TorchTarget | CudaTarget, ...] = ()  # empty: judge what is installed
+    engines: tuple[EngineTarget, ...] = ()  # inference engines asked for (checks/engines.py)
     model_plan: MemoryPlan | None = None  # for --model
     images: tuple[ImageFacts, ...] = ()  # --image / --dockerfile / --image-config
     require_cuda: tuple[str, ...] = ()  # --require-cuda values (already validated)
     container_mode: str | None = None  # "cdi": containers get GPUs through CDI (no NVIDIA_REQUIRE_* gate)
+    today: date = field(default_factory=date.today)  # what "still maintained" is measured against
     _kb: KnowledgeBase | None = field(default=None, repr=False)
 
     @property

@@ -22,6 +22,12 @@ def named_cuda_versions(ctx: CheckContext) -> dict[str, str]:
     named: dict[str, str] = {}
     if host.driver.cuda:
         named["driver's highest CUDA (nvidia-smi 'CUDA Version')"] = host.driver.cuda
+    if ctx.images and not ctx.targets:
+        # What runs is the image: this machine's frameworks, nvcc and container are not its own.
+        for image in ctx.images:
+            if image.cuda:
+                named[f"{image.label}'s CUDA"] = str(image.cuda)
+        return named
     for framework in host.frameworks:
         if framework.cuda and not framework.name.startswith("nvidia-"):
             named[f"{framework.name} {framework.version}'s bundled CUDA runtime"] = framework.cuda

@@ -9,21 +9,27 @@ from gpu_preflight.checks import (
     builds,
     container,
     cuda_versions,
+    data_age,
     deep,
     driver,
+    driver_support,
+    engines,
     environment,
     gpus,
     memory,
+    toolchain,
     toolkit,
 )
 from gpu_preflight.checks.context import Check, CheckContext
+from gpu_preflight.checks.driver_advice import word_driver_fixes
+from gpu_preflight.checks.plan import PlanStep, make_plan
 from gpu_preflight.core.findings import Finding, Severity, overall_status
 from gpu_preflight.core.host import Host
+from gpu_preflight.targets.model import Targets
 
 if TYPE_CHECKING:  # annotations only: images and fit load when asked for
     from gpu_preflight.fit.plan import MemoryPlan
     from gpu_preflight.images.resolve import ImageFacts
-    from gpu_preflight.targets.model import Targets
 
 SCHEMA = "gpu-preflight/report/v1"
 
@@ -40,15 +46,19 @@ def check_images(ctx: CheckContext) -> list[Finding]:
 # In the order a reader scans the checklist: driver, GPUs, builds, container, memory, toolkit.
 CHECKS: tuple[Check, ...] = (
     driver.check_driver,
+    driver_support.check_driver_support,
     environment.check_visible_devices,
     gpus.check_gpus,
     builds.check_builds,
+    engines.check_engines,
     container.check_container_requirement,
     check_images,
     memory.check_model_memory,
     deep.check_deep_probe,
     toolkit.check_toolkits,
+    toolchain.check_toolchain,
     cuda_versions.check_cuda_versions,
+    data_age.check_data_age,
 )
 
 
@@ -61,6 +71,7 @@ class Report:
     host: Host
     findings: list[Finding]
     targets: list[dict[str, Any]] = field(default_factory=list)
+    plan: list[PlanStep] = field(default_factory=list)  # the fewest actions that clear the problems
 
     @property
     def status(self) -> str:
@@ -77,6 +88,7 @@ class Report:
             "host": self.host.to_dict(),
             "targets": self.targets,
             "findings": [f.to_dict() for f in self.findings],
+            "plan": [step.to_dict() for step in self.plan],
         }
 
 
@@ -88,23 +100,27 @@ def diagnose(
     images: tuple[ImageFacts, ...] = (),
     require_cuda: tuple[str, ...] = (),
     container_mode: str | None = None,
+    with_plan: bool = True,
 ) -> Report:
     """Judge ``host`` for ``targets`` (a Targets; None or empty: what is installed) and, with
-    a fit ``MemoryPlan``, for the model's memory."""
+    a fit ``MemoryPlan``, for the model's memory. ``with_plan``: also work out the plan (it runs
+    the checks once more, as a what-if of its driver step)."""
     items = tuple(targets or ())
-    findings = run_checks(
-        CheckContext(
-            host=host,
-            db=db,
-            targets=items,
-            model_plan=model_plan,
-            images=tuple(images),
-            require_cuda=tuple(require_cuda),
-            container_mode=container_mode,
-        )
+    context = CheckContext(
+        host=host,
+        db=db,
+        targets=items,
+        model_plan=model_plan,
+        images=tuple(images),
+        require_cuda=tuple(require_cuda),
+        container_mode=container_mode,
+        engines=targets.engines if isinstance(targets, Targets) else (),
     )
+    findings = word_driver_fixes(context, run_checks(context))
+    plan = make_plan(context, findings, run_checks) if with_plan else []
     # Failures first, then warnings, then the rest; stable within a severity.
     findings.sort(key=lambda f: -f.severity)
-    listed = (targets.to_list() if targets else []) + [image.to_dict() for image in images]
+    listed = targets.to_list() if isinstance(targets, Targets) else []  # with its engines, even alone
+    listed += [image.to_dict() for image in images]
     listed += [{"kind": "require-cuda", "value": text} for text in require_cuda]
-    return Report(host=host, findings=findings, targets=listed)
+    return Report(host=host, findings=findings, targets=listed, plan=plan)

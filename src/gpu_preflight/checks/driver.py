@@ -111,7 +111,7 @@ def _missing_driver(ctx: CheckContext) -> Finding:
                 "ask what-if questions."
             ],
         )
-    fixes = []
+    fixes: list[str] = []
     toolkit_floor = _toolkit_driver_floor(ctx)
     if toolkit_floor:
         fixes.append(

@@ -60,7 +60,7 @@ def _check_gpu(ctx: CheckContext, gpu: Gpu) -> Iterator[Finding]:
             fix=["Run with --deep (torch reports the capability), or update the knowledge base (--db)."],
         )
         return
-    unsupported = _branch_support(ctx, gpu, cc, arch)
+    unsupported = _branch_support(ctx, gpu, cc, arch) or _product_floor(ctx, gpu)
     if unsupported:
         yield unsupported
         return
@@ -129,3 +129,34 @@ def _branch_support(ctx: CheckContext, gpu: Gpu, cc: Version, arch: Architecture
             fix=[install_driver(Version.of(first), f"for {arch.name} GPUs")],
         )
     return None
+
+
+def _product_floor(ctx: CheckContext, gpu: Gpu) -> Finding | None:
+    """A product whose own minimum driver NVIDIA states, stricter than its architecture's first
+    branch (HGX B200: 570.133.20, so 570.124.06 of the same R570 branch does not drive it)."""
+    driver = Version.parse_or_none(ctx.host.driver.version)
+    if driver is None or ctx.driver_platform != "linux":  # the floors NVIDIA states are Linux drivers
+        return None
+    product = ctx.kb.gpu_product(name=gpu.name, pci_device_id=gpu.pci_device_id)
+    floor = product.driver_floor if product else None
+    if product is None or floor is None or driver >= floor.driver:
+        return None
+    return Finding(
+        code="gpu-driver-floor",
+        severity=Severity.FAIL,
+        cause="driver-too-old",
+        title=f"GPU {gpu.index}: {gpu.name} needs driver {floor.driver} or newer, not {driver}",
+        detail=(
+            f"NVIDIA states a minimum driver for {floor.scope}: {floor.driver}, newer than the first driver branch "
+            f"of its architecture. {floor.provenance.note}".rstrip()
+        ),
+        device=gpu.index,
+        evidence={
+            "driver_version": str(driver),
+            "product": product.name,
+            "min_driver": str(floor.driver),
+            "scope": floor.scope,
+            "sources": list(floor.provenance.sources),
+        },
+        fix=[install_driver(floor.driver, f"for {floor.scope}")],
+    )

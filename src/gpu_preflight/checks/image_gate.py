@@ -53,6 +53,7 @@ from gpu_preflight.images.resolve import (
     ImageFacts,
     parse_require_cuda,
 )
+from gpu_preflight.knowledge.cuda_images import FIRST_TERM_ONLY
 
 CDI = "cdi"
 KNOWN_IMAGES = ", ".join(r.removeprefix("docker.io/") for r in KNOWN_REPOSITORIES)
@@ -144,8 +145,10 @@ def gate_findings(
     *,
     origin: str | None = None,
     image_cuda: Version | None = None,
+    known_partly: tuple[str, ...] = (),
 ) -> Gate:
-    """The ``NVIDIA_REQUIRE_*`` gate of an environment on this host, and what passing it means."""
+    """The ``NVIDIA_REQUIRE_*`` gate of an environment on this host, and what passing it means.
+    ``known_partly``: notes saying the environment is only partly known (said with a refusal)."""
     evidence: dict[str, Any] = {"target": subject, "requirements_from": origin}
     try:
         requirements = requirements_from_env(env)
@@ -219,7 +222,7 @@ def gate_findings(
     evidence.update(requirements=texts, driver=driver, driver_cuda=str(cuda) if cuda else None)
     verdicts = evaluate_on_host(ctx, requirements)
     refused = next((v for v in verdicts if not v.evaluation.satisfied), None)
-    notes = [n for n in (cuda_note, _ambiguity(verdicts)) if n]
+    notes = [n for n in (cuda_note, _ambiguity(verdicts), *known_partly) if n]
     if _container_mode(ctx) == CDI:
         return _cdi(subject, f"refuse it: '{refused.evaluation.message}'" if refused else "admit it", evidence)
     if refused is not None:
@@ -488,7 +491,8 @@ def image_findings(ctx: CheckContext, image: ImageFacts) -> list[Finding]:
                 + " could not be known",
                 detail=(
                     f"The knowledge base knows tags of {KNOWN_IMAGES}, and no metadata was read for this image; "
-                    "nothing is assumed about it." + "".join(f" {n}" for n in image.notes)
+                    "nothing is assumed about it. Still judged: the driver and each GPU of this host on their own."
+                    + "".join(f" {n}" for n in image.notes)
                 ),
                 evidence=image.to_dict(),
                 fix=[
@@ -512,7 +516,10 @@ def image_findings(ctx: CheckContext, image: ImageFacts) -> list[Finding]:
         )
     gate = None
     if image.env is not None:
-        gate = gate_findings(ctx, dict(image.env), image.label, origin=image.env_source, image_cuda=image.cuda)
+        partly = tuple(n for n in image.notes if n.startswith(FIRST_TERM_ONLY))  # a tag newer than the table
+        gate = gate_findings(
+            ctx, dict(image.env), image.label, origin=image.env_source, image_cuda=image.cuda, known_partly=partly
+        )
         findings += gate.findings
     superseded = gate is not None and gate.state in ("refused", "forward-compat")
     for build in image_builds(ctx, image):
@@ -534,10 +541,7 @@ def image_findings(ctx: CheckContext, image: ImageFacts) -> list[Finding]:
 def _summary(image: ImageFacts) -> Finding:
     parts = [
         f"CUDA {image.cuda}" if image.cuda else None,
-        f"torch {image.torch.torch_version}+{image.torch.variant}"
-        if image.torch and image.torch.variant
-        else (f"torch {image.torch.torch_version}" if image.torch else None),
-        f"torch {image.custom_torch}" if image.custom_torch else None,
+        image.torch_text,
     ]
     what = ", ".join(p for p in parts if p) or "no CUDA declared"
     unknown = (
@@ -549,7 +553,8 @@ def _summary(image: ImageFacts) -> Finding:
         code="image",
         severity=Severity.INFO,
         title=f"{image.label}: {what}",
-        detail=f"From {', '.join(image.known_from) or 'nothing'}.{unknown}" + "".join(f" {n}" for n in image.notes),
+        detail=f"From {', '.join(image.known_from) or 'nothing'}.{unknown}"
+        + "".join(f" {n.rstrip('.')}." for n in image.notes),
         evidence=image.to_dict(),
     )
 
@@ -557,7 +562,7 @@ def _summary(image: ImageFacts) -> Finding:
 def image_builds(ctx: CheckContext, image: ImageFacts) -> list[Build]:
     """What runs inside the image, as Builds judged like any --torch / --cuda target."""
     if image.torch is not None:
-        build = build_for_torch(ctx.kb, image.torch, ctx.host.wheel_platform())
+        build = build_for_torch(ctx.kb, image.torch, _image_wheel_platform(ctx, image))
         label = f"{build.label} in {image.label}"
         if build.unknown and image.torch.pinned and image.cuda is not None:
             return [
@@ -572,7 +577,15 @@ def image_builds(ctx: CheckContext, image: ImageFacts) -> list[Build]:
     if image.custom_torch is not None:
         label = f"torch {image.custom_torch} in {image.label}"
         if image.cuda is None:
-            return [Build(label, image.source, None, unknown="the CUDA it was built for is unknown")]
+            return [
+                Build(
+                    label,
+                    image.source,
+                    None,
+                    unknown="the CUDA it was built for is unknown, and so are its architectures; still judged: the "
+                    "image's NVIDIA_REQUIRE_* gate where known, the driver and each GPU on their own.",
+                )
+            ]
         return [
             Build(
                 label,
@@ -586,6 +599,13 @@ def image_builds(ctx: CheckContext, image: ImageFacts) -> list[Build]:
     if image.cuda is not None:
         return [Build(f"CUDA {image.cuda} in {image.label}", image.source, image.cuda)]
     return []
+
+
+def _image_wheel_platform(ctx: CheckContext, image: ImageFacts) -> str:
+    """The wheel platform inside an image: Linux always (a Windows host runs Linux containers), on
+    the image's CPU when it says, else on the one this host pulls."""
+    platform = image.platform or ctx.host.image_platform()
+    return "linux-aarch64" if platform.startswith("linux/arm64") else "linux-x86_64"
 
 
 def check_images(ctx: CheckContext) -> list[Finding]:

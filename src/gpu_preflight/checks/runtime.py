@@ -21,10 +21,16 @@ class RuntimeVerdict:
     exact: bool = True  # False when the knowledge base only knows the branch
     branch: int | None = None  # the branch of ``native`` (a Windows number is not one: 551.78 is R550)
     platform: str = "linux"
+    family_floor: bool = False  # no native floor known (newer than the table): judged by the major's floor
 
     @property
     def runs(self) -> bool:
         return self.status in ("native", "minor-compat")
+
+    @property
+    def needed(self) -> Version | None:
+        """The driver to advise: the native floor, or the family's floor when only that is known."""
+        return self.minor_compat if self.family_floor else self.native
 
 
 def judge_runtime(kb: KnowledgeBase, cuda: Version, driver: Version, platform: str = "linux") -> RuntimeVerdict:
@@ -33,7 +39,21 @@ def judge_runtime(kb: KnowledgeBase, cuda: Version, driver: Version, platform: s
     requirement = kb.driver_requirement(cuda, platform=platform)
     native = requirement.native
     if native is None:
-        return RuntimeVerdict(cuda, driver, "unknown", platform=platform)
+        floor = requirement.minor_compat
+        if floor is None:
+            return RuntimeVerdict(cuda, driver, "unknown", platform=platform)
+        # A release newer than the driver table (13.5): any X.y runs on the major's floor through
+        # minor-version compatibility, so that floor still decides "runs" and "too old".
+        return RuntimeVerdict(
+            cuda,
+            driver,
+            "minor-compat" if _at_least(driver, floor) else "too-old",
+            minor_compat=floor,
+            exact=requirement.minor_compat_exact,
+            branch=floor.major,
+            platform=platform,
+            family_floor=True,
+        )
     release = requirement.release
     branch = release.branch if release and release.branch else kb.branch_of(native, platform)
     if _at_least(driver, native):

@@ -4,6 +4,7 @@ Warnings only: a toolkit is not what runs a model, but what it builds must run s
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from gpu_preflight.checks.context import CheckContext
 from gpu_preflight.checks.fixes import branch_blocker, install_driver
@@ -27,9 +28,77 @@ def check_toolkits(ctx: CheckContext) -> Iterator[Finding]:
                 ),
             )
         return
+    if ctx.images and not ctx.targets:
+        yield from _not_the_images(ctx)
+        return
     driver = Version.parse_or_none(host.driver.version)
     for toolkit in host.toolkits:
-        yield _judge(ctx, toolkit, driver)
+        untargetable = list(_gpus_it_cannot_build_for(ctx, toolkit))
+        finding = _judge(ctx, toolkit, driver)
+        if untargetable and len(untargetable) == len(ctx.visible_gpus) and finding.fix:
+            # a newer driver does not help a toolkit that cannot build for any GPU here
+            finding = replace(
+                finding,
+                detail=f"{finding.detail} A newer driver alone does not help: this toolkit cannot build for "
+                "any GPU here.".strip(),
+                fix=list(untargetable[0].fix),
+            )
+        yield finding
+        yield from untargetable
+
+
+def _not_the_images(ctx: CheckContext) -> Iterator[Finding]:
+    """The user asked about images: the toolkits of the machine running preflight are not theirs."""
+    images = ", ".join(image.label for image in ctx.images)
+    for toolkit in ctx.host.toolkits:
+        yield Finding(
+            code="toolkit",
+            severity=Severity.INFO,
+            title=f"CUDA toolkit {toolkit.version} at {toolkit.path} is on this machine, not in the image",
+            detail=f"Not judged: what runs is {images}, whose own CUDA is judged with the images.",
+            evidence={"toolkit_version": toolkit.version, "path": toolkit.path},
+        )
+
+
+def _gpus_it_cannot_build_for(ctx: CheckContext, toolkit: Toolkit) -> Iterator[Finding]:
+    """Each visible GPU outside what the toolkit's CUDA line can target at all (nvcc 13.0 and
+    Pascal: CUDA 13.0 removed CC < 7.5), with the last toolkit that can."""
+    cuda = Version.parse_or_none(toolkit.version)
+    if cuda is None:
+        return
+    line = cuda.truncate(2)
+    for gpu in ctx.visible_gpus:
+        cc = Version.parse_or_none(gpu.compute_capability)
+        arch = ctx.kb.architecture_of_cc(cc) if cc else None
+        if arch is None or arch.targetable_by(line):
+            continue
+        removed = arch.removed_in_cuda is not None and line >= arch.removed_in_cuda
+        if removed:
+            detail = (
+                f"CUDA {arch.removed_in_cuda} removed {arch.name} (CC {cc}): nvcc {line} cannot build for it at all, "
+                "whatever the driver."
+            )
+            fix = f"Use a CUDA {arch.last_cuda} toolkit (the last that builds for {arch.name}) to compile for this GPU."
+        else:
+            detail = f"{arch.name} (CC {cc}) needs CUDA >= {arch.first_cuda}: nvcc {line} predates it."
+            fix = f"Use a CUDA >= {arch.first_cuda} toolkit to compile for this GPU."
+        yield Finding(
+            code="toolkit-gpu",
+            severity=Severity.WARN,
+            cause="gpu-too-old" if removed else "no-kernel-image",
+            title=f"GPU {gpu.index}: CUDA toolkit {toolkit.version} cannot build for {gpu.name} ({arch.name}, CC {cc})",
+            detail=detail,
+            device=gpu.index,
+            evidence={
+                "toolkit_version": toolkit.version,
+                "path": toolkit.path,
+                "compute_capability": str(cc),
+                "architecture": arch.name,
+                "removed_in_cuda": str(arch.removed_in_cuda) if arch.removed_in_cuda else None,
+                "last_cuda": str(arch.last_cuda) if arch.last_cuda else None,
+            },
+            fix=[fix],
+        )
 
 
 def _judge(ctx: CheckContext, toolkit: Toolkit, driver: Version | None) -> Finding:
@@ -76,6 +145,8 @@ def _judge(ctx: CheckContext, toolkit: Toolkit, driver: Version | None) -> Findi
             code="toolkit",
             severity=Severity.INFO,
             title=f"{label} at {where}: driver requirement unknown to the knowledge base",
+            detail=f"Unknown: the driver CUDA {line} needs (no release row, no minor-version compatibility floor for "
+            f"{line.major}.x). Still judged: which GPUs here it can build for.",
             evidence=evidence,
         )
     fix, blocker = _driver_fix(

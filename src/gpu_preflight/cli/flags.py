@@ -60,6 +60,13 @@ def add_target_flags(parser: argparse.ArgumentParser) -> None:
         help="torch pins in a requirements.txt or pyproject.toml",
     )
     group.add_argument(
+        "--engine-pkg",
+        metavar="SPEC",
+        action="append",
+        default=[],
+        help="an inference engine release: vllm==0.11.0, vllm==0.20.0+cu129, sglang==0.5.1, ollama==0.12.3",
+    )
+    group.add_argument(
         "--image",
         metavar="REF",
         action="append",
@@ -97,8 +104,15 @@ def add_target_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_model_flags(parser: argparse.ArgumentParser, positional: bool = False) -> None:
-    """MODEL and its memory-plan settings (``fit MODEL``, ``doctor --model MODEL``)."""
+def add_model_flags(
+    parser: argparse.ArgumentParser,
+    positional: bool = False,
+    engines: tuple[str, ...] = ("vllm", "transformers"),
+    default_engine: str | None = "vllm",
+) -> None:
+    """MODEL and its memory-plan settings (``fit MODEL``, ``doctor --model MODEL``). ``engines``:
+    whose memory rules may be asked for (fit also plans GGUF files); ``default_engine`` None
+    leaves the choice to the command."""
     what = "a directory with config.json, a built-in model (VibeThinker-1.5B...), or a Hugging Face id"
     if positional:
         parser.add_argument("model", metavar="MODEL", help=what)
@@ -123,9 +137,11 @@ def add_model_flags(parser: argparse.ArgumentParser, positional: bool = False) -
     group.add_argument("--batch", type=int, default=1, metavar="N", help="sequences at once (default 1)")
     group.add_argument(
         "--engine",
-        choices=("vllm", "transformers"),
-        default="vllm",
-        help="whose memory rules to plan with (default vllm)",
+        choices=engines,
+        default=default_engine,
+        help=f"whose memory rules to plan with: {', '.join(engines)} (default "
+        + (default_engine or "vllm; llama.cpp for a .gguf MODEL")
+        + ")",
     )
     group.add_argument("--tensor-parallel", type=int, default=1, metavar="N", help="vLLM: shard over the first N GPUs")
     group.add_argument(
@@ -202,11 +218,18 @@ def host_from_args(args: argparse.Namespace) -> Host:
 def targets_from_args(args: argparse.Namespace) -> Targets:
     from gpu_preflight.targets.model import Targets
 
-    if not (args.torch or args.cuda or args.requirements):
+    engine_specs = getattr(args, "engine_pkg", [])
+    if not (args.torch or args.cuda or args.requirements or engine_specs):
         return Targets()  # judge what is installed; skips importing the target parsers (and packaging)
+    from dataclasses import replace
+
+    from gpu_preflight.targets.engine_files import requirements_engines
+    from gpu_preflight.targets.engines import collect_engine_targets
     from gpu_preflight.targets.specs import collect_targets
 
-    return collect_targets(torch=args.torch, cuda=args.cuda, requirements=args.requirements)
+    targets = collect_targets(torch=args.torch, cuda=args.cuda, requirements=args.requirements)
+    engines = collect_engine_targets(engine_specs) + requirements_engines(args.requirements)
+    return replace(targets, engines=engines)
 
 
 def image_requests_from_args(args: argparse.Namespace) -> ImageRequests | None:

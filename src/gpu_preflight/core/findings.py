@@ -39,6 +39,8 @@ CAUSES = frozenset(
         "fabric-manager",
         "runtime-library-too-old",
         "unsupported-dtype",
+        "host-compiler-unsupported",
+        "toolchain-mismatch",
     }
 )
 

@@ -80,6 +80,16 @@ class Toolkit:
 
 
 @dataclass
+class Compiler:
+    """A C/C++ compiler nvcc may use as its host compiler (``probe/compilers.py``)."""
+
+    kind: str  # gcc | clang | other: the family its --version names
+    version: str | None  # "14.2.0", as --version prints it; None when unreadable
+    path: str  # the executable, symlinks resolved
+    found_via: list[str] = field(default_factory=list)  # NVCC_CCBIN, NVCC_PREPEND_FLAGS, CUDAHOSTCXX, CC, CXX, PATH
+
+
+@dataclass
 class Framework:
     name: str  # distribution name: torch, jax, jaxlib, tensorflow, cupy-cuda12x, nvidia-cudnn-cu12...
     version: str
@@ -120,6 +130,9 @@ class Host:
     platform: dict[str, str] = field(default_factory=dict)  # system, machine, python
     source: str = "live"  # live | snapshot | nvidia-smi-xml | k8s-labels ...
     errors: list[ProbeError] = field(default_factory=list)
+    # Host compilers the probe found ([] when it looked and found none); None when not probed
+    # (older snapshots, XML hosts): written only when known (see to_dict).
+    compilers: list[Compiler] | None = None
 
     def wheel_platform(self) -> str:
         """The torch wheel platform of this host: linux-x86_64 unless it says otherwise."""
@@ -133,6 +146,16 @@ class Host:
         """The container image platform this host pulls: linux/arm64 on aarch64, else linux/amd64."""
         return "linux/arm64" if self.wheel_platform() == "linux-aarch64" else "linux/amd64"
 
+    def os_ids(self) -> tuple[str, ...]:
+        """Who installs the driver here, most specific first: ("wsl",) under WSL 2 (the Windows
+        host's driver), ("windows",), else the os-release ID and its ID_LIKE values."""
+        if self.platform.get("wsl") == "true":
+            return ("wsl",)
+        if self.driver.platform == "windows" or self.platform.get("system") == "Windows":
+            return ("windows",)
+        named = [self.platform.get("os_id", ""), *self.platform.get("os_like", "").split()]
+        return tuple(name for name in dict.fromkeys(named) if name)
+
     def add_error(self, probe: str, message: str) -> None:
         self.errors.append(ProbeError(probe, " ".join(str(message).split())[:500]))
 
@@ -142,6 +165,8 @@ class Host:
         # of hosts without it (nearly all) stay as they were.
         if document["container"]["runtime_mode"] is None:
             del document["container"]["runtime_mode"]
+        if document["compilers"] is None:
+            del document["compilers"]
         return document
 
     @classmethod
@@ -231,6 +256,7 @@ def _host(data: dict[str, Any]) -> Host:
         platform=_get(data, p, "platform", string_map, {}),
         source=_get(data, p, "source", _str, "live"),
         errors=_get(data, p, "errors", lambda v, q: _objects(v, q, _probe_error, MAX_HOST_LIST), []),
+        compilers=_get(data, p, "compilers", lambda v, q: _objects(v, q, _compiler, MAX_HOST_LIST), None),
     )
 
 
@@ -289,6 +315,17 @@ def _toolkit(data: dict[str, Any], p: str) -> Toolkit:
         path=_get(data, p, "path", _str),
         source=string(data["source"], key(p, "source")),
         nvcc=_get(data, p, "nvcc", _str),
+        found_via=_get(data, p, "found_via", lambda v, q: string_list(v, q, MAX_HOST_LIST), []),
+    )
+
+
+def _compiler(data: dict[str, Any], p: str) -> Compiler:
+    if "kind" not in data or "path" not in data:
+        raise DecodeError(p, "a compiler object with 'kind', 'version' and 'path'", data)
+    return Compiler(
+        kind=string(data["kind"], key(p, "kind")),
+        version=_get(data, p, "version", _version),
+        path=string(data["path"], key(p, "path")),
         found_via=_get(data, p, "found_via", lambda v, q: string_list(v, q, MAX_HOST_LIST), []),
     )
 

@@ -5,6 +5,7 @@
                 -> Situation (facts + HOST + knowledge base)     situation.py
                 -> signatures that fire -> ranked causes         signatures.toml, matcher.py
                 -> fix templates filled in                       advice.py
+                -> no cause: a known non-GPU message, next steps  elsewhere.toml, elsewhere.py
                 -> terminal text or the explanation/v1 document  render.py
 
 Facts live in signatures.toml (how a cause shows itself, how sure it makes us, what to do);
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gpu_preflight.core.host import Host
+from gpu_preflight.explain.elsewhere import NEXT_STEPS, Elsewhere, find_elsewhere
 from gpu_preflight.explain.facts import LogFacts, extract_facts
 from gpu_preflight.explain.logtext import LogText, decode_log, read_log
 from gpu_preflight.explain.matcher import RankedCause, rank
@@ -31,6 +33,12 @@ class Explanation:
     causes: list[RankedCause]
     facts: LogFacts
     lines: int
+    elsewhere: Elsewhere | None = None  # no cause fits: a well-known non-GPU message the log shows
+
+    @property
+    def next_steps(self) -> list[str]:
+        """What to run when no GPU-stack cause fits (empty when one does)."""
+        return [] if self.causes else list(NEXT_STEPS)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -38,13 +46,16 @@ class Explanation:
             "causes": [c.to_dict() for c in self.causes],
             "facts": self.facts.summary(),
             "lines": self.lines,
+            "elsewhere": self.elsewhere.to_dict() if self.elsewhere is not None else None,
+            "next": self.next_steps,
         }
 
 
 def explain_log(log: LogText, host: Host | None = None, db: str | None = None) -> Explanation:
     facts = extract_facts(log)
     situation = Situation(facts, host, db)
-    return Explanation(rank(log, situation, load_signatures()), facts, log.line_count)
+    causes = rank(log, situation, load_signatures())
+    return Explanation(causes, facts, log.line_count, None if causes else find_elsewhere(log))
 
 
 def explain_text(text: str, host: Host | None = None, db: str | None = None) -> Explanation:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from gpu_preflight.checks.fixes import RELOAD_MODULES, torch_wheel_command
 from gpu_preflight.core.versions import Version, driver_branch, variant_for_cuda
-from gpu_preflight.explain.situation import GpuView, Situation
+from gpu_preflight.explain.situation import GpuView, Situation, release_variants
 
 if TYPE_CHECKING:
     from gpu_preflight.knowledge.model import Architecture
@@ -227,6 +227,45 @@ def other_process(s: Situation) -> str | None:
     return f"{fact.value[1]} (PID {fact.value[0]})" if fact else None
 
 
+def _oom(part: str) -> Value:
+    def value(s: Situation) -> str | None:
+        fact = s.facts.oom_memory
+        if fact is None or not fact.value.held_elsewhere:
+            return None
+        mib = float(getattr(fact.value, part))
+        return f"{mib / 1024:.2f} GiB" if mib >= 1024 else f"{mib:.0f} MiB"
+
+    return value
+
+
+def wheel_asked(s: Situation) -> str | None:
+    """The variant pip was asked for, with the pinned release when there is one (2.6.0+cu121)."""
+    fact, pinned = s.facts.wheel_variant, s.facts.wheel_torch
+    if fact is None:
+        return None
+    return f"{fact.value} of torch {pinned.value}" if pinned is not None and release_variants(s) else str(fact.value)
+
+
+def wheel_below(s: Situation) -> str | None:
+    """The newest published torch CUDA variant at or below the one asked for (cu122 -> cu121)."""
+    fact = s.facts.wheel_variant
+    digits = fact.value.removeprefix("cu") if fact else ""
+    if not digits.isdigit() or len(digits) < 2:
+        return None
+    asked = Version.of(int(digits[:-1]), int(digits[-1]))
+    published = release_variants(s)
+    if published:  # the variants of the pinned release: the newest at or below the one asked
+        cudas = [(c, v) for v in published if (c := _cu(v)) is not None and c <= asked]
+        return max(cudas)[1] if cudas else None
+    below = [w for w in s.kb.torch_wheels if w.cuda is not None and w.cuda.truncate(2) <= asked]
+    return max(below, key=lambda w: w.cuda or asked).variant if below else None
+
+
+def _cu(variant: str) -> Version | None:
+    digits = variant.removeprefix("cu")
+    return Version.of(int(digits[:-1]), int(digits[-1])) if digits.isdigit() and len(digits) >= 2 else None
+
+
 def _fact(name: str, index: int | None = None) -> Value:
     def value(s: Situation) -> str | None:
         fact = getattr(s.facts, name)
@@ -271,6 +310,15 @@ VALUES: dict[str, Value] = {
     "toolkit_cuda": lambda s: _v(s.facts.toolkit_cuda.value, 2) if s.facts.toolkit_cuda else None,
     "torch_cuda": lambda s: _v(s.facts.torch_cuda.value, 2) if s.facts.torch_cuda else None,
     "other_process": other_process,
+    # out of memory while this process holds little: what it holds, the GPU's total, what is free
+    "oom_own": _oom("own"),
+    "oom_total": _oom("total"),
+    "oom_free": _oom("free"),
+    "wheel_asked": wheel_asked,
+    "wheel_below": wheel_below,
+    "nvcc_arch": lambda s: (
+        f"compute_{s.facts.nvcc_arch.value.major}{s.facts.nvcc_arch.value.minor}" if s.facts.nvcc_arch else None
+    ),
 }
 
 

@@ -27,6 +27,20 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
+class OomMemory:
+    """The GPU's memory as an out-of-memory message states it, in MiB."""
+
+    total: float
+    free: float
+    own: float  # what this process holds (PyTorch: reserved, or "this process has ... in use")
+
+    @property
+    def held_elsewhere(self) -> bool:
+        """Almost nothing is free yet this process holds little: another process has the memory."""
+        return self.total > 0 and self.free < 0.1 * self.total and self.own < 0.25 * self.total
+
+
+@dataclass(frozen=True)
 class Fact(Generic[T]):
     value: T
     line: int  # index into LogText.lines
@@ -62,6 +76,14 @@ class LogFacts:
     cuda_available: Fact[bool] | None = None  # collect_env "Is CUDA available"
     no_gpu_collected: Fact[str] | None = None  # collect_env could not see a driver or GPU
     other_process: Fact[tuple[str, str]] | None = None  # (pid, "71.62 GiB") holding GPU memory
+    oom_memory: Fact[OomMemory] | None = None  # what an allocator's out-of-memory message says of the GPU
+    nvcc_arch: Fact[Version] | None = None  # nvcc: "Unsupported gpu architecture 'compute_XX'"
+    wheel_variant: Fact[str] | None = None  # a torch CUDA variant asked of pip ("cu122"), as written
+    # GPU product names anywhere in the text ("on my GTX 1080 Ti"): weaker than the GPUs above, which
+    # a tool printed as the one in use; read only where the GPU's generation is the question
+    mentioned_gpus: list[GpuSeen] = field(default_factory=list)
+    built_ccs: list[Fact[str]] = field(default_factory=list)  # torch's "- 7.5 which supports hardware CC" rows
+    wheel_torch: Fact[str] | None = None  # the torch release pinned with it ("2.6.0" of torch==2.6.0+cu121)
     missing_library: Fact[str] | None = None  # "libcudart.so.11.0"
     old_library: Fact[str] | None = None  # "libcublasLt.so.11"
     cudnn: Fact[tuple[str, str]] | None = None  # (found, built) as text
@@ -214,6 +236,20 @@ def _torch(facts: LogFacts, text: str, line: int) -> None:
         facts.cpu_build = _first(facts.cpu_build, f"torch {text}", line)
 
 
+@_rule("torch version cuda", r"torch\.version\.cuda\)?\s*[:=,]?\s*'?(\d{1,2}\.\d{1,2}|None\b)?")
+def _torch_version_cuda(facts: LogFacts, m: re.Match[str], line: int, log: LogText) -> None:
+    """``torch.version.cuda`` and its value, on the same line or the next (a REPL paste). None is
+    what a build without CUDA answers."""
+    text = m[1]
+    if text is None and line + 1 < len(log.lines):
+        following = re.fullmatch(r"\s*(?:>>>\s*)?'?(\d{1,2}\.\d{1,2}|None)'?\s*", log.lines[line + 1][:40])
+        text = following[1] if following else None
+    if text == "None":
+        facts.cpu_build = _first(facts.cpu_build, "torch.version.cuda: None", line)
+    elif text is not None:
+        facts.torch_cuda = _first(facts.torch_cuda, _version(text), line)
+
+
 @_rule("cuda used to build pytorch", r"CUDA used to build PyTorch:\s*(\S{1,20})")
 def _torch_build_cuda(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     if m[1].lower() == "none":
@@ -224,6 +260,12 @@ def _torch_build_cuda(facts: LogFacts, m: re.Match[str], line: int, *_: object) 
 
 @_rule("compilation tools", r"Cuda compilation tools, release " + _V)
 def _nvcc(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.toolkit_cuda = _first(facts.toolkit_cuda, _version(m[1]), line)
+
+
+@_rule("cudatoolkit", r"^\s*cudatoolkit\s{1,40}(\d{1,2}\.\d{1,2})(?:\.\d{1,3})?\s")
+def _conda_cudatoolkit(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    """conda list's cudatoolkit row: the CUDA runtime the conda environment's packages use."""
     facts.toolkit_cuda = _first(facts.toolkit_cuda, _version(m[1]), line)
 
 
@@ -276,6 +318,35 @@ def _torch_old_gpu(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> 
     facts.gpus.append(GpuSeen(m[1].strip(), _cc(m[2], m[3]), line))
 
 
+@_rule(
+    "which is of compute capability",
+    r"Found GPU\s?\d{1,2}\s+" + _NAME + r"\s+which is of compute capability \(CC\) (\d{1,2})\.(\d)",
+)
+def _torch_unsupported_gpu(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.gpus.append(GpuSeen(m[1].strip(), _cc(m[2], m[3]), line))
+
+
+@_rule("which supports hardware cc", r"^\W{0,20}(\d{1,2})\.(\d) which supports hardware CC\b")
+def _torch_built_cc(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    """torch's list under "The following list shows the CCs this version of PyTorch was built for"."""
+    facts.built_ccs.append(Fact(f"{m[1]}.{m[2]}", line))
+
+
+_PRODUCT = (
+    r"(?<![\w-])((?:NVIDIA\s)?(?:GeForce\s)?(?:GTX|RTX|GT)\s?\d{3,4}(?:\s?Ti\b|\sSUPER\b)?"
+    r"|(?:NVIDIA\s)?Tesla\s[KMPVT]\d{1,3}\b|(?:NVIDIA\s)?Quadro\s[A-Z]{0,2}\d{3,5}\b)"
+)
+
+
+def _mentioned_gpu(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    if len(facts.mentioned_gpus) < 8:
+        facts.mentioned_gpus.append(GpuSeen(" ".join(m[1].split()), None, line))
+
+
+for _needle in ("gtx", "rtx", "gt", "tesla", "quadro"):
+    _rule(_needle, _PRODUCT)(_mentioned_gpu)
+
+
 @_rule("with cuda capability sm", _NAME + r" with CUDA capability sm_(\d{2,3})\b")
 def _torch_arch_warning(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     name = re.sub(r"^.*?(?:UserWarning:\s*|\]\s+)", "", m[1]).strip()
@@ -311,13 +382,21 @@ def _gpu_list(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     facts.gpus.append(GpuSeen(m[1].strip(), None, line))  # collect_env, nvidia-smi -L
 
 
-@_rule(
-    "off",
-    r"^\|\s{1,6}\d{1,2}\s{1,6}((?:NVIDIA|Tesla|GeForce|Quadro|TITAN|RTX|A\d{2,3}|H\d{3})[\w .-]{1,40}?)\s{1,30}(?:On|"
-    r"Off|WDDM|TCC)\s{0,4}\|",
+_SMI_ROW = (
+    r"^\|\s{1,6}\d{1,2}\s{1,6}((?:NVIDIA|Tesla|GeForce|Quadro|TITAN|RTX|A\d{2,3}|H\d{3})[\w .-]{1,40}?)"
+    r"\s{1,30}(?:On|Off|WDDM|TCC)\s{0,4}\|"
 )
+
+
 def _smi_row(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
-    facts.gpus.append(GpuSeen(m[1].rstrip(". "), None, line))
+    seen = GpuSeen(m[1].rstrip(". "), None, line)
+    if seen not in facts.gpus:  # a row with both "Off" and "WDDM" is found under both words
+        facts.gpus.append(seen)
+
+
+# Linux rows say On/Off; Windows rows say WDDM or TCC and may have no "Off" at all.
+for _needle in ("off", "wddm", "tcc"):
+    _rule(_needle, _SMI_ROW)(_smi_row)
 
 
 @_rule("supports cuda capabilities", r"supports CUDA capabilities\s+((?:(?:sm|compute)_\d{2,3}[a-z]?\s*){1,30})")
@@ -328,9 +407,40 @@ def _torch_archs(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> No
         pass
 
 
-@_rule("cuda capability", r"minimum cuda capability (?:supported by this library|that we support) is (\d{1,2})\.(\d)")
+@_rule(
+    "cuda capability",
+    r"minimum (?:required )?cuda capability (?:supported by this library |that we support )?is (\d{1,2})\.(\d)",
+)
 def _torch_min_cc(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     facts.min_cc = _first(facts.min_cc, _cc(m[1], m[2]), line)
+
+
+def _wheel_variant(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    if facts.wheel_variant is None:
+        pinned = re.search(r"==\s*(\d{1,2}\.\d{1,3}(?:\.\d{1,3})?)", m[0])
+        facts.wheel_torch = Fact(pinned[1], line) if pinned else None
+    facts.wheel_variant = _first(facts.wheel_variant, "cu" + (m[1] or m[2]), line)
+
+
+# pip asked for a torch CUDA variant: "torch==2.1.0+cu122", ".../whl/cu122"
+for _needle in ("whl cu", "torch"):
+    _rule(_needle, r"\btorch[\w.=<>~!-]{0,30}\+cu(\d{2,3})\b|/whl/cu(\d{2,3})\b")(_wheel_variant)
+
+
+def _nvcc_arch(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.nvcc_arch = _first(facts.nvcc_arch, _sm(m[1]), line)
+
+
+# nvcc "Unsupported gpu architecture 'compute_35'"; nvcc / ptxas "Value 'sm_35' is not defined for
+# option 'gpu-architecture'" ('gpu-name' for ptxas, as XLA's ptxas calls print it)
+_rule("unsupported gpu architecture", r"Unsupported gpu architecture '?(?:compute|sm)_(\d{2,3})")(_nvcc_arch)
+_rule("is not defined for option", r"Value '?(?:compute|sm)_(\d{2,3})[a-z]?'? is not defined for option")(_nvcc_arch)
+
+
+# conda's pytorch-cuda=12.2: the same question as pip's +cu122 (conda's variants follow the wheels')
+@_rule("pytorch cuda", r"\bpytorch-cuda\s{0,2}[=<>]{1,2}\s{0,2}(\d{2})\.(\d)\b")
+def _conda_variant(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.wheel_variant = _first(facts.wheel_variant, f"cu{m[1]}{m[2]}", line)
 
 
 # --- CUDA errors and tool failures ---------------------------------------------------------------
@@ -419,6 +529,43 @@ def _cudnn_text(text: str) -> str:
 # --- memory ------------------------------------------------------------------------------------
 
 
+_SIZE = r"([\d.]{1,10}) ?([KMG]i?B)"
+
+
+def _mib(number: str, unit: str) -> float | None:
+    try:
+        value = float(number)
+    except ValueError:
+        return None
+    return value * {"K": 1 / 1024, "M": 1.0, "G": 1024.0}[unit[0].upper()]
+
+
+def _oom(facts: LogFacts, line: int, total: float | None, free: float | None, own: float | None) -> None:
+    if total is not None and free is not None and own is not None:
+        facts.oom_memory = _first(facts.oom_memory, OomMemory(total, free, own), line)
+
+
+@_rule(
+    "total capacity",
+    r"\(GPU \d{1,2}; " + _SIZE + r" total capacity; .{0,80}?" + _SIZE + r" free; " + _SIZE + r" reserved",
+)
+def _torch_oom_old(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    """torch < 2.1: "(GPU 0; 7.93 GiB total capacity; 130.35 MiB already allocated; 47.06 MiB free;
+    188.00 MiB reserved in total by PyTorch)"."""
+    _oom(facts, line, _mib(m[1], m[2]), _mib(m[3], m[4]), _mib(m[5], m[6]))
+
+
+@_rule(
+    "total capacity",
+    r"total capacity of " + _SIZE + r" of which " + _SIZE + r" is free\.(?: Process \d{1,9} has [\d.]{1,10} ?[KMG]iB "
+    r"memory in use\.){0,8} Including non-PyTorch memory, this process has " + _SIZE + r" memory in use",
+)
+def _torch_oom_new(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    """torch >= 2.1: "GPU 0 has a total capacity of 23.60 GiB of which 8.22 GiB is free. Including
+    non-PyTorch memory, this process has 15.36 GiB memory in use"."""
+    _oom(facts, line, _mib(m[1], m[2]), _mib(m[3], m[4]), _mib(m[5], m[6]))
+
+
 @_rule("memory in use", r"Process (\d{1,9}) has ([\d.]{1,10} [GM]iB) memory in use")
 def _other_process(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     facts.other_process = _first(facts.other_process, (m[1], m[2]), line)
@@ -450,17 +597,38 @@ def _docker_run(facts: LogFacts, m: re.Match[str], line: int, log: LogText) -> N
         flags = flags.rstrip()[:-1] + " " + log.lines[following]
     has_gpu = m[1] == "nvidia-docker" or bool(
         re.search(
-            r"--gpus\b|--runtime[= ]nvidia|--device[= ]\S{0,40}nvidia|NVIDIA_VISIBLE_DEVICES=(?!void|none)", flags
+            r"--gpus\b|--runtime[= ]nvidia|NVIDIA_VISIBLE_DEVICES=(?!void|none)|--device[= ]nvidia\.com/gpu", flags
         )
     )
     facts.docker_runs.append(Fact(has_gpu, line))
     facts.container = _first(facts.container, "docker run", line)
 
 
+@_rule("", r"(?:^|[\s$#>])(?:sudo\s+)?(singularity|apptainer)\s+(?:exec|run|shell|instance\s+start)\s(.{0,3000})")
+def _apptainer_run(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    """Apptainer / Singularity give a container the GPU only with --nv (or --nvccli)."""
+    facts.docker_runs.append(Fact(bool(re.search(r"--nv(?:ccli)?\b", m[2])), line))
+    facts.container = _first(facts.container, m[1], line)
+
+
 @_rule(
     "",
-    r"Container image Copyright|== CUDA ==|/\.dockerenv|OCI runtime|nvidia-container-cli|\bkubelet\b|docker: Error "
-    r"response",
+    r"Container image Copyright|== CUDA ==|/\.dockerenv|OCI runtime|nvidia-container-cli|\bkube(?:let|ctl)\b"
+    r"|docker: Error response|\bentrypoint\.sh\b|\broot@[0-9a-f]{12}:|/usr/local/nvidia/lib"
+    r"|\bdocker(?:-compose| compose| logs| exec| build)\b|\bpodman\b"
+    # docker build output (classic "Step 2/9 : RUN", BuildKit "#7 [3/5] RUN"): builds get no GPU
+    r"|(?-i:^\s*Step \d{1,3}/\d{1,3} : [A-Z]{3,}\b|^#\d{1,3} \[[\w -]{0,40}\d{1,3}/\d{1,3}\] [A-Z]{3,}\b)"
+    # Kubernetes: the device plugin's pod, pod states, the GPU resource name
+    r"|nvidia-device-plugin|\bCrashLoopBackOff\b|\bdaemonset\b|\bnvidia\.com/gpu\b"
+    # the usual working directories and prefixes of GPU images (NGC: /workspace; conda images)
+    r"|\broot@[\w.-]{1,64}:/workspace\b|(?:^|[\s\"'(])/opt/conda/"
+    # the official python images install to /usr/local/lib/pythonX.Y/site-packages (Debian and
+    # Ubuntu hosts use dist-packages there)
+    r"|(?:^|[\s\"'(])/usr/local/lib/python3\.\d{1,2}/site-packages/"
+    # Dockerfiles, compose files and the runtime's own settings; Kubernetes pods and events
+    r"|\bDockerfile\b|(?-i:^\s*FROM\s+(?!https?:)[\w./-]{1,100}:[\w.-]{1,60})|\bDocker Desktop\b|\bcontainerd\b"
+    r"|\bNVIDIA_(?:VISIBLE_DEVICES|DRIVER_CAPABILITIES)\b|\bruntimeClassName\b|\bFailedScheduling\b"
+    r"|\bpod/[\w.-]{1,80}|\broot@[a-z0-9-]{1,60}-[a-z0-9]{8,10}-[a-z0-9]{5}:",
 )
 def _container_hint(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     facts.container = _first(facts.container, m[0], line)
@@ -487,6 +655,11 @@ for _needle in ("jax", "tensorflow", "cupy"):
     _rule(_needle, _PACKAGE)(_package_version)
 
 
+@_rule("tensor flow version", r"Tensor ?Flow Version\s*:?\s*(\d{1,2}\.\d{1,3}\.\d{1,3})")
+def _tf_version_banner(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.versions.setdefault("tensorflow", Fact(m[1], line))
+
+
 # ------------------------------------------------------------------------------------------------
 
 TOOLS = ("vllm", "ollama", "llama", "ggml", "jax", "jaxlib", "tensorflow", "torch", "cupy", "docker", "kubectl")
@@ -500,14 +673,25 @@ def extract_facts(log: LogText) -> LogFacts:
             line = log.lines[index]
             for match in rule.pattern.finditer(line):
                 rule.apply(facts, match, index, log)
+    if facts.built_ccs and facts.archs is None:
+        try:
+            built = ArchList.parse(";".join(f.value for f in facts.built_ccs))
+            facts.archs = Fact(built, facts.built_ccs[0].line)
+        except ArchListError:
+            pass
     if facts.torch is not None:
         facts.versions.setdefault("torch", Fact(str(facts.torch.value).split("+")[0], facts.torch.line))
     return facts
 
 
+# Needles that must match inside longer words ("pytorch", "jaxlib", "libcudnn", "nvidia-docker",
+# "whl/cu122"); every other needle is made of whole words, so a log without them skips the scan.
+_SUBSTRING_NEEDLES = frozenset({"torch", "jax", "cupy", "cudnn", "docker", "nvidia", "cuda", "whl cu", "libcublaslt"})
+
+
 def _candidates(log: LogText, needle: str) -> Iterator[int]:
     if needle:
-        yield from log.lines_with(needle)
+        yield from log.lines_with(needle, whole=needle not in _SUBSTRING_NEEDLES)
         return
     # Rules without a single keyword (CUDA error forms, container hints): lines that mention
     # one of a few words, still found by the folded search rather than a scan of every line.
@@ -525,9 +709,33 @@ def _candidates(log: LogText, needle: str) -> Iterator[int]:
         "oci",
         "nvidia container cli",
         "kubelet",
+        "kubectl",
         "docker",
+        "entrypoint",
+        "root",
+        "usr local nvidia",
+        "podman",
+        "step",
+        "run",
+        "nvidia device plugin",
+        "crashloopbackoff",
+        "daemonset",
+        "nvidia com gpu",
+        "workspace",
+        "opt conda",
+        "usr local lib python3",
+        "dockerfile",
+        "from",
+        "containerd",
+        "nvidia visible devices",
+        "nvidia driver capabilities",
+        "runtimeclassname",
+        "failedscheduling",
+        "pod",
+        "singularity",
+        "apptainer",
     ):
-        for index in log.lines_with(word):
+        for index in log.lines_with(word, whole=word not in _SUBSTRING_NEEDLES):
             if index not in seen:
                 seen.add(index)
                 yield index

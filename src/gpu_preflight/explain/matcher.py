@@ -18,12 +18,23 @@ from packaging.version import Version as PackageVersion
 
 from gpu_preflight.explain.facts import LogFacts
 from gpu_preflight.explain.logtext import LogText
-from gpu_preflight.explain.signatures import Signature, SignatureSet
+from gpu_preflight.explain.signatures import CauseInfo, Signature, SignatureSet
 from gpu_preflight.explain.situation import Situation, holds
 
 MAX_EVIDENCE = 6
 EVIDENCE_WIDTH = 300
 OUTRANK_STRENGTH = 0.6  # an outranking signature of weight w scales the other cause by 1 - 0.6 w
+
+
+@dataclass(frozen=True)
+class LineMatch:
+    """A line of the log that shows a cause: its 1-based number in the log as given, and its text."""
+
+    line: int
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "text": self.text}
 
 
 @dataclass
@@ -34,6 +45,7 @@ class RankedCause:
     evidence: list[str]
     fix: list[str]
     signatures: list[str] = field(default_factory=list)  # ids that fired (for --json and tests)
+    matches: list[LineMatch] = field(default_factory=list)  # the evidence with line numbers
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +55,7 @@ class RankedCause:
             "evidence": self.evidence,
             "fix": self.fix,
             "signatures": self.signatures,
+            "matches": [m.to_dict() for m in self.matches],
         }
 
 
@@ -63,8 +76,12 @@ def fired_signatures(log: LogText, situation: Situation, signatures: SignatureSe
             if not shown:
                 continue
             lines.extend(shown)
-        if signature.context and not any(log.search(p) for p in signature.context):
-            continue
+        if signature.context:
+            # evidence across lines: the context line that holds is shown beside the match
+            beside = next((hits for p in signature.context if (hits := log.search(p))), None)
+            if beside is None:
+                continue
+            lines.append(beside[0][0])
         if signature.unless and any(log.search(p) for p in signature.unless):
             continue
         fired.append((signature, lines))
@@ -94,6 +111,7 @@ def rank(log: LogText, situation: Situation, signatures: SignatureSet) -> list[R
     for cause, remaining in missing.items():
         info = signatures.causes[cause]
         extra = [t for s, _ in fired if s.cause == cause for t in s.fix]
+        matches = line_matches(log, lines[cause])
         ranked.append(
             (
                 round((1.0 - remaining) * scale.get(cause, 1.0), 2),
@@ -101,10 +119,11 @@ def rank(log: LogText, situation: Situation, signatures: SignatureSet) -> list[R
                 RankedCause(
                     cause=cause,
                     confidence=0.0,
-                    title=info.title,
-                    evidence=_evidence(log, lines[cause]),
+                    title=title_for(info, situation),
+                    evidence=list(dict.fromkeys(m.text for m in matches)),
                     fix=render(extra + list(info.fix), situation),
                     signatures=ids[cause],
+                    matches=matches,
                 ),
             )
         )
@@ -114,19 +133,32 @@ def rank(log: LogText, situation: Situation, signatures: SignatureSet) -> list[R
     return [ranked_cause for _, _, ranked_cause in ranked]
 
 
-def _evidence(log: LogText, indices: list[int]) -> list[str]:
-    out: list[str] = []
+def line_matches(log: LogText, indices: list[int]) -> list[LineMatch]:
+    """The first MAX_EVIDENCE distinct non-blank lines among ``indices``, with their numbers."""
+    out: list[LineMatch] = []
+    texts: set[str] = set()
     for index in sorted(set(indices)):
-        text = log.lines[index].strip()
-        if not text:
+        if not 0 <= index < len(log.lines):
             continue
+        text = log.lines[index].strip()
         if len(text) > EVIDENCE_WIDTH:
             text = text[: EVIDENCE_WIDTH - 3] + "..."
-        if text not in out:
-            out.append(text)
+        if not text or text in texts:
+            continue
+        texts.add(text)
+        out.append(LineMatch(log.number(index), text))
         if len(out) >= MAX_EVIDENCE:
             break
     return out
+
+
+def title_for(info: CauseInfo, situation: Situation) -> str:
+    """The cause's title; for a cause whose title names a direction (a GPU newer or older than
+    the build), the one the log and the HOST show, or the title naming both when they do not."""
+    if not info.titles:
+        return info.title
+    verdict = situation.arch_verdict()
+    return info.titles.get(verdict[0] if verdict else "unknown", info.title)
 
 
 def _versions_apply(signature: Signature, facts: LogFacts) -> bool:

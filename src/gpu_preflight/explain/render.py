@@ -6,15 +6,13 @@ from gpu_preflight.core.text import printable
 from gpu_preflight.explain import Explanation
 
 SHOWN = 3  # causes printed in full; the rest get one line each
+RUN_ORIGIN = "the command's output"  # the origin cli/commands/run.py names
 
 
 def render_explanation(explanation: Explanation, origin: str = "the log") -> str:
     causes = explanation.causes
     if not causes:
-        return (
-            f"No known GPU-stack cause recognised in {origin} ({explanation.lines} lines).\n"
-            "If it is a GPU problem, 'preflight doctor' checks this machine directly.\n"
-        )
+        return _no_cause(explanation, origin)
     out = []
     for number, cause in enumerate(causes[:SHOWN], 1):
         out.append(f"{number}. {cause.cause}  (confidence {cause.confidence:.2f})")
@@ -31,3 +29,16 @@ def render_explanation(explanation: Explanation, origin: str = "the log") -> str
         out.append("Less likely: " + ", ".join(f"{c.cause} ({c.confidence:.2f})" for c in rest))
         out.append("")
     return "\n".join(printable(line) for line in out)
+
+
+def _no_cause(explanation: Explanation, origin: str) -> str:
+    out = [f"No known GPU-stack cause recognised in {origin} ({explanation.lines} lines)."]
+    elsewhere = explanation.elsewhere
+    if elsewhere is not None:
+        out.append(f"Most likely instead: {elsewhere.what}")
+        out.extend(f"  | line {m.line}: {printable(m.text, one_line=True)}" for m in elsewhere.matches[:3])
+    # `preflight run` explains a command's output with this text: it need not suggest itself
+    steps = [s for s in explanation.next_steps if not (origin == RUN_ORIGIN and s.startswith("preflight run"))]
+    out.append("Next:")
+    out.extend(f"  - {step}" for step in steps)
+    return "\n".join(printable(line) for line in out) + "\n"

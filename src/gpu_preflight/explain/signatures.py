@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
@@ -15,6 +15,7 @@ from gpu_preflight.explain.advice import VALUES, placeholders
 from gpu_preflight.explain.logtext import Phrase
 from gpu_preflight.explain.situation import parse_condition
 
+DIRECTIONS = {"newer", "older", "unknown"}  # the GPU against the build (Situation.arch_verdict)
 _SIGNATURE_KEYS = {
     "id",
     "cause",
@@ -36,6 +37,9 @@ class CauseInfo:
     id: str
     title: str
     fix: tuple[str, ...]
+    # A title per direction of the GPU against the build ("newer", "older", "unknown"), for a
+    # cause whose plain title would claim one (no-kernel-image).
+    titles: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,10 @@ def parse_signatures(text: str) -> SignatureSet:
             raise SignatureError(f"[cause.{cause_id}]: not a cause of the taxonomy")
         fix = tuple(row.get("fix", ()))
         _check_templates(f"[cause.{cause_id}]", fix)
-        causes[cause_id] = CauseInfo(cause_id, str(row["title"]), fix)
+        titles = row.get("titles", {})
+        if not isinstance(titles, dict) or set(titles) - DIRECTIONS:
+            raise SignatureError(f"[cause.{cause_id}]: titles are keyed by {', '.join(sorted(DIRECTIONS))}")
+        causes[cause_id] = CauseInfo(cause_id, str(row["title"]), fix, {k: str(v) for k, v in titles.items()})
     missing = CAUSES - causes.keys()
     if missing:
         raise SignatureError(f"no [cause.*] table for: {', '.join(sorted(missing))}")

@@ -183,6 +183,21 @@ def gpu_older_than_build(s: Situation, _: str | None) -> list[int]:
     return (verdict[1] or [0]) if verdict and verdict[0] == "older" else []
 
 
+def gpu_arch_dropped(s: Situation, _: str | None) -> list[int]:
+    """A GPU the log names has an architecture that CUDA has since dropped (Kepler to Volta):
+    a build without code for it left it out; a build older than such a GPU is long gone."""
+    named = [(g.cc, g.line) for g in s.gpus]
+    if not named:  # no tool printed the GPU in use: a product the text names
+        for seen in s.facts.mentioned_gpus:
+            product = s.kb.gpu_product(name=seen.name)
+            named.append((product.compute_capability if product else None, seen.line))
+    for cc, line in named:
+        arch = s.kb.architecture_of_cc(cc) if cc is not None else None
+        if cc is not None and arch is not None and arch.removed_in_cuda is not None and cc < Version.of(8, 0):
+            return [line] if line is not None else [0]
+    return []
+
+
 def gpu_newer_than_build(s: Situation, _: str | None) -> list[int]:
     verdict = s.arch_verdict()
     return (verdict[1] or [0]) if verdict and verdict[0] == "newer" else []
@@ -228,12 +243,79 @@ def cuda_error(s: Situation, value: str | None) -> list[int]:
 
 
 def cuda_versions_differ(s: Situation, _: str | None) -> list[int]:
-    """Two of: the driver's CUDA (nvidia-smi), the toolkit (nvcc), torch's bundled runtime."""
+    """Two of: the driver's CUDA (nvidia-smi), the toolkit (nvcc), torch's bundled runtime, the image's CUDA."""
     facts = s.facts
-    found = [f for f in (facts.driver_cuda, facts.toolkit_cuda, facts.torch_cuda) if f is not None]
+    found = [f for f in (facts.driver_cuda, facts.toolkit_cuda, facts.torch_cuda, facts.image_cuda) if f is not None]
     if len({f.value.truncate(2) for f in found}) >= 2:
         return _lines(*found)
     return []
+
+
+def smi_banner_works(s: Situation, _: str | None) -> list[int]:
+    """nvidia-smi printed its banner: the driver is loaded and reports the newest CUDA it supports."""
+    facts = s.facts
+    return _lines(facts.driver) if facts.driver is not None and facts.driver_cuda is not None else []
+
+
+def in_container(s: Situation, _: str | None) -> list[int]:
+    return _lines(s.facts.container)
+
+
+def oom_held_elsewhere(s: Situation, _: str | None) -> list[int]:
+    fact = s.facts.oom_memory
+    return [fact.line] if fact is not None and fact.value.held_elsewhere else []
+
+
+def nvcc_rejects_arch(s: Situation, direction: str | None) -> list[int]:
+    """nvcc refused a GPU architecture: "older" when the architecture was dropped by a CUDA
+    release (a toolkit too new for that GPU), "newer" when it never was (a toolkit too old)."""
+    fact = s.facts.nvcc_arch
+    if fact is None:
+        return []
+    arch = s.kb.architecture_of_cc(fact.value)
+    dropped = arch is not None and arch.removed_in_cuda is not None
+    toolkit = s.facts.toolkit_cuda
+    if dropped and arch is not None and arch.removed_in_cuda is not None and toolkit is not None:
+        dropped = toolkit.value.truncate(2) >= arch.removed_in_cuda
+    return [fact.line] if ("older" if dropped else "newer") == direction else []
+
+
+def wheel_variant_unknown(s: Situation, _: str | None) -> list[int]:
+    """pip was asked for a torch CUDA variant that was never published (cu122: a number read off
+    nvidia-smi's "CUDA Version"), judged only within the range of variants the knowledge base lists."""
+    fact = s.facts.wheel_variant
+    if fact is None:
+        return []
+    published = release_variants(s)
+    if published:  # torch==2.6.0+cu121: that release was published for other CUDA variants only
+        return [] if fact.value in published else [fact.line]
+    known = {w.variant for w in s.kb.torch_wheels if w.cuda is not None}
+    lowest = min((w.cuda for w in s.kb.torch_wheels if w.cuda is not None), default=None)
+    asked = _variant_cuda(fact.value)
+    if asked is None or lowest is None or asked < lowest or fact.value in known:
+        return []
+    return [fact.line]
+
+
+def release_variants(s: Situation) -> tuple[str, ...]:
+    """The CUDA variants published for the torch release pinned beside the asked variant (empty
+    when the log pins none or the knowledge base does not list that release)."""
+    pinned = s.facts.wheel_torch
+    release = s.kb.torch_release(pinned.value) if pinned is not None else None
+    return tuple(v for v in release.variants if v.startswith("cu")) if release is not None else ()
+
+
+def _variant_cuda(variant: str) -> Version | None:
+    digits = variant.removeprefix("cu")
+    return Version.of(int(digits[:-1]), int(digits[-1])) if digits.isdigit() and len(digits) >= 2 else None
+
+
+def tensorflow_at_least(s: Situation, version: str | None) -> list[int]:
+    """The log shows TensorFlow at or above ``version`` (e.g. 2.11: no GPU on native Windows)."""
+    fact = s.facts.versions.get("tensorflow")
+    have = Version.parse_or_none(str(fact.value).split("+")[0]) if fact is not None else None
+    floor = Version.parse_or_none(version or "")
+    return [fact.line] if fact is not None and have is not None and floor is not None and have >= floor else []
 
 
 def _requirement_outcomes(s: Situation) -> tuple[bool, bool, int] | None:
@@ -307,6 +389,13 @@ CONDITIONS: dict[str, Condition] = {
     "smi_error": smi_error,
     "cuda_error": cuda_error,
     "cuda_versions_differ": cuda_versions_differ,
+    "smi_banner_works": smi_banner_works,
+    "in_container": in_container,
+    "gpu_arch_dropped": gpu_arch_dropped,
+    "oom_held_elsewhere": oom_held_elsewhere,
+    "nvcc_rejects_arch": nvcc_rejects_arch,
+    "tensorflow_at_least": tensorflow_at_least,
+    "wheel_variant_unknown": wheel_variant_unknown,
 }
 
 

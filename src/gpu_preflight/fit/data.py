@@ -1,5 +1,6 @@
-"""The two data files of ``preflight fit``: rules.toml (dtypes, families, engines, overheads)
-and models.toml (built-in profiles). Read once per process."""
+"""The data files of ``preflight fit``: rules.toml (dtypes, families, engines, overheads),
+models.toml (built-in profiles) and gguf.toml (ggml types, quantisation mixes, KV cache types).
+Read once per process."""
 
 from __future__ import annotations
 
@@ -18,6 +19,17 @@ def load(name: str) -> dict[str, Any]:
 
 def rules() -> dict[str, Any]:
     return load("rules.toml")
+
+
+def gguf() -> dict[str, Any]:
+    return load("gguf.toml")
+
+
+def engine_rules(engine: str) -> dict[str, Any]:
+    """rules.toml's [engine.NAME], following ``same_as`` (Ollama plans with llama.cpp's rules)."""
+    engines: dict[str, Any] = rules()["engine"]
+    row: dict[str, Any] = engines[engine]
+    return engines[row["same_as"]] if "same_as" in row else row
 
 
 def profiles() -> list[dict[str, Any]]:

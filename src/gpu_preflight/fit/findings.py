@@ -12,12 +12,15 @@ from gpu_preflight.core.findings import Finding, Severity
 from gpu_preflight.core.host import Gpu, Host
 from gpu_preflight.core.units import gib
 from gpu_preflight.fit import data
+from gpu_preflight.fit.gguf_mix import mixes
 from gpu_preflight.fit.plan import (
+    GGUF_ENGINES,
     DeviceFit,
     MemoryPlan,
     dtype_supported,
     fit_device,
     fit_devices,
+    largest_satisfying,
     with_settings,
 )
 
@@ -166,7 +169,9 @@ def _fixes(plan: MemoryPlan, host: Host, device: DeviceFit) -> list[str]:
         fixes.append(f"--context {device.max_context} (the largest that fits at --batch {s.batch})")
     if s.batch > 1 and 0 < device.max_concurrency < s.batch:
         fixes.append(f"--batch {device.max_concurrency} (the most sequences of {s.context} tokens that fit)")
-    if s.kv_cache_dtype != "fp8" and holds(kv_cache_dtype="fp8"):
+    if s.engine in GGUF_ENGINES:
+        fixes += _gguf_fixes(plan, gpu, holds)
+    elif s.kv_cache_dtype != "fp8" and holds(kv_cache_dtype="fp8"):
         fixes.append("--kv-cache-dtype fp8 (halves the KV cache of a 16-bit model)")
     for smaller in SMALLER_WEIGHTS.get(s.dtype, ()):
         if holds(dtype=smaller):
@@ -187,6 +192,35 @@ def _fixes(plan: MemoryPlan, host: Host, device: DeviceFit) -> list[str]:
         fixes.append(
             f"free the {gib(device.used_bytes)} GiB other processes hold on GPU {device.index} (nvidia-smi lists them)"
         )
+    return fixes
+
+
+def _gguf_fixes(plan: MemoryPlan, gpu: Gpu, holds: Any) -> list[str]:
+    """llama.cpp/Ollama: fewer layers on the GPU, a smaller KV cache type, a smaller GGUF mix."""
+    s, layout = plan.settings, plan.gguf
+    assert layout is not None
+    fixes = []
+    current = layout.layers + 1 if s.gpu_layers is None else min(s.gpu_layers, layout.layers + 1)
+    best = largest_satisfying(current - 1, lambda n: holds(gpu_layers=n))
+    if best:
+        in_ram = layout.layers - (best - 1)
+        fixes.append(
+            f"--gpu-layers {best} (llama.cpp -ngl {best}: the output layer and the last {best - 1} blocks on the GPU, "
+            f"the other {in_ram} and their KV cache in RAM: slower)"
+        )
+    for kv in data.gguf()["kv_cache"]["types"][data.gguf()["kv_cache"]["types"].index(s.kv_cache_dtype) + 1 :]:
+        if holds(kv_cache_dtype=kv):
+            fixes.append(f"--kv-cache-type {kv} (llama.cpp --cache-type-k {kv} --cache-type-v {kv})")
+            break
+    if not layout.from_file:
+        smaller = sorted(
+            ((with_settings(plan, quant=name).weight_bytes, name) for name in mixes()),
+            reverse=True,
+        )
+        for size, name in smaller:
+            if size < plan.weight_bytes and holds(quant=name):
+                fixes.append(f"--quant {name} (a {name} GGUF of this model: {gib(size)} GiB of weights)")
+                break
     return fixes
 
 

@@ -17,9 +17,12 @@ from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.host import Gpu, Host
 from gpu_preflight.core.units import MIB, gib
 from gpu_preflight.fit import data
+from gpu_preflight.fit.gguf_layout import GgufLayout, context_cells, layout_from_file, layout_from_shape
+from gpu_preflight.fit.gguf_mix import canonical_mix
 from gpu_preflight.fit.sources import Model
 
-ENGINES = ("vllm", "transformers")
+ENGINES = ("vllm", "transformers", "llama.cpp", "ollama")
+GGUF_ENGINES = ("llama.cpp", "ollama")  # GGUF files, llama.cpp's layout (rules.toml, gguf.toml)
 KV_CACHE_DTYPES = ("fp8", "bfloat16", "float16", "float32")
 # Without a max_position_embeddings the search for the largest context stops here.
 UNBOUNDED_CONTEXT = 1 << 24
@@ -36,6 +39,8 @@ class Settings:
     engine: str
     tensor_parallel: int = 1
     gpu_memory_utilization: float | None = None  # vLLM's share of total memory; None for other engines
+    quant: str | None = None  # llama.cpp/Ollama: the GGUF mix asked for (--quant Q4_K_M); None: the file's
+    gpu_layers: int | None = None  # llama.cpp's -ngl; None: everything on the GPU
 
     def __post_init__(self) -> None:
         # budget() multiplies this share for vLLM: a vLLM plan without one (or another engine's
@@ -73,10 +78,13 @@ class MemoryPlan:
     kv_bytes_per_token: int  # the whole model, per token of one sequence
     kv_bytes_per_token_per_gpu: int
     notes: list[str] = field(default_factory=list)
+    gguf: GgufLayout | None = None  # llama.cpp/Ollama: the GGUF tensors and their placement
 
     def breakdown(self, context: int, batch: int, gpu: Gpu | None = None) -> Breakdown:
         """Bytes on one GPU (``gpu`` decides vLLM's batch defaults) for ``batch`` sequences of
         ``context`` tokens."""
+        if self.gguf is not None:
+            return self._gguf_breakdown(self.gguf, context, batch)
         rules, s = data.rules(), self.settings
         engine = rules["engine"][s.engine]
         tokens_per_sequence = context
@@ -93,6 +101,38 @@ class MemoryPlan:
         else:
             overhead += math.ceil(engine["allocator_slack"] * (kv_cache + activations))
         return Breakdown(math.ceil(self.weight_bytes / s.tensor_parallel), kv_cache, activations, overhead)
+
+    def _gguf_breakdown(self, layout: GgufLayout, context: int, batch: int) -> Breakdown:
+        """llama.cpp on one GPU: the weights and KV cache of the layers it offloads, exactly; its
+        compute buffer and the CUDA context, estimated (rules.toml [engine."llama.cpp"])."""
+        placement = layout.placement(self.settings.gpu_layers)
+        per_cell = layout.kv_bytes_per_cell(self.settings.kv_cache_dtype)
+        kv_cache = per_cell * placement.kv_layers_on_gpu * context_cells(context, batch)
+        overhead = data.rules()["overhead"]
+        return Breakdown(
+            placement.gpu_weight_bytes,
+            kv_cache,
+            self._gguf_compute(context, batch),
+            (overhead["cuda_context_mib"] + overhead["workspace_mib"]) * MIB,
+        )
+
+    def _gguf_compute(self, context: int, batch: int) -> int:
+        rules, shape = data.engine_rules("llama.cpp"), self.model.shape
+        tokens = min(int(rules["n_ubatch"]), context * batch)
+        width = data.rules()["activation"]["mlp_factor"] * shape.intermediate_size
+        width += data.rules()["activation"]["hidden_factor"] * shape.hidden_size
+        per_element = int(rules["compute_bytes_per_element"])
+        return int(max(tokens * width, tokens * shape.vocab_size) * per_element)
+
+    def host_bytes(self, context: int, batch: int) -> dict[str, int] | None:
+        """llama.cpp/Ollama: what stays in RAM (the input layer, blocks not offloaded, their KV
+        cache); None for engines that hold everything on the GPU."""
+        if self.gguf is None:
+            return None
+        placement = self.gguf.placement(self.settings.gpu_layers)
+        per_cell = self.gguf.kv_bytes_per_cell(self.settings.kv_cache_dtype)
+        kv = per_cell * (self.gguf.layers - placement.kv_layers_on_gpu) * context_cells(context, batch)
+        return {"weights": placement.host_weight_bytes, "kv_cache": kv, "total": placement.host_weight_bytes + kv}
 
     def _activations(self, context: int, batch: int, gpu: Gpu | None) -> int:
         s, shape = self.settings, self.model.shape
@@ -154,15 +194,36 @@ def plan_memory(
     engine: str = "vllm",
     tensor_parallel: int = 1,
     gpu_memory_utilization: float | None = None,
+    quant: str | None = None,
+    gpu_layers: int | None = None,
 ) -> MemoryPlan:
     """The plan for one model and one set of settings, before any host is looked at.
 
     ``dtype`` None: the checkpoint's own (its quantisation, or config.json's torch_dtype, else
     bfloat16). ``context`` None: the model's max_position_embeddings, as vLLM serves it.
+    llama.cpp and Ollama plan GGUF weights instead: ``quant`` (a mix such as Q4_K_M) or the .gguf
+    file's own tensors, ``gpu_layers`` (-ngl; None: all) and a GGUF ``kv_cache_dtype`` (f16...).
     """
     shape, rules = model.shape, data.rules()
     if engine not in ENGINES:
         raise UsageError(f"--engine {engine!r}: choose from {', '.join(ENGINES)}")
+    if engine in GGUF_ENGINES:
+        return _plan_gguf(
+            model,
+            dtype,
+            quant,
+            kv_cache_dtype,
+            context,
+            batch,
+            engine,
+            tensor_parallel,
+            gpu_memory_utilization,
+            gpu_layers,
+        )
+    if quant is not None or gpu_layers is not None:
+        raise UsageError("--quant and --gpu-layers are llama.cpp's: use them with --engine llama.cpp or ollama")
+    if model.gguf is not None:
+        raise UsageError(f"{model.id}: a GGUF file runs on llama.cpp or Ollama: plan it with --engine llama.cpp")
     notes = list(shape.notes)
     context = _check_context(context, shape.max_position_embeddings, notes)
     if batch < 1:
@@ -216,13 +277,98 @@ def plan_memory(
     )
 
 
-def _check_context(context: int | None, model_max: int | None, notes: list[str]) -> int:
+def _plan_gguf(
+    model: Model,
+    dtype: str | None,
+    quant: str | None,
+    kv_cache_dtype: str | None,
+    context: int | None,
+    batch: int,
+    engine: str,
+    tensor_parallel: int,
+    gpu_memory_utilization: float | None,
+    gpu_layers: int | None,
+) -> MemoryPlan:
+    shape = model.shape
+    if dtype is not None:
+        raise UsageError(
+            f"--dtype is for safetensors checkpoints; with --engine {engine} give --quant TYPE (Q4_K_M...)"
+        )
+    if gpu_memory_utilization is not None:
+        raise UsageError("--gpu-memory-utilization is vLLM's rule: use it with --engine vllm")
+    notes = list(shape.notes)
+    context = _check_context(context, shape.max_position_embeddings, notes, engine)
+    if batch < 1:
+        raise UsageError(f"--batch must be at least 1, got {batch}")
+    _check_tensor_parallel(tensor_parallel, engine, shape.attention_heads, shape.kv_heads)
+    if gpu_layers is not None and gpu_layers < 0:
+        raise UsageError(f"--gpu-layers must be 0 or more, got {gpu_layers}")
+    if model.gguf is not None:
+        layout = layout_from_file(model.gguf, shape)
+        if quant is not None and canonical_mix(quant) != layout.mix:
+            raise UsageError(f"--quant {quant}: {model.id} is a {layout.mix} file; its own tensor types are planned")
+    else:
+        if quant is None:
+            raise UsageError(
+                f"--engine {engine} plans a GGUF file: give the .gguf file as MODEL, or --quant TYPE (Q4_K_M...)"
+            )
+        layout = layout_from_shape(shape, canonical_mix(quant))
+    kv_type = _gguf_kv_type(kv_cache_dtype)
+    per_cell = layout.kv_bytes_per_cell(kv_type)
+    placement = layout.placement(gpu_layers)
+    settings = Settings(
+        layout.mix,
+        quant is not None,
+        "float32",
+        kv_type,
+        context,
+        batch,
+        engine,
+        tensor_parallel,
+        None,
+        quant=layout.mix if quant is not None else None,
+        gpu_layers=gpu_layers,
+    )
+    if layout.tied_output and placement.output_on_gpu:
+        notes.append("tied embeddings: llama.cpp loads token_embd a second time on the GPU as the output head")
+    if engine == "ollama":
+        notes.append(str(data.rules()["engine"]["ollama"]["why"]))
+    return MemoryPlan(
+        model,
+        settings,
+        layout.weight_bytes,
+        per_cell * layout.layers,
+        per_cell * placement.kv_layers_on_gpu,
+        notes,
+        gguf=layout,
+    )
+
+
+def _gguf_kv_type(text: str | None) -> str:
+    table = data.gguf()["kv_cache"]
+    if text is None or text == "auto":
+        return str(table["default"])
+    wanted = text.strip().lower()
+    if wanted not in table["types"]:
+        raise UsageError(f"--kv-cache-type {text!r}: choose from {', '.join(table['types'])}")
+    return wanted
+
+
+def _check_context(context: int | None, model_max: int | None, notes: list[str], engine: str = "vllm") -> int:
     if context is None:
         if model_max is None:
-            raise UsageError("config.json has no max_position_embeddings: give --context N")
-        notes.append(
-            f"context defaults to the model's max_position_embeddings ({model_max}): vLLM's default max_model_len"
-        )
+            where = (
+                "the GGUF metadata has no context_length"
+                if engine in GGUF_ENGINES
+                else "config.json has no max_position_embeddings"
+            )
+            raise UsageError(f"{where}: give --context N")
+        if engine in GGUF_ENGINES:
+            notes.append(f"context defaults to the model's context length ({model_max}): give --context the -c you run")
+        else:
+            notes.append(
+                f"context defaults to the model's max_position_embeddings ({model_max}): vLLM's default max_model_len"
+            )
         return model_max
     if context < 1:
         raise UsageError(f"--context must be at least 1 token, got {context}")
@@ -364,7 +510,8 @@ def largest_satisfying(upper: int, ok: Callable[[int], bool]) -> int:
 
 
 def dtype_supported(dtype: str, compute_capability: str | None) -> bool | None:
-    minimum = data.dtype_row(dtype).get("min_cc")
+    # GGUF types (Q4_K_M...) are not rules.toml dtypes: llama.cpp runs them on every CUDA GPU.
+    minimum = data.rules()["dtype"].get(dtype, {}).get("min_cc")
     if minimum is None:
         return True
     if compute_capability is None:
@@ -386,7 +533,11 @@ def with_settings(plan: MemoryPlan, **changes: Any) -> MemoryPlan:
         "tensor_parallel": s.tensor_parallel,
         "gpu_memory_utilization": s.gpu_memory_utilization if s.engine == "vllm" else None,
     }
+    if s.engine in GGUF_ENGINES:
+        current |= {"dtype": None, "quant": s.quant, "gpu_layers": s.gpu_layers}
     current.update(changes)
+    if current["engine"] not in GGUF_ENGINES:
+        current.pop("quant", None), current.pop("gpu_layers", None)
     if current["engine"] != "vllm":
         current["gpu_memory_utilization"] = None
     return plan_memory(plan.model, **current)

@@ -1,6 +1,6 @@
 """Where a model's config.json comes from: a local directory, a built-in profile, the Hugging
 Face cache on this machine, or the Hub over the network (short timeout, one clear line when
-the network is not there)."""
+the network is not there). A local ``.gguf`` file is read for its header instead (fit/gguf.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.limits import MAX_MODEL_CONFIG_BYTES
 from gpu_preflight.core.readers import load_json, read_input
 from gpu_preflight.fit import data
+from gpu_preflight.fit.gguf import MAGIC, GgufFile, read_gguf
+from gpu_preflight.fit.gguf_layout import shape_from_gguf
 from gpu_preflight.fit.model_shape import (
     ModelShape,
     ParameterCount,
@@ -30,12 +32,13 @@ FETCH_TIMEOUT_S = 10.0
 @dataclass
 class Model:
     id: str
-    source: str  # directory | profile | hub-cache | hub
+    source: str  # directory | profile | hub-cache | hub | gguf
     location: str  # the directory, the profile's source, or the URL config.json came from
     shape: ModelShape
     computed: ParameterCount
     stored: StoredWeights | None = None
     profile: dict[str, Any] | None = None
+    gguf: GgufFile | None = None  # a .gguf MODEL: its header (the tensors llama.cpp loads)
 
     @property
     def params(self) -> int:
@@ -46,6 +49,8 @@ class Model:
 
     @property
     def params_source(self) -> str:
+        if self.gguf is not None:
+            return "gguf"
         return "safetensors" if self.stored is not None and self.shape.quantization is None else "architecture"
 
 
@@ -54,6 +59,8 @@ def resolve_model(text: str, timeout: float = FETCH_TIMEOUT_S) -> Model:
     if not text.strip():
         raise UsageError("MODEL is empty: give a directory with config.json, a built-in model or a Hugging Face id")
     path = Path(text).expanduser()
+    if path.exists() and _is_gguf(path):
+        return _from_gguf(path)
     if path.exists():
         return _from_directory(path.parent if path.is_file() else path, text, "directory")
     profile = find_profile(text)
@@ -72,6 +79,26 @@ def resolve_model(text: str, timeout: float = FETCH_TIMEOUT_S) -> Model:
     url, config = _fetch_config(text, timeout)
     shape = shape_from_config(config, url)
     return Model(text, "hub", url, shape, count_parameters(shape))
+
+
+def _is_gguf(path: Path) -> bool:
+    if path.suffix.lower() == ".gguf":
+        return True
+    if not path.is_file():  # a directory, or a FIFO that would block the read
+        return False
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == MAGIC
+    except OSError:
+        return False
+
+
+def _from_gguf(path: Path) -> Model:
+    header = read_gguf(path)
+    shape, count = shape_from_gguf(header)
+    name = header.metadata.get("general.name")
+    model_id = name if isinstance(name, str) and name.strip() else path.name
+    return Model(model_id[:200], "gguf", str(path), shape, count, gguf=header)
 
 
 def find_profile(text: str) -> dict[str, Any] | None:

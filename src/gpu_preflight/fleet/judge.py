@@ -86,7 +86,7 @@ class Verdict:
         images: tuple[ImageFacts, ...] = (),
         require_cuda: tuple[str, ...] = (),
     ) -> Verdict:
-        report = diagnose(host, targets, db=db, images=images, require_cuda=require_cuda)
+        report = diagnose(host, targets, db=db, images=images, require_cuda=require_cuda, with_plan=False)
         problems = [f for f in report.findings if f.severity >= Severity.WARN]
         return cls(
             status=report.status,

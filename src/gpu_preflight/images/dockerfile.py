@@ -42,8 +42,9 @@ from gpu_preflight.core.limits import (
 from gpu_preflight.core.readers import read_input
 from gpu_preflight.core.text import show
 from gpu_preflight.images.reference import ImageReference, parse_reference
+from gpu_preflight.targets.engines import engine_requirement, engine_wheel
 from gpu_preflight.targets.index import Indexes, TorchLine, names_torch, parse_requirement, resolve_target, torch_line
-from gpu_preflight.targets.model import TorchTarget
+from gpu_preflight.targets.model import EngineTarget, TorchTarget
 
 _DIRECTIVE = re.compile(r"#\s*([A-Za-z]+)\s*=\s*(\S+)\s*$")
 _HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
@@ -117,6 +118,7 @@ class DockerfileFacts:
     unknown: tuple[str, ...] = ()  # what could not be read (the base behind an unset ARG)
     notes: tuple[str, ...] = ()
     stages: tuple[str, ...] = ()  # the chain, base first: "nvidia/cuda:12.4.1-devel-ubuntu22.04 AS build"
+    engine: EngineTarget | None = None  # the last inference engine (vllm, sglang) pip-installed in the chain
 
 
 @dataclass
@@ -133,6 +135,7 @@ class _Stage:
     unknown: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     chain: list[str] = field(default_factory=list)
+    engine: EngineTarget | None = None
 
 
 # --- reading the file ----------------------------------------------------------------------------
@@ -358,6 +361,38 @@ def _torch_installs(command: str, source: str, notes: list[str]) -> list[TorchTa
     return found
 
 
+# An engine requirement or wheel: the name, or a path/URL ending in an engine wheel. Searched in
+# linear time: a part of a RUN is first looked at for the bare names only.
+_ENGINE_NAMES = re.compile(r"vllm|sglang", re.IGNORECASE)
+_ENGINE_WORD = re.compile(r"(?:vllm|sglang)(?![A-Za-z0-9_-])", re.IGNORECASE)  # vllm, vllm==X, sglang[all]
+_ENGINE_WHEEL = re.compile(r"(?:vllm|sglang)-\d", re.IGNORECASE)  # the file name of an engine wheel
+_UNPINNED_IN_BUILD = "the default wheel at build time (the newest release then)"
+
+
+def _engine_installs(command: str, source: str) -> list[EngineTarget]:
+    """Inference engines (vllm, sglang) installed by one RUN: pinned, unpinned or a wheel URL."""
+    found = []
+    for part in _COMMAND_SEPARATORS.split(command):
+        args = _pip_install_args(_words(part)) if _ENGINE_NAMES.search(part) else None
+        following = 0
+        for k, word in enumerate(args or []):
+            if k < following:
+                continue
+            if word.startswith("-"):
+                option, eq, _ = word.partition("=")
+                following = k + 2 if option in _PIP_VALUE_OPTIONS and not eq else k + 1
+                continue
+            wheel = word.lower().endswith(".whl") and _ENGINE_WHEEL.match(word.rsplit("/", 1)[-1])
+            if not (_ENGINE_WORD.match(word) or wheel):
+                continue
+            requirement = parse_requirement(word)
+            engine = engine_requirement(requirement, source, _UNPINNED_IN_BUILD) if requirement else None
+            engine = engine or engine_wheel(word, source)
+            if engine is not None:
+                found.append(engine)
+    return found
+
+
 # --- stages -------------------------------------------------------------------------------------
 
 
@@ -419,6 +454,8 @@ def dockerfile_facts(text: str, path: str = "Dockerfile", platform: str = "linux
             stage = stages[-1]
             installs = _torch_installs(_expand(args, scope, budget=budget), where, stage.notes)
             stage.torch = installs[-1] if installs else stage.torch
+            engines = _engine_installs(_expand(args, scope, budget=budget), where)
+            stage.engine = engines[-1] if engines else stage.engine
     if not stages:
         raise UsageError(f"--dockerfile {path}: no FROM instruction: not a Dockerfile")
     last = stages[-1]
@@ -434,6 +471,7 @@ def dockerfile_facts(text: str, path: str = "Dockerfile", platform: str = "linux
         unknown=tuple(dict.fromkeys(last.unknown)),
         notes=tuple(dict.fromkeys(last.notes)),
         stages=tuple(last.chain),
+        engine=last.engine,
     )
 
 

@@ -28,7 +28,8 @@ from gpu_preflight.images.nvidia_require import parse_require_expression
 from gpu_preflight.images.reference import ImageReference, parse_reference
 from gpu_preflight.images.registry import TIMEOUT_S, RegistryError, fetch_image_config
 from gpu_preflight.knowledge import ArchList, ArchListError, CudaImage, ImageInfo, KnowledgeBase
-from gpu_preflight.targets.model import TorchTarget
+from gpu_preflight.knowledge.engines import release_version
+from gpu_preflight.targets.model import EngineTarget, TorchTarget
 
 # Repositories the knowledge base describes, and the lookup that reads their tags.
 KNOWN_REPOSITORIES: dict[str, Callable[[KnowledgeBase, str], CudaImage | ImageInfo | None]] = {
@@ -60,6 +61,16 @@ class ImageFacts:
     unknown: tuple[str, ...] = ()  # what could not be known, in words
     notes: tuple[str, ...] = ()
     lookup_errors: tuple[str, ...] = ()  # sources that failed (one line each)
+    engine: EngineTarget | None = None  # the inference engine inside (vllm/vllm-openai tag, pip install vllm)
+
+    @property
+    def torch_text(self) -> str | None:
+        """``torch 2.4.1+cu121``, ``torch>=2.1 (unpinned)``, ``torch (unpinned)``, NGC's custom build, or None."""
+        if self.torch is None:
+            return f"torch {self.custom_torch}" if self.custom_torch else None
+        if self.torch.torch_version is None:
+            return f"torch{self.torch.specifier} (unpinned)"
+        return f"torch {self.torch.torch_version}" + (f"+{self.torch.variant}" if self.torch.variant else "")
 
     @property
     def known(self) -> bool:
@@ -77,8 +88,9 @@ class ImageFacts:
             "digest": self.reference.digest if self.reference else None,
             "cuda": str(self.cuda) if self.cuda else None,
             "torch": (f"{self.torch.torch_version}" + (f"+{self.torch.variant}" if self.torch.variant else ""))
-            if self.torch
+            if self.torch and self.torch.torch_version
             else self.custom_torch,
+            **({"torch_unpinned": self.torch.specifier or "any"} if self.torch and not self.torch.pinned else {}),
             "requirements": {
                 k: v
                 for k, v in sorted(env.items())
@@ -90,6 +102,7 @@ class ImageFacts:
             "known_from": list(self.known_from),
             "unknown": list(self.unknown),
             "lookup_errors": list(self.lookup_errors),
+            **({"engine": self.engine.to_dict()} if self.engine else {}),
         }
 
 
@@ -272,7 +285,23 @@ def resolve_image(
         unknown=tuple(unknown),
         notes=tuple(notes),
         lookup_errors=tuple(errors),
+        engine=image_engine(reference, kb, source) if reference else None,
     )
+
+
+def image_engine(reference: ImageReference, kb: KnowledgeBase | None, source: str) -> EngineTarget | None:
+    """The engine release an engine's image tag names (``vllm/vllm-openai:v0.20.0`` -> vllm
+    0.20.0); unpinned for ``latest`` and other tags that name no release. None without a
+    knowledge base (callers that resolve images only for their metadata pass none)."""
+    engine = kb.engine_for_image(reference.repository) if kb is not None else None
+    if engine is None:
+        return None
+    tag = reference.tag or "latest"
+    version = release_version(tag.split("-", 1)[0])
+    if version is None:
+        note = f"tag {tag} names no release: judged as the newest release known"
+        return EngineTarget(engine.key, None, None, source, f":{tag}", (note,), bundled=True)
+    return EngineTarget(engine.key, tag.split("-", 1)[0].removeprefix("v"), None, source, f":{tag}", bundled=True)
 
 
 def _cuda_text(env: Mapping[str, str] | None) -> str | None:
@@ -382,9 +411,10 @@ def apply_dockerfile(dockerfile: DockerfileFacts, base: ImageFacts | None, sourc
         torch=torch,
         custom_torch=custom,
         archs=archs,
-        platform=base.platform if base else dockerfile.platform,
+        platform=dockerfile.platform or (base.platform if base else None),  # FROM --platform decides
         known_from=(dockerfile.path,) + (base.known_from if base else ()),
         unknown=tuple(dict.fromkeys(unknown)),
         notes=tuple(dict.fromkeys(notes)),
         lookup_errors=base.lookup_errors if base else (),
+        engine=dockerfile.engine or (base.engine if base else None),
     )

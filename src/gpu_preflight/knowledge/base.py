@@ -19,6 +19,7 @@ from gpu_preflight.knowledge.cuda_images import (
     CUDA_IMAGES_FILE,
     parse_cuda_image,
     read_cuda_tag,
+    read_first_term_rule,
     read_require_cuda,
 )
 from gpu_preflight.knowledge.driver_branches import (
@@ -27,7 +28,21 @@ from gpu_preflight.knowledge.driver_branches import (
     find_driver_branch,
     read_driver_branches,
 )
+from gpu_preflight.knowledge.driver_install import (
+    DRIVER_INSTALL_FILE,
+    DriverInstall,
+    find_driver_install,
+    read_driver_installs,
+)
 from gpu_preflight.knowledge.driver_requirements import driver_requirement
+from gpu_preflight.knowledge.engines import (
+    ENGINES_FILE,
+    EngineTables,
+    engine_for_image,
+    find_engine,
+    find_engine_release,
+    read_engine_tables,
+)
 from gpu_preflight.knowledge.files import DataFiles
 from gpu_preflight.knowledge.framework_images import (
     FRAMEWORK_IMAGES_FILE,
@@ -41,6 +56,13 @@ from gpu_preflight.knowledge.framework_images import (
     read_pytorch_tag,
 )
 from gpu_preflight.knowledge.gpus import GPUS_FILE, GpuIndex, read_gpu_index
+from gpu_preflight.knowledge.host_compilers import (
+    HOST_COMPILERS_FILE,
+    HostCompilerRange,
+    HostCompilerRule,
+    find_host_compiler_rule,
+    read_host_compiler_ranges,
+)
 from gpu_preflight.knowledge.minor_compat import MINOR_COMPAT_FILE, read_minor_compat_floors
 from gpu_preflight.knowledge.model import (
     Architecture,
@@ -48,6 +70,9 @@ from gpu_preflight.knowledge.model import (
     CudaImage,
     DriverBranch,
     DriverRequirement,
+    Engine,
+    EngineRelease,
+    FirstTermRule,
     GpuProduct,
     ImageInfo,
     KnowledgeMeta,
@@ -76,11 +101,14 @@ DATA_FILES = (
     TOOLKIT_FILE,
     MINOR_COMPAT_FILE,
     DRIVER_BRANCHES_FILE,
+    DRIVER_INSTALL_FILE,
     ARCHITECTURES_FILE,
     GPUS_FILE,
     TORCH_FILE,
     CUDA_IMAGES_FILE,
     FRAMEWORK_IMAGES_FILE,
+    ENGINES_FILE,
+    HOST_COMPILERS_FILE,
 )
 
 
@@ -117,15 +145,19 @@ class KnowledgeBase:
             self.toolkit_releases,
             self.minor_compat_floors,
             self.driver_branches,
+            self.driver_installs,
             self.architectures,
             self.cuda_cc_ranges,
             self._gpus,
             self._torch,
             self._cuda_tag,
             self.require_cuda_values,
+            self.cuda_image_first_term,
             self.pytorch_images,
             self.vllm_images,
             self.ngc_pytorch_images,
+            self._engines,
+            self.host_compiler_ranges,
         )  # each table is read and validated on first access
         return self
 
@@ -170,6 +202,14 @@ class KnowledgeBase:
     @cached_property
     def driver_branches(self) -> tuple[DriverBranch, ...]:
         return read_driver_branches(self.files)
+
+    @cached_property
+    def driver_installs(self) -> tuple[DriverInstall, ...]:
+        return read_driver_installs(self.files)
+
+    def driver_install(self, os_ids: tuple[str, ...], version_id: str | None = None) -> DriverInstall | None:
+        """How to install a driver branch on this OS (os-release ID, then ID_LIKE; "wsl", "windows")."""
+        return find_driver_install(self.driver_installs, os_ids, version_id)
 
     def branch_of(self, driver: Version | str, platform: str = "linux") -> int | None:
         """The branch of a driver: Linux 550.54.15 -> 550; Windows 551.78 -> 550 (the nearest
@@ -258,7 +298,12 @@ class KnowledgeBase:
     def cuda_image(self, tag: str) -> CudaImage | None:
         """Parse an nvidia/cuda tag (``12.4.1-runtime-ubuntu22.04``, with or without the
         ``nvidia/cuda:`` prefix); None when it does not follow the grammar."""
-        return parse_cuda_image(self._cuda_tag, self.require_cuda_values, tag)
+        return parse_cuda_image(self._cuda_tag, self.require_cuda_values, tag, self.cuda_image_first_term)
+
+    @cached_property
+    def cuda_image_first_term(self) -> FirstTermRule:
+        """``cuda>={major}.{minor}``: what every nvidia/cuda image's NVIDIA_REQUIRE_CUDA starts with."""
+        return read_first_term_rule(self.files)
 
     @cached_property
     def _pytorch_tag(self) -> TagGrammar:
@@ -289,3 +334,40 @@ class KnowledgeBase:
     def ngc_pytorch_image(self, tag: str) -> ImageInfo | None:
         """An NGC PyTorch release (``25.12-py3``, ``25.12`` or ``nvcr.io/nvidia/pytorch:25.12-py3``)."""
         return find_ngc_pytorch_image(self.ngc_pytorch_images, tag)
+
+    # --- inference engines ------------------------------------------------------------------
+
+    @cached_property
+    def _engines(self) -> EngineTables:
+        return read_engine_tables(self.files)
+
+    @property
+    def engines(self) -> tuple[Engine, ...]:
+        return tuple(self._engines.engines.values())
+
+    @property
+    def engine_releases(self) -> tuple[EngineRelease, ...]:
+        """Every engine rule as the release it starts, per engine oldest first (``preflight db``)."""
+        return self._engines.releases()
+
+    def engine(self, name: str) -> Engine | None:
+        """An engine by key, display name or PyPI name (``vllm``, ``SGLang``, ``llama-cpp``)."""
+        return find_engine(self._engines, name)
+
+    def engine_release(self, engine: str, version: str | None = None) -> EngineRelease | None:
+        """The rule an engine release is judged by (see engines.find_engine_release)."""
+        return find_engine_release(self._engines, engine, version)
+
+    def engine_for_image(self, repository: str) -> Engine | None:
+        """The engine whose releases an image repository's tags are."""
+        return engine_for_image(self._engines, repository)
+
+    # --- host compilers nvcc accepts --------------------------------------------------------
+
+    @cached_property
+    def host_compiler_ranges(self) -> tuple[HostCompilerRange, ...]:
+        return read_host_compiler_ranges(self.files)
+
+    def host_compilers(self, cuda: Version | str) -> HostCompilerRule | None:
+        """The GCC/Clang range toolkit ``cuda``'s nvcc accepts (see host_compilers.find_host_compiler_rule)."""
+        return find_host_compiler_rule(self.host_compiler_ranges, _version(cuda))

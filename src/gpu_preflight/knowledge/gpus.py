@@ -6,7 +6,8 @@ import re
 from dataclasses import replace
 
 from gpu_preflight.knowledge.files import DataFiles
-from gpu_preflight.knowledge.model import GpuProduct
+from gpu_preflight.knowledge.model import DriverFloor, GpuProduct
+from gpu_preflight.knowledge.row import KnowledgeError
 
 GPUS_FILE = "gpus.toml"
 _PCI_ID = re.compile(r"[0-9A-F]{4}")
@@ -65,6 +66,7 @@ def read_gpu_index(files: DataFiles) -> GpuIndex:
         rules.append((row.regex("pattern"), row.string("replace")))
         row.text("why"), row.provenance()  # checked, not kept
         row.finish()
+    floors = _driver_floors(files)
     index = GpuIndex(rules)
     for row in files.rows(GPUS_FILE, "product"):
         product_class = row.text("class")
@@ -89,8 +91,23 @@ def read_gpu_index(files: DataFiles) -> GpuIndex:
             provenance=row.provenance(),
         )
         row.finish()
+        product = replace(product, driver_floor=floors.pop(product.name, None))
         index.add(product, aliases, pattern)
+    if floors:
+        raise KnowledgeError(f"{GPUS_FILE}: [[driver_floor]] names unknown products: {', '.join(sorted(floors))}")
     return index
+
+
+def _driver_floors(files: DataFiles) -> dict[str, DriverFloor]:
+    """``[[driver_floor]]``: product name -> the minimum driver NVIDIA states for it."""
+    result: dict[str, DriverFloor] = {}
+    for row in files.rows(GPUS_FILE, "driver_floor"):
+        name = row.text("product")
+        if name in result:
+            raise row.error(f"a second driver floor for {name!r}")
+        result[name] = DriverFloor(row.version("min_driver"), row.text("scope"), row.provenance())
+        row.finish()
+    return result
 
 
 def _pci_device(value: str) -> str | None:

@@ -18,6 +18,7 @@ class Source:
     key: str
     title: str
     url: str
+    date: str = ""  # ISO date the source was published or read at (its commit date), where recorded
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,16 @@ class CudaCCRange:
 
 
 @dataclass(frozen=True)
+class DriverFloor:
+    """A minimum Linux driver NVIDIA states for one product, inside its architecture's branches
+    (HGX B200: 570.133.20, while Blackwell starts at R570)."""
+
+    driver: Version
+    scope: str  # the product as NVIDIA's statement names it ("HGX B200")
+    provenance: Provenance
+
+
+@dataclass(frozen=True)
 class GpuProduct:
     """A GPU product resolved from an NVML / nvidia-smi / Kubernetes name or a PCI id."""
 
@@ -161,6 +172,7 @@ class GpuProduct:
     forward_compat_eligible: bool
     provenance: Provenance
     matched_by: str = ""  # "name" | "pattern" | "pci": how the lookup found it
+    driver_floor: DriverFloor | None = None  # gpus.toml [[driver_floor]]
 
     @property
     def brand(self) -> str | None:
@@ -209,6 +221,18 @@ class RequireCuda:
 
 
 @dataclass(frozen=True)
+class FirstTermRule:
+    """The NVIDIA_REQUIRE_CUDA term every nvidia/cuda image starts with (``cuda>=MAJOR.MINOR``),
+    before its brand / driver-branch exceptions: all that is known of a version the table lacks."""
+
+    template: str  # "cuda>={major}.{minor}"
+    provenance: Provenance
+
+    def value(self, cuda: Version) -> str:
+        return self.template.format(major=cuda.major, minor=cuda.truncate(2).parts[1])
+
+
+@dataclass(frozen=True)
 class CudaImage:
     """An nvidia/cuda tag, parsed, with the requirement its images declare."""
 
@@ -219,6 +243,7 @@ class CudaImage:
     os: str  # "ubuntu22.04"
     require_cuda: str | None  # None: this CUDA version is not in the table
     provenance: Provenance
+    first_term_only: bool = False  # require_cuda is the rule's first term: the exceptions are unknown
 
 
 @dataclass(frozen=True)
@@ -232,3 +257,57 @@ class ImageInfo:
     provenance: Provenance
     cudnn: str | None = None
     flavor: str | None = None
+
+
+@dataclass(frozen=True)
+class Engine:
+    """An inference engine as a target (engines.toml ``[engine.NAME]``)."""
+
+    key: str  # "vllm", "sglang", "ollama", "llama.cpp"
+    name: str  # "vLLM"
+    package: str  # the PyPI name; "" for engines that are not pip packages
+    images: tuple[str, ...]  # repositories whose tags are its releases ("docker.io/vllm/vllm-openai")
+    selection: str  # "install": the installed variant runs | "runtime": the build that works here runs
+    provenance: Provenance
+
+
+@dataclass(frozen=True)
+class EngineBuild:
+    """One binary build of an engine release: its CUDA runtime and its own kernels' architectures."""
+
+    variant: str  # "cu129", "cuda_v13", "cuda-12.4"
+    cuda: Version
+    archs: ArchList | None  # None: not in our sources (then judged by what the CUDA can target)
+    default: bool  # what a plain install (or the engine itself, first) picks
+    install: str  # the command installing this build; "{version}" stands for the release
+    provenance: Provenance
+
+    def install_command(self, version: str) -> str:
+        return self.install.replace("{version}", version)
+
+
+@dataclass(frozen=True)
+class EngineRelease:
+    """The rule one engine release is judged by: torch pin, builds, floors.
+
+    ``version`` is the release asked for; ``rule_version`` the first release of the row that
+    describes it. ``exact`` is False when no source ties the asked release to that row (a release
+    between rows or newer than the newest): the row's provenance then says "unconfirmed".
+    """
+
+    engine: Engine
+    version: str
+    rule_version: str
+    torch: str | None
+    builds: tuple[EngineBuild, ...]  # the default build first
+    min_cc: Version | None
+    min_driver: Version | None
+    low_cc_below: Version | None  # GPUs below this CC need ``low_cc_min_driver``
+    low_cc_min_driver: Version | None
+    exact: bool
+    provenance: Provenance
+    last: Version | None = None  # the last release line the row's sources tie to it (0.19 = 0.19.x)
+
+    @property
+    def default_build(self) -> EngineBuild:
+        return next((b for b in self.builds if b.default), self.builds[0])

@@ -29,12 +29,27 @@ _TORCH_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.\d+)?[^+]*(?:\+(\w+))?")
 
 
 @dataclass(frozen=True)
+class PlatformDefault:
+    """The CUDA of the plain PyPI wheel of one release on a platform other than Linux x86_64
+    (a ``[[default_wheel]]`` row: linux-aarch64's CPU-only wheel up to 2.10, cu130 from 2.11)."""
+
+    torch: Version  # "2.11"
+    platform: str
+    cuda: Version | None  # None: the plain PyPI wheel there is the CPU-only build (``variant = "cpu"``)
+    provenance: Provenance
+
+
+@dataclass(frozen=True)
 class TorchTables:
     """Everything torch.toml says, read together: wheels need their releases and the index URL."""
 
     index_template: str  # "https://download.pytorch.org/whl/{variant}"
     releases: tuple[TorchRelease, ...]  # oldest first
     wheels: tuple[TorchWheel, ...]  # every (release, variant, platform) whose architectures are known
+    platform_defaults: tuple[PlatformDefault, ...] = ()  # default PyPI wheels beyond Linux x86_64
+
+    def platform_default(self, release: TorchRelease, platform: str) -> PlatformDefault | None:
+        return next((d for d in self.platform_defaults if d.torch == release.version and d.platform == platform), None)
 
     def index_url(self, variant: str) -> str:
         return self.index_template.format(variant=variant)
@@ -43,7 +58,34 @@ class TorchTables:
 def read_torch_tables(files: DataFiles) -> TorchTables:
     index_template = _read_index_template(files)
     releases = _read_releases(files)
-    return TorchTables(index_template, releases, _read_wheels(files, releases, index_template))
+    defaults = _read_platform_defaults(files, releases)
+    wheels = _read_wheels(files, releases, index_template, defaults)
+    return TorchTables(index_template, releases, wheels, defaults)
+
+
+def _read_platform_defaults(files: DataFiles, releases: tuple[TorchRelease, ...]) -> tuple[PlatformDefault, ...]:
+    by_version = {r.version: r for r in releases}
+    result = []
+    for row in files.rows(TORCH_FILE, "default_wheel"):
+        torch = row.version("torch")
+        release = by_version.get(torch)
+        if release is None:
+            raise row.error(f"torch {torch} has no [[release]] row")
+        platform = row.text("platform")
+        if platform not in WHEEL_PLATFORMS or platform == DEFAULT_WHEEL_PLATFORM:
+            raise row.error(f"platform {platform!r}: the Linux x86_64 default is the release row's default_pypi_cuda")
+        variant = row.text("variant", None)
+        if variant not in (None, "cpu"):
+            raise row.error(f"variant {variant!r}: only 'cpu' (a CUDA build is given as cuda = \"X.Y\")")
+        cuda = None if variant == "cpu" else row.version("cuda")
+        if cuda is not None and variant_for_cuda(cuda) not in release.variants:
+            raise row.error(f"CUDA {cuda} is not a published variant of torch {torch}")
+        result.append(PlatformDefault(torch, platform, cuda, row.provenance()))
+        row.finish()
+    keys = [(d.torch, d.platform) for d in result]
+    if len(keys) != len(set(keys)):
+        raise KnowledgeError(f"{files.label(TORCH_FILE)}: a (torch, platform) has two [[default_wheel]] rows")
+    return tuple(result)
 
 
 def _read_index_template(files: DataFiles) -> str:
@@ -85,7 +127,12 @@ def _read_releases(files: DataFiles) -> tuple[TorchRelease, ...]:
     return tuple(sorted(result, key=lambda r: r.version))
 
 
-def _read_wheels(files: DataFiles, releases: tuple[TorchRelease, ...], index_template: str) -> tuple[TorchWheel, ...]:
+def _read_wheels(
+    files: DataFiles,
+    releases: tuple[TorchRelease, ...],
+    index_template: str,
+    defaults: tuple[PlatformDefault, ...] = (),
+) -> tuple[TorchWheel, ...]:
     by_version = {r.version: r for r in releases}
     result = []
     for row in files.rows(TORCH_FILE, "wheel"):
@@ -111,7 +158,7 @@ def _read_wheels(files: DataFiles, releases: tuple[TorchRelease, ...], index_tem
                     platform=platform,
                     cuda=variant_cuda(variant),
                     archs=archs,
-                    default_pypi=_is_default_pypi(release, variant, platform),
+                    default_pypi=_is_default_pypi(release, variant, platform, defaults),
                     index_url=index_template.format(variant=variant),
                     provenance=provenance,
                 )
@@ -123,8 +170,14 @@ def _read_wheels(files: DataFiles, releases: tuple[TorchRelease, ...], index_tem
     return tuple(result)
 
 
-def _is_default_pypi(release: TorchRelease, variant: str, platform: str) -> bool:
-    return platform == DEFAULT_WHEEL_PLATFORM and release.default_pypi_cuda == variant_cuda(variant)
+def _is_default_pypi(
+    release: TorchRelease, variant: str, platform: str, defaults: tuple[PlatformDefault, ...] = ()
+) -> bool:
+    if platform == DEFAULT_WHEEL_PLATFORM:
+        return release.default_pypi_cuda == variant_cuda(variant)
+    return any(
+        d.torch == release.version and d.platform == platform and d.cuda == variant_cuda(variant) for d in defaults
+    )
 
 
 def _split(torch_version: str) -> tuple[Version, str | None] | None:
@@ -154,11 +207,17 @@ def find_torch_wheel(tables: TorchTables, torch_version: str, variant: str | Non
         return None
     variant = variant or split[1]
     status_floor = "confirmed"
+    default_note = ""
     if variant is None:
-        if platform != DEFAULT_WHEEL_PLATFORM or release.default_pypi_cuda is None:
+        if platform == DEFAULT_WHEEL_PLATFORM and release.default_pypi_cuda is not None:
+            variant = variant_for_cuda(release.default_pypi_cuda)
+            status_floor = release.default_pypi_status
+        elif (other := tables.platform_default(release, platform)) is not None:
+            variant = variant_for_cuda(other.cuda) if other.cuda else "cpu"
+            status_floor = other.provenance.status
+            default_note = f"default PyPI wheel on {platform}: {other.provenance.note}".rstrip(": ")
+        else:
             return None
-        variant = variant_for_cuda(release.default_pypi_cuda)
-        status_floor = release.default_pypi_status
     if variant == "cpu":
         return TorchWheel(
             torch_version=torch_version,
@@ -166,9 +225,13 @@ def find_torch_wheel(tables: TorchTables, torch_version: str, variant: str | Non
             platform=platform,
             cuda=None,
             archs=ArchList(()),
-            default_pypi=False,
+            default_pypi=bool(default_note),
             index_url=tables.index_url("cpu"),
-            provenance=Provenance("derived", release.provenance.sources, "CPU-only build: no CUDA at all"),
+            provenance=Provenance(
+                weakest_status("derived", status_floor),
+                release.provenance.sources,
+                "; ".join(filter(None, ["CPU-only build: no CUDA at all", default_note])),
+            ),
         )
     if variant not in release.variants:
         return None
@@ -188,18 +251,18 @@ def find_torch_wheel(tables: TorchTables, torch_version: str, variant: str | Non
             platform=platform,
             cuda=variant_cuda(variant),
             archs=None,
-            default_pypi=_is_default_pypi(release, variant, platform),
+            default_pypi=_is_default_pypi(release, variant, platform, tables.platform_defaults),
             index_url=tables.index_url(variant),
             provenance=Provenance(
                 "unconfirmed",
                 release.provenance.sources,
-                "; ".join(filter(None, [unknown, release.variant_note(variant)])),
+                "; ".join(filter(None, [unknown, release.variant_note(variant), default_note])),
             ),
         )
     provenance = replace(
         wheel.provenance,
         status=weakest_status(wheel.provenance.status, status_floor),
-        note="; ".join(filter(None, [wheel.provenance.note, release.variant_note(variant)])),
+        note="; ".join(filter(None, [wheel.provenance.note, release.variant_note(variant), default_note])),
     )
     return replace(wheel, torch_version=torch_version, provenance=provenance)
 

@@ -10,6 +10,7 @@ import socket
 from dataclasses import dataclass
 
 from gpu_preflight.core.host import Host
+from gpu_preflight.probe.compilers import probe_toolchain
 from gpu_preflight.probe.container import (
     is_wsl,
     probe_container,
@@ -19,6 +20,7 @@ from gpu_preflight.probe.container import (
 from gpu_preflight.probe.frameworks import probe_frameworks
 from gpu_preflight.probe.isolated import run_isolated
 from gpu_preflight.probe.nvml import probe_nvml
+from gpu_preflight.probe.os_release import read_os_release
 from gpu_preflight.probe.toolkit import probe_toolkits
 
 ENV_REPORTED = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "CUDA_HOME", "CUDA_PATH")
@@ -40,6 +42,8 @@ def probe_host(options: ProbeOptions = ProbeOptions(), env: dict[str, str] | Non
         "machine": platform.machine(),
         "python": platform.python_version(),
         **({"wsl": "true"} if is_wsl() else {}),
+        **read_os_release(),
+        **({"conda": "true"} if env.get("CONDA_PREFIX") else {}),
     }
     host.env = {name: env.get(name) for name in ENV_REPORTED}
     host.driver.kernel_module = read_kernel_module_version()
@@ -49,6 +53,7 @@ def probe_host(options: ProbeOptions = ProbeOptions(), env: dict[str, str] | Non
     if not probe_nvml(host, options.timeout):
         _probe_nvidia_smi(host, options.timeout)
     probe_toolkits(host, env, options.timeout)
+    probe_toolchain(host, env, options.timeout)
     probe_frameworks(host, options.python, options.timeout)
     if options.deep:
         from gpu_preflight.probe.deep import probe_torch_deep

@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from gpu_preflight.knowledge import ENV_VAR, KnowledgeBase
+from gpu_preflight.knowledge.model import EngineRelease
 from gpu_preflight.knowledge.provenance import Provenance
+from gpu_preflight.knowledge.sources import newest_source
 from gpu_preflight.report.terminal import Style, table_lines
 
 SCHEMA = "gpu-preflight/db/v1"
@@ -26,6 +28,7 @@ class _Fact(Protocol):
 def db_document(kb: KnowledgeBase) -> dict[str, Any]:
     """The ``preflight db --json`` document of a loaded knowledge base."""
     meta = kb.meta  # loads and validates every table
+    newest = newest_source(kb.sources)
     releases = kb.toolkit_releases
     newest_cuda = releases[-1]
     confirmed = [r for r in releases if r.provenance.status == "confirmed"]
@@ -38,11 +41,17 @@ def db_document(kb: KnowledgeBase) -> dict[str, Any]:
         *kb.gpu_products,
         *kb.torch_wheels,
         *kb.require_cuda_values,
+        *kb.engine_releases,
     ]
     floors = {f.major: f for f in kb.minor_compat_floors}  # one per major, platform aside
     return {
         "schema": SCHEMA,
-        "data": {"version": meta.version, "date": meta.date},
+        "data": {
+            "version": meta.version,
+            "date": meta.date,
+            # the latest dated source: how current the facts are, as opposed to when the files changed
+            "newest_source": {"key": newest.key, "date": newest.date, "url": newest.url or None} if newest else None,
+        },
         "loaded_from": {
             "directory": meta.directory,
             "env_var": ENV_VAR,
@@ -72,6 +81,7 @@ def db_document(kb: KnowledgeBase) -> dict[str, Any]:
             "pytorch_images": len(kb.pytorch_images),
             "vllm_images": len(kb.vllm_images),
             "ngc_pytorch_images": len(kb.ngc_pytorch_images),
+            "engine_releases": len(kb.engine_releases),
             "sources": len(kb.sources),
         },
         "newest": {
@@ -87,6 +97,7 @@ def db_document(kb: KnowledgeBase) -> dict[str, Any]:
             "rows_with_conflict": sum(1 for r in rows if r.provenance.conflict),
             "rows_unconfirmed": sum(1 for r in rows if r.provenance.status == "unconfirmed"),
         },
+        "engines": [_engine_row(r) for r in kb.engine_releases],
         "sources": [
             {"key": s.key, "title": s.title, "url": s.url or None}
             for s in sorted(kb.sources.values(), key=lambda s: s.key)
@@ -112,11 +123,66 @@ def render_db_text(doc: dict[str, Any], style: Style | None = None) -> str:
         ("newest PyTorch", str(newest["torch"])),
         ("tables", ", ".join(f"{name.replace('_', ' ')} {n}" for name, n in counts.items())),
     ]
+    newest_source = data.get("newest_source")
+    dated = f"; newest source dated {newest_source['date']} ({newest_source['key']})" if newest_source else ""
     lines = [
-        style.bold(f"Knowledge base {data['version']} ({data['date']}), from {origin}"),
+        style.bold(f"Knowledge base {data['version']} ({data['date']}{dated}), from {origin}"),
         *table_lines(rows),
         f"  rows with a recorded conflict {doc['quality']['rows_with_conflict']}, "
         f"unconfirmed {doc['quality']['rows_unconfirmed']}",
         f"  point at updated data with --db DIR or ${where['env_var']}",
     ]
+    if doc.get("engines"):
+        lines += [
+            style.bold("Inference engines (first release of each rule)"),
+            *table_lines(_engine_lines(doc["engines"])),
+        ]
     return "\n".join(lines) + "\n"
+
+
+def _engine_row(release: EngineRelease) -> dict[str, Any]:
+    """One engines.toml rule: the release it starts, torch pin, builds, floors, provenance."""
+    return {
+        "engine": release.engine.key,
+        "release": release.version,
+        "through": f"{release.last}.x" if release.last else None,
+        "torch": release.torch,
+        "builds": [
+            {
+                "variant": b.variant,
+                "cuda": str(b.cuda),
+                "default": b.default,
+                "archs": str(b.archs) if b.archs else None,
+                "install": b.install,
+                "status": b.provenance.status,
+            }
+            for b in release.builds
+        ],
+        "min_cc": str(release.min_cc) if release.min_cc else None,
+        "min_driver": str(release.min_driver) if release.min_driver else None,
+        "status": release.provenance.status,
+        "sources": list(release.provenance.sources),
+        "conflict": release.provenance.conflict or None,
+    }
+
+
+def _engine_lines(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    lines = []
+    for row in rows:
+        span = row["release"] + (f" .. {row['through']}" if row["through"] else " (any release; unconfirmed)")
+        builds = ", ".join(
+            f"{b['variant']} CUDA {b['cuda']}" + (" (default)" if b["default"] and len(row["builds"]) > 1 else "")
+            for b in row["builds"]
+        )
+        floors = "; ".join(
+            filter(
+                None,
+                [
+                    f"torch {row['torch']}" if row["torch"] else "",
+                    f"CC >= {row['min_cc']}" if row["min_cc"] else "",
+                    f"driver >= {row['min_driver']}" if row["min_driver"] else "",
+                ],
+            )
+        )
+        lines.append((f"{row['engine']} {span}", "; ".join(filter(None, [builds, floors])) + f" [{row['status']}]"))
+    return lines

@@ -35,6 +35,8 @@ def fit_document(plan: MemoryPlan, devices: list[DeviceFit], findings: list[Find
         "findings": [f.to_dict() for f in findings],
         "notes": plan.notes,
     }
+    if plan.gguf is not None:
+        document["gguf"] = gguf_section(plan)
     if s.tensor_parallel > 1:
         complete = len(devices) == s.tensor_parallel
         document["tensor_parallel"] = {
@@ -45,6 +47,27 @@ def fit_document(plan: MemoryPlan, devices: list[DeviceFit], findings: list[Find
             "max_concurrency": min((d.max_concurrency for d in devices), default=0) if complete else 0,
         }
     return document
+
+
+def gguf_section(plan: MemoryPlan) -> dict[str, Any]:
+    """llama.cpp/Ollama: the GGUF weights and what sits on the GPU and in RAM (additive to fit/v1)."""
+    layout, s = plan.gguf, plan.settings
+    assert layout is not None
+    placement = layout.placement(s.gpu_layers)
+    return {
+        "mix": layout.mix,
+        "from_file": layout.from_file,
+        "tensors": len(layout.tensors),
+        "weight_bytes": layout.weight_bytes,
+        "elements_by_type": layout.type_counts(),
+        "kv_cache_type": s.kv_cache_dtype,
+        "layers": layout.layers,
+        "gpu_layers": placement.gpu_layers,
+        "repeating_layers_on_gpu": placement.repeating_on_gpu,
+        "output_layer_on_gpu": placement.output_on_gpu,
+        "gpu_weight_bytes": placement.gpu_weight_bytes,
+        "host_bytes": plan.host_bytes(s.context, s.batch),
+    }
 
 
 def model_section(plan: MemoryPlan) -> dict[str, Any]:
@@ -75,6 +98,14 @@ def model_section(plan: MemoryPlan) -> dict[str, Any]:
         "stored": None,
         "unverified": (model.profile or {}).get("unverified", []),
     }
+    if model.gguf is not None:
+        section["gguf_file"] = {
+            "version": model.gguf.version,
+            "file_bytes": model.gguf.file_size,
+            "tensors": len(model.gguf.tensors),
+            "weight_bytes": model.gguf.weight_bytes,
+            "architecture": model.gguf.architecture,
+        }
     if model.stored is not None:
         section["stored"] = {
             "files": model.stored.files,
@@ -92,7 +123,7 @@ def render_fit_text(
     """The plan (model, settings, a byte table per GPU), then the findings and the status line
     as terminal.py prints every checklist."""
     style = style or Style()
-    lines = _model_lines(plan, style)
+    lines = _model_lines(plan, style) + _offload_lines(plan)
     for device in devices:
         lines += ["", *_device_lines(plan, device, style)]
     lines += ["", *checklist_lines(findings, style)]
@@ -115,6 +146,26 @@ def _model_lines(plan: MemoryPlan, style: Style) -> list[str]:
         f"max context {shape.max_position_embeddings or 'not stated'}",
         f"  plan: {s.dtype} weights · {s.kv_cache_dtype} KV cache ({plan.kv_bytes_per_token:,} bytes per token) · "
         f"{s.context} tokens x {s.batch} · {_engine(s)}",
+    ]
+
+
+def _offload_lines(plan: MemoryPlan) -> list[str]:
+    """llama.cpp/Ollama: the GGUF weights, and what the GPU holds against what stays in RAM."""
+    if plan.gguf is None:
+        return []
+    section, s = gguf_section(plan), plan.settings
+    host = section["host_bytes"]
+    where = "the file's tensor infos" if section["from_file"] else "llama.cpp's quantiser's rules"
+    types = ", ".join(f"{name} {count:,}" for name, count in section["elements_by_type"].items())
+    layers = "all" if s.gpu_layers is None else str(s.gpu_layers)
+    output = "the output layer and " if section["output_layer_on_gpu"] else ""
+    return [
+        f"  GGUF {printable(section['mix'], one_line=True)}: {gib(section['weight_bytes'], 2)} GiB in "
+        f"{section['tensors']} tensors ({where}; elements per type: {types})",
+        f"  --gpu-layers {layers}: {output}{section['repeating_layers_on_gpu']} of {section['layers']} blocks "
+        "on the GPU "
+        f"({gib(section['gpu_weight_bytes'], 2)} GiB of weights); in RAM: {gib(host['weights'], 2)} GiB of weights "
+        f"(token_embd always) and {gib(host['kv_cache'], 2)} GiB of KV cache",
     ]
 
 
@@ -155,10 +206,14 @@ def _describe_source(model: Model) -> str:
         "directory": f"config.json in {printable(model.location, one_line=True)}",
         "hub-cache": f"Hugging Face cache {printable(model.location, one_line=True)}",
         "hub": printable(model.location, one_line=True),
+        "gguf": f"GGUF header of {printable(model.location, one_line=True)}",
     }[model.source]
 
 
 def _engine(settings: Settings) -> str:
+    if settings.gpu_layers is not None or settings.engine in ("llama.cpp", "ollama"):
+        layers = "all" if settings.gpu_layers is None else settings.gpu_layers
+        return f"{settings.engine} (gpu layers {layers})"
     if settings.engine == "vllm":
         tp = f", tensor parallel {settings.tensor_parallel}" if settings.tensor_parallel > 1 else ""
         return f"vllm (gpu_memory_utilization {settings.gpu_memory_utilization:g}{tp})"

@@ -27,12 +27,14 @@ LAYER_OF_CODE: dict[str, Layer] = {
     "driver": Layer.DRIVER,
     "no-driver": Layer.DRIVER,
     "driver-library-mismatch": Layer.DRIVER,
+    "driver-branch-end-of-life": Layer.DRIVER,
     "gpu": Layer.GPUS,
     "gpu-unknown": Layer.GPUS,
     "no-gpu-visible": Layer.GPUS,
     "visible-devices": Layer.GPUS,
     "driver-dropped-gpu": Layer.GPUS,
     "driver-predates-gpu": Layer.GPUS,
+    "gpu-driver-floor": Layer.GPUS,
     "serve-no-gpu": Layer.GPUS,
     "serve-cpu-fallback": Layer.GPUS,
     "arch-coverage": Layer.BUILDS,
@@ -44,6 +46,10 @@ LAYER_OF_CODE: dict[str, Layer] = {
     "mixed-gpus": Layer.BUILDS,
     "target-note": Layer.BUILDS,
     "target-unknown": Layer.BUILDS,
+    "target-assumed": Layer.BUILDS,
+    "engine-release": Layer.BUILDS,
+    "engine-gpu-too-old": Layer.BUILDS,
+    "engine-driver": Layer.BUILDS,
     "deep-probe": Layer.BUILDS,
     "deep-kernel": Layer.BUILDS,
     "container-no-gpu": Layer.CONTAINER,
@@ -56,7 +62,13 @@ LAYER_OF_CODE: dict[str, Layer] = {
     "toolkit": Layer.TOOLKIT,
     "toolkit-newer-than-driver": Layer.TOOLKIT,
     "toolkit-without-driver": Layer.TOOLKIT,
+    "toolkit-gpu": Layer.TOOLKIT,
     "cuda-version-confusion": Layer.TOOLKIT,
+    "host-compiler": Layer.TOOLKIT,  # checks/toolchain.py: extension builds
+    "host-compiler-unsupported": Layer.TOOLKIT,
+    "toolkit-env-mismatch": Layer.TOOLKIT,
+    "extension-cuda": Layer.TOOLKIT,
+    "extension-cuda-mismatch": Layer.TOOLKIT,
     "fit": Layer.MEMORY,
     "fit-context-too-long": Layer.MEMORY,
     "fit-memory-unknown": Layer.MEMORY,
@@ -66,6 +78,7 @@ LAYER_OF_CODE: dict[str, Layer] = {
     "fit-unsupported-dtype": Layer.MEMORY,
     "serve-does-not-fit": Layer.MEMORY,
     "serve-preflight-skipped": Layer.OTHER,  # about no layer: the checks did not run
+    "data-age": Layer.OTHER,  # about the knowledge base itself, not a layer of the stack
 }
 
 

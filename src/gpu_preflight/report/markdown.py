@@ -39,12 +39,24 @@ def _code(text: str) -> str:
     return f"{fence}{pad}{shown}{pad}{fence}"
 
 
+def _action(text: str) -> str:
+    """A fix or plan step: a command as code, words as text."""
+    return _code(text) if text.startswith(("pip ", "sudo ", "unset ", "CUDA_")) else _text(text)
+
+
 def render_report_markdown(report: Report) -> str:
     host = report.host
     lines = [
         f"### gpu-preflight {__version__}: **{report.status.upper()}** on {_code(host.hostname or 'unknown host')}",
         "",
     ]
+    if report.plan:
+        lines += ["**Plan**", ""]
+        for number, step in enumerate(report.plan, 1):
+            checked = ", checked as a what-if" if step.verified else ""
+            lines.append(f"{number}. {_action(step.action)} (clears {len(step.clears)}{checked})")
+            lines += [f"   - {_code(command)}" for command in step.commands]
+        lines.append("")
     lines += ["| CUDA version | value |", "|---|---|"]
     lines += [f"| {_cell(label)} | {_cell(value)} |" for label, value in cuda_version_facts(host)]
     lines += ["", "**GPUs:** " + ("; ".join(_text(fact) for fact in gpu_facts(host)) or "none visible"), ""]
@@ -53,12 +65,7 @@ def render_report_markdown(report: Report) -> str:
             f"- {MARKS[finding.severity]} **{_text(finding.title)}**"
             + (f" — {_text(finding.detail)}" if finding.detail else "")
         )
-        lines += [
-            f"  - fix: {_code(fix)}"
-            if fix.startswith(("pip ", "sudo ", "unset ", "CUDA_"))
-            else f"  - fix: {_text(fix)}"
-            for fix in finding.fix
-        ]
+        lines += [f"  - fix: {_action(fix)}" for fix in finding.fix]
     if host.errors:
         lines += ["", "<details><summary>Could not see</summary>", ""]
         lines += [f"- {_text(e.probe)}: {_text(e.message)}" for e in host.errors]

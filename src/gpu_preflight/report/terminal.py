@@ -133,12 +133,37 @@ def render_host(host: Host, style: Style | None = None) -> str:
 
 
 def render_report(report: Report, style: Style | None = None, verbose: bool = False) -> str:
-    """doctor's page: the host's facts, the checklist grouped by layer, the status line."""
+    """doctor's page: the plan first when something fails or warns, then the host's facts, the
+    checklist grouped by layer, the status line."""
     style = style or Style()
-    lines = _host_lines(report.host, style) + [""]
+    host_lines = _host_lines(report.host, style)
+    if any(target.get("kind") == "image" for target in report.targets):
+        # rows 3-5 are the judged host's own: a what-if image has its own CUDA and torch (issue 14)
+        at = host_lines.index(style.bold("GPUs")) - 1
+        host_lines[at:at] = [f"{INDENT}(3-5 are this host's, not the image's: the image is judged under Checks)"]
+    lines = host_lines[:1] + [""] + plan_lines(report, style) + host_lines[2:] + [""]
     lines += grouped_checklist_lines(report.findings, style, verbose)
     lines += ["", status_line(report.findings, style)]
     return "\n".join(lines) + "\n"
+
+
+def plan_lines(report: Report, style: Style) -> list[str]:
+    """The plan: numbered steps, what each clears, the commands under it; [] without a plan."""
+    if not report.plan:
+        return []
+    problems = sum(1 for f in report.findings if f.severity >= Severity.WARN)
+    cleared = sum(len(step.clears) for step in report.plan)
+    lines = [style.bold(f"Plan: {len(report.plan)} step(s) for {problems} problem(s)")]
+    for number, step in enumerate(report.plan, 1):
+        clears = f"clears {len(step.clears)}" + (" (checked as a what-if)" if step.verified else "")
+        lines.append(f"{INDENT}{number}. {printable(step.action, one_line=True)}  [{clears}]")
+        lines += [f"{INDENT * 3}{printable(command, one_line=True)}" for command in step.commands]
+        if step.introduces:
+            shown = ", ".join(code for code, _ in step.introduces)
+            lines.append(f"{INDENT * 3}after this, the checks still report: {printable(shown, one_line=True)}")
+    if cleared < problems:
+        lines.append(f"{INDENT}{problems - cleared} problem(s) have no automatic fix: see the checks below")
+    return lines + [""]
 
 
 def _host_lines(host: Host, style: Style) -> list[str]:

@@ -126,6 +126,10 @@ def create_app(service: Service) -> FastAPI:
             headers={"Retry-After": "5"},
         )
 
+    from gpu_preflight.serve.pages import add_routes as add_pages
+
+    add_pages(app)  # GET / (chat), /report, /static/<name>: no secret in them, so no key; their API calls send it
+
     @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "alive", "model": scheduler.state}
@@ -149,6 +153,7 @@ def create_app(service: Service) -> FastAPI:
     @app.get("/v1/models")
     async def models(request: Request) -> dict[str, Any]:
         authorize(request)
+        require_ready()  # clients poll /v1/models for readiness (as with vLLM): it lists a model only once it answers
         return protocol.model_list(defaults.model_name, service.created, defaults.max_context)
 
     @app.post("/v1/chat/completions")

@@ -1,4 +1,5 @@
-"""The built-in engine: transformers' ``generate`` on one device, streaming text as it goes.
+"""The built-in engine: a transformers model on one device, many requests at once
+(continuous batching, serve/batching.py), streaming text as it goes.
 
 Runs in the generation thread only (serve/jobs.py), except ``encode_*``, which request
 handlers call. Fast tokenizers are not safe to share between threads, so requests encode
@@ -9,15 +10,22 @@ never holds up the decoding of the streams that are generating.
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from gpu_preflight.serve.jobs import Job, Outcome
-from gpu_preflight.serve.text import THINK_OPEN, IncrementalDecoder, StopMatcher
+from gpu_preflight.serve.batching import Batch, cache_is_batchable, returned_cache
+from gpu_preflight.serve.jobs import Job, Outcome, Sampling
+from gpu_preflight.serve.text import THINK_OPEN
 
+log = logging.getLogger("gpu_preflight.serve")
 WARM_UP_TEXT = "Hello"
+COMPILE_CHECK_STEPS = 8  # decode steps timed, eager and compiled, before a compiled model is kept
+# The batches --compile compiles with, then those it is timed with (other lengths): one row and two.
+COMPILE_TEXTS = ((WARM_UP_TEXT,), (WARM_UP_TEXT, WARM_UP_TEXT + " again"))
+CHECK_TEXTS = ((WARM_UP_TEXT + " once more",), (WARM_UP_TEXT + ", at other lengths", "a longer prompt " * 6))
 
 
 class EngineError(Exception):
@@ -40,6 +48,7 @@ class PromptTooLong(PromptError):
 
 
 HEAD_CHARS_PER_TOKEN = 8  # a prompt longer than this many characters per context token: its head is tokenized first
+_T = TypeVar("_T")
 CUT_SLACK_TOKENS = 16  # cutting text mid-word can add a few tokens that the whole text would not have
 
 
@@ -54,8 +63,16 @@ class TransformersEngine:
         memory_share: float | None = None,
         trust_remote_code: bool = False,
         max_context: int | None = None,
+        max_batch: int = 1,
+        threads: int | None = None,
+        compile: bool = False,
     ):
         self.model_path = model_path
+        self.max_batch = max(1, max_batch)  # sequences decoded together (the memory plan's, serve/settings.py)
+        self.threads = threads  # torch's intra-op threads; None: torch's own choice
+        self.compile = compile  # --compile: the decode step through torch.compile, compiled before /ready
+        self.compiled: str | None = None  # what happened to --compile: "compiled", or why not
+        self._batch: Batch | None = None
         self.max_context = max_context  # prompts that cannot fit are refused before all of them is tokenized
         self.device = device
         self.dtype = dtype
@@ -77,6 +94,8 @@ class TransformersEngine:
         # transformers leaves this unannotated: called through a typed name.
         disable_progress_bar: Callable[[], None] = transformers_logging.disable_progress_bar
         disable_progress_bar()  # a progress bar per load is noise in a server log
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
         if self.device == "cuda":
             if not torch.cuda.is_available():
                 raise EngineError(
@@ -122,18 +141,73 @@ class TransformersEngine:
             pad_token_id=pad,
             bos_token_id=model.generation_config.bos_token_id,
         )
-        self._warm_up(torch)
+        cache = self._warm_up(torch)
+        if self.max_batch > 1 and not cache_is_batchable(cache):
+            log.info(
+                "this model's KV cache is not a plain growing one (sliding or static layers): one request at a time"
+            )
+            self.max_batch = 1
+        if self.compile:
+            self._compile(torch)
+        self._batch = self._new_batch(self.max_batch)
 
-    def _warm_up(self, torch: Any) -> None:
-        """One real forward pass: /ready turns 200 only after the model has computed on the device."""
+    def _new_batch(self, capacity: int) -> Batch:
+        return Batch(self.model, self.device, self._eos_ids, self._decode, capacity)
+
+    def _warm_up(self, torch: Any) -> Any:
+        """One real forward pass: /ready turns 200 only after the model has computed on the
+        device. Returns the pass's KV cache (its kind decides whether requests can batch)."""
         ids = self.encode_text(WARM_UP_TEXT) or sorted(self._eos_ids)[:1] or [0]
         with torch.inference_mode():
-            logits = self.model(torch.tensor([ids], device=self.device)).logits
-        if not bool(torch.isfinite(logits).all()):
+            out = self.model(torch.tensor([ids], device=self.device), use_cache=True)
+        if not bool(torch.isfinite(out.logits).all()):
             raise EngineError(
                 f"the first forward pass gave NaN or infinite logits ({self.dtype} on {self.device}): try --dtype "
                 "float32"
             )
+        return returned_cache(out)
+
+    def _compile(self, torch: Any) -> None:
+        """--compile: the model's forward through torch.compile, compiled now (a prefill and
+        batched decode steps), before /ready. It is kept only when its decode steps are faster
+        than eager ones at new cache lengths (a step that recompiles per length is far slower);
+        on a failure or a slower step the eager model stays, and why is logged."""
+        eager = self.model.forward
+        try:
+            self._time_decode(COMPILE_CHECK_STEPS, COMPILE_TEXTS[-1])  # eager's first-call costs, untimed
+            eager_s = sum(self._time_decode(COMPILE_CHECK_STEPS, texts) for texts in CHECK_TEXTS)
+            self.model.forward = torch.compile(eager, dynamic=True)
+            for texts in COMPILE_TEXTS:  # compiles: prefills, then steps at a few lengths, one row and two
+                self._time_decode(COMPILE_CHECK_STEPS, texts)
+            # Timed at cache lengths the compile did not see: a step that recompiles per length is caught here.
+            compiled_s = sum(self._time_decode(COMPILE_CHECK_STEPS, texts) for texts in CHECK_TEXTS)
+        except Exception as exc:  # noqa: BLE001 - compilers fail in many ways; serving eagerly still works
+            self.model.forward = eager
+            first_line = (str(exc).splitlines() or [""])[0][:200]
+            self.compiled = f"not compiled, eager instead: {type(exc).__name__}: {first_line}"
+            log.warning("--compile: %s", self.compiled)
+            return
+        timing = f"{compiled_s * 1000:.1f} ms compiled vs {eager_s * 1000:.1f} ms eager for the warm-up's steps"
+        if compiled_s >= eager_s:
+            self.model.forward = eager
+            self.compiled = f"not kept, eager instead: the compiled decode step was not faster ({timing})"
+            log.warning("--compile: %s", self.compiled)
+            return
+        self.compiled = f"compiled (torch.compile, dynamic shapes) during warm-up: {timing}"
+        log.info("--compile: %s", self.compiled)
+
+    def _time_decode(self, steps: int, texts: tuple[str, ...]) -> float:
+        """Seconds for ``steps`` decode steps of a warm-up batch of ``texts`` (after their prefills)."""
+        warm = self._new_batch(len(texts))
+        loop = _NoLoop()
+        for text in texts:
+            warm.admit(Job(self.encode_text(text) or [0], _WARM_SAMPLING, loop))  # type: ignore[arg-type]
+        start = time.perf_counter()
+        for _ in range(steps):
+            warm.step()
+        elapsed = time.perf_counter() - start
+        warm.clear()
+        return elapsed
 
     @property
     def has_chat_template(self) -> bool:
@@ -169,59 +243,53 @@ class TransformersEngine:
         with self._tokenizer_lock:
             return self._decode_ids(ids, skip_special_tokens=True)
 
+    # --- the batch (serve/jobs.py's BatchEngine)
+    @property
+    def running(self) -> int:
+        return self._batch.running if self._batch is not None else 0
+
+    @property
+    def free(self) -> int:
+        return self._batch.free if self._batch is not None else 0
+
+    def admit(self, job: Job) -> Outcome | None:
+        return self._guard(lambda: self._loaded().admit(job), job)
+
+    def step(self) -> list[tuple[Job, Outcome]]:
+        return self._guard(self._loaded().step, None)
+
+    def abandon(self) -> list[Job]:
+        batch = self._loaded()
+        jobs = [row.job for row in batch.rows]
+        self._batch = self._new_batch(batch.capacity)
+        return jobs
+
     def generate(self, job: Job) -> Outcome:
+        """One job alone, start to end (through the same batch code as many)."""
+        batch = self._new_batch(1)
+        outcome = self._guard(lambda: batch.admit(job), job)
+        while outcome is None:
+            ended = self._guard(batch.step, job)
+            outcome = ended[0][1] if ended else None
+        return outcome
+
+    def _loaded(self) -> Batch:
+        if self._batch is None:
+            raise EngineError("the model is not loaded")
+        return self._batch
+
+    def _guard(self, run: Callable[[], _T], job: Job | None) -> _T:
         import torch
 
-        s = job.sampling
-        decoder, stops = IncrementalDecoder(self._decode), StopMatcher(s.stop)
-        generated: list[int] = []
-
-        def on_token(token_id: int) -> None:
-            if job.first_token_at is None:
-                job.first_token_at = time.perf_counter()
-            generated.append(token_id)
-            if token_id not in self._eos_ids:
-                job.emit(stops.feed(decoder.push(token_id)))
-            if stops.stopped or job.cancelled:
-                raise _Done  # out of generate() now, rather than one more forward pass
-
-        sampling = (
-            {"do_sample": True, "temperature": s.temperature, "top_p": s.top_p, "top_k": s.top_k}
-            if s.temperature > 0
-            else {"do_sample": False}
-        )
-        config = _generation_config(
-            max_new_tokens=s.max_tokens, min_new_tokens=s.max_tokens if s.ignore_eos else None, **sampling
-        )
-        if s.seed is not None:
-            torch.manual_seed(s.seed)  # one generation thread: the global generator is ours
-        prompt = torch.tensor([job.prompt_ids], device=self.device)
         try:
-            with torch.inference_mode():
-                self.model.generate(
-                    input_ids=prompt,
-                    attention_mask=torch.ones_like(prompt),
-                    generation_config=config,
-                    streamer=_Streamer(on_token),
-                )
-        except _Done:
-            pass
+            return run()
         except torch.cuda.OutOfMemoryError:
             torch.cuda.empty_cache()
+            at = f"a {len(job.prompt_ids)}-token prompt" if job is not None else f"{self.running} sequences"
             raise EngineError(
-                f"out of GPU memory at {len(job.prompt_ids)} prompt + {len(generated)} generated tokens within "
-                f"the {self.memory_share} share: "
-                "ask for fewer max_tokens, or restart with a smaller --max-context"
+                f"out of GPU memory at {at} within the {self.memory_share} share: ask for fewer max_tokens, or "
+                "restart with a smaller --max-context or --max-batch"
             ) from None
-        if not stops.stopped:
-            job.emit(stops.feed(decoder.flush()) + stops.flush())
-        if job.cancelled:
-            reason = "cancelled"
-        elif stops.stopped or (generated and generated[-1] in self._eos_ids):
-            reason = "stop"
-        else:
-            reason = "length"
-        return Outcome(reason, len(job.prompt_ids), len(generated))
 
 
 def _longest_token(tokenizer: Any) -> int | None:
@@ -242,23 +310,11 @@ def _generation_config(**settings: Any) -> Any:
     return make(**settings)
 
 
-class _Done(Exception):
-    """Raised from the streamer to end generate() early: a stop string, or the client left."""
+class _NoLoop:
+    """The warm-up's jobs have no listener: what they emit is dropped."""
 
-
-class _Streamer:
-    """transformers' streamer protocol: ``put`` gets the prompt once, then each new token."""
-
-    def __init__(self, on_token: Callable[[int], None]) -> None:
-        self._on_token = on_token
-        self._prompt_seen = False
-
-    def put(self, value: Any) -> None:
-        if not self._prompt_seen:
-            self._prompt_seen = True
-            return
-        for token_id in value.reshape(-1).tolist():
-            self._on_token(token_id)
-
-    def end(self) -> None:
+    def call_soon_threadsafe(self, *args: Any) -> None:
         pass
+
+
+_WARM_SAMPLING = Sampling(max_tokens=COMPILE_CHECK_STEPS + 2, temperature=0, top_p=1, top_k=0, ignore_eos=True)

@@ -20,6 +20,9 @@ from gpu_preflight.fit import Model
 from gpu_preflight.serve.machine import CpuFacts
 from gpu_preflight.serve.settings import Hardware, derive_cpu, derive_gpu
 
+# Engines that run as their own server on a GPU: a failed check refuses, never the CPU instead.
+SERVER_ENGINES = ("vllm", "sglang", "llama.cpp")
+
 
 @dataclass(frozen=True)
 class Request:
@@ -65,13 +68,13 @@ def decide(
             report.findings.insert(0, _does_not_fit(model, hardware, visible[0]))
         if report.status != "fail":
             return Decision(engine, hardware, report, refused=False)
-        if request.device == "cuda" or request.engine == "vllm":
+        if request.device == "cuda" or request.engine in SERVER_ENGINES:
             return Decision(engine, hardware, report, refused=True)
     else:
         report = stack
-        if request.device == "cuda" or request.engine == "vllm":
+        if request.device == "cuda" or request.engine in SERVER_ENGINES:
             if report.status != "fail":  # nothing failed, so no GPU is visible at all
-                needs = "--engine vllm" if request.engine == "vllm" else "--device cuda"
+                needs = f"--engine {request.engine}" if request.engine in SERVER_ENGINES else "--device cuda"
                 report.findings.insert(
                     0,
                     Finding(

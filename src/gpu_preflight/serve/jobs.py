@@ -1,9 +1,13 @@
 """Requests waiting for the model, and the one thread that runs it.
 
 The event loop never runs the model: a request becomes a ``Job`` in a bounded queue; the
-generation thread loads the engine, then takes jobs one at a time and streams text back to
-the loop. A full queue is refused at once (``QueueFull`` -> 503) instead of growing without
-bound; a job whose client left is skipped or stopped mid-generation.
+generation thread loads the engine, then runs the jobs and streams text back to the loop. An
+engine that batches (``BatchEngine``: the built-in one) runs continuous batching: between two
+decode steps of the running batch, waiting jobs are prefilled into its free slots (at most
+``prefill_tokens`` prompt tokens per step, at least one job, so decoding never stalls behind a
+queue of prompts); a job leaves the batch at the token it ends on. Other engines take jobs one
+at a time. A full queue is refused at once (``QueueFull`` -> 503) instead of growing without
+bound; a job whose client left is skipped or stopped mid-generation, freeing its slot.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeGuard
 
 from gpu_preflight.serve.metrics import Metrics
 
@@ -126,6 +130,22 @@ class Engine(Protocol):
     def generate(self, job: Job) -> Outcome: ...  # emit text as it comes; stop when job.cancelled
 
 
+class BatchEngine(Engine, Protocol):
+    """An engine that runs many jobs at once (serve/batching.py)."""
+
+    @property
+    def running(self) -> int: ...  # jobs in the batch
+
+    @property
+    def free(self) -> int: ...  # slots left in the batch
+
+    def admit(self, job: Job) -> Outcome | None: ...  # prefill; an outcome when the job ended at once
+
+    def step(self) -> list[tuple[Job, Outcome]]: ...  # one token for every running job; those that ended
+
+    def abandon(self) -> list[Job]: ...  # after a failed step: empty the batch, the jobs it held
+
+
 class QueueFull(Exception):
     pass
 
@@ -137,7 +157,9 @@ class Scheduler:
         max_waiting: int,
         metrics: Metrics,
         on_load_failure: Callable[[str], None] = lambda why: None,
+        prefill_tokens: int = 512,
     ):
+        self.prefill_tokens = prefill_tokens  # prompt tokens prefilled between two decode steps (at least one job)
         self.engine = engine
         self.max_waiting = max_waiting
         self.metrics = metrics
@@ -156,7 +178,8 @@ class Scheduler:
 
     @property
     def running(self) -> int:
-        return self._running
+        engine = self.engine
+        return engine.running if _batches(engine) else self._running
 
     def start(self) -> None:
         self._thread.start()
@@ -196,6 +219,10 @@ class Scheduler:
             return
         self.state = "ready"
         log.info("model loaded; a forward pass succeeded: ready")
+        engine = self.engine
+        if _batches(engine):
+            self._run_batches(engine)
+            return
         while True:
             with self._condition:
                 while not self._waiting and not self._stopping:
@@ -209,13 +236,53 @@ class Scheduler:
             finally:
                 self._running = 0
 
+    def _run_batches(self, engine: BatchEngine) -> None:
+        while True:
+            with self._condition:
+                while not self._waiting and not engine.running and not self._stopping:
+                    self._condition.wait()
+                if not self._waiting and not engine.running:
+                    return
+                joining: list[Job] = []
+                tokens = 0
+                while self._waiting and len(joining) < engine.free and (not joining or tokens < self.prefill_tokens):
+                    job = self._waiting.popleft()
+                    joining.append(job)
+                    tokens += len(job.prompt_ids)
+            for job in joining:
+                try:
+                    outcome = engine.admit(job)
+                except Exception as exc:  # noqa: BLE001 - this prompt failed; the batch goes on
+                    job.fail(exc)
+                    continue
+                if outcome is not None:
+                    self._finish(job, outcome)
+            if not engine.running:
+                continue
+            try:
+                ended = engine.step()
+            except Exception as exc:  # noqa: BLE001 - the step failed for every job in it
+                log.warning("a decode step failed (%s): the %d requests in it fail", exc, engine.running)
+                for job in engine.abandon():
+                    job.fail(exc)
+                continue
+            for job, outcome in ended:
+                self._finish(job, outcome)
+
+    def _finish(self, job: Job, outcome: Outcome) -> None:
+        end = time.perf_counter()
+        ttft = job.first_token_at - job.accepted_at if job.first_token_at is not None else None
+        self.metrics.generation(outcome.prompt_tokens, outcome.completion_tokens, ttft, end - job.accepted_at)
+        job.finish(outcome)
+
     def _generate(self, job: Job) -> None:
         try:
             outcome = self.engine.generate(job)
         except Exception as exc:  # noqa: BLE001 - one request failed; the server goes on
             job.fail(exc)
             return
-        end = time.perf_counter()
-        ttft = job.first_token_at - job.accepted_at if job.first_token_at is not None else None
-        self.metrics.generation(outcome.prompt_tokens, outcome.completion_tokens, ttft, end - job.accepted_at)
-        job.finish(outcome)
+        self._finish(job, outcome)
+
+
+def _batches(engine: Engine) -> TypeGuard[BatchEngine]:
+    return callable(getattr(engine, "admit", None)) and callable(getattr(engine, "step", None))

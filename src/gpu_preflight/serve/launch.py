@@ -21,17 +21,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gpu_preflight.checks.context import CheckContext
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.host import Host
 from gpu_preflight.fit import Model, resolve_model
 from gpu_preflight.probe.hostspec import HostSpec, resolve_host
-from gpu_preflight.serve import vllm
+from gpu_preflight.serve import llamacpp, sglang, vllm
 from gpu_preflight.serve.data import Profile, find_profile, model_default_profile, rules
-from gpu_preflight.serve.gate import Decision, Request, decide
-from gpu_preflight.serve.machine import installed, read_cpu
+from gpu_preflight.serve.gate import SERVER_ENGINES, Decision, Request, decide
+from gpu_preflight.serve.machine import CpuFacts, installed, read_cpu
 from gpu_preflight.serve.options import ServeOptions
 from gpu_preflight.serve.render import Plan, dry_run_json, settings_lines
-from gpu_preflight.serve.settings import Hardware, parse_dtype
+from gpu_preflight.serve.settings import Hardware, batch_size, parse_dtype, threads
 
 if TYPE_CHECKING:
     from gpu_preflight.monitor.exporter import Exporter
@@ -60,9 +61,14 @@ def launch(options: ServeOptions, host_spec: HostSpec, db: str | None = None) ->
         memory_share=options.memory_share,
         preflight=options.preflight,
     )
-    model = resolve_model(options.model, timeout=options.hub_timeout)
+    model = resolve_model(
+        llamacpp.model_file(options.model) if options.engine == "llama.cpp" else options.model,
+        timeout=options.hub_timeout,
+    )
     host = _probe(options, host_spec, db)
-    decision = decide(model, host, request, read_cpu(), vllm_installed=installed("vllm"), db=db)
+    cpu, vllm_installed = read_cpu(), installed("vllm")
+    decision = decide(model, host, request, cpu, vllm_installed=vllm_installed, db=db)
+    _derive_engine_settings(options, decision, cpu, vllm_installed)
     if not _is_loopback(options.host) and not options.api_key:
         decision.warnings.append(
             f"listening on {options.host} without --api-key: anyone who can reach this port can use the model"
@@ -79,9 +85,9 @@ def launch(options: ServeOptions, host_spec: HostSpec, db: str | None = None) ->
         return 1
     if options.dry_run:
         return _dry_run(options, plan)
-    if decision.engine == "vllm":
+    if decision.engine in SERVER_ENGINES:
         _say_settings(plan)
-        return _run_vllm(plan)
+        return _run_server(plan)
     missing = [name for name in BUILT_IN_NEEDS if not installed(name)]
     if missing:
         _say(
@@ -95,15 +101,69 @@ def launch(options: ServeOptions, host_spec: HostSpec, db: str | None = None) ->
 
 
 def _say_settings(plan: Plan) -> None:
-    for line in settings_lines(plan):
+    for line in settings_lines(plan) + engine_lines(plan.decision):
         _say(line)
 
 
+def _derive_engine_settings(options: ServeOptions, decision: Decision, cpu: CpuFacts, vllm_installed: bool) -> None:
+    """The engine's reason, and the built-in engine's batch and threads, each with its reason
+    (in the log, and in /preflight's settings)."""
+    hardware = decision.hardware
+    if hardware is None:
+        return
+    hardware.why["engine"] = engine_reason(options.engine, decision.engine, hardware, vllm_installed)
+    if decision.engine != "transformers":
+        return
+    hardware.max_batch, hardware.why["max_batch"] = batch_size(hardware, options.max_batch)
+    hardware.threads, hardware.why["threads"] = threads(cpu.cores, options.threads)
+
+
+def engine_reason(asked: str, chosen: str, hardware: Hardware, vllm_installed: bool) -> str:
+    if asked != "auto":
+        return f"--engine {asked}"
+    if chosen == "vllm":
+        return (
+            "auto: vLLM is installed and the GPU passed its checks (driver, compute capability, the builds installed)"
+        )
+    if not vllm_installed:
+        return "auto: vLLM is not installed in this Python, so the built-in engine"
+    if hardware.gpu is None:
+        return "auto: vLLM needs a GPU that passes the checks and none does, so the built-in engine"
+    return "auto: the GPU's checks did not all pass, which vLLM needs, so the built-in engine"
+
+
+def engine_lines(decision: Decision) -> list[str]:
+    """The engine's reason and the built-in engine's derived settings, as log lines."""
+    hardware = decision.hardware
+    if hardware is None:
+        return []
+    lines = [f"engine {decision.engine}: {hardware.why.get('engine', '')}"]
+    if decision.engine == "transformers":
+        lines.append(f"batch up to {hardware.max_batch} requests at once: {hardware.why.get('max_batch', '')}")
+        shown = "torch's default" if hardware.threads is None else str(hardware.threads)
+        lines.append(f"threads {shown}: {hardware.why.get('threads', '')}")
+    return lines
+
+
 def _check_flags(options: ServeOptions, host_spec: HostSpec) -> None:
-    if options.device == "cpu" and options.engine == "vllm":
-        raise UsageError("--engine vllm needs a GPU: drop --device cpu, or use --engine transformers")
+    if options.device == "cpu" and options.engine in SERVER_ENGINES:
+        raise UsageError(f"--engine {options.engine} needs a GPU: drop --device cpu, or use --engine transformers")
+    if options.kv_cache_type is not None and options.engine != "llama.cpp":
+        raise UsageError("--kv-cache-type is llama.cpp's: use it with --engine llama.cpp")
+    llamacpp.kv_cache_type(options.kv_cache_type)
+    if options.engine == "llama.cpp" and options.dtype not in (None, "auto"):
+        raise UsageError("--dtype is for safetensors checkpoints: llama.cpp computes in the GGUF file's own types")
     if options.max_queue is not None and options.max_queue < 1:
         raise UsageError(f"--max-queue must be at least 1, got {options.max_queue}")
+    if options.threads is not None and options.threads < 1:
+        raise UsageError(f"--threads must be at least 1, got {options.threads}")
+    if options.max_batch is not None and options.max_batch < 1:
+        raise UsageError(f"--max-batch must be at least 1, got {options.max_batch}")
+    if options.compile and options.engine in SERVER_ENGINES:
+        raise UsageError(
+            f"--compile is the built-in engine's (torch.compile), not {SERVER_NAMES[options.engine]}'s: drop --compile "
+            f"or --engine {options.engine}"
+        )
     if not 0 <= options.port <= 65535:
         raise UsageError(f"--port must be 0-65535, got {options.port}")
     if host_spec.describes_another_host and not options.dry_run:
@@ -146,16 +206,8 @@ def _plan(options: ServeOptions, model: Model, decision: Decision) -> Plan:
     system_prompt = profile.system_prompt if options.system_prompt is None else (options.system_prompt or None)
     shown_host = f"[{options.host}]" if ":" in options.host else options.host
     command = None
-    if decision.engine == "vllm" and decision.hardware is not None:
-        launch = vllm.Launch(
-            str(directory) if directory else model.id,
-            served,
-            options.host,
-            options.port,
-            options.api_key,
-            options.trust_remote_code,
-        )
-        command = vllm.build_command(launch, decision.hardware)
+    if decision.engine in SERVER_ENGINES and decision.hardware is not None:
+        command = _server_command(options, model, decision, str(directory) if directory else model.id, served)
     return Plan(decision, model.id, served, f"http://{shown_host}:{options.port}", profile, system_prompt, command)
 
 
@@ -179,24 +231,82 @@ def _dry_run(options: ServeOptions, plan: Plan) -> int:
     if options.json:
         sys.stdout.write(dry_run_json(plan))
         return 0
-    print("\n".join(settings_lines(plan)))
+    print("\n".join(settings_lines(plan) + engine_lines(plan.decision) + _server_lines(plan.decision)))
     if plan.command:
         print(vllm.printable(plan.command))
-        if not installed("vllm"):
-            print("(vLLM is not installed in this Python: " + vllm.INSTALL_HINT + ")")
+        missing = _server_missing(plan.decision.engine)
+        if missing:
+            print(f"({missing})")
     return 0
 
 
+SERVER_NAMES = {"vllm": "vLLM", "sglang": "SGLang", "llama.cpp": "llama.cpp"}
+SERVER_WHY = ("tensor_parallel", "mem_fraction_static", "gpu_layers", "kv_cache_type")  # engine flags' reasons
+
+
+def _server_command(options: ServeOptions, model: Model, decision: Decision, weights: str, served: str) -> list[str]:
+    """The engine's own server command, its engine-specific values' reasons in hardware.why."""
+    hardware = _hardware_of(decision)
+    engine = decision.engine
+    if engine == "llama.cpp":
+        kv_type = llamacpp.kv_cache_type(options.kv_cache_type)
+        launch = llamacpp.Launch(
+            model.location, served, options.host, options.port, model.shape.layers, options.api_key, kv_type
+        )
+        hardware.why["gpu_layers"] = f"all {model.shape.layers} layers and the output layer on the GPU, as planned"
+        if kv_type and kv_type != llamacpp.DEFAULT_KV_TYPE:
+            hardware.why["kv_cache_type"] = f"--kv-cache-type {kv_type} for both K and V; the context is sized at f16"
+        return llamacpp.build_command(launch, hardware)
+    if engine == "sglang":
+        gpus = CheckContext(host=decision.report.host).visible_gpus
+        tp, hardware.why["tensor_parallel"] = sglang.tensor_parallel(gpus, model.shape.attention_heads)
+        fraction, hardware.why["mem_fraction_static"] = sglang.memory_fraction(hardware, options.memory_share, tp)
+        launch_sglang = sglang.Launch(
+            weights, served, options.host, options.port, options.api_key, options.trust_remote_code, tp
+        )
+        return sglang.build_command(launch_sglang, hardware, fraction)
+    launch_vllm = vllm.Launch(weights, served, options.host, options.port, options.api_key, options.trust_remote_code)
+    return vllm.build_command(launch_vllm, hardware)
+
+
+def _hardware_of(decision: Decision) -> Hardware:
+    if decision.hardware is None:
+        raise AssertionError("an engine command without derived settings")
+    return decision.hardware
+
+
+def _server_lines(decision: Decision | None) -> list[str]:
+    why = decision.hardware.why if decision is not None and decision.hardware is not None else {}
+    return [f"{key.replace('_', ' ')}: {why[key]}" for key in SERVER_WHY if key in why]
+
+
+def _server_missing(engine: str) -> str | None:
+    """One line saying how to install the engine, or None when it is here."""
+    if engine == "llama.cpp":
+        return None if llamacpp.binary() else f"{llamacpp.BINARY} is not on PATH: {llamacpp.INSTALL_HINT}"
+    package, hint = (sglang.PACKAGE, sglang.INSTALL_HINT) if engine == "sglang" else ("vllm", vllm.INSTALL_HINT)
+    if installed(package):
+        return None
+    return f"{SERVER_NAMES[engine]} is not installed in this Python ({sys.executable}): {hint}"
+
+
 def _run_vllm(plan: Plan) -> int:
-    command = plan.command
-    if command is None:  # _plan builds one whenever the gate chose vLLM
-        raise AssertionError("a vLLM plan without its command")
+    return _run_server(plan, "vllm")
+
+
+def _run_server(plan: Plan, engine: str | None = None) -> int:
+    command, engine = plan.command, engine or plan.decision.engine
+    if command is None:  # _plan builds one whenever the gate chose an engine with its own server
+        raise AssertionError(f"a {engine} plan without its command")
+    for line in _server_lines(plan.decision):
+        _say(line)
     _say("running: " + vllm.printable(command))
-    if not installed("vllm"):
-        _say(f"--engine vllm: vLLM is not installed in this Python ({sys.executable}): {vllm.INSTALL_HINT}")
+    missing = _server_missing(engine)
+    if missing:
+        _say(f"--engine {engine}: {missing}")
         return 1
     _say(
-        "vLLM serves /v1, /health and /metrics itself; /preflight is the built-in engine's "
+        f"{SERVER_NAMES[engine]} serves /v1 and /health itself; /preflight is the built-in engine's "
         "(this report: preflight doctor)"
     )
     vllm.become_vllm(command)
@@ -222,6 +332,9 @@ def _run_built_in(options: ServeOptions, model: Model, weights: str, plan: Plan)
         hardware.memory_share,
         options.trust_remote_code,
         max_context=hardware.max_context,
+        max_batch=hardware.max_batch,
+        threads=hardware.threads,
+        compile=options.compile,
     )
     metrics = Metrics(
         {"model": plan.served_name, "engine": "transformers", "device": hardware.device, "dtype": hardware.dtype}
@@ -236,7 +349,9 @@ def _run_built_in(options: ServeOptions, model: Model, weights: str, plan: Plan)
             server.should_exit = True
 
     max_queue = options.max_queue if options.max_queue is not None else default_max_queue()
-    scheduler = Scheduler(engine, max_queue, metrics, on_load_failure=load_failed)
+    scheduler = Scheduler(
+        engine, max_queue, metrics, on_load_failure=load_failed, prefill_tokens=int(rules()["batch"]["prefill_tokens"])
+    )
     metrics.gauge("requests_waiting", "Requests in the queue, not yet generating", lambda: scheduler.waiting)
     metrics.gauge("requests_running", "Requests generating now", lambda: scheduler.running)
     metrics.gauge("ready", "1 once a real forward pass succeeded", lambda: 1 if scheduler.state == "ready" else 0)
@@ -275,7 +390,7 @@ def _run_built_in(options: ServeOptions, model: Model, weights: str, plan: Plan)
         lifespan="on",
         # Connections and idle time are bounded: a client that opens many, or sends its headers
         # a byte at a time, cannot hold the server (a body that stalls gets 408 from the app).
-        limit_concurrency=CONNECTION_LIMIT + max_queue,
+        limit_concurrency=CONNECTION_LIMIT + max_queue + hardware.max_batch,
         timeout_keep_alive=KEEP_ALIVE_S,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         http=HalfCloseProtocol,  # h11, answering a client that half-closed after its request

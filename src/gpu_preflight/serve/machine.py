@@ -4,6 +4,7 @@ which Python packages are there. Facts only; serve/settings.py judges them."""
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import dataclass
 
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 class CpuFacts:
     available_bytes: int | None  # MemAvailable; None where /proc/meminfo is not there
     flags: frozenset[str] = frozenset()
+    cores: int | None = None  # the cores this process may run on (its affinity), None where unknown
 
 
 def read_cpu(meminfo: str = "/proc/meminfo", cpuinfo: str = "/proc/cpuinfo") -> CpuFacts:
@@ -32,7 +34,16 @@ def read_cpu(meminfo: str = "/proc/meminfo", cpuinfo: str = "/proc/cpuinfo") -> 
                     break
     except OSError:
         pass
-    return CpuFacts(available, flags)
+    return CpuFacts(available, flags, usable_cores())
+
+
+def usable_cores() -> int | None:
+    """The cores this process may use: its affinity mask (a container's cpuset, taskset), not
+    the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0)) or None
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count()
 
 
 def installed(module: str) -> bool:

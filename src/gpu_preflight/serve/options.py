@@ -12,7 +12,7 @@ class ServeOptions:
     model: str  # a directory, a built-in model or a Hugging Face id
     host: str = "127.0.0.1"  # the address to listen on
     port: int = 8000
-    engine: str = "transformers"  # auto | transformers | vllm
+    engine: str = "auto"  # auto | transformers | vllm | sglang | llama.cpp
     device: str = "auto"  # auto | cuda | cpu
     dtype: str | None = None  # as typed; None or "auto": derive
     max_context: int | None = None  # None: the largest that fits
@@ -31,3 +31,7 @@ class ServeOptions:
     max_body_mib: float = 4.0  # request bodies beyond this get 413
     dry_run: bool = False  # judge and derive, print, start nothing
     json: bool = False  # with dry_run: the serve/v1 document
+    threads: int | None = None  # None: derived from the usable cores
+    max_batch: int | None = None  # None: derived from the memory plan
+    compile: bool = False  # the built-in engine's decode step through torch.compile
+    kv_cache_type: str | None = None  # llama.cpp's --cache-type-k/-v (f16, q8_0, q4_0); None: its default

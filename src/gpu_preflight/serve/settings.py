@@ -13,6 +13,11 @@ Rules
 - memory share (GPU): the user's --memory-share; else 0.90 of total memory, lowered to what is
   free (minus a 2% margin) when other processes hold memory. vLLM gets it as
   --gpu-memory-utilization; the built-in engine caps PyTorch's allocator at it.
+- batch (the built-in engine): the most sequences that fit in the share at the served
+  context, each with its whole KV cache (fit's plan for N sequences), capped by rules.toml;
+  --max-batch N asks for exactly N.
+- threads: the cores this process may use (its affinity), less one for the web thread where
+  there are more than two; --threads N overrides.
 - context: the largest whose weights + KV cache + activations + overhead (fit's memory plan,
   under the engine's rules, one sequence) fit in the share; capped by the model's own
   max_position_embeddings; --max-context N asks for exactly N (the gate then says whether it fits).
@@ -48,6 +53,8 @@ class Hardware:
     gpu: Gpu | None = None
     budget_bytes: int | None = None  # what the plan may use: the share, or the CPU's
     why: dict[str, str] = field(default_factory=dict)
+    max_batch: int = 1  # sequences decoded together by the built-in engine
+    threads: int | None = None  # torch's CPU threads; None: torch's default
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +66,8 @@ class Hardware:
             if self.gpu is None
             else {"index": self.gpu.index, "name": self.gpu.name, "compute_capability": self.gpu.compute_capability},
             "budget_bytes": self.budget_bytes,
+            "max_batch": self.max_batch,
+            "threads": self.threads,
             "planned_bytes": self.plan.breakdown(self.max_context, 1, self.gpu).total,
             "why": self.why,
         }
@@ -94,8 +103,10 @@ def derive_gpu(
     share, why["memory_share"] = gpu_memory_share(gpu, memory_share)
     total = gpu.memory_total_mib * MIB if gpu.memory_total_mib is not None else None
     budget = math.floor(share * total) if total is not None else None
-    planning = "vllm" if engine == "vllm" else "transformers"
+    planning = engine if engine in ("vllm", "llama.cpp") else "transformers"
     options = {"gpu_memory_utilization": share} if planning == "vllm" else {}
+    if planning == "llama.cpp":  # a GGUF file: weights in its own tensor types, planned from its header
+        why["dtype"] = "not used: llama.cpp computes with the GGUF file's own tensor types"
     context, why["max_context"], plan = _context(
         model, dtype, planning, options, max_context, budget, gpu, f"{share:g} of GPU {gpu.index}'s {gib(total)} GiB"
     )
@@ -179,6 +190,45 @@ def gpu_memory_share(gpu: Gpu, requested: float | None) -> tuple[float, str]:
     )
 
 
+def batch_size(hardware: Hardware, requested: int | None) -> tuple[int, str]:
+    """Sequences at once for the built-in engine: as many as fit at the served context."""
+    if requested is not None:
+        if requested < 1:
+            raise UsageError(f"--max-batch must be at least 1, got {requested}")
+        return requested, "--max-batch"
+    cap = int(data.rules()["batch"]["max_sequences"])
+    budget, context, gpu = hardware.budget_bytes, hardware.max_context, hardware.gpu
+    if budget is None or context < 1:
+        return 1, "memory size unknown: one sequence at a time (--max-batch N to choose)"
+    from gpu_preflight.fit.plan import largest_satisfying
+
+    fits = largest_satisfying(cap, lambda n: hardware.plan.breakdown(context, n, gpu).total <= budget)
+    if fits >= cap:
+        return cap, f"the rules' cap; more sequences of {context} tokens would fit in the memory budget"
+    if fits <= 1:
+        return 1, (
+            f"one sequence of {context} tokens fills the memory budget: a smaller --max-context leaves room for more"
+        )
+    return fits, f"the most sequences of {context} tokens (each with its whole KV cache) that fit in the memory budget"
+
+
+def threads(cores: int | None, requested: int | None) -> tuple[int | None, str]:
+    """torch's CPU threads: the usable cores, less one for the web thread where there are enough."""
+    if requested is not None:
+        if requested < 1:
+            raise UsageError(f"--threads must be at least 1, got {requested}")
+        return requested, "--threads"
+    if cores is None:
+        return None, "torch's default: the cores this process may use are unknown"
+    keep_above = int(data.rules()["threads"]["keep_for_web_above"])
+    if cores > keep_above:
+        return cores - 1, f"{cores} cores usable by this process, one left for the web thread"
+    return (
+        cores,
+        f"all {cores} cores usable by this process (with {keep_above} or fewer, none is set apart for the web thread)",
+    )
+
+
 def largest_context(plan: MemoryPlan, budget: int, upper: int, gpu: Gpu | None) -> int:
     """The largest context in [0, upper] whose one-sequence plan fits in ``budget`` bytes."""
     from gpu_preflight.fit.plan import largest_satisfying
@@ -199,15 +249,17 @@ def _context(
     """(context, why, the plan at that context). A context of 0: not even the weights fit; the
     plan is then made at the model's limit so that the gate can say by how much."""
     model_max = model.shape.max_position_embeddings
+    plan_dtype = None if engine == "llama.cpp" else dtype  # a GGUF file is planned in its own tensor types
     if requested is not None:
         if requested < 1:
             raise UsageError(f"--max-context must be at least 1 token, got {requested}")
         if model_max is not None and requested > model_max:
             raise UsageError(f"--max-context {requested} is beyond the model's max_position_embeddings ({model_max})")
-        return requested, "--max-context", plan_memory(model, dtype=dtype, context=requested, engine=engine, **options)
+        plan = plan_memory(model, dtype=plan_dtype, context=requested, engine=engine, **options)
+        return requested, "--max-context", plan
     if model_max is None:
         raise UsageError("config.json has no max_position_embeddings: give --max-context N")
-    plan = plan_memory(model, dtype=dtype, context=model_max, engine=engine, **options)
+    plan = plan_memory(model, dtype=plan_dtype, context=model_max, engine=engine, **options)
     if budget is None:
         return model_max, "the model's max_position_embeddings; memory size unknown, so not capped by memory", plan
     context = largest_context(plan, budget, model_max, gpu)
@@ -216,4 +268,4 @@ def _context(
     if context == 0:
         return 0, f"not even the weights fit in {where}", plan
     reason = f"the largest that fits in {where} ({engine} memory rules); the model allows {model_max}"
-    return context, reason, plan_memory(model, dtype=dtype, context=context, engine=engine, **options)
+    return context, reason, plan_memory(model, dtype=plan_dtype, context=context, engine=engine, **options)

@@ -78,6 +78,46 @@ class CudaTarget:
         return {"kind": "cuda", "cuda": str(self.cuda), "source": self.source}
 
 
+@dataclass(frozen=True)
+class EngineTarget:
+    """An inference engine release to judge (``--engine-pkg vllm==0.11.0``, a ``vllm`` pin in a
+    requirements file, ``pip install vllm`` in a Dockerfile, a ``vllm/vllm-openai:v0.20.0`` image).
+
+    ``version`` None means unpinned: whatever release (and default build) the install gets.
+    ``variant`` names a build (``cu129``); None means the release's default build.
+    """
+
+    engine: str  # "vllm", "sglang", "ollama", "llama.cpp"
+    version: str | None
+    variant: str | None
+    source: str
+    specifier: str = ""  # as written after the name: "==0.11.0", ">=0.10", ""
+    notes: tuple[str, ...] = ()
+    bundled: bool = False  # an engine image: the image's own CUDA is the engine's (judged with the image)
+
+    @property
+    def pinned(self) -> bool:
+        return self.version is not None
+
+    def describe(self) -> str:
+        """``vllm 0.11.0 (default build) from requirements.txt:3``."""
+        name = f"{self.engine} {self.version}" if self.version else f"{self.engine}{self.specifier} (not pinned)"
+        build = f"{self.variant} build" if self.variant else "default build"
+        return f"{name} ({build}) from {self.source}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "engine",
+            "engine": self.engine,
+            "version": self.version,
+            "variant": self.variant,
+            "source": self.source,
+            "pinned": self.pinned,
+            "specifier": self.specifier,
+            "notes": list(self.notes),
+        }
+
+
 Target = TorchTarget | CudaTarget
 
 
@@ -86,6 +126,7 @@ class Targets:
     """Everything the user asked to run, in the order given."""
 
     items: tuple[Target, ...] = ()
+    engines: tuple[EngineTarget, ...] = ()  # inference engines, judged by checks/engines.py
 
     @property
     def torch(self) -> tuple[TorchTarget, ...]:
@@ -102,8 +143,8 @@ class Targets:
         return len(self.items)
 
     def describe(self) -> list[str]:
-        return [t.describe() for t in self.items]
+        return [t.describe() for t in self.items] + [e.describe() for e in self.engines]
 
     def to_list(self) -> list[dict[str, Any]]:
         """The ``targets`` array of the doctor JSON document."""
-        return [t.to_dict() for t in self.items]
+        return [t.to_dict() for t in self.items] + [e.to_dict() for e in self.engines]

@@ -25,6 +25,7 @@ from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.limits import MAX_INCLUDE_DEPTH, MAX_REQUIREMENTS_BYTES
 from gpu_preflight.core.readers import read_text
 from gpu_preflight.core.text import show
+from gpu_preflight.targets.engines import engine_requirement, engine_wheel
 from gpu_preflight.targets.index import (
     Indexes,
     TorchLine,
@@ -35,7 +36,7 @@ from gpu_preflight.targets.index import (
     torch_line,
     torch_wheel_version,
 )
-from gpu_preflight.targets.model import TorchTarget
+from gpu_preflight.targets.model import EngineTarget, TorchTarget
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")  # pip's: "#" starts a comment only at the start or after space
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")  # pip expands only this form, and keeps unset ones as written
@@ -56,6 +57,14 @@ def parse_pip_requirements(path: str, text: str) -> list[TorchTarget]:
     reader = _RequirementsReader()
     reader.read(path, text, stack=(os.path.realpath(path),))
     return [resolve_target(line, reader.indexes) for line in reader.lines]
+
+
+def parse_pip_engines(path: str, text: str) -> list[EngineTarget]:
+    """The inference engines (vllm, sglang) the requirements file at ``path`` installs, with its
+    includes; [] when it names none."""
+    reader = _RequirementsReader()
+    reader.read(path, text, stack=(os.path.realpath(path),))
+    return reader.engines
 
 
 def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
@@ -100,6 +109,7 @@ class _RequirementsReader:
         self.lines: list[TorchLine] = []
         self.indexes = Indexes()
         self.read_paths: set[str] = set()
+        self.engines: list[EngineTarget] = []  # vllm / sglang lines (targets/engines.py)
 
     def read(self, path: str, text: str, stack: tuple[str, ...], included_by: str | None = None) -> None:
         """``included_by``: the line that named this file (None for the file the user named)."""
@@ -149,6 +159,8 @@ class _RequirementsReader:
         if requirement is not None:
             if names_torch(requirement):
                 self.lines.append(torch_line(requirement, source))
+            elif (engine := engine_requirement(requirement, source)) is not None:
+                self.engines.append(engine)
             return
         if not _is_path_or_url(text):
             if included_by is not None:  # any file can be named by -r: never show what it holds
@@ -159,3 +171,5 @@ class _RequirementsReader:
             raise UsageError(f"{source}: not a valid requirement: {show(text)}")
         if torch_wheel_version(text) is not None:  # a torch wheel named by path or URL, without "torch @"
             self.lines.append(direct_torch_line(text, source, None, source))
+        elif (wheel := engine_wheel(text, source)) is not None:  # a vllm wheel by path or URL
+            self.engines.append(wheel)

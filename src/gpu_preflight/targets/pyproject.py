@@ -22,6 +22,7 @@ from packaging.utils import canonicalize_name
 from gpu_preflight.core.errors import UsageError
 from gpu_preflight.core.readers import parse_toml
 from gpu_preflight.core.text import show
+from gpu_preflight.targets.engines import engine_requirement
 from gpu_preflight.targets.index import (
     Indexes,
     TorchLine,
@@ -33,7 +34,7 @@ from gpu_preflight.targets.index import (
     resolve_target,
     torch_line,
 )
-from gpu_preflight.targets.model import TorchTarget
+from gpu_preflight.targets.model import EngineTarget, TorchTarget
 
 
 @dataclass(frozen=True)
@@ -208,3 +209,19 @@ def _poetry_target(entry: Any, source: str, named: dict[str, str], primary: str 
     else:
         indexes = Indexes(primary=primary)
     return _with_condition(resolve_target(line, indexes), marker, None)
+
+
+def parse_pyproject_engines(text: str, path: str, label: str) -> list[EngineTarget]:
+    """The inference engines (vllm, sglang) of a pyproject.toml's PEP 621 dependencies,
+    optional dependencies and dependency groups."""
+    data = parse_toml(text, label)
+    found = []
+    for where, requirement_text in _pep621_requirements(data, label):
+        requirement = parse_requirement(requirement_text)
+        if requirement is None:
+            raise UsageError(f"{label}: [{where}] has an invalid requirement {show(requirement_text)}")
+        number = _line_of(text, f"[\"']{re.escape(requirement_text)}[\"']")
+        engine = engine_requirement(requirement, f"{path}:{number}" if number else f"{path} [{where}]")
+        if engine is not None:
+            found.append(engine)
+    return found

@@ -32,6 +32,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="the gpu-preflight/report/v1 document")
     output.add_argument("--markdown", action="store_true", help="a report to paste into an issue")
+    parser.add_argument(
+        "--redact",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="take the hostname and user names in home paths out of the report (default: on for --markdown, "
+        "off for --json and the terminal)",
+    )
     parser.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="each finding's evidence under it (what --json carries)"
@@ -60,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         require_cuda=images.require_cuda if images else (),
         container_mode="cdi" if args.cdi else None,
     )
-    if args.requirements and not any(getattr(t, "source", "").startswith(tuple(args.requirements)) for t in targets):
+    pinned = [*targets, *targets.engines]
+    if args.requirements and not any(getattr(t, "source", "").startswith(tuple(args.requirements)) for t in pinned):
         from gpu_preflight.core.findings import Finding, Severity
 
         report.findings.append(
@@ -68,17 +76,24 @@ def run(args: argparse.Namespace) -> int:
                 code="target-note",
                 severity=Severity.INFO,
                 title=f"{', '.join(args.requirements)}: no torch pin found"
-                + ("; judged what is installed instead" if not targets else ""),
+                + ("; judged what is installed instead" if not pinned else ""),
             )
         )
+    redact = args.markdown if args.redact is None else args.redact
+    from gpu_preflight.report.redact import Redactor
+
+    redactor = Redactor(report.host.hostname) if redact else None
     if args.json:
-        emit_json(report.to_dict())
+        document = report.to_dict()
+        emit_json(redactor.document(document) if redactor else document)
     elif args.markdown:
         from gpu_preflight.report.markdown import render_report_markdown
 
-        sys.stdout.write(render_report_markdown(report))
+        text = render_report_markdown(report)
+        sys.stdout.write(redactor.text(text) if redactor else text)
     else:
         from gpu_preflight.report.terminal import render_report
 
-        sys.stdout.write(render_report(report, verbose=args.verbose))
+        text = render_report(report, verbose=args.verbose)
+        sys.stdout.write(redactor.text(text) if redactor else text)
     return report.exit_code(strict=args.strict)

@@ -29,10 +29,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8000, metavar="P", help="port to listen on (default 8000)")
     parser.add_argument(
         "--engine",
-        choices=("auto", "transformers", "vllm"),
-        default="transformers",
-        help="transformers: the built-in engine (default); vllm: vLLM's server with the derived flags; auto: vLLM when "
-        "installed and a GPU works",
+        choices=("auto", "transformers", "vllm", "sglang", "llama.cpp"),
+        default="auto",
+        help="auto (default): vLLM when it is installed and a GPU passes its checks, else the built-in engine; "
+        "transformers: the built-in engine; vllm, sglang: that engine's server with the derived flags; "
+        "llama.cpp: llama-server with a .gguf MODEL",
+    )
+    parser.add_argument(
+        "--kv-cache-type",
+        metavar="TYPE",
+        help="--engine llama.cpp: the KV cache's type, f16 (llama.cpp's default), q8_0 or q4_0 (less memory per "
+        "token; the context is still sized at f16, so it fits)",
     )
     parser.add_argument(
         "--device",
@@ -106,7 +113,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--max-queue",
         type=int,
         metavar="N",
-        help="requests waiting beyond the one generating; more get 503 (default 32)",
+        help="requests waiting beyond those generating; more get 503 (default 32)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads for the model (default: the cores this process may use, less one for the web thread when "
+        "there are more than two)",
+    )
+    parser.add_argument(
+        "--max-batch",
+        type=int,
+        metavar="N",
+        help="requests the built-in engine generates at once (default: as many as fit in memory at the context, "
+        "at most 64)",
+    )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="built-in engine: compile the model with torch.compile during warm-up (slower start; falls back to "
+        "eager, with the reason logged, when compiling fails)",
     )
     parser.add_argument(
         "--trust-remote-code",
@@ -129,7 +156,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dry-run",
         action="store_true",
-        help="judge and derive, print the settings (and vLLM's command), start nothing",
+        help="judge and derive, print the settings (and the engine's command: vLLM, SGLang, llama.cpp), start nothing",
     )
     parser.add_argument(
         "--json",
@@ -166,6 +193,10 @@ def options_from_args(args: argparse.Namespace) -> ServeOptions:
         max_body_mib=args.max_body_mib,
         dry_run=args.dry_run,
         json=args.json,
+        threads=args.threads,
+        max_batch=args.max_batch,
+        compile=args.compile,
+        kv_cache_type=args.kv_cache_type,
     )
 
 
