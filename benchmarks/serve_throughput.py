@@ -62,6 +62,9 @@ class Load:
     latency: list[float] = field(default_factory=list)
     errors: int = 0
     completion_tokens: int = 0
+    text_events: int = (
+        0  # streamed events that carried text: a server that sends the text in few events costs its clients less
+    )
     first_error: str | None = None
 
     def row(self) -> dict[str, Any]:
@@ -73,6 +76,7 @@ class Load:
             "latency_p95_s": _pct(self.latency, 95),
             "errors": self.errors,
             "completion_tokens": self.completion_tokens,
+            "text_events": self.text_events,
             "first_error": self.first_error,
         }
 
@@ -231,8 +235,8 @@ def run_server(
             row = load.row()
             print(
                 f"  {peer:14} {count:2} client(s) {row['tokens_per_s']:9.1f} tok/s  TTFT p50 {row['ttft_p50_s']} "
-                f"p95 {row['ttft_p95_s']} s  latency p95 {row['latency_p95_s']} s  errors {row['errors']}"
-                + (f" (first: {load.first_error})" if load.first_error else "")
+                f"p95 {row['ttft_p95_s']} s  latency p95 {row['latency_p95_s']} s  text events {row['text_events']}  "
+                f"errors {row['errors']}" + (f" (first: {load.first_error})" if load.first_error else "")
             )
         rss = peak_rss_mib(server.pid)
         print(f"  {peer:14} peak RSS {rss} MiB; start to first answer {first_answer:.1f} s")
@@ -303,6 +307,7 @@ def drive(url: str, model: str, clients: int, tokens: int, requests: int, extra:
             end = time.perf_counter()
             with lock:
                 load.completion_tokens += produced
+                load.text_events += chunks
                 load.latency.append(end - start)
                 if first is not None:
                     load.ttft.append(first - start)
