@@ -8,7 +8,7 @@ import pytest
 
 from gpu_preflight.serve.batching import Batch
 from gpu_preflight.serve.engine import TransformersEngine
-from gpu_preflight.serve.jobs import Job, Outcome, Sampling
+from gpu_preflight.serve.jobs import Job, Outcome, Sampling, held_wakeups
 
 PROMPTS = [
     "hello world",
@@ -140,3 +140,52 @@ def test_the_cache_shrinks_when_the_longest_row_leaves(engine):
     assert batch.running == 1
     assert batch._mask.shape[1] < width and bool(batch._mask.all())  # no column of padding is kept
     assert batch._cache.layers[0].keys.shape[-2] == batch._mask.shape[1]
+
+
+def test_prompts_prefilled_together_give_the_tokens_they_give_alone(engine):
+    """Several waiting prompts share one prefill (left-padded): greedy, seeded and stop rows
+    are unchanged by it, a row that ends at its first token leaves, and later joins still fit."""
+    seeded = Sampling(max_tokens=20, temperature=0.8, top_p=0.9, top_k=40, seed=3, ignore_eos=True)
+    cases = [
+        (PROMPTS[3], greedy(30, ignore_eos=True)),
+        (PROMPTS[0], greedy(25, ignore_eos=True)),
+        (PROMPTS[1], seeded),
+        (PROMPTS[2], greedy(1, ignore_eos=True)),  # ends with its first token, in the prefill
+        (PROMPTS[4], greedy(12, ignore_eos=True)),
+    ]
+    expected = [alone(engine, p, s) for p, s in cases]
+    batch = Batch(engine.model, "cpu", engine._eos_ids, engine._decode, capacity=8)
+    jobs = [job(engine, p, s) for p, s in cases]
+    ended = dict(batch.admit_all(jobs[:4]))
+    assert list(ended) == [jobs[3]] and batch.running == 3
+    assert batch._cache.layers[0].keys.shape[-2] == batch._mask.shape[1] == len(jobs[0].prompt_ids)
+    batch.step()
+    assert batch.admit(jobs[4]) is None  # a later prompt joins the prefilled rows
+    while batch.running:
+        ended.update(batch.step())
+    assert [text(j) for j in jobs] == [t for t, _ in expected]
+    assert [ended[j] for j in jobs] == [o for _, o in expected]
+
+
+class _CountingLoop:
+    """Records the wake-ups the generation thread sends to the event loop."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def call_soon_threadsafe(self, callback, *args) -> None:
+        self.calls.append((callback, args))
+
+
+def test_a_step_wakes_the_event_loop_once_for_all_its_streams():
+    loop = _CountingLoop()
+    streams = [Job([1], greedy(4), loop) for _ in range(8)]  # type: ignore[arg-type]
+    with held_wakeups():
+        for each in streams:
+            each.emit("first ")
+    assert len(loop.calls) == 1  # one wake-up for the eight streams, not eight
+    with held_wakeups():
+        for each in streams:
+            each.emit("second")  # their streams have not read the first text yet: no new wake-up
+    assert len(loop.calls) == 1
+    assert [text(each) for each in streams] == ["first second"] * 8

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,6 @@ from gpu_preflight.checks import (
     deep,
     driver,
     driver_support,
-    engines,
     environment,
     gpus,
     memory,
@@ -21,13 +21,13 @@ from gpu_preflight.checks import (
     toolkit,
 )
 from gpu_preflight.checks.context import Check, CheckContext
-from gpu_preflight.checks.driver_advice import word_driver_fixes
-from gpu_preflight.checks.plan import PlanStep, make_plan
+from gpu_preflight.checks.fixes import DriverFix
 from gpu_preflight.core.findings import Finding, Severity, overall_status
 from gpu_preflight.core.host import Host
 from gpu_preflight.targets.model import Targets
 
-if TYPE_CHECKING:  # annotations only: images and fit load when asked for
+if TYPE_CHECKING:  # annotations only: images, fit and the plan load when asked for
+    from gpu_preflight.checks.plan import PlanStep
     from gpu_preflight.fit.plan import MemoryPlan
     from gpu_preflight.images.resolve import ImageFacts
 
@@ -43,6 +43,15 @@ def check_images(ctx: CheckContext) -> list[Finding]:
     return image_gate.check_images(ctx)
 
 
+def check_engines(ctx: CheckContext) -> Iterable[Finding]:
+    """Engine targets and engine images: checks/engines.py, imported only when there are some."""
+    if not (ctx.engines or any(image.engine is not None for image in ctx.images)):
+        return []
+    from gpu_preflight.checks import engines
+
+    return engines.check_engines(ctx)
+
+
 # In the order a reader scans the checklist: driver, GPUs, builds, container, memory, toolkit.
 CHECKS: tuple[Check, ...] = (
     driver.check_driver,
@@ -50,7 +59,7 @@ CHECKS: tuple[Check, ...] = (
     environment.check_visible_devices,
     gpus.check_gpus,
     builds.check_builds,
-    engines.check_engines,
+    check_engines,
     container.check_container_requirement,
     check_images,
     memory.check_model_memory,
@@ -116,8 +125,16 @@ def diagnose(
         container_mode=container_mode,
         engines=targets.engines if isinstance(targets, Targets) else (),
     )
-    findings = word_driver_fixes(context, run_checks(context))
-    plan = make_plan(context, findings, run_checks) if with_plan else []
+    findings = run_checks(context)
+    if any(isinstance(fix, DriverFix) for f in findings for fix in f.fix):
+        from gpu_preflight.checks.driver_advice import word_driver_fixes
+
+        findings = word_driver_fixes(context, findings)
+    plan: list[PlanStep] = []
+    if with_plan and any(f.severity >= Severity.WARN for f in findings):  # else there is nothing to plan
+        from gpu_preflight.checks.plan import make_plan
+
+        plan = make_plan(context, findings, run_checks)
     # Failures first, then warnings, then the rest; stable within a severity.
     findings.sort(key=lambda f: -f.severity)
     listed = targets.to_list() if isinstance(targets, Targets) else []  # with its engines, even alone

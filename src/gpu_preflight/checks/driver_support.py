@@ -7,10 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gpu_preflight.checks.context import CheckContext
-from gpu_preflight.checks.driver_advice import choose_branch
 from gpu_preflight.core.findings import Finding, Severity
 from gpu_preflight.core.versions import Version
-from gpu_preflight.knowledge.driver_lifecycle import lifecycle
 
 
 def check_driver_support(ctx: CheckContext) -> Iterator[Finding]:
@@ -20,6 +18,10 @@ def check_driver_support(ctx: CheckContext) -> Iterator[Finding]:
     branch = ctx.kb.driver_branch(driver, ctx.driver_platform)
     if branch is None or not branch.known:
         return
+    # Only a host with a known driver branch needs the lifecycle and the advice on branches.
+    from gpu_preflight.checks.driver_advice import choose_branch
+    from gpu_preflight.knowledge.driver_lifecycle import lifecycle
+
     life = lifecycle(branch)
     if not life.ended(ctx.today) or life.end_of_life is None:
         return

@@ -23,7 +23,7 @@ from gpu_preflight.checks.runtime import judge_runtime
 from gpu_preflight.core.findings import Finding, Severity
 from gpu_preflight.core.host import Gpu
 from gpu_preflight.core.versions import Version
-from gpu_preflight.knowledge.model import EngineBuild, EngineRelease
+from gpu_preflight.knowledge.engines import EngineBuild, EngineRelease
 from gpu_preflight.targets.model import EngineTarget
 
 if TYPE_CHECKING:

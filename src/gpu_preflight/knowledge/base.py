@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gpu_preflight.core.versions import Version
 from gpu_preflight.knowledge.architectures import (
@@ -15,46 +16,14 @@ from gpu_preflight.knowledge.architectures import (
     read_architectures,
     read_cuda_cc_ranges,
 )
-from gpu_preflight.knowledge.cuda_images import (
-    CUDA_IMAGES_FILE,
-    parse_cuda_image,
-    read_cuda_tag,
-    read_first_term_rule,
-    read_require_cuda,
-)
 from gpu_preflight.knowledge.driver_branches import (
     DRIVER_BRANCHES_FILE,
     branch_of,
     find_driver_branch,
     read_driver_branches,
 )
-from gpu_preflight.knowledge.driver_install import (
-    DRIVER_INSTALL_FILE,
-    DriverInstall,
-    find_driver_install,
-    read_driver_installs,
-)
 from gpu_preflight.knowledge.driver_requirements import driver_requirement
-from gpu_preflight.knowledge.engines import (
-    ENGINES_FILE,
-    EngineTables,
-    engine_for_image,
-    find_engine,
-    find_engine_release,
-    read_engine_tables,
-)
 from gpu_preflight.knowledge.files import DataFiles
-from gpu_preflight.knowledge.framework_images import (
-    FRAMEWORK_IMAGES_FILE,
-    NGC_PYTORCH,
-    VLLM,
-    find_ngc_pytorch_image,
-    find_pytorch_image,
-    find_vllm_image,
-    read_images,
-    read_pytorch_images,
-    read_pytorch_tag,
-)
 from gpu_preflight.knowledge.gpus import GPUS_FILE, GpuIndex, read_gpu_index
 from gpu_preflight.knowledge.host_compilers import (
     HOST_COMPILERS_FILE,
@@ -70,8 +39,6 @@ from gpu_preflight.knowledge.model import (
     CudaImage,
     DriverBranch,
     DriverRequirement,
-    Engine,
-    EngineRelease,
     FirstTermRule,
     GpuProduct,
     ImageInfo,
@@ -84,7 +51,6 @@ from gpu_preflight.knowledge.model import (
     TorchWheel,
 )
 from gpu_preflight.knowledge.sources import SOURCES_FILE
-from gpu_preflight.knowledge.tag_grammar import TagGrammar
 from gpu_preflight.knowledge.toolkit import TOOLKIT_FILE, read_toolkit_releases
 from gpu_preflight.knowledge.torch_wheels import (
     DEFAULT_WHEEL_PLATFORM,
@@ -96,18 +62,25 @@ from gpu_preflight.knowledge.torch_wheels import (
     torch_variants_for,
 )
 
+if TYPE_CHECKING:  # the image, engine and install tables' modules load when a lookup needs them
+    from gpu_preflight.knowledge.driver_install import DriverInstall
+    from gpu_preflight.knowledge.engines import Engine, EngineRelease, EngineTables
+    from gpu_preflight.knowledge.tag_grammar import TagGrammar
+
+# The tables' file names, in this order; the lazily imported readers' *_FILE constants are
+# written out (tests/knowledge/test_data_files.py checks the list against data/).
 DATA_FILES = (
     SOURCES_FILE,
     TOOLKIT_FILE,
     MINOR_COMPAT_FILE,
     DRIVER_BRANCHES_FILE,
-    DRIVER_INSTALL_FILE,
+    "driver_install.toml",  # DRIVER_INSTALL_FILE
     ARCHITECTURES_FILE,
     GPUS_FILE,
     TORCH_FILE,
-    CUDA_IMAGES_FILE,
-    FRAMEWORK_IMAGES_FILE,
-    ENGINES_FILE,
+    "cuda_images.toml",  # CUDA_IMAGES_FILE
+    "framework_images.toml",  # FRAMEWORK_IMAGES_FILE
+    "engines.toml",  # ENGINES_FILE
     HOST_COMPILERS_FILE,
 )
 
@@ -137,6 +110,8 @@ class KnowledgeBase:
         # A fleet asks the same few driver questions thousands of times: (CUDA parts, platform) ->
         # answer. Parts, not the Version: 12.4 and 12.4.0 are equal but ask different questions.
         self._requirements: dict[tuple[tuple[int, ...], str], DriverRequirement] = {}
+        # suggest_wheel asks every release's variants, and the plan's what-if asks again: (release, platform) -> wheels.
+        self._variants: dict[tuple[str, str], tuple[TorchWheel, ...]] = {}
 
     def load_all(self) -> KnowledgeBase:
         """Read and validate every table now (an override directory is checked up front)."""
@@ -205,10 +180,14 @@ class KnowledgeBase:
 
     @cached_property
     def driver_installs(self) -> tuple[DriverInstall, ...]:
+        from gpu_preflight.knowledge.driver_install import read_driver_installs
+
         return read_driver_installs(self.files)
 
     def driver_install(self, os_ids: tuple[str, ...], version_id: str | None = None) -> DriverInstall | None:
         """How to install a driver branch on this OS (os-release ID, then ID_LIKE; "wsl", "windows")."""
+        from gpu_preflight.knowledge.driver_install import find_driver_install
+
         return find_driver_install(self.driver_installs, os_ids, version_id)
 
     def branch_of(self, driver: Version | str, platform: str = "linux") -> int | None:
@@ -283,62 +262,89 @@ class KnowledgeBase:
 
     def torch_variants_for(self, torch_version: str, platform: str = DEFAULT_WHEEL_PLATFORM) -> tuple[TorchWheel, ...]:
         """Every published CUDA variant of a release (archs None where unknown for the platform)."""
-        return torch_variants_for(self._torch, torch_version, platform)
+        key = (torch_version, platform)
+        if key not in self._variants:
+            self._variants[key] = torch_variants_for(self._torch, torch_version, platform)
+        return self._variants[key]
 
     # --- container images -------------------------------------------------------------------
 
     @cached_property
     def _cuda_tag(self) -> TagGrammar:
+        from gpu_preflight.knowledge.cuda_images import read_cuda_tag
+
         return read_cuda_tag(self.files)
 
     @cached_property
     def require_cuda_values(self) -> tuple[RequireCuda, ...]:
+        from gpu_preflight.knowledge.cuda_images import read_require_cuda
+
         return read_require_cuda(self.files)
 
     def cuda_image(self, tag: str) -> CudaImage | None:
         """Parse an nvidia/cuda tag (``12.4.1-runtime-ubuntu22.04``, with or without the
         ``nvidia/cuda:`` prefix); None when it does not follow the grammar."""
+        from gpu_preflight.knowledge.cuda_images import parse_cuda_image
+
         return parse_cuda_image(self._cuda_tag, self.require_cuda_values, tag, self.cuda_image_first_term)
 
     @cached_property
     def cuda_image_first_term(self) -> FirstTermRule:
         """``cuda>={major}.{minor}``: what every nvidia/cuda image's NVIDIA_REQUIRE_CUDA starts with."""
+        from gpu_preflight.knowledge.cuda_images import read_first_term_rule
+
         return read_first_term_rule(self.files)
 
     @cached_property
     def _pytorch_tag(self) -> TagGrammar:
+        from gpu_preflight.knowledge.framework_images import read_pytorch_tag
+
         return read_pytorch_tag(self.files)
 
     @cached_property
     def pytorch_images(self) -> tuple[ImageInfo, ...]:
         """pytorch/pytorch tags seen in real Dockerfiles (any tag of the grammar parses)."""
+        from gpu_preflight.knowledge.framework_images import read_pytorch_images
+
         return read_pytorch_images(self.files, self._pytorch_tag, self._torch)
 
     @cached_property
     def vllm_images(self) -> tuple[ImageInfo, ...]:
+        from gpu_preflight.knowledge.framework_images import VLLM, read_images
+
         return read_images(self.files, "vllm", VLLM)
 
     @cached_property
     def ngc_pytorch_images(self) -> tuple[ImageInfo, ...]:
+        from gpu_preflight.knowledge.framework_images import NGC_PYTORCH, read_images
+
         return read_images(self.files, "ngc_pytorch", NGC_PYTORCH)
 
     def pytorch_image(self, tag: str) -> ImageInfo | None:
         """A pytorch/pytorch tag: torch, CUDA, cuDNN and flavor read from the tag itself;
         status "observed" for tags seen in real Dockerfiles, "derived" for the rest."""
+        from gpu_preflight.knowledge.framework_images import find_pytorch_image
+
         return find_pytorch_image(self._pytorch_tag, self._torch, self.pytorch_images, tag)
 
     def vllm_image(self, tag: str) -> ImageInfo | None:
         """A vllm/vllm-openai release (``v0.20.0``, ``0.20.0`` or the full reference)."""
+        from gpu_preflight.knowledge.framework_images import find_vllm_image
+
         return find_vllm_image(self.vllm_images, tag)
 
     def ngc_pytorch_image(self, tag: str) -> ImageInfo | None:
         """An NGC PyTorch release (``25.12-py3``, ``25.12`` or ``nvcr.io/nvidia/pytorch:25.12-py3``)."""
+        from gpu_preflight.knowledge.framework_images import find_ngc_pytorch_image
+
         return find_ngc_pytorch_image(self.ngc_pytorch_images, tag)
 
     # --- inference engines ------------------------------------------------------------------
 
     @cached_property
     def _engines(self) -> EngineTables:
+        from gpu_preflight.knowledge.engines import read_engine_tables
+
         return read_engine_tables(self.files)
 
     @property
@@ -352,14 +358,20 @@ class KnowledgeBase:
 
     def engine(self, name: str) -> Engine | None:
         """An engine by key, display name or PyPI name (``vllm``, ``SGLang``, ``llama-cpp``)."""
+        from gpu_preflight.knowledge.engines import find_engine
+
         return find_engine(self._engines, name)
 
     def engine_release(self, engine: str, version: str | None = None) -> EngineRelease | None:
         """The rule an engine release is judged by (see engines.find_engine_release)."""
+        from gpu_preflight.knowledge.engines import find_engine_release
+
         return find_engine_release(self._engines, engine, version)
 
     def engine_for_image(self, repository: str) -> Engine | None:
         """The engine whose releases an image repository's tags are."""
+        from gpu_preflight.knowledge.engines import engine_for_image
+
         return engine_for_image(self._engines, repository)
 
     # --- host compilers nvcc accepts --------------------------------------------------------

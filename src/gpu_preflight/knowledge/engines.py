@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 from gpu_preflight.core.versions import Version
 from gpu_preflight.knowledge.arch_list import ArchList, ArchListError
 from gpu_preflight.knowledge.files import DataFiles
-from gpu_preflight.knowledge.model import Engine, EngineBuild, EngineRelease
 from gpu_preflight.knowledge.provenance import Provenance
 from gpu_preflight.knowledge.row import KnowledgeError, Row
 
@@ -20,6 +19,62 @@ ARCH_FORMATS = ("torch", "cmake")
 # A release as engines spell it: 0.11.1, 0.10.1.1, v0.20.0, 0.5.1.post3, b7000 (llama.cpp builds).
 _RELEASE = re.compile(r"[vb]?(?P<version>\d+(?:\.\d+){0,3})(?:[.-]?(?:post|rc|a|b|dev)\d*)*", re.IGNORECASE)
 _CMAKE_ARCH = re.compile(r"(?P<arch>\d+[af]?)(?:-(?P<kind>real|virtual))?", re.IGNORECASE)
+
+
+# The value objects of this table live here, as host_compilers.py and driver_install.py keep
+# theirs: a run without engine targets never builds these classes.
+@dataclass(frozen=True)
+class Engine:
+    """An inference engine as a target (engines.toml ``[engine.NAME]``)."""
+
+    key: str  # "vllm", "sglang", "ollama", "llama.cpp"
+    name: str  # "vLLM"
+    package: str  # the PyPI name; "" for engines that are not pip packages
+    images: tuple[str, ...]  # repositories whose tags are its releases ("docker.io/vllm/vllm-openai")
+    selection: str  # "install": the installed variant runs | "runtime": the build that works here runs
+    provenance: Provenance
+
+
+@dataclass(frozen=True)
+class EngineBuild:
+    """One binary build of an engine release: its CUDA runtime and its own kernels' architectures."""
+
+    variant: str  # "cu129", "cuda_v13", "cuda-12.4"
+    cuda: Version
+    archs: ArchList | None  # None: not in our sources (then judged by what the CUDA can target)
+    default: bool  # what a plain install (or the engine itself, first) picks
+    install: str  # the command installing this build; "{version}" stands for the release
+    provenance: Provenance
+
+    def install_command(self, version: str) -> str:
+        return self.install.replace("{version}", version)
+
+
+@dataclass(frozen=True)
+class EngineRelease:
+    """The rule one engine release is judged by: torch pin, builds, floors.
+
+    ``version`` is the release asked for; ``rule_version`` the first release of the row that
+    describes it. ``exact`` is False when no source ties the asked release to that row (a release
+    between rows or newer than the newest): the row's provenance then says "unconfirmed".
+    """
+
+    engine: Engine
+    version: str
+    rule_version: str
+    torch: str | None
+    builds: tuple[EngineBuild, ...]  # the default build first
+    min_cc: Version | None
+    min_driver: Version | None
+    low_cc_below: Version | None  # GPUs below this CC need ``low_cc_min_driver``
+    low_cc_min_driver: Version | None
+    exact: bool
+    provenance: Provenance
+    last: Version | None = None  # the last release line the row's sources tie to it (0.19 = 0.19.x)
+
+    @property
+    def default_build(self) -> EngineBuild:
+        return next((b for b in self.builds if b.default), self.builds[0])
 
 
 @dataclass(frozen=True)

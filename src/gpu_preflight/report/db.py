@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from gpu_preflight.knowledge import ENV_VAR, KnowledgeBase
-from gpu_preflight.knowledge.model import EngineRelease
+from gpu_preflight.knowledge.engines import EngineRelease
 from gpu_preflight.knowledge.provenance import Provenance
 from gpu_preflight.knowledge.sources import newest_source
 from gpu_preflight.report.terminal import Style, table_lines

@@ -1,16 +1,20 @@
 """Continuous batching for the built-in engine: requests join and leave one running batch at
 token boundaries.
 
-Each request is prefilled alone (its own KV cache, no padding), its first token sampled, then it
-joins the batch: the batch's KV cache is one transformers ``DynamicCache`` whose rows are the
-sequences, left-padded to the longest (the attention mask hides the padding; positions count
-each row's own tokens). Every ``step`` decodes one token for every row in one forward pass. A
-row that ends (a stop, EOS, max_tokens, its client left) is dropped at once, and the columns
-that were padding for every remaining row are cut, so its memory is freed.
+Requests that wait together are prefilled together (``admit_all``: one forward pass, left-padded,
+the padding masked; one alone has no padding), their first tokens sampled, then they join the
+batch: the batch's KV cache is one transformers ``DynamicCache`` whose rows are the sequences,
+left-padded to the longest (the attention mask hides the padding; positions count each row's own
+tokens; with no padding in any row no mask is passed). Every ``step`` decodes one token for
+every row in one forward pass. A row that ends (a stop, EOS, max_tokens, its client left) is
+dropped at once, and the columns that were padding for every remaining row are cut, so its
+memory is freed.
 
 Sampling is per row, with transformers' rules in transformers' order (temperature, top-k,
 top-p) and a generator per request when it has a seed: a request samples the same tokens
-alone or in any batch. Greedy rows take the argmax of their own logits.
+alone or in any batch. Greedy rows take one argmax over the whole batch's logits (EOS banned
+for ignore_eos rows in one masked write); what a step needs to know of its rows is worked out
+when rows join or leave, not at every token.
 
 Runs in the generation thread only (serve/jobs.py).
 """
@@ -98,6 +102,7 @@ class Batch:
         self.rows: list[_Row] = []
         self._cache: Any = None
         self._mask: Any = None  # [rows, columns] 1 where a cached token is real, 0 for padding
+        self._layout: _Layout | None = None  # what a step needs to know of the rows; None: rows changed
         self._cache_name = cache_argument(model)
         # Only the last position's logits from a prefill, where the forward can say so.
         self._last_logits = {"logits_to_keep": 1} if "logits_to_keep" in _parameters(model) else {}
@@ -124,8 +129,61 @@ class Batch:
         ended = self._accept(row, row.sampler.pick(out.logits[0, -1]))
         if ended is not None:
             return self._outcome(row, ended)
-        self._join(row, returned_cache(out))
+        self._join([row], returned_cache(out), torch.ones((1, row.length), dtype=torch.long, device=self.device))
         return None
+
+    def admit_all(self, jobs: list[Job]) -> list[tuple[Job, Outcome]]:
+        """Prefill several prompts in one forward pass (left-padded to the longest, the padding
+        masked), sample each one's first token, and add those that go on to the batch; returns
+        the jobs that ended at once. A failed pass changes nothing (the caller may admit the
+        jobs one by one to find the one at fault)."""
+        torch = self._torch
+        rows: list[_Row] = []
+        ended: list[tuple[Job, Outcome]] = []
+        for job in jobs:
+            row = _Row(
+                job,
+                Sampler(job, self.eos_ids, torch),
+                IncrementalDecoder(self.decode),
+                StopMatcher(job.sampling.stop),
+                0,
+            )
+            if job.cancelled:
+                ended.append((job, self._outcome(row, "cancelled")))
+            else:
+                rows.append(row)
+        if len(rows) <= 1:
+            return ended + [(row.job, outcome) for row in rows if (outcome := self.admit(row.job)) is not None]
+        width = max(len(row.job.prompt_ids) for row in rows)
+        pad = [width - len(row.job.prompt_ids) for row in rows]
+        prompts = torch.tensor(
+            [[0] * n + row.job.prompt_ids for n, row in zip(pad, rows, strict=True)], device=self.device
+        )
+        mask = torch.tensor([[0] * n + [1] * (width - n) for n in pad], dtype=torch.long, device=self.device)
+        with torch.inference_mode():
+            out = self.model(
+                input_ids=prompts,
+                attention_mask=mask,
+                position_ids=(mask.cumsum(dim=1) - 1).clamp(min=0),
+                use_cache=True,
+                **self._last_logits,
+            )
+        keep: list[int] = []
+        for k, row in enumerate(rows):
+            row.length = len(row.job.prompt_ids)
+            reason = self._accept(row, row.sampler.pick(out.logits[k, -1]))
+            if reason is not None:
+                ended.append((row.job, self._outcome(row, reason)))
+            else:
+                keep.append(k)
+        if keep:
+            cache, index = returned_cache(out), torch.tensor(keep, device=self.device)
+            first = min(pad[k] for k in keep)  # columns that are padding in every row that stays: cut
+            for layer in cache.layers:
+                layer.keys = layer.keys[index, :, first:, :]
+                layer.values = layer.values[index, :, first:, :]
+            self._join([rows[k] for k in keep], cache, mask[index, first:])
+        return ended
 
     def step(self) -> list[tuple[Job, Outcome]]:
         """One token for every running row; the rows that ended leave the batch."""
@@ -133,31 +191,35 @@ class Batch:
         done = self._drop([i for i, row in enumerate(self.rows) if row.job.cancelled], "cancelled")
         if not self.rows:
             return done
-        self._mask = torch.cat([self._mask, self._mask.new_ones((len(self.rows), 1))], dim=1)
-        inputs = torch.tensor([[row.last] for row in self.rows], device=self.device)
-        positions = torch.tensor([[row.length] for row in self.rows], device=self.device)
+        rows = self.rows
+        if self._layout is None:
+            self._layout = _Layout(rows, self._mask, torch, self.device)
+        layout = self._layout
+        self._mask = torch.cat([self._mask, self._mask.new_ones((len(rows), 1))], dim=1)
+        inputs = torch.tensor([[row.last] for row in rows], device=self.device)
+        positions = torch.tensor([[row.length] for row in rows], device=self.device)
         with torch.inference_mode():
             out = self.model(
                 input_ids=inputs,
-                attention_mask=self._mask,
+                # No padding in any row (one row, or rows of one length): no mask to build at every layer.
+                attention_mask=self._mask if layout.padded else None,
                 position_ids=positions,
                 use_cache=True,
                 **{self._cache_name: self._cache},
             )
-        self._cache = returned_cache(out)
-        logits = out.logits[:, -1, :]
-        greedy = [i for i, row in enumerate(self.rows) if row.sampler.greedy]
-        picks: dict[int, int] = {}
-        if greedy:
-            scores = logits[greedy]  # a copy: indexing with a list
-            for k, i in enumerate(greedy):
-                if self.rows[i].sampler.banned:
-                    scores[k, self.rows[i].sampler.banned] = -float("inf")
-            picks = dict(zip(greedy, torch.argmax(scores, dim=-1).tolist(), strict=True))
+            self._cache = returned_cache(out)
+            logits = out.logits[:, -1, :]
+            picks: list[int] = []
+            if layout.greedy:  # one argmax for the whole batch; the sampling rows' entries are not used
+                scores = logits
+                if layout.banned_rows is not None:
+                    scores = logits.clone()
+                    scores[layout.banned_rows, layout.banned_ids] = -float("inf")
+                picks = torch.argmax(scores, dim=-1).tolist()
         ended: dict[int, str] = {}
-        for i, row in enumerate(self.rows):
+        for i, row in enumerate(rows):
             row.length += 1
-            token = picks[i] if i in picks else row.sampler.pick(logits[i])
+            token = picks[i] if row.sampler.greedy else row.sampler.pick(logits[i])
             reason = self._accept(row, token)
             if reason is not None:
                 ended[i] = reason
@@ -194,25 +256,26 @@ class Batch:
         return Outcome(reason, len(row.job.prompt_ids), row.generated)
 
     # --- the batch's cache
-    def _join(self, row: _Row, cache: Any) -> None:
+    def _join(self, rows: list[_Row], cache: Any, mask: Any) -> None:
+        """``rows`` join the batch with their prefill's ``cache`` and ``mask`` (0 for their padding)."""
         torch = self._torch
-        mask = torch.ones((1, row.length), dtype=torch.long, device=self.device)
+        self._layout = None
         if not self.rows:
-            self.rows, self._cache, self._mask = [row], cache, mask
+            self.rows, self._cache, self._mask = list(rows), cache, mask
             return
-        old, new = self._mask.shape[1], row.length
-        width = max(old, new)
+        width = max(self._mask.shape[1], mask.shape[1])
         for mine, theirs in zip(self._cache.layers, cache.layers, strict=True):
             mine.keys = torch.cat([_left_pad(mine.keys, width, torch), _left_pad(theirs.keys, width, torch)])
             mine.values = torch.cat([_left_pad(mine.values, width, torch), _left_pad(theirs.values, width, torch)])
         self._mask = torch.cat([_left_pad(self._mask, width, torch), _left_pad(mask, width, torch)])
-        self.rows.append(row)
+        self.rows.extend(rows)
 
     def _drop(self, indices: list[int], reasons: dict[int, str] | str) -> list[tuple[Job, Outcome]]:
         if not indices:
             return []
         torch = self._torch
         gone = set(indices)
+        self._layout = None
         ended = [
             (self.rows[i].job, self._outcome(self.rows[i], reasons if isinstance(reasons, str) else reasons[i]))
             for i in indices
@@ -231,6 +294,22 @@ class Batch:
             layer.keys = layer.keys[index, :, first:, :]
             layer.values = layer.values[index, :, first:, :]
         return ended
+
+
+class _Layout:
+    """What the decode step needs to know about the rows, worked out once each time rows join or
+    leave (not at every token): whether any row is left-padded, whether any samples greedily, and
+    the rows whose EOS ids are banned (ignore_eos) as index tensors for one masked write."""
+
+    def __init__(self, rows: list[_Row], mask: Any, torch: Any, device: str) -> None:
+        self.padded = bool((mask == 0).any().item())
+        self.greedy = any(row.sampler.greedy for row in rows)
+        pairs = [(i, token) for i, row in enumerate(rows) if row.sampler.greedy for token in row.sampler.banned]
+        self.banned_rows: Any = None
+        self.banned_ids: Any = None
+        if pairs:
+            self.banned_rows = torch.tensor([i for i, _ in pairs], device=device)
+            self.banned_ids = torch.tensor([token for _, token in pairs], device=device)
 
 
 def _left_pad(tensor: Any, width: int, torch: Any) -> Any:

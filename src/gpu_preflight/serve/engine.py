@@ -255,6 +255,9 @@ class TransformersEngine:
     def admit(self, job: Job) -> Outcome | None:
         return self._guard(lambda: self._loaded().admit(job), job)
 
+    def admit_all(self, jobs: list[Job]) -> list[tuple[Job, Outcome]]:
+        return self._guard(lambda: self._loaded().admit_all(jobs), max(jobs, key=lambda job: len(job.prompt_ids)))
+
     def step(self) -> list[tuple[Job, Outcome]]:
         return self._guard(self._loaded().step, None)
 

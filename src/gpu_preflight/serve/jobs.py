@@ -5,9 +5,12 @@ generation thread loads the engine, then runs the jobs and streams text back to 
 engine that batches (``BatchEngine``: the built-in one) runs continuous batching: between two
 decode steps of the running batch, waiting jobs are prefilled into its free slots (at most
 ``prefill_tokens`` prompt tokens per step, at least one job, so decoding never stalls behind a
-queue of prompts); a job leaves the batch at the token it ends on. Other engines take jobs one
-at a time. A full queue is refused at once (``QueueFull`` -> 503) instead of growing without
-bound; a job whose client left is skipped or stopped mid-generation, freeing its slot.
+queue of prompts; several are prefilled in one pass); a job leaves the batch at the token it
+ends on. The loop is woken once per decode step for all the streams that have text, and a
+stream's text goes out at most every ``STREAM_INTERVAL_S`` (its first piece and its end at
+once). Other engines take jobs one at a time. A full queue is refused at once (``QueueFull`` ->
+503) instead of growing without bound; a job whose client left is skipped or stopped
+mid-generation, freeing its slot.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ from typing import Protocol, TypeGuard
 from gpu_preflight.serve.metrics import Metrics
 
 log = logging.getLogger("gpu_preflight.serve")
+# A streaming job's text reaches its client at most this often after the first piece (the first
+# at once, the end at once): tokens generated in between go out as one event. Each event costs
+# the event loop, the HTTP layer and the client more than a decode step's share of a small model.
+STREAM_INTERVAL_S = 0.03
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,8 @@ class Outcome:
 class Job:
     """One request's generation. The generation thread calls ``emit``/``finish``/``fail``;
     the event loop iterates ``stream()``. Text is handed over in batches: the loop is woken
-    once per batch, not once per token, so a busy loop never falls behind."""
+    once per batch, not once per token, so a busy loop never falls behind; inside a generation
+    step (``held_wakeups``) a stream is woken at most every ``STREAM_INTERVAL_S``."""
 
     def __init__(
         self, prompt_ids: list[int], sampling: Sampling, loop: asyncio.AbstractEventLoop, streaming: bool = True
@@ -63,6 +71,7 @@ class Job:
         self._lock = threading.Lock()
         self._pending: list[str | Outcome | BaseException] = []
         self._wake_scheduled = False
+        self._woken_at: float | None = None  # when text last woke the stream (None: not yet)
         self._ready = asyncio.Event()
 
     # --- the generation thread's side
@@ -85,11 +94,23 @@ class Job:
             self._pending.append(item)
             if self._wake_scheduled or not wake:
                 return
-            self._wake_scheduled = True
-        try:
-            self._loop.call_soon_threadsafe(self._ready.set)
-        except RuntimeError:
-            pass  # the event loop is gone: nobody is listening any more
+            now = time.perf_counter()
+            if isinstance(item, str) and self._woken_at is not None and _hold_text(self, now):
+                return  # held: a later step (held_wakeups) wakes the stream for it
+            self._wake_scheduled, self._woken_at = True, now
+        _wake(self._loop, self._ready)
+
+    def _wake_if_due(self, now: float) -> bool:
+        """The generation thread, after a step: wake the stream for held text whose interval
+        has passed. False while the text is still held."""
+        with self._lock:
+            if self._wake_scheduled or not self._pending:
+                return True  # already woken (or its end came): nothing held any more
+            if self._woken_at is not None and now - self._woken_at < STREAM_INTERVAL_S:
+                return False
+            self._wake_scheduled, self._woken_at = True, now
+        _wake(self._loop, self._ready)
+        return True
 
     # --- the event loop's side
     def cancel(self) -> None:
@@ -124,6 +145,69 @@ class Job:
         return "".join([piece async for piece in self.stream()])
 
 
+_held = threading.local()  # the wake-ups a generation step holds back, to send together (``held_wakeups``)
+
+
+class held_wakeups:  # a statement, ``with held_wakeups(): ...``
+    """Within this block, jobs that have text for their stream do not wake the event loop one
+    by one: the loop is woken once at the end, for all of them (one self-pipe write and one
+    loop turn per decode step instead of one per running request), and a stream's text is
+    held for up to ``STREAM_INTERVAL_S`` after its last wake-up, then sent together."""
+
+    def __enter__(self) -> None:
+        _held.events = []
+
+    def __exit__(self, *exc: object) -> None:
+        texts: set[Job] = _texts()
+        if texts:
+            now = time.perf_counter()
+            texts -= {job for job in list(texts) if job._wake_if_due(now)}
+        events: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = _held.events
+        _held.events = None
+        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Event]] = {}
+        for loop, event in events:
+            by_loop.setdefault(loop, []).append(event)
+        for loop, ready in by_loop.items():
+            _call_soon(loop, _set_all, ready)
+
+
+def _texts() -> set[Job]:
+    """The jobs (of this generation thread) whose streamed text is held until its interval passed."""
+    texts: set[Job] | None = getattr(_held, "texts", None)
+    if texts is None:
+        texts = _held.texts = set()
+    return texts
+
+
+def _hold_text(job: Job, now: float) -> bool:
+    """Whether ``job``'s new text waits (inside a step, within the interval); it is then
+    remembered, and a later step's ``held_wakeups`` wakes its stream."""
+    if getattr(_held, "events", None) is None or job._woken_at is None or now - job._woken_at >= STREAM_INTERVAL_S:
+        return False
+    _texts().add(job)
+    return True
+
+
+def _wake(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+    held: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] | None = getattr(_held, "events", None)
+    if held is not None:
+        held.append((loop, event))
+    else:
+        _call_soon(loop, event.set)
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., object], *args: object) -> None:
+    try:
+        loop.call_soon_threadsafe(callback, *args)
+    except RuntimeError:
+        pass  # the event loop is gone: nobody is listening any more
+
+
+def _set_all(events: list[asyncio.Event]) -> None:
+    for event in events:
+        event.set()
+
+
 class Engine(Protocol):
     def load(self) -> None: ...  # load the weights and run one real forward pass; raise on failure
 
@@ -140,6 +224,10 @@ class BatchEngine(Engine, Protocol):
     def free(self) -> int: ...  # slots left in the batch
 
     def admit(self, job: Job) -> Outcome | None: ...  # prefill; an outcome when the job ended at once
+
+    def admit_all(
+        self, jobs: list[Job]
+    ) -> list[tuple[Job, Outcome]]: ...  # several prefills in one pass; those that ended
 
     def step(self) -> list[tuple[Job, Outcome]]: ...  # one token for every running job; those that ended
 
@@ -249,25 +337,42 @@ class Scheduler:
                     job = self._waiting.popleft()
                     joining.append(job)
                     tokens += len(job.prompt_ids)
-            for job in joining:
-                try:
-                    outcome = engine.admit(job)
-                except Exception as exc:  # noqa: BLE001 - this prompt failed; the batch goes on
-                    job.fail(exc)
-                    continue
-                if outcome is not None:
-                    self._finish(job, outcome)
+            # Not held: a prefill is long next to a wake-up, a joined job's first token goes at once.
+            self._admit(engine, joining)
             if not engine.running:
                 continue
+            with held_wakeups():
+                self._step(engine)
+
+    def _admit(self, engine: BatchEngine, joining: list[Job]) -> None:
+        if len(joining) > 1:
             try:
-                ended = engine.step()
-            except Exception as exc:  # noqa: BLE001 - the step failed for every job in it
-                log.warning("a decode step failed (%s): the %d requests in it fail", exc, engine.running)
-                for job in engine.abandon():
-                    job.fail(exc)
+                ended = engine.admit_all(joining)  # one forward pass for all their prompts
+            except Exception:  # noqa: BLE001 - one by one below: only the prompt at fault fails
+                log.debug("a batched prefill of %d prompts failed: prefilling them one by one", len(joining))
+            else:
+                for job, outcome in ended:
+                    self._finish(job, outcome)
+                return
+        for job in joining:
+            try:
+                alone = engine.admit(job)
+            except Exception as exc:  # noqa: BLE001 - this prompt failed; the batch goes on
+                job.fail(exc)
                 continue
-            for job, outcome in ended:
-                self._finish(job, outcome)
+            if alone is not None:
+                self._finish(job, alone)
+
+    def _step(self, engine: BatchEngine) -> None:
+        try:
+            ended = engine.step()
+        except Exception as exc:  # noqa: BLE001 - the step failed for every job in it
+            log.warning("a decode step failed (%s): the %d requests in it fail", exc, engine.running)
+            for job in engine.abandon():
+                job.fail(exc)
+            return
+        for job, outcome in ended:
+            self._finish(job, outcome)
 
     def _finish(self, job: Job, outcome: Outcome) -> None:
         end = time.perf_counter()

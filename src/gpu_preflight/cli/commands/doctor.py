@@ -20,6 +20,7 @@ from gpu_preflight.cli.flags import (
 
 if TYPE_CHECKING:
     from gpu_preflight.images import ImageFacts
+    from gpu_preflight.report.redact import Redactor
 
 HELP = "judge this host (the default command)"
 
@@ -80,9 +81,11 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     redact = args.markdown if args.redact is None else args.redact
-    from gpu_preflight.report.redact import Redactor
+    redactor: Redactor | None = None
+    if redact:  # imported only when asked for
+        from gpu_preflight.report.redact import Redactor
 
-    redactor = Redactor(report.host.hostname) if redact else None
+        redactor = Redactor(report.host.hostname)
     if args.json:
         document = report.to_dict()
         emit_json(redactor.document(document) if redactor else document)
