@@ -196,7 +196,7 @@ def main() -> int:
     )
     print(
         f"  server, {args.clients} clients at once   {figures['concurrent_tokens_per_s']:8.1f} tokens/s   "
-        f"total/one-client {figures['concurrent_over_one_client']:.3f}  (one generation at a time: no batching)"
+        f"total/one-client {figures['concurrent_over_one_client']:.3f}"
     )
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
