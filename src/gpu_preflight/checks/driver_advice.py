@@ -95,14 +95,18 @@ def install_advice(kb: KnowledgeBase, host: Host, branch: int, gpus: Sequence[Gp
     return InstallAdvice(install.name, commands, other)
 
 
-def word_driver_fix(ctx: CheckContext, fix: DriverFix) -> DriverFix:
-    gpus = ctx.visible_gpus
-    why = f" {fix.reason}" if fix.reason else ""
+def branch_for(ctx: CheckContext, fix: DriverFix) -> DriverChoice:
+    """The branch to install for ``fix`` on this host: the fix's own where the driver comes from
+    nvidia.com (Windows, WSL), else the recommended one (choose_branch)."""
     if fix.platform == "windows" or ctx.host.os_ids()[:1] in NOT_ON_LINUX:
-        choice = DriverChoice(fix.branch)
-    else:
-        choice = choose_branch(ctx.kb, gpus, fix.branch, ctx.today)
-    where = install_advice(ctx.kb, ctx.host, choice.branch, gpus).line()
+        return DriverChoice(fix.branch)
+    return choose_branch(ctx.kb, ctx.visible_gpus, fix.branch, ctx.today)
+
+
+def word_driver_fix(ctx: CheckContext, fix: DriverFix) -> DriverFix:
+    why = f" {fix.reason}" if fix.reason else ""
+    choice = branch_for(ctx, fix)
+    where = install_advice(ctx.kb, ctx.host, choice.branch, ctx.visible_gpus).line()
     return fix.reworded(
         f"Install NVIDIA driver {fix.exact}{why} ({choice.words}; {where}), then reboot{fix.compat_note}."
     )

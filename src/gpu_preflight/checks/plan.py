@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gpu_preflight.checks.context import CheckContext
-from gpu_preflight.checks.driver_advice import NOT_ON_LINUX, choose_branch, install_advice
+from gpu_preflight.checks.driver_advice import branch_for, install_advice
 from gpu_preflight.checks.fixes import DriverFix
 from gpu_preflight.core.findings import Finding, Severity
 from gpu_preflight.core.versions import Version
@@ -81,9 +81,8 @@ def _driver_step(
     if not floors:
         return None
     highest = max(floors, key=lambda fix: fix.minimum)
-    windows = highest.platform == "windows" or ctx.host.os_ids()[:1] in NOT_ON_LINUX
-    choice = None if windows else choose_branch(ctx.kb, ctx.visible_gpus, highest.branch, ctx.today)
-    branch = choice.branch if choice else highest.branch
+    choice = branch_for(ctx, highest)
+    branch = choice.branch
     # The driver the what-if installs: the floor itself, or the recommended branch's first number
     # when that branch is newer (any of its drivers is above every floor of older branches).
     driver = highest.minimum if branch == highest.branch else Version.of(branch, 0)
@@ -93,10 +92,9 @@ def _driver_step(
     clears = tuple((before_keys - after_keys).elements())
     introduces = tuple((after_keys - before_keys).elements())
     advice = install_advice(ctx.kb, ctx.host, branch, ctx.visible_gpus)
-    words = choice.words if choice else f"R{branch}"
     how = f"; {advice.system}: {advice.note}" if advice.system and not advice.commands else ""
     return PlanStep(
-        action=f"Install NVIDIA driver {highest.exact} ({words}{how}), then reboot",
+        action=f"Install NVIDIA driver {highest.exact} ({choice.words}{how}), then reboot",
         kind="driver",
         clears=clears,
         commands=advice.commands,

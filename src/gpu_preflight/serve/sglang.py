@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from gpu_preflight.core.host import Gpu
 from gpu_preflight.fit.sglang import mem_fraction_static
+from gpu_preflight.serve.server_launch import ServerLaunch
 from gpu_preflight.serve.settings import Hardware
 
 MODULE = "sglang.launch_server"
@@ -26,14 +27,8 @@ INSTALL_HINT = "pip install sglang (in this Python; https://docs.sglang.io), or 
 
 
 @dataclass(frozen=True)
-class Launch:
-    model: str  # what SGLang loads: a directory or a Hub id
-    served_name: str
-    host: str
-    port: int
-    api_key: str | None = None
-    trust_remote_code: bool = False
-    tensor_parallel: int = 1
+class Launch(ServerLaunch):
+    tensor_parallel: int = 1  # --tp-size
 
 
 def tensor_parallel(gpus: list[Gpu], attention_heads: int) -> tuple[int, str]:

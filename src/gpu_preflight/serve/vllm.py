@@ -9,22 +9,15 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from dataclasses import dataclass
 
+from gpu_preflight.serve.server_launch import ServerLaunch
 from gpu_preflight.serve.settings import Hardware
 
 MODULE = "vllm.entrypoints.openai.api_server"
 INSTALL_HINT = "pip install vllm (in this Python), or use the built-in engine: --engine transformers"
 
 
-@dataclass(frozen=True)
-class Launch:
-    model: str  # what vLLM loads: a directory or a Hub id
-    served_name: str
-    host: str
-    port: int
-    api_key: str | None = None
-    trust_remote_code: bool = False
+Launch = ServerLaunch  # vLLM needs nothing beyond what every engine server takes
 
 
 def build_command(launch: Launch, hardware: Hardware, python: str = sys.executable) -> list[str]:
