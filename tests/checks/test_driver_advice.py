@@ -83,3 +83,22 @@ def test_an_ended_branch_is_said_not_failed(kb) -> None:
     assert "R580" in finding.fix[0]
     assert not list(check_driver_support(replace(ctx, today=date(2026, 1, 1))))
     assert Version.parse("535.104.05").major == 535
+
+
+@pytest.mark.parametrize(
+    ("os_fields", "said", "never"),
+    [
+        (UBUNTU, "sudo apt install nvidia-driver-580-open", "ubuntu-drivers"),
+        (ROCKY9, "sudo dnf module enable nvidia-driver:580-open", "apt install"),
+        (DEBIAN, "NVIDIA's CUDA repository", "apt install"),
+    ],
+)
+def test_no_driver_and_no_floor_gets_a_maintained_branch_for_this_os(kb, os_fields, said, never) -> None:
+    # No driver, no toolkit, no framework: nothing names a floor, so the advice is the oldest
+    # branch NVIDIA maintains today, with this OS's commands (it was always Ubuntu's wording).
+    subject = host(None)
+    subject.platform = dict(os_fields)
+    ctx = CheckContext(host=subject, today=TODAY, _kb=kb)
+    fixes = [fix for f in word_driver_fixes(ctx, run_checks(ctx)) if f.code == "no-driver" for fix in f.fix]
+    assert any("R580" in fix and said in fix for fix in fixes), fixes
+    assert not any(never in fix for fix in fixes)

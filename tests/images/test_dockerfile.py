@@ -96,11 +96,11 @@ def test_torch_from_pip_install(run, version, variant):
     assert (facts.torch.torch_version, facts.torch.variant) == (version, variant)
 
 
-def test_torch_range_is_kept_unpinned_and_requirement_files_noted():
+def test_torch_range_is_kept_unpinned_and_an_unfound_requirement_file_noted():
     facts = facts_of("FROM python:3.11\nRUN pip install -r requirements.txt 'torch>=2.1'\n")
     assert facts.torch.pinned is False
     assert facts.notes == (
-        "Dockerfile:2: pip install -r requirements.txt: that file is in the build context, not read",
+        "Dockerfile:2: pip install -r 'requirements.txt': no COPY brings that file from the build context",
     )
 
 

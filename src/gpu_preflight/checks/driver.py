@@ -10,6 +10,7 @@ from gpu_preflight.checks.fixes import RELOAD_MODULES, install_driver
 from gpu_preflight.core.findings import Finding, Severity
 from gpu_preflight.core.host import Host
 from gpu_preflight.core.versions import Version
+from gpu_preflight.knowledge.driver_lifecycle import recommended_branch
 
 GPU_ACCESS_FIXES = [
     "docker: run with --gpus all (or --runtime=nvidia) after installing the NVIDIA Container Toolkit on the host.",
@@ -117,8 +118,11 @@ def _missing_driver(ctx: CheckContext) -> Finding:
         fixes.append(
             install_driver(toolkit_floor[1], f"to run what the installed CUDA {toolkit_floor[0]} toolkit builds")
         )
+    elif (branch := recommended_branch(ctx.kb.driver_branches, 0, ctx.today)) is not None:
+        # nothing here names a floor: the oldest branch NVIDIA maintains today, worded for this OS
+        fixes.append(install_driver(Version.of(branch.branch)))
     else:
-        fixes.append("Install the NVIDIA driver for your GPU (Ubuntu: sudo ubuntu-drivers install), then reboot.")
+        fixes.append("Install the NVIDIA driver for your GPU (NVIDIA's driver installation guide), then reboot.")
     if container.in_container:
         fixes.append(
             f"This runs in a {container.runtime + ' ' if container.runtime else ''}container: if the host has a GPU, "

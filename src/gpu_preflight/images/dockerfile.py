@@ -19,8 +19,12 @@ Followed as BuildKit reads the file (docs.docker.com/reference/dockerfile):
   ``--index-url`` / ``--extra-index-url`` / ``-f``, read with pip's rules (``targets/index.py``):
   the last torch installed in the chain is the image's torch, replacing any torch of the base.
 
+* ``RUN pip install -r FILE``: the requirements file is read from the build context (the
+  Dockerfile's folder), found through the stage's ``COPY``/``ADD`` and ``WORKDIR``
+  (``build_context.py``); a file no COPY brings in is named in a note.
+
 Not followed: ``COPY --from`` (it copies files, not the environment), ``--build-arg`` values,
-``pip install -r FILE`` (the file is in the build context; named in a note), conda installs.
+conda installs.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import re
 from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import cast
 
 from gpu_preflight.core.errors import UsageError
@@ -37,14 +42,17 @@ from gpu_preflight.core.limits import (
     MAX_DOCKERFILE_BYTES,
     MAX_DOCKERFILE_EXPANSION_BYTES,
     MAX_DOCKERFILE_INHERITED,
+    MAX_DOCKERFILE_REQUIREMENTS,
     MAX_DOCKERFILE_STAGES,
 )
 from gpu_preflight.core.readers import read_input
 from gpu_preflight.core.text import show
+from gpu_preflight.images.build_context import ContextCopy, context_copy, context_file, image_path
 from gpu_preflight.images.reference import ImageReference, parse_reference
 from gpu_preflight.targets.engines import engine_requirement, engine_wheel
 from gpu_preflight.targets.index import Indexes, TorchLine, names_torch, parse_requirement, resolve_target, torch_line
 from gpu_preflight.targets.model import EngineTarget, TorchTarget
+from gpu_preflight.targets.pip import parse_pip_engines, parse_pip_requirements, read_requirements_text
 
 _DIRECTIVE = re.compile(r"#\s*([A-Za-z]+)\s*=\s*(\S+)\s*$")
 _HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
@@ -136,6 +144,8 @@ class _Stage:
     notes: list[str] = field(default_factory=list)
     chain: list[str] = field(default_factory=list)
     engine: EngineTarget | None = None
+    workdir: str = "/"
+    copies: list[ContextCopy] = field(default_factory=list)  # COPY/ADD from the build context, in order
 
 
 # --- reading the file ----------------------------------------------------------------------------
@@ -317,8 +327,9 @@ def _pip_install_args(tokens: list[str]) -> list[str] | None:
     return None
 
 
-def _torch_installs(command: str, source: str, notes: list[str]) -> list[TorchTarget]:
-    """torch targets installed by one RUN (shell form, or exec form as JSON)."""
+def _torch_installs(command: str, source: str, files: list[tuple[str, Indexes]]) -> list[TorchTarget]:
+    """torch targets installed by one RUN (shell form, or exec form as JSON); the requirements
+    files it installs (``-r FILE``, with the command's index options) are added to ``files``."""
     commands: list[list[str]] = []
     if command.startswith("["):
         try:
@@ -337,6 +348,7 @@ def _torch_installs(command: str, source: str, notes: list[str]) -> list[TorchTa
             continue
         indexes, following = Indexes(), 0
         lines: list[TorchLine] = []
+        named: list[str] = []
         # Only options and words that may name torch matter: found in one pass (a RUN can hold 500,000 words).
         for k in [k for k, word in enumerate(args) if word[:1] == "-" or word[:5].lower() == "torch"]:
             if k < following:
@@ -356,7 +368,8 @@ def _torch_installs(command: str, source: str, notes: list[str]) -> list[TorchTa
                 elif option in ("--extra-index-url", "-f", "--find-links", "--extra-index"):
                     indexes.extra.append(value)
                 elif option in ("-r", "--requirement"):
-                    notes.append(f"{source}: pip install -r {value}: that file is in the build context, not read")
+                    named.append(value)
+        files += [(value, indexes) for value in named]
         found += [resolve_target(line, indexes) for line in lines]
     return found
 
@@ -393,6 +406,32 @@ def _engine_installs(command: str, source: str) -> list[EngineTarget]:
     return found
 
 
+# --- requirements files from the build context ---------------------------------------------------
+
+
+class _ContextRequirements:
+    """Reads the requirements files RUNs install (``pip install -r``) from the build context."""
+
+    def __init__(self, context: Path | None) -> None:
+        self.context = context
+        self.looked_up = 0
+
+    def read(
+        self, stage: _Stage, file: str, indexes: Indexes, where: str
+    ) -> tuple[list[TorchTarget], list[EngineTarget]]:
+        said = f"{where}: pip install -r {show(file)}"
+        if self.looked_up >= MAX_DOCKERFILE_REQUIREMENTS:  # each look-up walks the stage's COPYs
+            stage.notes.append(f"{said}: more than {MAX_DOCKERFILE_REQUIREMENTS} files, not read")
+            return [], []
+        self.looked_up += 1
+        found = context_file(stage.copies, image_path(stage.workdir, file), self.context) if self.context else None
+        if found is None:
+            stage.notes.append(f"{said}: no COPY brings that file from the build context")
+            return [], []
+        text = read_requirements_text(str(found), f"{said}, {show(str(found))} in the build context", regular_only=True)
+        return parse_pip_requirements(str(found), text, indexes), parse_pip_engines(str(found), text)
+
+
 # --- stages -------------------------------------------------------------------------------------
 
 
@@ -405,7 +444,8 @@ def parse_dockerfile(path: str, platform: str = "linux/amd64") -> DockerfileFact
         raise UsageError(f"--dockerfile {path}: not a text file (not UTF-8)") from None
     if "\x00" in text:
         raise UsageError(f"--dockerfile {path}: not a text file (NUL bytes)")
-    return dockerfile_facts(text, path, platform)
+    context = None if path == "-" else Path(path).parent  # docker build . beside the Dockerfile; stdin has none
+    return dockerfile_facts(text, path, platform, context)
 
 
 def _automatic_args(platform: str) -> dict[str, str | None]:
@@ -416,9 +456,13 @@ def _automatic_args(platform: str) -> dict[str, str | None]:
     return {f"{side}{key}": value for side in ("TARGET", "BUILD") for key, value in values.items()}
 
 
-def dockerfile_facts(text: str, path: str = "Dockerfile", platform: str = "linux/amd64") -> DockerfileFacts:
-    """The last stage of a Dockerfile's text; ``platform`` is what TARGETARCH & co. stand for."""
+def dockerfile_facts(
+    text: str, path: str = "Dockerfile", platform: str = "linux/amd64", context: Path | None = None
+) -> DockerfileFacts:
+    """The last stage of a Dockerfile's text; ``platform`` is what TARGETARCH & co. stand for;
+    ``context`` is the build context ``pip install -r FILE`` reads from (None: not read)."""
     global_args = _automatic_args(platform)
+    reader = _ContextRequirements(context)
     stages: list[_Stage] = []
     named: dict[str, _Stage] = {}  # the latest stage of each name: what FROM NAME continues
     budget = _Budget(path)
@@ -450,11 +494,22 @@ def dockerfile_facts(text: str, path: str = "Dockerfile", platform: str = "linux
                 if value is None:
                     raise UsageError(f"{where}: ENV {show(name)} has no value")
                 stage.env[name], stage.env_sources[name] = value, where
+        elif instruction == "WORKDIR":
+            stages[-1].workdir = image_path(stages[-1].workdir, _expand(args, scope, budget=budget).strip())
+        elif instruction in ("COPY", "ADD"):
+            stage = stages[-1]
+            copy = context_copy(_words(_expand(args, scope, budget=budget)), stage.workdir)
+            stage.copies += [copy] if copy else []
         elif instruction == "RUN":
             stage = stages[-1]
-            installs = _torch_installs(_expand(args, scope, budget=budget), where, stage.notes)
+            command = _expand(args, scope, budget=budget)
+            files: list[tuple[str, Indexes]] = []
+            installs = _torch_installs(command, where, files)
+            engines = _engine_installs(command, where)
+            for file, indexes in files:  # the RUN's own pins come after its files: pip takes both
+                torch, engine = reader.read(stage, file, indexes, where)
+                installs[:0], engines[:0] = torch, engine
             stage.torch = installs[-1] if installs else stage.torch
-            engines = _engine_installs(_expand(args, scope, budget=budget), where)
             stage.engine = engines[-1] if engines else stage.engine
     if not stages:
         raise UsageError(f"--dockerfile {path}: no FROM instruction: not a Dockerfile")
@@ -492,7 +547,9 @@ def _from(
     platform = None if platform is None or "$" in platform else platform
     parent = named.get(image.lower())
     if parent is not None:  # FROM an earlier stage: continue its environment and installs
-        budget.inherit(len(parent.env) + len(parent.chain) + len(parent.notes) + len(parent.unknown))
+        budget.inherit(
+            len(parent.env) + len(parent.chain) + len(parent.notes) + len(parent.unknown) + len(parent.copies)
+        )
         return replace(
             parent,
             name=name,
@@ -501,6 +558,7 @@ def _from(
             env_sources=dict(parent.env_sources),
             unknown=list(parent.unknown),
             notes=list(parent.notes),
+            copies=list(parent.copies),
             chain=parent.chain + [f"{image} AS {name}" if name else image],
         )
     stage = _Stage(name, None, words[0], where, platform, chain=[f"{image} AS {name}" if name else image])

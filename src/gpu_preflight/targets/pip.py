@@ -51,10 +51,13 @@ def read_requirements_text(path: str, label: str, regular_only: bool = False) ->
     return read_text(path, label, MAX_REQUIREMENTS_BYTES, "not a requirements file", regular_only)
 
 
-def parse_pip_requirements(path: str, text: str) -> list[TorchTarget]:
+def parse_pip_requirements(path: str, text: str, indexes: Indexes | None = None) -> list[TorchTarget]:
     """The torch targets of the requirements file at ``path`` (its ``text`` already read), with
-    its includes; [] when torch is not required."""
+    its includes; [] when torch is not required. ``indexes``: those of the pip command that
+    installs the file (``pip install --index-url URL -r FILE``), which the file's own extend."""
     reader = _RequirementsReader()
+    if indexes is not None:
+        reader.indexes = Indexes(indexes.primary, list(indexes.extra))
     reader.read(path, text, stack=(os.path.realpath(path),))
     return [resolve_target(line, reader.indexes) for line in reader.lines]
 
