@@ -196,3 +196,18 @@ def test_no_cause_says_what_to_run_next(run_cli):
     document = run_cli("explain", "-", "--json", input="ModuleNotFoundError: No module named 'x'\n").json()
     assert document["causes"] == [] and document["elsewhere"]["id"] == "python-module-missing"
     assert document["elsewhere"]["matches"] == [{"line": 1, "text": "ModuleNotFoundError: No module named 'x'"}]
+
+
+def test_python_alone_probes_that_interpreter_and_says_so(run_cli, tmp_path) -> None:
+    # --python names an interpreter of this machine: it used to be ignored without --here.
+    log = tmp_path / "log.txt"
+    log.write_text("AssertionError: Torch not compiled with CUDA enabled\n")
+    result = run_cli("explain", str(log), "--python", str(tmp_path / "no-such-python"), "--json")
+    assert result.returncode == 0, result.stderr
+    host = result.json()["host"]
+    assert host is not None and host["source"] == "live"
+    assert any(line.startswith("frameworks:") and "no-such-python" in line for line in host["could_not_see"])
+    terminal = run_cli("explain", str(log), "--python", str(tmp_path / "no-such-python")).stdout
+    assert terminal.startswith("HOST (live)") and "could not see frameworks" in terminal
+    without = run_cli("explain", str(log), "--json")
+    assert without.json()["host"] is None

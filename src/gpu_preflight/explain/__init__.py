@@ -34,6 +34,22 @@ class Explanation:
     facts: LogFacts
     lines: int
     elsewhere: Elsewhere | None = None  # no cause fits: a well-known non-GPU message the log shows
+    host: Host | None = None  # the HOST read beside the log (--here, --python, --snapshot...), if any
+
+    def host_summary(self) -> dict[str, Any] | None:
+        """What of the HOST the causes could use: where it came from, its driver, GPUs, frameworks."""
+        if self.host is None:
+            return None
+        return {
+            "source": self.host.source,
+            "driver": self.host.driver.version,
+            "gpus": [gpu.name for gpu in self.host.gpus],
+            "frameworks": [
+                {"name": f.name, "version": f.version, "cuda": f.cuda, "variant": f.variant}
+                for f in self.host.frameworks
+            ],
+            "could_not_see": [f"{e.probe}: {e.message}" for e in self.host.errors],
+        }
 
     @property
     def next_steps(self) -> list[str]:
@@ -48,6 +64,7 @@ class Explanation:
             "lines": self.lines,
             "elsewhere": self.elsewhere.to_dict() if self.elsewhere is not None else None,
             "next": self.next_steps,
+            "host": self.host_summary(),
         }
 
 
@@ -55,7 +72,7 @@ def explain_log(log: LogText, host: Host | None = None, db: str | None = None) -
     facts = extract_facts(log)
     situation = Situation(facts, host, db)
     causes = rank(log, situation, load_signatures())
-    return Explanation(causes, facts, log.line_count, None if causes else find_elsewhere(log))
+    return Explanation(causes, facts, log.line_count, None if causes else find_elsewhere(log), host)
 
 
 def explain_text(text: str, host: Host | None = None, db: str | None = None) -> Explanation:

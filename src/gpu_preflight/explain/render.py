@@ -12,8 +12,8 @@ RUN_ORIGIN = "the command's output"  # the origin cli/commands/run.py names
 def render_explanation(explanation: Explanation, origin: str = "the log") -> str:
     causes = explanation.causes
     if not causes:
-        return _no_cause(explanation, origin)
-    out = []
+        return _host_line(explanation) + _no_cause(explanation, origin)
+    out = [_host_line(explanation)] if explanation.host is not None else []
     for number, cause in enumerate(causes[:SHOWN], 1):
         out.append(f"{number}. {cause.cause}  (confidence {cause.confidence:.2f})")
         out.append(f"   {cause.title}")
@@ -29,6 +29,19 @@ def render_explanation(explanation: Explanation, origin: str = "the log") -> str
         out.append("Less likely: " + ", ".join(f"{c.cause} ({c.confidence:.2f})" for c in rest))
         out.append("")
     return "\n".join(printable(line) for line in out)
+
+
+def _host_line(explanation: Explanation) -> str:
+    """Which HOST the causes were weighed with, so a reader knows what beside the log was used."""
+    summary = explanation.host_summary()
+    if summary is None:
+        return ""
+    gpus = ", ".join(summary["gpus"]) or "no GPU seen"
+    frameworks = ", ".join(f"{f['name']} {f['version']}" for f in summary["frameworks"]) or "no framework seen"
+    driver = f"driver {summary['driver']}" if summary["driver"] else "no driver"
+    lines = [f"HOST ({summary['source']}): {driver}; {gpus}; {frameworks}"]
+    lines += [f"  could not see {line}" for line in summary["could_not_see"]]
+    return "".join(printable(line, one_line=True) + "\n" for line in lines)
 
 
 def _no_cause(explanation: Explanation, origin: str) -> str:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 HELP = "error log -> ranked root causes and fixes"
 # Unlike the other commands, explain judges no machine unless asked: the log is the evidence.
-HOST_TITLE = "HOST (default: none, only the log is used; --here probes this machine)"
+HOST_TITLE = "HOST (default: none, only the log is used; --here, or --python, probes this machine)"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -31,8 +31,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def host_for(args: argparse.Namespace) -> Host | None:
     """The HOST flags as a Host, or None. ``--assume-*`` alone describe a what-if machine
     without probing this one; ``--here`` (or a snapshot / XML dump) gives the base."""
-    spec = host_spec_from_args(args, probe_live=bool(args.here))
-    if not (args.here or spec.describes_another_host):
+    here = bool(args.here or args.python)  # --python names an interpreter of this machine: probe it
+    spec = host_spec_from_args(args, probe_live=here)
+    if not (here or spec.describes_another_host):
         return None
     from gpu_preflight.probe.hostspec import resolve_host
 
