@@ -415,6 +415,21 @@ def _torch_min_cc(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> N
     facts.min_cc = _first(facts.min_cc, _cc(m[1], m[2]), line)
 
 
+@_rule(
+    "compiled for",
+    r"no device code compatible with CUDA arch (\d{1,2})(\d)0\b.{0,80}?compiled for:\s*((?:\d{3,4}\s*,?\s*){1,30})",
+)
+def _ggml_archs(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    """ggml-cuda: "CUDA kernel X has no device code compatible with CUDA arch 520. ggml-cuda.cu was
+    compiled for: 610,700,750" (__CUDA_ARCH__ values: 520 is compute capability 5.2)."""
+    facts.gpus.append(GpuSeen(None, _cc(m[1], m[2]), line))
+    compiled = [f"{int(a) // 100}.{int(a) // 10 % 10}" for a in re.findall(r"\d{3,4}", m[3])]
+    try:
+        facts.archs = _first(facts.archs, ArchList.parse(";".join(compiled)), line)
+    except ArchListError:
+        pass
+
+
 def _wheel_variant(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     if facts.wheel_variant is None:
         pinned = re.search(r"==\s*(\d{1,2}\.\d{1,3}(?:\.\d{1,3})?)", m[0])
