@@ -105,7 +105,8 @@ def help_text(command: str, capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def test_the_host_group_says_what_each_command_judges_by_default(capsys: pytest.CaptureFixture[str]) -> None:
-    assert "HOST (default: none, only the log is used; --here probes this machine):" in help_text("explain", capsys)
+    explain = help_text("explain", capsys)
+    assert "HOST (default: none, only the log is used; --here, or --python, probes this machine):" in explain
     assert "HOST (default: this machine, probed live):" in help_text("doctor", capsys)
 
 

@@ -143,13 +143,22 @@ def add_model_flags(
         + (default_engine or "vllm; llama.cpp for a .gguf MODEL")
         + ")",
     )
-    group.add_argument("--tensor-parallel", type=int, default=1, metavar="N", help="vLLM: shard over the first N GPUs")
+    group.add_argument(
+        "--tensor-parallel", type=int, default=1, metavar="N", help="vLLM, SGLang: shard over the first N GPUs"
+    )
     group.add_argument(
         "--gpu-memory-utilization",
         type=float,
         metavar="F",
         help="vLLM: fraction of total memory it reserves (default 0.9)",
     )
+    if "sglang" in engines:
+        group.add_argument(
+            "--mem-fraction-static",
+            type=float,
+            metavar="F",
+            help="SGLang: fraction of total memory for weights and KV cache (default: SGLang's rule for the GPU)",
+        )
     group.add_argument(
         "--hub-timeout",
         type=float,
@@ -178,6 +187,7 @@ def plan_from_args(args: argparse.Namespace) -> MemoryPlan | None:
         engine=args.engine,
         tensor_parallel=args.tensor_parallel,
         gpu_memory_utilization=args.gpu_memory_utilization,
+        mem_fraction_static=getattr(args, "mem_fraction_static", None),
     )
 
 

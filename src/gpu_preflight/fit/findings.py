@@ -177,7 +177,7 @@ def _fixes(plan: MemoryPlan, host: Host, device: DeviceFit) -> list[str]:
         if holds(dtype=smaller):
             fixes.append(f"--dtype {smaller} (weights {s.dtype} -> {smaller}: a quantised checkpoint of this model)")
             break
-    if s.engine == "vllm" and s.tensor_parallel == 1:
+    if s.engine in ("vllm", "sglang") and s.tensor_parallel == 1:
         for size in (n for n in TENSOR_PARALLEL_SIZES if n <= len(host.gpus)):
             try:
                 group = fit_devices(with_settings(plan, tensor_parallel=size), host)

@@ -19,9 +19,10 @@ from gpu_preflight.core.units import MIB, gib
 from gpu_preflight.fit import data
 from gpu_preflight.fit.gguf_layout import GgufLayout, context_cells, layout_from_file, layout_from_shape
 from gpu_preflight.fit.gguf_mix import canonical_mix
+from gpu_preflight.fit.sglang import mem_fraction_static
 from gpu_preflight.fit.sources import Model
 
-ENGINES = ("vllm", "transformers", "llama.cpp", "ollama")
+ENGINES = ("vllm", "sglang", "transformers", "llama.cpp", "ollama")
 GGUF_ENGINES = ("llama.cpp", "ollama")  # GGUF files, llama.cpp's layout (rules.toml, gguf.toml)
 KV_CACHE_DTYPES = ("fp8", "bfloat16", "float16", "float32")
 # Without a max_position_embeddings the search for the largest context stops here.
@@ -41,6 +42,7 @@ class Settings:
     gpu_memory_utilization: float | None = None  # vLLM's share of total memory; None for other engines
     quant: str | None = None  # llama.cpp/Ollama: the GGUF mix asked for (--quant Q4_K_M); None: the file's
     gpu_layers: int | None = None  # llama.cpp's -ngl; None: everything on the GPU
+    mem_fraction_static: float | None = None  # SGLang's --mem-fraction-static; None: its rule per GPU
 
     def __post_init__(self) -> None:
         # budget() multiplies this share for vLLM: a vLLM plan without one (or another engine's
@@ -51,6 +53,8 @@ class Settings:
                 f"engine {self.engine!r} with gpu_memory_utilization {self.gpu_memory_utilization!r}: "
                 "vLLM needs one, other engines take none"
             )
+        if self.mem_fraction_static is not None and self.engine != "sglang":
+            raise ValueError(f"engine {self.engine!r} with mem_fraction_static: SGLang's setting only")
 
 
 @dataclass(frozen=True)
@@ -87,11 +91,15 @@ class MemoryPlan:
             return self._gguf_breakdown(self.gguf, context, batch)
         rules, s = data.rules(), self.settings
         engine = rules["engine"][s.engine]
-        tokens_per_sequence = context
+        tokens_per_sequence = context  # SGLang pages hold one token: no rounding
         if s.engine == "vllm":
             block = engine["block_size"]
             tokens_per_sequence = math.ceil(context / block) * block
         kv_cache = self.kv_bytes_per_token_per_gpu * tokens_per_sequence * batch
+        if s.engine == "sglang":  # activations, workspaces and CUDA graphs live in the memory it keeps aside
+            overhead = rules["overhead"]["cuda_context_mib"] * MIB
+            overhead += rules["overhead"]["tensor_parallel_mib"] * MIB if s.tensor_parallel > 1 else 0
+            return Breakdown(math.ceil(self.weight_bytes / s.tensor_parallel), kv_cache, 0, overhead)
         activations = self._activations(context, batch, gpu)
         overhead = (rules["overhead"]["cuda_context_mib"] + rules["overhead"]["workspace_mib"]) * MIB
         if s.tensor_parallel > 1:
@@ -160,8 +168,10 @@ class MemoryPlan:
             return None, f"its memory size ({gpu.memory_total_mib} MiB) is not a real one"
         total = gpu.memory_total_mib * MIB
         free = total - min(max(gpu.memory_used_mib or 0, 0), gpu.memory_total_mib) * MIB
+        if self.settings.engine == "sglang":
+            return self._sglang_budget(gpu.memory_total_mib, total, free)
         share = self.settings.gpu_memory_utilization
-        if share is None:  # every engine but vLLM (Settings holds vLLM to a share)
+        if share is None:  # every engine but vLLM and SGLang (Settings holds vLLM to a share)
             return free, None
         reserved = math.floor(share * total)
         if free < reserved:
@@ -170,6 +180,27 @@ class MemoryPlan:
                 f"and refuses to start with {gib(free)} GiB free"
             )
         return reserved, None
+
+    def sglang_fraction(self, total_mib: int | None) -> float:
+        """--mem-fraction-static as given, else SGLang's rule for a GPU of ``total_mib``."""
+        s = self.settings
+        return (
+            s.mem_fraction_static
+            if s.mem_fraction_static is not None
+            else mem_fraction_static(total_mib, s.tensor_parallel)
+        )
+
+    def _sglang_budget(self, total_mib: int, total: int, free: int) -> tuple[int | None, str | None]:
+        """SGLang sizes its KV pool from the memory free after the weights load, minus the
+        (1 - mem_fraction_static) of total memory it keeps aside for activations and CUDA graphs."""
+        fraction = self.sglang_fraction(total_mib)
+        aside = math.ceil((1 - fraction) * total)
+        if free <= aside:
+            return 0, (
+                f"SGLang keeps {1 - fraction:.3g} of total memory ({gib(aside)} GiB) aside "
+                f"(mem_fraction_static {fraction:g}) and only {gib(free)} GiB are free"
+            )
+        return free - aside, None
 
 
 def vllm_batch_defaults(gpu: Gpu | None) -> dict[str, Any]:
@@ -196,6 +227,7 @@ def plan_memory(
     gpu_memory_utilization: float | None = None,
     quant: str | None = None,
     gpu_layers: int | None = None,
+    mem_fraction_static: float | None = None,
 ) -> MemoryPlan:
     """The plan for one model and one set of settings, before any host is looked at.
 
@@ -239,6 +271,16 @@ def plan_memory(
             raise UsageError(f"--gpu-memory-utilization must be in (0, 1], got {gpu_memory_utilization:g}")
     elif gpu_memory_utilization is not None:
         raise UsageError("--gpu-memory-utilization is vLLM's rule: use it with --engine vllm")
+    if mem_fraction_static is not None:
+        if engine != "sglang":
+            raise UsageError("--mem-fraction-static is SGLang's rule: use it with --engine sglang")
+        if not 0 < mem_fraction_static < 1:
+            raise UsageError(f"--mem-fraction-static must be in (0, 1), got {mem_fraction_static:g}")
+    if engine == "sglang":
+        notes.append(
+            "SGLang: weights and the KV cache pool fill mem_fraction_static of total memory; activations and "
+            "CUDA graphs use the rest (multimodal models, DP attention and speculative decoding need more: not planned)"
+        )
 
     requested = dtype is not None
     dtype = _checkpoint_dtype(model, notes) if dtype is None else data.canonical_dtype(dtype)
@@ -255,7 +297,16 @@ def plan_memory(
         raise UsageError(f"--kv-cache-dtype {kv_cache_dtype!r}: choose from auto, {', '.join(KV_CACHE_DTYPES)}")
 
     settings = Settings(
-        dtype, requested, compute, kv_dtype, context, batch, engine, tensor_parallel, gpu_memory_utilization
+        dtype,
+        requested,
+        compute,
+        kv_dtype,
+        context,
+        batch,
+        engine,
+        tensor_parallel,
+        gpu_memory_utilization,
+        mem_fraction_static=mem_fraction_static,
     )
     kv_bytes = data.dtype_bits(kv_dtype) / 8
     per_token = 2 * shape.layers * shape.kv_heads * shape.head_dim * kv_bytes
@@ -378,8 +429,8 @@ def _check_context(context: int | None, model_max: int | None, notes: list[str],
 def _check_tensor_parallel(size: int, engine: str, heads: int, kv_heads: int) -> None:
     if size < 1:
         raise UsageError(f"--tensor-parallel must be at least 1, got {size}")
-    if size > 1 and engine != "vllm":
-        raise UsageError("--tensor-parallel shards the model across GPUs only with --engine vllm")
+    if size > 1 and engine not in ("vllm", "sglang"):
+        raise UsageError("--tensor-parallel shards the model across GPUs only with --engine vllm or sglang")
     if heads % size or (kv_heads >= size and kv_heads % size) or (kv_heads < size and size % kv_heads):
         raise UsageError(
             f"--tensor-parallel {size}: the model's {heads} attention heads and {kv_heads} KV heads "

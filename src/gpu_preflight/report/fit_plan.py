@@ -9,7 +9,7 @@ from typing import Any
 
 from gpu_preflight.core.findings import Finding, overall_status
 from gpu_preflight.core.text import printable
-from gpu_preflight.core.units import gib
+from gpu_preflight.core.units import MIB, gib
 from gpu_preflight.fit import DeviceFit, MemoryPlan, Model, Settings
 from gpu_preflight.report.terminal import Style, checklist_lines, status_line
 
@@ -183,7 +183,12 @@ def _device_lines(plan: MemoryPlan, device: DeviceFit, style: Style) -> list[str
         ("total", b.total),
     ]
     lines += [f"  {label:<12}{gib(value, 2):>8} GiB" for label, value in rows]
-    budget = "vLLM's reservation" if s.engine == "vllm" else "free"
+    budget = "free"
+    if s.engine == "vllm":
+        budget = "vLLM's reservation"
+    elif s.engine == "sglang":  # activations and CUDA graphs live in the part it keeps aside
+        total_mib = device.total_bytes // MIB if device.total_bytes else None
+        budget = f"free less what SGLang keeps aside: mem_fraction_static {plan.sglang_fraction(total_mib):g}"
     verdict = (
         "fits"
         if device.fits
@@ -217,4 +222,12 @@ def _engine(settings: Settings) -> str:
     if settings.engine == "vllm":
         tp = f", tensor parallel {settings.tensor_parallel}" if settings.tensor_parallel > 1 else ""
         return f"vllm (gpu_memory_utilization {settings.gpu_memory_utilization:g}{tp})"
+    if settings.engine == "sglang":
+        tp = f", tensor parallel {settings.tensor_parallel}" if settings.tensor_parallel > 1 else ""
+        fraction = settings.mem_fraction_static
+        return (
+            f"sglang (mem_fraction_static {fraction:g}{tp})"
+            if fraction
+            else f"sglang (its mem_fraction_static rule per GPU{tp})"
+        )
     return "transformers"

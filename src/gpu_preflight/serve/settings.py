@@ -35,6 +35,7 @@ from gpu_preflight.core.units import MIB, gib
 from gpu_preflight.fit import MemoryPlan, Model, plan_memory
 from gpu_preflight.fit.data import canonical_dtype
 from gpu_preflight.fit.plan import dtype_supported
+from gpu_preflight.fit.sglang import mem_fraction_static
 from gpu_preflight.serve import data
 from gpu_preflight.serve.machine import CpuFacts
 
@@ -103,13 +104,18 @@ def derive_gpu(
     share, why["memory_share"] = gpu_memory_share(gpu, memory_share)
     total = gpu.memory_total_mib * MIB if gpu.memory_total_mib is not None else None
     budget = math.floor(share * total) if total is not None else None
-    planning = engine if engine in ("vllm", "llama.cpp") else "transformers"
-    options = {"gpu_memory_utilization": share} if planning == "vllm" else {}
+    planning = engine if engine in ("vllm", "sglang", "llama.cpp") else "transformers"
+    options: dict[str, Any] = {"gpu_memory_utilization": share} if planning == "vllm" else {}
+    planned_share = share
+    if planning == "sglang":  # weights and KV pool fill its static fraction; activations use the rest
+        if memory_share is None:
+            planned_share = min(share, mem_fraction_static(gpu.memory_total_mib))
+        options = {"mem_fraction_static": planned_share}
+        budget = math.floor(planned_share * total) if total is not None else None
     if planning == "llama.cpp":  # a GGUF file: weights in its own tensor types, planned from its header
         why["dtype"] = "not used: llama.cpp computes with the GGUF file's own tensor types"
-    context, why["max_context"], plan = _context(
-        model, dtype, planning, options, max_context, budget, gpu, f"{share:g} of GPU {gpu.index}'s {gib(total)} GiB"
-    )
+    where = f"{planned_share:g} of GPU {gpu.index}'s {gib(total)} GiB"
+    context, why["max_context"], plan = _context(model, dtype, planning, options, max_context, budget, gpu, where)
     return Hardware("cuda", dtype, context, share, plan, gpu, budget, why)
 
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 HELP = "per-GPU memory plan for a model: fits or not, largest context, largest batch"
 # fit/plan.py ENGINES (kept here so that --help does not import the planner; a test holds them equal).
-ENGINES = ("vllm", "transformers", "llama.cpp", "ollama")
+ENGINES = ("vllm", "sglang", "transformers", "llama.cpp", "ollama")
 GGUF_ENGINES = ("llama.cpp", "ollama")
 
 
@@ -95,6 +95,7 @@ def _gguf_plan(args: argparse.Namespace) -> MemoryPlan:
         engine=args.engine,
         tensor_parallel=args.tensor_parallel,
         gpu_memory_utilization=args.gpu_memory_utilization,
+        mem_fraction_static=args.mem_fraction_static,
         quant=args.quant,
         gpu_layers=args.gpu_layers,
     )
