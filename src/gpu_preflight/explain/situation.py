@@ -183,9 +183,11 @@ def gpu_older_than_build(s: Situation, _: str | None) -> list[int]:
     return (verdict[1] or [0]) if verdict and verdict[0] == "older" else []
 
 
-def gpu_arch_dropped(s: Situation, _: str | None) -> list[int]:
+def gpu_arch_dropped(s: Situation, by_cuda: str | None) -> list[int]:
     """A GPU the log names has an architecture that CUDA has since dropped (Kepler to Volta):
-    a build without code for it left it out; a build older than such a GPU is long gone."""
+    a build without code for it left it out; a build older than such a GPU is long gone.
+    ``by_cuda`` ("12.0"): only architectures that CUDA release or an older one dropped."""
+    latest = Version.parse_or_none(by_cuda) if by_cuda else None
     named = [(g.cc, g.line) for g in s.gpus]
     if not named:  # no tool printed the GPU in use: a product the text names
         for seen in s.facts.mentioned_gpus:
@@ -193,7 +195,9 @@ def gpu_arch_dropped(s: Situation, _: str | None) -> list[int]:
             named.append((product.compute_capability if product else None, seen.line))
     for cc, line in named:
         arch = s.kb.architecture_of_cc(cc) if cc is not None else None
-        if cc is not None and arch is not None and arch.removed_in_cuda is not None and cc < Version.of(8, 0):
+        if cc is None or arch is None or arch.removed_in_cuda is None or cc >= Version.of(8, 0):
+            continue
+        if latest is None or arch.removed_in_cuda <= latest:
             return [line] if line is not None else [0]
     return []
 
