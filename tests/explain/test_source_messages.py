@@ -1,6 +1,7 @@
-"""Each GPU-stack message as its program's own source prints it (data/source_messages.toml)
-ranks the cause it means: first, among the first three where the message alone means several
-causes (``expect = "top3"``), or no cause where the program prints it as information."""
+"""Each GPU-stack message as its program's own source prints it (data/source_messages.toml;
+``seen_in = "logs"`` for closed programs, known only as printed) ranks the cause it means:
+first, among the first three where the message alone means several causes (``expect =
+"top3"``), or no cause where the program prints it as information."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ def test_the_table_is_well_formed() -> None:
     for row in ROWS:
         assert row["cause"] in CAUSES and row["source"].startswith("https://") and row["why"]
         assert row.get("expect", "top1") in ("top1", "top3", "none")
+        assert row.get("seen_in", "source") in ("source", "logs")  # logs: a closed program's wording, as printed
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[f"{row['project']}-{i}" for i, row in enumerate(ROWS)])

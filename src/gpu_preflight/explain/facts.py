@@ -430,6 +430,16 @@ def _ggml_archs(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> Non
         pass
 
 
+def _rejected_gpu(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    """A build that names the GPU it refuses: TensorRT's "Target GPU SM 120 is not supported by
+    this TensorRT release", Paddle's "The GPU compute capability in your current machine is 120"."""
+    facts.gpus.append(GpuSeen(None, _cc(m[1], m[2]), line))
+
+
+_rule("target gpu sm", r"Target GPU SM (\d{1,2})(\d) is not supported")(_rejected_gpu)
+_rule("current machine is", r"compute capability in your current machine is (\d{1,2})(\d)\b")(_rejected_gpu)
+
+
 def _wheel_variant(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     if facts.wheel_variant is None:
         pinned = re.search(r"==\s*(\d{1,2}\.\d{1,3}(?:\.\d{1,3})?)", m[0])

@@ -207,6 +207,20 @@ def gpu_newer_than_build(s: Situation, _: str | None) -> list[int]:
     return (verdict[1] or [0]) if verdict and verdict[0] == "newer" else []
 
 
+def gpu_recent_arch(s: Situation, _: str | None) -> list[int]:
+    """A GPU in the log is of an architecture that arrived within the last two CUDA majors (with
+    CUDA 13 the newest, Blackwell and later): a build that refuses it is older than the GPU."""
+    newest = max((a.first_cuda for a in s.kb.architectures), default=None)
+    if newest is None:
+        return []
+    since = Version.of(max(newest.major - 1, 0), 0)
+    for gpu in s.gpus:
+        arch = s.kb.architecture_of_cc(gpu.cc) if gpu.cc is not None else None
+        if arch is not None and arch.first_cuda >= since:
+            return [gpu.line] if gpu.line is not None else [0]
+    return []
+
+
 def cpu_build(s: Situation, _: str | None) -> list[int]:
     return _lines(s.facts.cpu_build)
 
@@ -396,6 +410,7 @@ CONDITIONS: dict[str, Condition] = {
     "smi_banner_works": smi_banner_works,
     "in_container": in_container,
     "gpu_arch_dropped": gpu_arch_dropped,
+    "gpu_recent_arch": gpu_recent_arch,
     "oom_held_elsewhere": oom_held_elsewhere,
     "nvcc_rejects_arch": nvcc_rejects_arch,
     "tensorflow_at_least": tensorflow_at_least,
