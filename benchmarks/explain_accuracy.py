@@ -5,8 +5,8 @@ Every log in the corpus comes from a public thread whose confirmed resolution na
   seen:     logs that may be read while signatures are written and tuned;
   held-out: logs never read and never tuned on (the part is fixed by a hash of the thread's URL
             and frozen in corpus/HELD_OUT.sha256); this is the honest estimate.
-Prints top-1 / top-3 per part, then per cause, per platform and per stack (seen and held-out
-side by side, held-out as aggregate counts only), and the goal lines of issue 15. `--misses`
+Prints top-1 / top-3 per part, then per cause, per platform, per stack and per collection round
+(seen and held-out side by side, held-out as aggregate counts only), and the goal lines of issue 15. `--misses`
 lists the misses of the seen part only: a held-out log's result is never shown one by one.
 
     python benchmarks/explain_accuracy.py [--misses] [--json]
@@ -100,6 +100,9 @@ def main() -> int:
         "causes": by(results, lambda log: log.cause),
         "platforms": by(results, lambda log: log.platform),
         "stacks": by(results, lambda log: log.stack),
+        # each collection round has its own index file: held-out logs of a later round were
+        # collected after the signatures of the earlier rounds were written
+        "collections": by(results, lambda log: log.index.removesuffix(".toml")),
         "goals": [
             {"part": part, "measure": measure, "goal": goal, "met": _met(results, part, measure, goal)}
             for part, measure, goal in GOALS
@@ -128,6 +131,7 @@ def main() -> int:
         ("cause", summary["causes"]),
         ("platform", summary["platforms"]),
         ("stack", summary["stacks"]),
+        ("collection (index file)", summary["collections"]),
     ):
         print()
         print(f"  {title:<28} {'seen top-1':>12} {'held-out top-1':>15} {'held-out top-3':>15}")
