@@ -171,3 +171,12 @@ def test_image_requirement_judged_against_the_host():
     # A datacenter GPU may use forward compatibility: nothing to say about the gate.
     assert "forward-compat-unsupported" not in causes(REQUIRE, _host("470.256.02", "11.4", "Tesla T4", "7.5", "Tesla"))
     assert causes(REQUIRE, _host("550.54.15", "12.4", "NVIDIA GeForce RTX 3080", "8.6", "GeForce")) == []
+
+
+def test_a_torch_wheel_is_advised_for_torch_logs_only():
+    # An Ollama log with a Kepler GPU: the fix is an older build of Ollama/llama.cpp, not a torch wheel.
+    ollama = "ggml_init_cublas: found 1 CUDA devices:\n  Device 0: Tesla K80, compute capability 3.7\n" + NO_KERNEL
+    assert causes(ollama)[0] == "gpu-too-old"
+    assert "Tesla K80 has compute capability 3.7" in fixes(ollama) and "pip install torch" not in fixes(ollama)
+    torch_log = 'Traceback (most recent call last):\n  File "/usr/lib/python3/site-packages/torch/cuda/__init__.py"\n'
+    assert "pip install torch" in fixes(torch_log + "  Device 0: Tesla K80, compute capability 3.7\n" + NO_KERNEL)

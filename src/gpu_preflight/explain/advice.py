@@ -123,6 +123,8 @@ def wheel_for_gpu(s: Situation) -> str | None:
     gpu = _first_gpu(s)
     if gpu is None or gpu.cc is None:
         return None
+    if s.facts.torch is None and not {"torch", "pytorch"} & s.facts.mentions:
+        return ""  # a torch wheel is advice for a torch log only (not Ollama, ggml, TensorRT...)
     from gpu_preflight.checks.builds import suggest_wheel
     from gpu_preflight.checks.context import CheckContext
 

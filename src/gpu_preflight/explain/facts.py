@@ -687,7 +687,20 @@ def _tf_version_banner(facts: LogFacts, m: re.Match[str], line: int, *_: object)
 
 # ------------------------------------------------------------------------------------------------
 
-TOOLS = ("vllm", "ollama", "llama", "ggml", "jax", "jaxlib", "tensorflow", "torch", "cupy", "docker", "kubectl")
+TOOLS = (
+    "vllm",
+    "ollama",
+    "llama",
+    "ggml",
+    "jax",
+    "jaxlib",
+    "tensorflow",
+    "torch",
+    "pytorch",
+    "cupy",
+    "docker",
+    "kubectl",
+)
 
 
 def extract_facts(log: LogText) -> LogFacts:
