@@ -73,7 +73,7 @@ def test_a_file_not_brought_from_the_context_is_noted_not_guessed(tmp_path, copy
     facts = parse_dockerfile(str(dockerfile))
     assert facts.torch is None
     assert facts.notes == (
-        f"{dockerfile}:3: pip install -r '/app/req.txt': no COPY brings that file from the build context",
+        f"{dockerfile}:3: pip install -r '/app/req.txt': not found in the build context through this stage's COPY/ADD",
     )
 
 

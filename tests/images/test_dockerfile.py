@@ -100,7 +100,7 @@ def test_torch_range_is_kept_unpinned_and_an_unfound_requirement_file_noted():
     facts = facts_of("FROM python:3.11\nRUN pip install -r requirements.txt 'torch>=2.1'\n")
     assert facts.torch.pinned is False
     assert facts.notes == (
-        "Dockerfile:2: pip install -r 'requirements.txt': no COPY brings that file from the build context",
+        "Dockerfile:2: pip install -r 'requirements.txt': not found in the build context through this stage's COPY/ADD",
     )
 
 

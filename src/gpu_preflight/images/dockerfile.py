@@ -426,7 +426,7 @@ class _ContextRequirements:
         self.looked_up += 1
         found = context_file(stage.copies, image_path(stage.workdir, file), self.context) if self.context else None
         if found is None:
-            stage.notes.append(f"{said}: no COPY brings that file from the build context")
+            stage.notes.append(f"{said}: not found in the build context through this stage's COPY/ADD")
             return [], []
         text = read_requirements_text(str(found), f"{said}, {show(str(found))} in the build context", regular_only=True)
         return parse_pip_requirements(str(found), text, indexes), parse_pip_engines(str(found), text)
