@@ -219,15 +219,11 @@ def _engine(settings: Settings) -> str:
     if settings.gpu_layers is not None or settings.engine in ("llama.cpp", "ollama"):
         layers = "all" if settings.gpu_layers is None else settings.gpu_layers
         return f"{settings.engine} (gpu layers {layers})"
+    tp = f", tensor parallel {settings.tensor_parallel}" if settings.tensor_parallel > 1 else ""
     if settings.engine == "vllm":
-        tp = f", tensor parallel {settings.tensor_parallel}" if settings.tensor_parallel > 1 else ""
         return f"vllm (gpu_memory_utilization {settings.gpu_memory_utilization:g}{tp})"
     if settings.engine == "sglang":
-        tp = f", tensor parallel {settings.tensor_parallel}" if settings.tensor_parallel > 1 else ""
         fraction = settings.mem_fraction_static
-        return (
-            f"sglang (mem_fraction_static {fraction:g}{tp})"
-            if fraction
-            else f"sglang (its mem_fraction_static rule per GPU{tp})"
-        )
+        share = f"mem_fraction_static {fraction:g}" if fraction is not None else "its mem_fraction_static rule per GPU"
+        return f"sglang ({share}{tp})"
     return "transformers"
