@@ -17,6 +17,12 @@ def gpu_defaults(total_mib: int | None) -> dict[str, Any] | None:
     return next(row for row in rows if total_mib < row["max_memory_mib"])
 
 
+def fraction_within(total_mib: int | None, share: float | None, tensor_parallel: int = 1) -> float:
+    """SGLang's rule for this GPU, lowered to ``share`` (the part of it free to use) when smaller."""
+    rule = mem_fraction_static(total_mib, tensor_parallel)
+    return rule if share is None else min(rule, share)
+
+
 def mem_fraction_static(total_mib: int | None, tensor_parallel: int = 1, pipeline_parallel: int = 1) -> float:
     """mem_fraction_static = round((gpu_mem - reserved_mem) / gpu_mem, 3), as SGLang derives it
     for a text model without DP attention, piecewise CUDA graphs or speculative decoding."""

@@ -13,3 +13,9 @@ class ServerLaunch:
     port: int
     api_key: str | None = None
     trust_remote_code: bool = False
+
+    def access_flags(self) -> list[str]:
+        """--api-key and --trust-remote-code: spelled alike by vLLM and SGLang."""
+        return (["--api-key", self.api_key] if self.api_key else []) + (
+            ["--trust-remote-code"] if self.trust_remote_code else []
+        )

@@ -35,7 +35,7 @@ from gpu_preflight.core.units import MIB, gib
 from gpu_preflight.fit import MemoryPlan, Model, plan_memory
 from gpu_preflight.fit.data import canonical_dtype
 from gpu_preflight.fit.plan import dtype_supported
-from gpu_preflight.fit.sglang import mem_fraction_static
+from gpu_preflight.fit.sglang import fraction_within
 from gpu_preflight.serve import data
 from gpu_preflight.serve.machine import CpuFacts
 
@@ -109,7 +109,7 @@ def derive_gpu(
     planned_share = share
     if planning == "sglang":  # weights and KV pool fill its static fraction; activations use the rest
         if memory_share is None:
-            planned_share = min(share, mem_fraction_static(gpu.memory_total_mib))
+            planned_share = fraction_within(gpu.memory_total_mib, share)
         options = {"mem_fraction_static": planned_share}
         budget = math.floor(planned_share * total) if total is not None else None
     if planning == "llama.cpp":  # a GGUF file: weights in its own tensor types, planned from its header

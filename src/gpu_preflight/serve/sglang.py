@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 
 from gpu_preflight.core.host import Gpu
-from gpu_preflight.fit.sglang import mem_fraction_static
+from gpu_preflight.fit.sglang import fraction_within, mem_fraction_static
 from gpu_preflight.serve.server_launch import ServerLaunch
 from gpu_preflight.serve.settings import Hardware
 
@@ -54,9 +54,9 @@ def memory_fraction(hardware: Hardware, requested: float | None, tensor_parallel
     gpu = hardware.gpu
     total = gpu.memory_total_mib if gpu is not None else None
     rule = mem_fraction_static(total, tensor_parallel)
-    share = hardware.memory_share
-    if share is not None and share < rule:
-        return share, f"SGLang's rule gives {rule:g}, lowered to the share free on this GPU ({share:g})"
+    fraction = fraction_within(total, hardware.memory_share, tensor_parallel)
+    if fraction < rule:
+        return fraction, f"SGLang's rule gives {rule:g}, lowered to the share free on this GPU ({fraction:g})"
     size = f"a {total} MiB GPU" if total else "a GPU of unknown size"
     return rule, f"SGLang's own rule for {size}: weights + KV cache pool, the rest for activations and CUDA graphs"
 
@@ -83,8 +83,4 @@ def build_command(launch: Launch, hardware: Hardware, fraction: float, python: s
     ]
     if launch.tensor_parallel > 1:
         argv += ["--tp-size", str(launch.tensor_parallel)]
-    if launch.api_key:
-        argv += ["--api-key", launch.api_key]
-    if launch.trust_remote_code:
-        argv.append("--trust-remote-code")
-    return argv
+    return argv + launch.access_flags()

@@ -40,11 +40,7 @@ def build_command(launch: Launch, hardware: Hardware, python: str = sys.executab
         "--gpu-memory-utilization",
         f"{hardware.memory_share:g}",
     ]
-    if launch.api_key:
-        argv += ["--api-key", launch.api_key]
-    if launch.trust_remote_code:
-        argv.append("--trust-remote-code")
-    return argv
+    return argv + launch.access_flags()
 
 
 def masked(argv: list[str]) -> list[str]:
