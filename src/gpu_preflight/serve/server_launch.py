@@ -14,6 +14,10 @@ class ServerLaunch:
     api_key: str | None = None
     trust_remote_code: bool = False
 
+    def endpoint_flags(self) -> list[str]:
+        """--served-model-name, --host and --port: spelled alike by vLLM and SGLang."""
+        return ["--served-model-name", self.served_name, "--host", self.host, "--port", str(self.port)]
+
     def access_flags(self) -> list[str]:
         """--api-key and --trust-remote-code: spelled alike by vLLM and SGLang."""
         return (["--api-key", self.api_key] if self.api_key else []) + (
