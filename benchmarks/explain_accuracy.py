@@ -6,7 +6,9 @@ Every log in the corpus comes from a public thread whose confirmed resolution na
   held-out: logs never read and never tuned on (the part is fixed by a hash of the thread's URL
             and frozen in corpus/HELD_OUT.sha256); this is the honest estimate.
 Prints top-1 / top-3 per part, then per cause, per platform, per stack and per collection round
-(seen and held-out side by side, held-out as aggregate counts only), and the goal lines of issue 15. `--misses`
+(seen and held-out side by side, held-out as aggregate counts only), and the goal lines of issue 15.
+"top-1 or its check": right first, or one of the two causes whose telling-apart check explain
+prints ([[decide]] in signatures.toml), so that one command the user runs settles it. `--misses`
 lists the misses of the seen part only: a held-out log's result is never shown one by one.
 
     python benchmarks/explain_accuracy.py [--misses] [--json]
@@ -40,6 +42,7 @@ class Result:
     log: CorpusLog
     ranked: tuple[str, ...]
     confidence: float
+    decided: frozenset[str] = frozenset()  # the two causes explain names a check between
 
     @property
     def first(self) -> str | None:
@@ -47,6 +50,11 @@ class Result:
 
     def top(self, k: int) -> bool:
         return self.log.cause in self.ranked[:k]
+
+    @property
+    def settled(self) -> bool:
+        """Right first, or one of the two the check explain asks for tells apart."""
+        return self.top(1) or self.log.cause in self.decided
 
 
 def score(rows: Iterable[Result]) -> dict[str, Any]:
@@ -59,6 +67,7 @@ def score(rows: Iterable[Result]) -> dict[str, Any]:
         "top1_right": top1,
         "top3_right": top3,
         "unrecognised": sum(not r.ranked for r in rows),  # no cause at all: the fallback answered
+        "settled": sum(r.settled for r in rows),
         "top1": top1 / total if total else None,
         "top3": top3 / total if total else None,
     }
@@ -86,8 +95,10 @@ def main() -> int:
     results = []
     started = time.perf_counter()
     for log in logs:
-        causes = explain_bytes(log.path.read_bytes()).causes
-        results.append(Result(log, tuple(c.cause for c in causes), causes[0].confidence if causes else 0.0))
+        explanation = explain_bytes(log.path.read_bytes())
+        causes = explanation.causes
+        decided = explanation.decide.causes if explanation.decide else frozenset()
+        results.append(Result(log, tuple(c.cause for c in causes), causes[0].confidence if causes else 0.0, decided))
     elapsed = time.perf_counter() - started
 
     frozen = read_freeze()
@@ -120,9 +131,10 @@ def main() -> int:
 
     split = f", held-out part frozen on {frozen.date}" if frozen else ", held-out part not frozen yet"
     print(f"preflight explain: accuracy on {len(results)} real logs from public threads{split}")
-    print(f"  {'part':<10} {'logs':>5} {'top-1':>15} {'top-3':>15} {'no cause':>9}")
+    print(f"  {'part':<10} {'logs':>5} {'top-1':>15} {'top-3':>15} {'no cause':>9} {'top-1 or its check':>19}")
     for name, s in [("all", summary["all"])] + list(summary["parts"].items()):
-        print(f"  {name:<10} {s['total']:>5} {_cell(s, 'top1'):>15} {_cell(s, 'top3'):>15} {s['unrecognised']:>9}")
+        cells = f"{_cell(s, 'top1'):>15} {_cell(s, 'top3'):>15} {s['unrecognised']:>9}"
+        print(f"  {name:<10} {s['total']:>5} {cells} {s['settled']:>13}/{s['total']:<5}")
     for goal in summary["goals"]:
         verdict = "met" if goal["met"] else "NOT met"
         print(f"  goal: {goal['part']} {goal['measure'].replace('top', 'top-')} >= {goal['goal']:.0%}: {verdict}")

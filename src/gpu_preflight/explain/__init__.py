@@ -5,6 +5,7 @@
                 -> Situation (facts + HOST + knowledge base)     situation.py
                 -> signatures that fire -> ranked causes         signatures.toml, matcher.py
                 -> fix templates filled in                       advice.py
+                -> the first two alike: the check between them   signatures.toml [[decide]]
                 -> no cause: a known non-GPU message, next steps  elsewhere.toml, elsewhere.py
                 -> terminal text or the explanation/v1 document  render.py
 
@@ -22,10 +23,11 @@ from gpu_preflight.explain.elsewhere import NEXT_STEPS, Elsewhere, find_elsewher
 from gpu_preflight.explain.facts import LogFacts, extract_facts
 from gpu_preflight.explain.logtext import LogText, decode_log, read_log
 from gpu_preflight.explain.matcher import RankedCause, rank
-from gpu_preflight.explain.signatures import load_signatures
+from gpu_preflight.explain.signatures import Decider, load_signatures
 from gpu_preflight.explain.situation import Situation
 
 SCHEMA = "gpu-preflight/explanation/v1"
+DECIDE_FROM = 0.25  # the second cause's confidence from which the check between the first two is shown
 
 
 @dataclass
@@ -35,6 +37,7 @@ class Explanation:
     lines: int
     elsewhere: Elsewhere | None = None  # no cause fits: a well-known non-GPU message the log shows
     host: Host | None = None  # the HOST read beside the log (--here, --python, --snapshot...), if any
+    decide: Decider | None = None  # the first two causes fit the log alike: the check that tells them apart
 
     def host_summary(self) -> dict[str, Any] | None:
         """What of the HOST the causes could use: where it came from, its driver, GPUs, frameworks."""
@@ -65,14 +68,28 @@ class Explanation:
             "elsewhere": self.elsewhere.to_dict() if self.elsewhere is not None else None,
             "next": self.next_steps,
             "host": self.host_summary(),
+            "decide": self._decide_dict(),
+        }
+
+    def _decide_dict(self) -> dict[str, Any] | None:
+        if self.decide is None:
+            return None
+        return {
+            "causes": [c.cause for c in self.causes[:2]],
+            "run": list(self.decide.run),
+            "tells": self.decide.tells,
+            "source": self.decide.source,
         }
 
 
 def explain_log(log: LogText, host: Host | None = None, db: str | None = None) -> Explanation:
     facts = extract_facts(log)
     situation = Situation(facts, host, db)
-    causes = rank(log, situation, load_signatures())
-    return Explanation(causes, facts, log.line_count, None if causes else find_elsewhere(log), host)
+    signatures = load_signatures()
+    causes = rank(log, situation, signatures)
+    alike = len(causes) >= 2 and causes[1].confidence >= DECIDE_FROM
+    decide = signatures.decider(causes[0].cause, causes[1].cause) if alike else None
+    return Explanation(causes, facts, log.line_count, None if causes else find_elsewhere(log), host, decide)
 
 
 def explain_text(text: str, host: Host | None = None, db: str | None = None) -> Explanation:

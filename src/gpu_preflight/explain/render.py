@@ -24,11 +24,23 @@ def render_explanation(explanation: Explanation, origin: str = "the log") -> str
             out.append("   fix:")
             out.extend(f"     - {line}" for line in cause.fix)
         out.append("")
+    out.extend(_decide_lines(explanation))
     rest = causes[SHOWN:]
     if rest:
         out.append("Less likely: " + ", ".join(f"{c.cause} ({c.confidence:.2f})" for c in rest))
         out.append("")
     return "\n".join(printable(line) for line in out)
+
+
+def _decide_lines(explanation: Explanation) -> list[str]:
+    decide = explanation.decide
+    if decide is None:
+        return []
+    first, second = (c.cause for c in explanation.causes[:2])
+    out = [f"To tell 1 ({first}) from 2 ({second}), run where the log came from:"]
+    out.extend(f"  - {command}" for command in decide.run)
+    out.extend([f"  {decide.tells}", ""])
+    return out
 
 
 def _host_line(explanation: Explanation) -> str:

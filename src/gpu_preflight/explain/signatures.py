@@ -59,10 +59,26 @@ class Signature:
 
 
 @dataclass(frozen=True)
+class Decider:
+    """The one check that tells two causes apart when a log fits both ([[decide]])."""
+
+    causes: frozenset[str]
+    run: tuple[str, ...]
+    tells: str
+    source: str
+
+
+@dataclass(frozen=True)
 class SignatureSet:
     version: str
     causes: dict[str, CauseInfo]
     signatures: tuple[Signature, ...]
+    deciders: tuple[Decider, ...] = ()
+
+    def decider(self, first: str, second: str) -> Decider | None:
+        """The check that tells ``first`` from ``second``, if the data has one."""
+        pair = frozenset((first, second))
+        return next((d for d in self.deciders if d.causes == pair), None)
 
 
 class SignatureError(ValueError):
@@ -129,7 +145,27 @@ def parse_signatures(text: str) -> SignatureSet:
         except (ValueError, InvalidRequirement) as exc:
             raise SignatureError(f"{where}: {exc}") from None
         _check_templates(where, row.get("fix", ()))
-    return SignatureSet(str(data.get("meta", {}).get("version", "")), causes, tuple(signatures))
+    version = str(data.get("meta", {}).get("version", ""))
+    return SignatureSet(version, causes, tuple(signatures), _parse_deciders(data.get("decide", [])))
+
+
+def _parse_deciders(rows: list[dict[str, object]]) -> tuple[Decider, ...]:
+    deciders: list[Decider] = []
+    for row in rows:
+        pair = row.get("causes")
+        where = f"[[decide]] {pair!r}"
+        if set(row) != {"causes", "run", "tells", "source"}:
+            raise SignatureError(f"{where}: needs exactly causes, run, tells and source")
+        if not isinstance(pair, list) or len(set(pair)) != 2 or not set(pair) <= CAUSES:
+            raise SignatureError(f"{where}: causes must be two different cause ids")
+        run = row["run"]
+        if not isinstance(run, list) or not run or not all(isinstance(r, str) and r for r in run):
+            raise SignatureError(f"{where}: run must be a list of commands")
+        decider = Decider(frozenset(pair), tuple(run), str(row["tells"]), str(row["source"]))
+        if any(d.causes == decider.causes for d in deciders):
+            raise SignatureError(f"{where}: a second check for the same two causes")
+        deciders.append(decider)
+    return tuple(deciders)
 
 
 def _check_templates(where: str, templates: Iterable[str]) -> None:

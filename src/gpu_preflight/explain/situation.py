@@ -87,7 +87,8 @@ class Situation:
 
     @cached_property
     def build_archs(self) -> tuple[ArchList, int | None] | None:
-        """The architectures the build has: as the log lists them, else the official torch wheel's."""
+        """The architectures the build has: as the log lists them, else the official torch
+        wheel's the log names, else those of the HOST's torch (--deep's list, or its wheel's)."""
         if self.facts.archs is not None:
             return self.facts.archs.value, self.facts.archs.line
         torch = self.facts.torch
@@ -95,6 +96,17 @@ class Situation:
             wheel = self.kb.torch_wheel(str(torch.value))
             if wheel is not None and wheel.archs is not None:
                 return wheel.archs, torch.line
+        if self.host is not None:
+            from gpu_preflight.checks.build import build_for_framework
+
+            for framework in self.host.frameworks:
+                build = (
+                    build_for_framework(self.kb, framework, self.host.wheel_platform())
+                    if framework.name == "torch"
+                    else None
+                )
+                if build is not None and build.archs is not None:
+                    return build.archs, None
         return None
 
     def as_host(self) -> Host:
