@@ -102,3 +102,12 @@ def test_the_hosts_deep_architecture_list_tells_a_new_gpu():
     assert explanation.causes[0].cause == "no-kernel-image"
     assert "GPU newer than the build" in explanation.causes[0].title
     assert explanation.decide is None
+
+
+def test_a_phrase_set_stands_for_all_its_phrases_and_an_unknown_set_is_refused():
+    row = '[[signature]]\nid = "x"\ncause = "no-driver"\nweight = 0.5\nmatch = ["@gone"]\n'
+    table = CAUSE_TABLES + '[phrases]\ngone = ["no device here", "device went away"]\n' + row
+    (signature,) = parse_signatures(table).signatures
+    assert len(signature.match) == 2
+    with pytest.raises(SignatureError):
+        parse_signatures(CAUSE_TABLES + row)

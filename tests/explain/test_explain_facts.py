@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from gpu_preflight.core.versions import Version
 from gpu_preflight.explain.facts import extract_facts
 from gpu_preflight.explain.logtext import LogText
@@ -72,3 +74,17 @@ def test_memory_held_by_another_process():
         "Process 118636 has 71.62 GiB memory in use."
     )
     assert facts.other_process.value == ("118636", "71.62 GiB")
+
+
+@pytest.mark.parametrize(
+    ("line", "number"),
+    [
+        ("cuInit failed: 100", 100),
+        ("cudaSetDevice(0) failed with error 35", 35),
+        ("[ERROR] cuInit(0) failed 35", 35),
+        ("current failed: 100", None),  # not a CUDA API name
+    ],
+)
+def test_a_cuda_api_call_that_failed_with_a_number_is_a_cuda_error(line, number):
+    errors = extract_facts(LogText.from_text(line + "\n")).cuda_errors
+    assert (list(errors) == [number]) if number else not errors

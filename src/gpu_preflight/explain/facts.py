@@ -478,6 +478,8 @@ _CUDA_ERROR_FORMS = (
     r"\((\d{2,3}) vs\. 0\)",  # caffe "(35 vs. 0)"
     r"runtime error \((\d{2,3})\)",  # torch 1.x "cuda runtime error (802)"
     r"init failure:\s*(\d{2,3})\b",  # Ollama "cuda driver library init failure: 804"
+    # "cuInit failed: 100", "cudaSetDevice(0) failed with error 35": a CUDA API name, case kept
+    r"(?-i:\bcu(?:da)?[A-Z]\w{2,40})(?:\(\w{0,20}\))? failed(?: with error)?:?\s+(\d{2,3})\b",
 )
 
 
@@ -739,6 +741,7 @@ def _candidates(log: LogText, needle: str) -> Iterator[int]:
         "code",
         "returned",
         "failure",
+        "failed",
         "vs",
         "runtime",
         "copyright",

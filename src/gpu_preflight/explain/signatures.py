@@ -107,6 +107,9 @@ def parse_signatures(text: str) -> SignatureSet:
     if missing:
         raise SignatureError(f"no [cause.*] table for: {', '.join(sorted(missing))}")
 
+    phrase_sets = data.get("phrases", {})
+    if not all(isinstance(v, list) and v and all(isinstance(p, str) for p in v) for v in phrase_sets.values()):
+        raise SignatureError("[phrases]: each set is a list of phrases")
     signatures, seen = [], set()
     for row in data.get("signature", []):
         where = f"signature {row.get('id', '?')!r}"
@@ -131,10 +134,10 @@ def parse_signatures(text: str) -> SignatureSet:
                     id=row["id"],
                     cause=row["cause"],
                     weight=float(weight),
-                    match=tuple(Phrase.compile(p) for p in row.get("match", ())),
+                    match=tuple(Phrase.compile(p) for p in _expand(row.get("match", ()), phrase_sets, where)),
                     when=parse_condition(row["when"]) if row.get("when") else None,
-                    context=tuple(Phrase.compile(p) for p in row.get("context", ())),
-                    unless=tuple(Phrase.compile(p) for p in row.get("unless", ())),
+                    context=tuple(Phrase.compile(p) for p in _expand(row.get("context", ()), phrase_sets, where)),
+                    unless=tuple(Phrase.compile(p) for p in _expand(row.get("unless", ()), phrase_sets, where)),
                     outranks=tuple(row.get("outranks", ())),
                     alone=bool(row.get("alone", False)),
                     versions=tuple(Requirement(v) for v in row.get("versions", ())),
@@ -147,6 +150,19 @@ def parse_signatures(text: str) -> SignatureSet:
         _check_templates(where, row.get("fix", ()))
     version = str(data.get("meta", {}).get("version", ""))
     return SignatureSet(version, causes, tuple(signatures), _parse_deciders(data.get("decide", [])))
+
+
+def _expand(phrases: Iterable[str], phrase_sets: dict[str, list[str]], where: str) -> list[str]:
+    """Phrases with each "@name" replaced by the phrases of that [phrases] set."""
+    out: list[str] = []
+    for phrase in phrases:
+        if not phrase.startswith("@"):
+            out.append(phrase)
+        elif phrase[1:] in phrase_sets:
+            out.extend(phrase_sets[phrase[1:]])
+        else:
+            raise SignatureError(f"{where}: no [phrases] set {phrase!r}")
+    return out
 
 
 def _parse_deciders(rows: list[dict[str, object]]) -> tuple[Decider, ...]:
