@@ -42,3 +42,43 @@ def test_a_log_with_nothing_known_still_says_what_to_run():
     explanation = explain_text("Segmentation fault (core dumped)\n")
     assert explanation.causes == [] and explanation.elsewhere is None
     assert explanation.to_dict()["next"] == explanation.next_steps and explanation.next_steps
+
+
+@pytest.mark.parametrize(
+    ("log", "known"),
+    [
+        (
+            "RuntimeError: CUDA error: device-side assert triggered\n"
+            "CUDA kernel errors might be asynchronously reported at some other API call, so the stacktrace below "
+            "might be incorrect.\nFor debugging consider passing CUDA_LAUNCH_BLOCKING=1.\n",
+            "cuda-device-assert",
+        ),
+        ("RuntimeError: CUDA error: an illegal memory access was encountered\n", "cuda-illegal-address"),
+        ("RuntimeError: CUDA error: invalid device ordinal\n", "cuda-invalid-device"),
+        ("RuntimeError: CUDA error: the launch timed out and was terminated\n", "cuda-launch-timeout"),
+        (
+            "OSError: [WinError 1455] The paging file is too small for this operation to complete. Error loading "
+            '"C:\\venv\\lib\\site-packages\\torch\\lib\\cudnn_cnn_infer64_8.dll" or one of its dependencies.\n',
+            "windows-paging-file",
+        ),
+        (
+            "ImportError: libGL.so.1: cannot open shared object file: No such file or directory\n",
+            "opengl-library-missing",
+        ),
+        ("OSError: We couldn't connect to 'https://huggingface.co' to load this file\n", "hugging-face-offline"),
+    ],
+)
+def test_gpu_messages_that_are_not_the_stacks_fault_say_what_they_are(log, known):
+    explanation = explain_text(log)
+    assert explanation.causes == []
+    assert explanation.elsewhere is not None and explanation.elsewhere.id == known
+
+
+def test_a_stack_cause_beside_a_program_error_still_ranks():
+    log = (
+        "RuntimeError: CUDA error: an illegal memory access was encountered\n"
+        "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB\n"
+    )
+    explanation = explain_text(log)
+    assert explanation.causes[0].cause == "out-of-memory"
+    assert explanation.elsewhere is None
