@@ -120,3 +120,18 @@ def test_legacy_encodings_keep_their_ascii():
     for encoding in ("gbk", "utf-8", "utf-16"):
         causes = explain_bytes(text.encode(encoding)).causes
         assert causes and causes[0].cause == "no-kernel-image", encoding
+
+
+def test_an_information_line_is_no_evidence_but_the_real_failure_beside_it_is():
+    probe = (
+        "W tensorflow/stream_executor/platform/default/dso_loader.cc:64] Could not load dynamic library "
+        "'libnvinfer.so.7'; dlerror: libnvinfer.so.7: cannot open shared object file: No such file or directory\n"
+    )
+    assert explain_text(probe).causes == []
+    failure = probe + (
+        "W tensorflow/stream_executor/platform/default/dso_loader.cc:64] Could not load dynamic library "
+        "'libcudart.so.11.0'; dlerror: libcudart.so.11.0: cannot open shared object file: No such file or directory\n"
+    )
+    first = explain_text(failure).causes[0]
+    assert first.cause == "missing-cuda-library"
+    assert [m.line for m in first.matches] == [2]

@@ -60,6 +60,7 @@ class RankedCause:
 
 
 def fired_signatures(log: LogText, situation: Situation, signatures: SignatureSet) -> list[tuple[Signature, list[int]]]:
+    information = {first for phrase in signatures.information for first, _ in log.search(phrase)}
     fired = []
     for signature in signatures.signatures:
         if signature.versions and not _versions_apply(signature, situation.facts):
@@ -68,7 +69,8 @@ def fired_signatures(log: LogText, situation: Situation, signatures: SignatureSe
         if signature.match:
             for phrase in signature.match:
                 for first, last in log.search(phrase):
-                    lines.extend(range(first, min(last, first + 3) + 1))
+                    if first not in information:
+                        lines.extend(range(first, min(last, first + 3) + 1))
             if not lines:
                 continue
         if signature.when is not None:

@@ -15,6 +15,7 @@ from gpu_preflight.explain.advice import VALUES, placeholders
 from gpu_preflight.explain.logtext import Phrase
 from gpu_preflight.explain.situation import parse_condition
 
+INFORMATION = "information"  # the [phrases] set of lines that are never evidence
 DIRECTIONS = {"newer", "older", "unknown"}  # the GPU against the build (Situation.arch_verdict)
 _SIGNATURE_KEYS = {
     "id",
@@ -74,6 +75,8 @@ class SignatureSet:
     causes: dict[str, CauseInfo]
     signatures: tuple[Signature, ...]
     deciders: tuple[Decider, ...] = ()
+    # [phrases] information: lines programs print as information and go on, never evidence
+    information: tuple[Phrase, ...] = ()
 
     def decider(self, first: str, second: str) -> Decider | None:
         """The check that tells ``first`` from ``second``, if the data has one."""
@@ -149,7 +152,8 @@ def parse_signatures(text: str) -> SignatureSet:
             raise SignatureError(f"{where}: {exc}") from None
         _check_templates(where, row.get("fix", ()))
     version = str(data.get("meta", {}).get("version", ""))
-    return SignatureSet(version, causes, tuple(signatures), _parse_deciders(data.get("decide", [])))
+    information = tuple(Phrase.compile(p) for p in phrase_sets.get(INFORMATION, ()))
+    return SignatureSet(version, causes, tuple(signatures), _parse_deciders(data.get("decide", [])), information)
 
 
 def _expand(phrases: Iterable[str], phrase_sets: dict[str, list[str]], where: str) -> list[str]:
