@@ -469,6 +469,21 @@ SCENARIOS: list[Scenario] = [
             FixNot(r"torch==\S*a0"),
         ),
     ),
+    # A torch conda installed (conda-meta lists pytorch): its fix removes it with conda before pip
+    # installs the wheel, so that conda's and pip's copies do not mix in one environment.
+    Scenario(
+        "conda-torch-fix-removes-it-with-conda-first",
+        host(
+            "575.57.08",
+            RTX5090,
+            frameworks=(
+                installed_torch("2.5.1", "cu124", "12.4", ["sm_50", "sm_60", "sm_70", "sm_80", "sm_90"], "conda"),
+            ),
+        ),
+        "fail",
+        must=(F("no-kernel-image", "fail", 0),),
+        checks=(FixHas("no-kernel-image", r"conda remove pytorch, then pip install torch==\S+ --index-url "),),
+    ),
     # facts §4: PTX of a lower arch JIT-compiles for a newer major (a warning: start-up cost, needs a
     # driver that knows the PTX ISA); 12.2 runtime on 535.104.05 is native (§1b 12.2.2).
     Scenario(

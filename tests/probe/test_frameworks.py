@@ -121,3 +121,26 @@ def test_broken_other_interpreter_is_an_error_entry(tmp_path):
     host = Host()
     probe_frameworks(host, str(tmp_path / "no-python"), timeout=5)
     assert host.frameworks == [] and host.errors[0].probe == "frameworks"
+
+
+@pytest.mark.parametrize("site_parts", [("lib", "python3.11", "site-packages"), ("Lib", "site-packages")])
+def test_torch_that_conda_installed_is_marked_conda(tmp_path, site_parts):
+    # conda records what it installs in <env>/conda-meta/<name>-<version>-<build>.json; its torch is "pytorch"
+    env = tmp_path / "env"
+    (env / "conda-meta").mkdir(parents=True)
+    (env / "conda-meta" / "pytorch-2.5.1-py3.11_cuda12.4_cudnn9.1.0_0.json").write_text("{}")
+    (env / "conda-meta" / "python-3.11.10-hc5c86c4_3.json").write_text("{}")
+    site = env.joinpath(*site_parts)
+    make_dist(site, "torch-2.5.1.dist-info", {"torch/version.py": TORCH_VERSION_PY})
+    make_dist(site, "jax-0.4.30.dist-info", {"jax-0.4.30.dist-info/INSTALLER": "pip\n"})
+    found = {f.name: f for f in scan_site_dirs([str(site) + "/"])}
+    assert found["torch"].installer == "conda"
+    assert found["jax"].installer == "pip"  # pip-installed into the same conda env
+
+
+def test_installer_of_a_pip_wheel_and_of_an_unreadable_one(tmp_path):
+    make_dist(tmp_path, "torch-2.6.0+cu124.dist-info", {"torch-2.6.0+cu124.dist-info/INSTALLER": "uv\n"})
+    make_dist(tmp_path, "cupy_cuda12x-13.3.0.dist-info", {"cupy_cuda12x-13.3.0.dist-info/INSTALLER": "\x00\x01"})
+    found = {f.name: f for f in scan_site_dirs([str(tmp_path)])}
+    assert found["torch"].installer == "uv"
+    assert found["cupy-cuda12x"].installer is None

@@ -96,7 +96,11 @@ def host(
 
 
 def installed_torch(
-    version: str, variant: str | None, cuda: str | None, arch_list: list[str] | None = None
+    version: str,
+    variant: str | None,
+    cuda: str | None,
+    arch_list: list[str] | None = None,
+    installer: str | None = None,
 ) -> Framework:
     """An installed torch; with ``arch_list`` as a ``--deep`` probe would have read it."""
     details: dict[str, Any] = {}
@@ -109,6 +113,7 @@ def installed_torch(
         variant=variant,
         source="deep" if arch_list else "metadata",
         details=details,
+        installer=installer,
     )
 
 

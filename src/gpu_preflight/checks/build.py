@@ -208,11 +208,13 @@ def build_for_framework(kb: KnowledgeBase, framework: Framework, platform: str) 
         if framework.variant and not framework.variant.startswith("cu"):
             return None  # ROCm and friends: not ours to judge
         release = framework.version.split("+")[0]
-        wheel = kb.torch_wheel(release, framework.variant, platform)
+        # conda's builds are made by other scripts than the pip wheels, with other architectures
+        wheel = kb.torch_wheel(release, framework.variant, platform) if framework.installer != "conda" else None
         if archs is None and wheel is not None and wheel.cuda == Version.parse_or_none(framework.cuda):
             archs, archs_source = wheel.archs, "knowledge-base"
         cuda = Version.parse_or_none(framework.cuda)
-        notes = () if archs else ("compiled architectures unknown (a source build?): run with --deep to read them",)
+        unknown = "installed by conda, not a pip wheel" if framework.installer == "conda" else "a source build?"
+        notes = () if archs else (f"compiled architectures unknown ({unknown}): run with --deep to read them",)
         return Build(
             label,
             "installed",

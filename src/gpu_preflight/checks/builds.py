@@ -398,7 +398,7 @@ def suggest_wheel(
             _, candidate, wheel, runtime = min(candidates, key=lambda c: c[0])
             version = torch_version.split("+")[0]
             exact = candidate is release and re.fullmatch(r"\d+\.\d+\.\d+", version)  # not 2.7.0a0: no index has it
-            command = torch_wheel_command(version if exact else f"{candidate.version}.*", wheel.variant)
+            command = torch_wheel_command(version if exact else f"{candidate.version}.*", wheel.variant, ctx.host)
             return command + (f" (needs driver >= {runtime.native})" if runtime and runtime.native else "")
     return None
 

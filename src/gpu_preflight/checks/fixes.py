@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from gpu_preflight.core.host import Gpu
+from gpu_preflight.core.host import Gpu, Host
 from gpu_preflight.core.versions import Version, driver_branch
 
 if TYPE_CHECKING:
@@ -95,5 +95,9 @@ def branch_blocker(kb: KnowledgeBase, gpus: Iterable[Gpu], branch: int) -> str |
     return None
 
 
-def torch_wheel_command(torch_version: str, variant: str) -> str:
-    return f"pip install torch=={torch_version} --index-url https://download.pytorch.org/whl/{variant}"
+def torch_wheel_command(torch_version: str, variant: str, host: Host | None = None) -> str:
+    """The pip command for an official torch wheel; where conda installed this host's torch, it
+    is removed with conda first, so that conda's and pip's copies do not mix in one environment."""
+    command = f"pip install torch=={torch_version} --index-url https://download.pytorch.org/whl/{variant}"
+    installed = next((f for f in host.frameworks if f.name == "torch"), None) if host else None
+    return f"conda remove pytorch, then {command}" if installed and installed.installer == "conda" else command

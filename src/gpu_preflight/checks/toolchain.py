@@ -354,5 +354,7 @@ def _torch_cuda_fixes(ctx: CheckContext, torch: Framework, torch_cuda: Version, 
     ]
     if wheels:
         best = min(wheels, key=lambda w: (abs((w.cuda or nvcc).minor - nvcc.minor), w.variant))
-        fixes.append(f"Or install torch built for CUDA {nvcc.major}: {torch_wheel_command(release, best.variant)}")
+        fixes.append(
+            f"Or install torch built for CUDA {nvcc.major}: {torch_wheel_command(release, best.variant, ctx.host)}"
+        )
     return fixes

@@ -98,6 +98,7 @@ class Framework:
     source: str = "metadata"  # metadata | deep
     location: str | None = None
     details: dict[str, Any] = field(default_factory=dict)  # deep-probe results and the like
+    installer: str | None = None  # "conda" (the env's conda-meta lists it), else the dist-info's INSTALLER: pip, uv...
 
 
 @dataclass
@@ -341,6 +342,7 @@ def _framework(data: dict[str, Any], p: str) -> Framework:
         source=_get(data, p, "source", _str, "metadata"),
         location=_get(data, p, "location", _str),
         details=_get(data, p, "details", lambda v, q: obj(v, q), {}),
+        installer=_get(data, p, "installer", _str),
     )
 
 

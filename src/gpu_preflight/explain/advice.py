@@ -143,7 +143,7 @@ def wheel_for_host(s: Situation) -> str | None:
     if release is None or release.default_pypi_cuda is None or not re.fullmatch(r"\d+\.\d+\.\d+", version):
         return None
     cuda = release.default_pypi_cuda
-    return ": " + torch_wheel_command(version, variant_for_cuda(cuda))
+    return ": " + torch_wheel_command(version, variant_for_cuda(cuda), s.host)
 
 
 def _first_gpu(s: Situation) -> GpuView | None:

@@ -65,6 +65,7 @@ def scan_site_dirs(site_dirs: list[str]) -> list[Framework]:
             entries = list(os.scandir(site))
         except OSError:
             continue
+        conda = conda_packages(site)
         for entry in entries:
             match = _DIST_DIR.match(entry.name)
             if not match:
@@ -74,7 +75,36 @@ def scan_site_dirs(site_dirs: list[str]) -> list[Framework]:
             if watched is None or name in found:  # first on sys.path wins, as for import
                 continue
             found[name] = _describe(name, match.group("version"), watched, site)
+            found[name].installer = installer_of(site, entry.name, name, conda)
     return sorted(found.values(), key=lambda f: f.name)
+
+
+# conda records each package it installs in <env>/conda-meta/<name>-<version>-<build>.json;
+# its package for torch is called pytorch (the pytorch channel until 2.5, and conda-forge)
+_CONDA_NAMES = {"torch": "pytorch"}
+
+
+def conda_packages(site: str) -> frozenset[str]:
+    """The packages conda installed in the environment that owns ``site`` (<env>/lib/pythonX.Y/
+    site-packages on Linux and macOS, <env>/Lib/site-packages on Windows); empty outside conda."""
+    site = os.path.normpath(site)
+    for prefix in (os.path.dirname(os.path.dirname(os.path.dirname(site))), os.path.dirname(os.path.dirname(site))):
+        try:
+            records = os.listdir(os.path.join(prefix, "conda-meta"))
+        except OSError:
+            continue
+        return frozenset(r.rsplit("-", 2)[0] for r in records if r.endswith(".json") and r.count("-") >= 2)
+    return frozenset()
+
+
+def installer_of(site: str, dist_dir: str, name: str, conda: frozenset[str]) -> str | None:
+    """ "conda" when the environment's conda-meta lists the package, else the first line of the
+    dist-info's INSTALLER file (pip, uv...), else None."""
+    if _CONDA_NAMES.get(name, name) in conda:
+        return "conda"
+    text = _read(os.path.join(site, dist_dir, "INSTALLER"))
+    first = (text or "").strip().splitlines()[:1]
+    return first[0][:32] if first and first[0].isprintable() else None
 
 
 def _describe(name: str, version: str, watched: Watched, site: str) -> Framework:
