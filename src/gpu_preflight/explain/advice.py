@@ -146,6 +146,41 @@ def wheel_for_host(s: Situation) -> str | None:
     return ": " + torch_wheel_command(version, variant_for_cuda(cuda), s.host)
 
 
+# the words by which a log shows the engine it comes from (llama.cpp: its ggml CUDA backend; a
+# bare "llama" is as often a model's name)
+_ENGINE_WORDS = (("vllm", "vllm"), ("sglang", "sglang"), ("ollama", "ollama"), ("ggml", "llama.cpp"))
+
+
+def engine_build_for_gpu(s: Situation) -> str | None:
+    """For an inference engine's log: the newest release in the engine tables with a build that
+    has code for the GPU (and whose floor admits it), with its install command; or that none has."""
+    gpu = _first_gpu(s)
+    key = next((engine for word, engine in _ENGINE_WORDS if word in s.facts.mentions), None)
+    engine = s.kb.engine(key) if key else None
+    if gpu is None or gpu.cc is None or engine is None:
+        return None
+    releases = [r for r in s.kb.engine_releases if r.engine.key == engine.key]
+    admitted = [r for r in releases if r.min_cc is None or gpu.cc >= r.min_cc]
+    for release in reversed(admitted):  # newest first
+        build = next((b for b in release.builds if b.archs is not None and b.archs.covers(gpu.cc)), None)
+        if build is not None:
+            # a rule from release "0" holds for every release (llama.cpp's bNNNN builds)
+            name, version = (
+                (engine.name, "bNNNN")
+                if release.version == "0"
+                else (f"{engine.name} {release.version}", release.version)
+            )
+            return (
+                f"{name} ({build.variant} build) has code for compute capability {_v(gpu.cc)}: "
+                f"{build.install_command(version)}"
+            )
+    if any(b.archs is None for r in admitted for b in r.builds):
+        return None  # a build whose architectures the tables do not know may well have it
+    floors = [r.min_cc for r in releases if r.min_cc is not None]
+    why = f" (the lowest floor among them is compute capability {_v(min(floors))})" if floors and not admitted else ""
+    return f"No {engine.name} release in preflight's tables has code for compute capability {_v(gpu.cc)}{why}."
+
+
 def _first_gpu(s: Situation) -> GpuView | None:
     return next((g for g in s.gpus if g.cc is not None), None) or next(iter(s.gpus), None)
 
@@ -290,6 +325,7 @@ VALUES: dict[str, Value] = {
     "driver_package": driver_package,
     "wheel_for_driver": wheel_for_driver,
     "wheel_for_gpu": wheel_for_gpu,
+    "engine_build_for_gpu": engine_build_for_gpu,
     "wheel_for_host": wheel_for_host,
     "gpu": gpu,
     "cc": cc,

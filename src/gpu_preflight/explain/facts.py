@@ -691,6 +691,7 @@ def _tf_version_banner(facts: LogFacts, m: re.Match[str], line: int, *_: object)
 
 TOOLS = (
     "vllm",
+    "sglang",
     "ollama",
     "llama",
     "ggml",
