@@ -478,8 +478,6 @@ _CUDA_ERROR_FORMS = (
     r"\((\d{2,3}) vs\. 0\)",  # caffe "(35 vs. 0)"
     r"runtime error \((\d{2,3})\)",  # torch 1.x "cuda runtime error (802)"
     r"init failure:\s*(\d{2,3})\b",  # Ollama "cuda driver library init failure: 804"
-    # "cuInit failed: 100", "cudaSetDevice(0) failed with error 35": a CUDA API name, case kept
-    r"(?-i:\bcu(?:da)?[A-Z]\w{2,40})(?:\(\w{0,20}\))? failed(?: with error)?:?\s+(\d{2,3})\b",
 )
 
 
@@ -488,6 +486,10 @@ def _cuda_error(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> Non
     number = int(next(group for group in m.groups() if group))
     if number in KNOWN_CUDA_ERRORS:
         facts.cuda_errors.setdefault(number, line)
+
+
+# "cuInit failed: 100", "cudaSetDevice(0) failed with error 35": a CUDA API name (case kept) that failed
+_rule("failed", r"(?-i:\bcu(?:da)?[A-Z]\w{2,40})(?:\(\w{0,20}\))? failed(?: with error)?:?\s+(\d{2,3})\b")(_cuda_error)
 
 
 @_rule(
@@ -742,7 +744,6 @@ def _candidates(log: LogText, needle: str) -> Iterator[int]:
         "code",
         "returned",
         "failure",
-        "failed",
         "vs",
         "runtime",
         "copyright",
