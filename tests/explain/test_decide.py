@@ -111,3 +111,17 @@ def test_a_phrase_set_stands_for_all_its_phrases_and_an_unknown_set_is_refused()
     assert len(signature.match) == 2
     with pytest.raises(SignatureError):
         parse_signatures(CAUSE_TABLES + row)
+
+
+@pytest.mark.parametrize(
+    ("archs", "first"),
+    [
+        # code for every GPU from Turing up (Blackwell by SASS and PTX): the GPU must be older
+        ("sm_75 sm_80 sm_86 sm_90 sm_100 sm_120 compute_120", "gpu-too-old"),
+        # no sm_100: a B200 is newer than this build and has no code in it either, so undecided
+        ("sm_75 sm_80 sm_86 sm_90 sm_120", "no-kernel-image"),
+    ],
+)
+def test_a_build_with_code_for_every_newer_gpu_leaves_only_an_older_one(archs, first):
+    log = f"UserWarning: supports CUDA capabilities {archs}.\n" + NO_KERNEL_IMAGE
+    assert explain_text(log).causes[0].cause == first

@@ -214,6 +214,23 @@ def gpu_arch_dropped(s: Situation, by_cuda: str | None) -> list[int]:
     return []
 
 
+def build_covers_every_newer_gpu(s: Situation, _: str | None) -> list[int]:
+    """The log names no GPU, but the build has code (SASS of the major, or PTX the driver compiles
+    for newer GPUs) for every GPU the knowledge base knows from its oldest target up, Jetsons
+    aside (their builds are JetPack's): a GPU it has no code for can only be older than that."""
+    found = s.build_archs
+    if found is None or not found[0].targets or any(g.cc is not None for g in s.gpus):
+        return []
+    archs, line = found
+    oldest = min(t.cc for t in archs.targets)
+    newer = [
+        p.compute_capability
+        for p in s.kb.gpu_products
+        if p.product_class != "embedded" and p.compute_capability >= oldest
+    ]
+    return [line if line is not None else 0] if newer and all(archs.covers(cc) for cc in newer) else []
+
+
 def gpu_newer_than_build(s: Situation, _: str | None) -> list[int]:
     verdict = s.arch_verdict()
     return (verdict[1] or [0]) if verdict and verdict[0] == "newer" else []
@@ -412,6 +429,7 @@ CONDITIONS: dict[str, Condition] = {
     "driver_older_than_build": driver_older_than_build,
     "gpu_older_than_build": gpu_older_than_build,
     "gpu_newer_than_build": gpu_newer_than_build,
+    "build_covers_every_newer_gpu": build_covers_every_newer_gpu,
     "cpu_build": cpu_build,
     "no_gpu_visible": no_gpu_visible,
     "kernel_module_differs": kernel_module_differs,
