@@ -88,3 +88,23 @@ def test_memory_held_by_another_process():
 def test_a_cuda_api_call_that_failed_with_a_number_is_a_cuda_error(line, number):
     errors = extract_facts(LogText.from_text(line + "\n")).cuda_errors
     assert (list(errors) == [number]) if number else not errors
+
+
+@pytest.mark.parametrize(
+    ("line", "symbol"),
+    [
+        (
+            "t-rex: symbol lookup error: t-rex: undefined symbol: cuDevicePrimaryCtxSetFlags_v2",
+            "cuDevicePrimaryCtxSetFlags_v2",
+        ),
+        # the runtime's, cuBLAS's and cuDNN's symbols are other libraries' (not the driver's)
+        (
+            "ImportError: libtorch_cuda.so: undefined symbol: cudaGraphInstantiateWithFlags, version libcudart.so.11.0",
+            None,
+        ),
+        ("undefined symbol: cublasLtGetStatusString, version libcublasLt.so.11", None),
+    ],
+)
+def test_a_driver_api_symbol_libcuda_lacks(line, symbol):
+    fact = extract_facts(LogText.from_text(line + "\n")).driver_symbol
+    assert (fact.value if fact else None) == symbol

@@ -86,6 +86,7 @@ class LogFacts:
     wheel_torch: Fact[str] | None = None  # the torch release pinned with it ("2.6.0" of torch==2.6.0+cu121)
     missing_library: Fact[str] | None = None  # "libcudart.so.11.0"
     old_library: Fact[str] | None = None  # "libcublasLt.so.11"
+    driver_symbol: Fact[str] | None = None  # a driver-API symbol libcuda lacks ("cuDevicePrimaryCtxSetFlags_v2")
     cudnn: Fact[tuple[str, str]] | None = None  # (found, built) as text
     versions: dict[str, Fact[str]] = field(default_factory=dict)  # package -> version text (vllm, jax...)
     mentions: frozenset[str] = frozenset()  # tools the log comes from (vllm, ollama, jax...)
@@ -510,6 +511,13 @@ def _smi_failure(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> No
 )
 def _missing_library(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     facts.missing_library = _first(facts.missing_library, m[1].rstrip("."), line)
+
+
+# the driver API is libcuda's, cu + a capital ("cuCtxCreate_v3"); cudaXxx (the runtime), cublasXxx
+# and cudnnXxx are other libraries' symbols
+@_rule("undefined symbol", r"undefined symbol:?\s*(?-i:(cu[A-Z]\w{2,60}))")
+def _driver_symbol(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.driver_symbol = _first(facts.driver_symbol, m[1], line)
 
 
 @_rule("libcublaslt", r"(libcublasLt\.so[\d.]{0,8})")

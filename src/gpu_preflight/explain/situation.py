@@ -250,6 +250,11 @@ def gpu_recent_arch(s: Situation, _: str | None) -> list[int]:
     return []
 
 
+def driver_lacks_symbol(s: Situation, _: str | None) -> list[int]:
+    """A program asked libcuda for a driver-API function it does not have: the driver predates it."""
+    return _lines(s.facts.driver_symbol)
+
+
 def cpu_build(s: Situation, _: str | None) -> list[int]:
     return _lines(s.facts.cpu_build)
 
@@ -431,6 +436,7 @@ CONDITIONS: dict[str, Condition] = {
     "gpu_newer_than_build": gpu_newer_than_build,
     "build_covers_every_newer_gpu": build_covers_every_newer_gpu,
     "cpu_build": cpu_build,
+    "driver_lacks_symbol": driver_lacks_symbol,
     "no_gpu_visible": no_gpu_visible,
     "kernel_module_differs": kernel_module_differs,
     "docker_run_without_gpu": docker_run_without_gpu,
