@@ -108,3 +108,14 @@ def test_a_cuda_api_call_that_failed_with_a_number_is_a_cuda_error(line, number)
 def test_a_driver_api_symbol_libcuda_lacks(line, symbol):
     fact = extract_facts(LogText.from_text(line + "\n")).driver_symbol
     assert (fact.value if fact else None) == symbol
+
+
+def test_toolkits_side_by_side_are_the_question_only_when_nothing_fails():
+    from gpu_preflight.explain import explain_text
+
+    listing = "$ ls -d /usr/local/cuda*\n/usr/local/cuda-11.8/\n"
+    listing += "/usr/local/cuda-12.4/\n/usr/local/cuda -> /usr/local/cuda-12.4\n"
+    assert extract_facts(LogText.from_text(listing)).toolkit_dirs == {"11.8": 1, "12.4": 2}
+    assert [c.cause for c in explain_text(listing).causes] == ["cuda-version-confusion"]
+    failing = listing + "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB\n"
+    assert explain_text(failing).causes[0].cause == "out-of-memory"

@@ -87,6 +87,7 @@ class LogFacts:
     missing_library: Fact[str] | None = None  # "libcudart.so.11.0"
     old_library: Fact[str] | None = None  # "libcublasLt.so.11"
     driver_symbol: Fact[str] | None = None  # a driver-API symbol libcuda lacks ("cuDevicePrimaryCtxSetFlags_v2")
+    toolkit_dirs: dict[str, int] = field(default_factory=dict)  # "11.0" -> line of /usr/local/cuda-11.0
     cudnn: Fact[tuple[str, str]] | None = None  # (found, built) as text
     versions: dict[str, Fact[str]] = field(default_factory=dict)  # package -> version text (vllm, jax...)
     mentions: frozenset[str] = frozenset()  # tools the log comes from (vllm, ollama, jax...)
@@ -511,6 +512,11 @@ def _smi_failure(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> No
 )
 def _missing_library(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     facts.missing_library = _first(facts.missing_library, m[1].rstrip("."), line)
+
+
+@_rule("usr local cuda", r"/usr/local/cuda-(\d{1,2}\.\d{1,2})\b")
+def _toolkit_dir(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    facts.toolkit_dirs.setdefault(m[1], line)
 
 
 # the driver API is libcuda's, cu + a capital ("cuCtxCreate_v3"); cudaXxx (the runtime), cublasXxx

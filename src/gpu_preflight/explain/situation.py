@@ -303,6 +303,11 @@ def cuda_versions_differ(s: Situation, _: str | None) -> list[int]:
     return []
 
 
+def several_toolkits(s: Situation, _: str | None) -> list[int]:
+    """The log lists CUDA toolkits of two or more versions side by side (/usr/local/cuda-X.Y)."""
+    return sorted(s.facts.toolkit_dirs.values()) if len(s.facts.toolkit_dirs) >= 2 else []
+
+
 def smi_banner_works(s: Situation, _: str | None) -> list[int]:
     """nvidia-smi printed its banner: the driver is loaded and reports the newest CUDA it supports."""
     facts = s.facts
@@ -444,6 +449,7 @@ CONDITIONS: dict[str, Condition] = {
     "cuda_error": cuda_error,
     "cuda_versions_differ": cuda_versions_differ,
     "smi_banner_works": smi_banner_works,
+    "several_toolkits": several_toolkits,
     "in_container": in_container,
     "gpu_arch_dropped": gpu_arch_dropped,
     "gpu_recent_arch": gpu_recent_arch,
