@@ -88,6 +88,7 @@ class LogFacts:
     old_library: Fact[str] | None = None  # "libcublasLt.so.11"
     driver_symbol: Fact[str] | None = None  # a driver-API symbol libcuda lacks ("cuDevicePrimaryCtxSetFlags_v2")
     toolkit_dirs: dict[str, int] = field(default_factory=dict)  # "11.0" -> line of /usr/local/cuda-11.0
+    free_fraction: Fact[float] | None = None  # the GPU's free memory / total, as a failing library reports it
     cudnn: Fact[tuple[str, str]] | None = None  # (found, built) as text
     versions: dict[str, Fact[str]] = field(default_factory=dict)  # package -> version text (vllm, jax...)
     mentions: frozenset[str] = frozenset()  # tools the log comes from (vllm, ollama, jax...)
@@ -581,6 +582,13 @@ def _mib(number: str, unit: str) -> float | None:
     except ValueError:
         return None
     return value * {"K": 1 / 1024, "M": 1.0, "G": 1024.0}[unit[0].upper()]
+
+
+# TensorFlow after cuDNN failed to start (cuda_dnn.cc: Memory usage: N bytes free, M bytes total.)
+@_rule("bytes total", r"Memory usage: (\d{1,16}) bytes free, (\d{1,16}) bytes total")
+def _free_fraction(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
+    if int(m[2]) > 0:
+        facts.free_fraction = _first(facts.free_fraction, int(m[1]) / int(m[2]), line)
 
 
 def _oom(facts: LogFacts, line: int, total: float | None, free: float | None, own: float | None) -> None:

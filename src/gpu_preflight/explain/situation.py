@@ -323,6 +323,12 @@ def oom_held_elsewhere(s: Situation, _: str | None) -> list[int]:
     return [fact.line] if fact is not None and fact.value.held_elsewhere else []
 
 
+def memory_nearly_full(s: Situation, _: str | None) -> list[int]:
+    """A failing library reported the GPU's memory under 5% free."""
+    fact = s.facts.free_fraction
+    return [fact.line] if fact is not None and fact.value < 0.05 else []
+
+
 def nvcc_rejects_arch(s: Situation, direction: str | None) -> list[int]:
     """nvcc refused a GPU architecture: "older" when the architecture was dropped by a CUDA
     release (a toolkit too new for that GPU), "newer" when it never was (a toolkit too old)."""
@@ -454,6 +460,7 @@ CONDITIONS: dict[str, Condition] = {
     "gpu_arch_dropped": gpu_arch_dropped,
     "gpu_recent_arch": gpu_recent_arch,
     "oom_held_elsewhere": oom_held_elsewhere,
+    "memory_nearly_full": memory_nearly_full,
     "nvcc_rejects_arch": nvcc_rejects_arch,
     "tensorflow_at_least": tensorflow_at_least,
     "wheel_variant_unknown": wheel_variant_unknown,
