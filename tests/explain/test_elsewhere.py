@@ -66,7 +66,10 @@ def test_a_log_with_nothing_known_still_says_what_to_run():
             "opengl-library-missing",
         ),
         ("OSError: We couldn't connect to 'https://huggingface.co' to load this file\n", "hugging-face-offline"),
-        ("gpuGetMaxGflopsDeviceId() CUDA error: all devices have compute mode prohibited.\n", "compute-mode-prohibited"),
+        (
+            "gpuGetMaxGflopsDeviceId() CUDA error: all devices have compute mode prohibited.\n",
+            "compute-mode-prohibited",
+        ),
     ],
 )
 def test_gpu_messages_that_are_not_the_stacks_fault_say_what_they_are(log, known):
