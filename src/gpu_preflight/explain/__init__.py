@@ -35,7 +35,7 @@ class Explanation:
     causes: list[RankedCause]
     facts: LogFacts
     lines: int
-    elsewhere: Elsewhere | None = None  # no cause fits: a well-known non-GPU message the log shows
+    elsewhere: Elsewhere | None = None  # no cause fits: a well-known message that is not the stack's fault
     host: Host | None = None  # the HOST read beside the log (--here, --python, --snapshot...), if any
     decide: Decider | None = None  # the first two causes fit the log alike: the check that tells them apart
 

@@ -29,7 +29,7 @@ class KnownMessage:
 
 @dataclass(frozen=True)
 class Elsewhere:
-    """A well-known non-GPU message found in the log."""
+    """A well-known message found in the log that is not a fault of the GPU stack."""
 
     id: str
     what: str
@@ -72,7 +72,7 @@ def parse_known_messages(text: str) -> tuple[KnownMessage, ...]:
 
 
 def find_elsewhere(log: LogText) -> Elsewhere | None:
-    """The first well-known non-GPU message the log shows (the earliest line wins), or None."""
+    """The first such message the log shows (the earliest line wins), or None."""
     best: tuple[int, KnownMessage, list[int]] | None = None
     for message in known_messages():
         lines = [first for phrase in message.match for first, _ in log.search(phrase)]
