@@ -98,8 +98,8 @@ def conda_packages(site: str) -> frozenset[str]:
 
 
 def installer_of(site: str, dist_dir: str, name: str, conda: frozenset[str]) -> str | None:
-    """ "conda" when the environment's conda-meta lists the package, else the first line of the
-    dist-info's INSTALLER file (pip, uv...), else None."""
+    """Who installed the package: conda when the environment's conda-meta lists it, else the first
+    line of the dist-info's INSTALLER file (pip, uv...), else None."""
     if _CONDA_NAMES.get(name, name) in conda:
         return "conda"
     text = _read(os.path.join(site, dist_dir, "INSTALLER"))
