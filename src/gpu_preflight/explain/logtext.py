@@ -353,8 +353,12 @@ class Phrase:
 
     text: str
     words: tuple[bytes, ...]
-    pattern: re.Pattern[bytes]
+    source: bytes  # the pattern, compiled on first use: most phrases never meet a log with all their words
     span: int  # the longest text a match can cover
+
+    @cached_property
+    def pattern(self) -> re.Pattern[bytes]:
+        return re.compile(self.source, re.DOTALL)
 
     @classmethod
     def compile(cls, text: str) -> Phrase:
@@ -368,7 +372,7 @@ class Phrase:
         joined = (rb"(?:[^a-z0-9]{1,40}|[^a-z0-9].{0,%d}?[^a-z0-9])" % GAP).join(
             body(re.escape(w) for w in segment) for segment in segments
         )
-        pattern = re.compile(rb"(?<![a-z0-9])" + joined + rb"(?![a-z0-9])", re.DOTALL)
+        source = rb"(?<![a-z0-9])" + joined + rb"(?![a-z0-9])"
         between = sum(len(segment) - 1 for segment in segments)
         span = sum(len(w) for w in words) + 40 * between + (GAP + 2) * (len(segments) - 1) + 2
-        return cls(text, words, pattern, span)
+        return cls(text, words, source, span)
