@@ -1,5 +1,7 @@
-"""[[decide]] in signatures.toml: when a log fits two causes alike, the one check that tells them
-apart; and a HOST that already tells them apart (its GPU against its torch's architectures)."""
+"""Close calls between two causes: [[decide]] in signatures.toml (the one check that tells them
+apart, shown when a log fits both), what already tells them apart (a HOST's GPU against its
+torch's architectures, a build with code for every newer GPU), and the [phrases] sets that one
+symptom shared by several causes is written with."""
 
 from __future__ import annotations
 
