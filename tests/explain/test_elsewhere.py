@@ -86,3 +86,21 @@ def test_a_stack_cause_beside_a_program_error_still_ranks():
     explanation = explain_text(log)
     assert explanation.causes[0].cause == "out-of-memory"
     assert explanation.elsewhere is None
+
+
+def test_no_cause_suggests_the_programs_own_report_first_then_the_generic_steps():
+    log = 'Traceback (most recent call last):\n  File "train.py", line 3, in <module>\n    import torch\n'
+    explanation = explain_text(log + "Segmentation fault (core dumped)\n")
+    steps = explanation.to_dict()["next"]
+    assert steps[0].startswith("python -m torch.utils.collect_env")
+    assert any(step.startswith("preflight doctor") for step in steps[1:])
+    # a log that names no program gets the generic steps only
+    assert not explain_text("Segmentation fault (core dumped)\n").to_dict()["next"][0].startswith("python")
+
+
+def test_the_shipped_next_steps_each_name_a_tool_explain_reads():
+    from gpu_preflight.explain.elsewhere import next_steps
+    from gpu_preflight.explain.facts import TOOLS
+
+    steps = next_steps()
+    assert steps and all(step.tools <= set(TOOLS) and step.run and step.source for step in steps)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gpu_preflight.core.host import Host
-from gpu_preflight.explain.elsewhere import NEXT_STEPS, Elsewhere, find_elsewhere
+from gpu_preflight.explain.elsewhere import Elsewhere, find_elsewhere, steps_for
 from gpu_preflight.explain.facts import LogFacts, extract_facts
 from gpu_preflight.explain.logtext import LogText, decode_log, read_log
 from gpu_preflight.explain.matcher import RankedCause, rank
@@ -57,7 +57,7 @@ class Explanation:
     @property
     def next_steps(self) -> list[str]:
         """What to run when no GPU-stack cause fits (empty when one does)."""
-        return [] if self.causes else list(NEXT_STEPS)
+        return [] if self.causes else steps_for(self.facts.mentions)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -45,6 +45,15 @@ class Elsewhere:
         }
 
 
+@dataclass(frozen=True)
+class NextStep:
+    """What to run when no cause fits and the log comes from one of ``tools`` ([[next]])."""
+
+    tools: frozenset[str]
+    run: str
+    source: str
+
+
 class ElsewhereError(ValueError):
     """elsewhere.toml is malformed (a bug in the shipped data; tests catch it)."""
 
@@ -53,6 +62,28 @@ class ElsewhereError(ValueError):
 def known_messages() -> tuple[KnownMessage, ...]:
     text = resources.files("gpu_preflight.explain").joinpath("elsewhere.toml").read_text("utf-8")
     return parse_known_messages(text)
+
+
+@lru_cache(maxsize=1)
+def next_steps() -> tuple[NextStep, ...]:
+    text = resources.files("gpu_preflight.explain").joinpath("elsewhere.toml").read_text("utf-8")
+    return parse_next_steps(text)
+
+
+def parse_next_steps(text: str) -> tuple[NextStep, ...]:
+    data = parse_toml(text, "elsewhere.toml", error=ElsewhereError)
+    out = []
+    for row in data.get("next", []):
+        tools = row.get("tools")
+        if set(row) != {"tools", "run", "source"} or not isinstance(tools, list) or not tools:
+            raise ElsewhereError(f"[[next]] {tools!r}: needs exactly tools (a list), run and source")
+        out.append(NextStep(frozenset(str(t) for t in tools), str(row["run"]), str(row["source"])))
+    return tuple(out)
+
+
+def steps_for(mentions: frozenset[str]) -> list[str]:
+    """The program-specific steps for a log mentioning these tools, then the generic ones."""
+    return [step.run for step in next_steps() if step.tools & mentions] + list(NEXT_STEPS)
 
 
 def parse_known_messages(text: str) -> tuple[KnownMessage, ...]:
