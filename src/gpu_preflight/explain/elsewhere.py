@@ -60,14 +60,17 @@ class ElsewhereError(ValueError):
 
 @lru_cache(maxsize=1)
 def known_messages() -> tuple[KnownMessage, ...]:
-    text = resources.files("gpu_preflight.explain").joinpath("elsewhere.toml").read_text("utf-8")
-    return parse_known_messages(text)
+    return parse_known_messages(_shipped())
 
 
 @lru_cache(maxsize=1)
 def next_steps() -> tuple[NextStep, ...]:
-    text = resources.files("gpu_preflight.explain").joinpath("elsewhere.toml").read_text("utf-8")
-    return parse_next_steps(text)
+    return parse_next_steps(_shipped())
+
+
+@lru_cache(maxsize=1)
+def _shipped() -> str:
+    return resources.files("gpu_preflight.explain").joinpath("elsewhere.toml").read_text("utf-8")
 
 
 def parse_next_steps(text: str) -> tuple[NextStep, ...]:

@@ -15,6 +15,7 @@ from gpu_preflight.fit import data
 from gpu_preflight.fit.gguf_mix import mixes
 from gpu_preflight.fit.plan import (
     GGUF_ENGINES,
+    TENSOR_PARALLEL_ENGINES,
     DeviceFit,
     MemoryPlan,
     dtype_supported,
@@ -177,7 +178,7 @@ def _fixes(plan: MemoryPlan, host: Host, device: DeviceFit) -> list[str]:
         if holds(dtype=smaller):
             fixes.append(f"--dtype {smaller} (weights {s.dtype} -> {smaller}: a quantised checkpoint of this model)")
             break
-    if s.engine in ("vllm", "sglang") and s.tensor_parallel == 1:
+    if s.engine in TENSOR_PARALLEL_ENGINES and s.tensor_parallel == 1:
         for size in (n for n in TENSOR_PARALLEL_SIZES if n <= len(host.gpus)):
             try:
                 group = fit_devices(with_settings(plan, tensor_parallel=size), host)

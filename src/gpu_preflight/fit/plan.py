@@ -24,6 +24,7 @@ from gpu_preflight.fit.sources import Model
 
 ENGINES = ("vllm", "sglang", "transformers", "llama.cpp", "ollama")
 GGUF_ENGINES = ("llama.cpp", "ollama")  # GGUF files, llama.cpp's layout (rules.toml, gguf.toml)
+TENSOR_PARALLEL_ENGINES = ("vllm", "sglang")  # the engines that shard a model over GPUs
 KV_CACHE_DTYPES = ("fp8", "bfloat16", "float16", "float32")
 # Without a max_position_embeddings the search for the largest context stops here.
 UNBOUNDED_CONTEXT = 1 << 24
@@ -429,7 +430,7 @@ def _check_context(context: int | None, model_max: int | None, notes: list[str],
 def _check_tensor_parallel(size: int, engine: str, heads: int, kv_heads: int) -> None:
     if size < 1:
         raise UsageError(f"--tensor-parallel must be at least 1, got {size}")
-    if size > 1 and engine not in ("vllm", "sglang"):
+    if size > 1 and engine not in TENSOR_PARALLEL_ENGINES:
         raise UsageError("--tensor-parallel shards the model across GPUs only with --engine vllm or sglang")
     if heads % size or (kv_heads >= size and kv_heads % size) or (kv_heads < size and size % kv_heads):
         raise UsageError(
