@@ -1,11 +1,11 @@
-"""Each GPU-stack message as its program's own source prints it (data/source_messages.toml;
+"""Each GPU-stack message as its program's own source prints it (explain/wordings.toml;
 ``seen_in = "logs"`` for closed programs, known only as printed) ranks the cause it means:
 first, among the first three where the message alone means several causes (``expect =
 "top3"``), or no cause where the program prints it as information."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from importlib import resources
 
 import pytest
 
@@ -13,7 +13,7 @@ from gpu_preflight.core.findings import CAUSES
 from gpu_preflight.core.readers import tomllib
 from gpu_preflight.explain import explain_text
 
-ROWS = tomllib.loads((Path(__file__).parent / "data" / "source_messages.toml").read_text("utf-8"))["message"]
+ROWS = tomllib.loads(resources.files("gpu_preflight.explain").joinpath("wordings.toml").read_text("utf-8"))["message"]
 
 
 def test_the_table_is_well_formed() -> None:

@@ -7,6 +7,7 @@
                 -> fix templates filled in                       advice.py
                 -> the first two alike: the check between them   signatures.toml [[decide]]
                 -> no cause: a known non-GPU message, next steps  elsewhere.toml, elsewhere.py
+                -> still none: the messages it reads like, a guess wordings.toml, resemblance.py
                 -> terminal text or the explanation/v1 document  render.py
 
 Facts live in signatures.toml (how a cause shows itself, how sure it makes us, what to do);
@@ -15,7 +16,7 @@ the code above is generic. The HOST is optional: without one only the log is use
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gpu_preflight.core.host import Host
@@ -23,6 +24,7 @@ from gpu_preflight.explain.elsewhere import Elsewhere, find_elsewhere, steps_for
 from gpu_preflight.explain.facts import LogFacts, extract_facts
 from gpu_preflight.explain.logtext import LogText, decode_log, read_log
 from gpu_preflight.explain.matcher import RankedCause, rank
+from gpu_preflight.explain.resemblance import Resemblance, resemble
 from gpu_preflight.explain.signatures import Decider, load_signatures
 from gpu_preflight.explain.situation import Situation
 
@@ -38,6 +40,7 @@ class Explanation:
     elsewhere: Elsewhere | None = None  # no cause fits: a well-known message that is not the stack's fault
     host: Host | None = None  # the HOST read beside the log (--here, --python, --snapshot...), if any
     decide: Decider | None = None  # the first two causes fit the log alike: the check that tells them apart
+    resembles: list[Resemblance] = field(default_factory=list)  # no cause, nothing elsewhere: a guess by wording
 
     def host_summary(self) -> dict[str, Any] | None:
         """What of the HOST the causes could use: where it came from, its driver, GPUs, frameworks."""
@@ -69,6 +72,7 @@ class Explanation:
             "next": self.next_steps,
             "host": self.host_summary(),
             "decide": self._decide_dict(),
+            "resembles": [r.to_dict() for r in self.resembles],
         }
 
     def _decide_dict(self) -> dict[str, Any] | None:
@@ -89,7 +93,9 @@ def explain_log(log: LogText, host: Host | None = None, db: str | None = None) -
     causes = rank(log, situation, signatures)
     alike = len(causes) >= 2 and causes[1].confidence >= DECIDE_FROM
     decide = signatures.decider(causes[0].cause, causes[1].cause) if alike else None
-    return Explanation(causes, facts, log.line_count, None if causes else find_elsewhere(log), host, decide)
+    elsewhere = None if causes else find_elsewhere(log)
+    guess = [] if causes or elsewhere else resemble(log)
+    return Explanation(causes, facts, log.line_count, elsewhere, host, decide, guess)
 
 
 def explain_text(text: str, host: Host | None = None, db: str | None = None) -> Explanation:

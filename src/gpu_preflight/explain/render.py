@@ -62,8 +62,19 @@ def _no_cause(explanation: Explanation, origin: str) -> str:
     if elsewhere is not None:
         out.append(f"Most likely instead: {elsewhere.what}")
         out.extend(f"  | line {m.line}: {printable(m.text, one_line=True)}" for m in elsewhere.matches[:3])
+    if explanation.resembles:
+        out.append("Reads most like (a guess from wording: no known message matched):")
+        for number, guess in enumerate(explanation.resembles, 1):
+            wording = guess.wording
+            out.append(f"  {number}. {guess.cause}  (similarity {guess.similarity:.2f})")
+            out.append(f"     | line {guess.match.line}: {printable(guess.match.text, one_line=True)}")
+            out.append(f"     resembles {wording.project}: {printable(_shortened(wording.text), one_line=True)}")
     # `preflight run` explains a command's output with this text: it need not suggest itself
     steps = [s for s in explanation.next_steps if not (origin == RUN_ORIGIN and s.startswith("preflight run"))]
     out.append("Next:")
     out.extend(f"  - {step}" for step in steps)
     return "\n".join(printable(line) for line in out) + "\n"
+
+
+def _shortened(text: str, width: int = 160) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
