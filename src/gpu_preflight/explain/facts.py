@@ -224,7 +224,7 @@ def _torch_collect_env(facts: LogFacts, m: re.Match[str], line: int, *_: object)
 
 @_rule(
     "torch",
-    r"(?:^|[\s\[(\"'])(?:py)?torch(?:==|\s{1,30}|\s*version\s*[:：]?\s*|[:：]\s*|\.__version__:?\s*'?)(\d{1,2}\.\d{1,3}(?:\.\d{1,3})?(?:[a-z]{1,5}\d{0,8})?(?:\+[\w.]{2,20})?)",
+    r"(?:^|[\s\[(\"'/])(?:py)?torch(?:==|-(?=\d)|\s{1,30}|\s*version\s*[:：]?\s*|[:：]\s*|\.__version__:?\s*'?)(\d{1,2}\.\d{1,3}(?:\.\d{1,3})?(?:[a-z]{1,5}\d{0,8})?(?:\+[\w.]{2,20})?)",
 )
 def _torch_version(facts: LogFacts, m: re.Match[str], line: int, *_: object) -> None:
     _torch(facts, m[1], line)
