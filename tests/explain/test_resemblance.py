@@ -75,6 +75,18 @@ def test_lines_that_are_not_about_the_stack_give_no_guess():
         assert explanation.causes == [] and explanation.resembles == [], log
 
 
+def test_progress_a_program_prints_and_goes_on_is_not_compared():
+    # pip names CUDA packages while it installs them: "nvidia-cublas-cu12" there is not a message
+    # that cuBLAS is missing (the [phrases] information set of signatures.toml)
+    log = "".join(
+        f"  Downloading nvidia_cublas_cu12-12.{i}.4.1-py3-none-manylinux2014_x86_64.whl ({i}.5 MB)\n"
+        for i in range(1, 9)
+    )
+    log += "Requirement already satisfied: nvidia-cudnn-cu12==9.1.0.70 in ./venv/lib/python3.11/site-packages\n"
+    assert explain_text(log).resembles == []
+    assert explain_text(log + "RuntimeError: nvidia-cublas-cu12 not found, reinstall it\n").resembles != []
+
+
 def test_a_traceback_frame_is_a_place_not_a_message():
     index = parse_wordings(TINY)
     frame = '  File "/venv/lib/python3.11/site-packages/torch/cuda/__init__.py", line 3, in _lazy_init\n'

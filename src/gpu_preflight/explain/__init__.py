@@ -94,7 +94,7 @@ def explain_log(log: LogText, host: Host | None = None, db: str | None = None) -
     alike = len(causes) >= 2 and causes[1].confidence >= DECIDE_FROM
     decide = signatures.decider(causes[0].cause, causes[1].cause) if alike else None
     elsewhere = None if causes else find_elsewhere(log)
-    guess = [] if causes or elsewhere else resemble(log)
+    guess = [] if causes or elsewhere else resemble(log, information=signatures.information)
     return Explanation(causes, facts, log.line_count, elsewhere, host, decide, guess)
 
 

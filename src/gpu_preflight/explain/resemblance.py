@@ -20,7 +20,7 @@ from typing import Any
 
 from gpu_preflight.core.findings import CAUSES
 from gpu_preflight.core.readers import parse_toml
-from gpu_preflight.explain.logtext import LogText, fold
+from gpu_preflight.explain.logtext import LogText, Phrase, fold
 from gpu_preflight.explain.matcher import LineMatch, line_matches
 
 NEAREST = 5  # messages whose causes vote
@@ -117,12 +117,17 @@ def wording_index() -> WordingIndex:
     return parse_wordings(resources.files("gpu_preflight.explain").joinpath("wordings.toml").read_text("utf-8"))
 
 
-def resemble(log: LogText, index: WordingIndex | None = None) -> list[Resemblance]:
-    """The causes whose messages the log's stack lines read most like, closest first."""
+def resemble(
+    log: LogText, index: WordingIndex | None = None, information: tuple[Phrase, ...] = ()
+) -> list[Resemblance]:
+    """The causes whose messages the log's stack lines read most like, closest first; lines that
+    are ``information`` (printed by a program that goes on: pip's progress) are not compared."""
+    if not log.words:  # blank: nothing to compare (and the messages need not be read)
+        return []
     index = index or wording_index()
     best: dict[int, tuple[float, int]] = {}  # wording -> (similarity, line index)
     scored: set[frozenset[str]] = set()
-    for line, found in _stack_lines(log, index):
+    for line, found in _stack_lines(log, index, information):
         if (key := frozenset(found)) in scored:
             continue  # lines alike but for numbers: the first one stands for them
         scored.add(key)
@@ -152,7 +157,7 @@ def resemble(log: LogText, index: WordingIndex | None = None) -> list[Resemblanc
     return out
 
 
-def _stack_lines(log: LogText, index: WordingIndex) -> list[tuple[int, set[str]]]:
+def _stack_lines(log: LogText, index: WordingIndex, information: tuple[Phrase, ...] = ()) -> list[tuple[int, set[str]]]:
     """(line index, terms) of the distinct lines that mention the stack, among the first and the
     last MAX_LINES lines of the log (a long log's cause is near its start or its end)."""
     count = len(log.lines)
@@ -164,14 +169,11 @@ def _stack_lines(log: LogText, index: WordingIndex) -> list[tuple[int, set[str]]
         if not line.strip() or line in seen or line.lstrip().startswith(TRACEBACK_FRAME):
             continue
         seen.add(line)
-        words = _words_at(log, log.starts[number], len(line))
-        if index.is_stack_line(words):
+        folded = log.folded[log.starts[number] : log.starts[number] + len(line)]
+        words = folded.decode("ascii").split()
+        if index.is_stack_line(words) and not any(p.pattern.search(folded) for p in information):
             found.append((number, terms(words)))
     return found
-
-
-def _words_at(log: LogText, start: int, size: int) -> list[str]:
-    return log.folded[start : start + size].decode("ascii").split()
 
 
 def _words(text: str) -> list[str]:
