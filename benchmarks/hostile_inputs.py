@@ -179,6 +179,16 @@ CASES = [
         lambda w: _write(w / "dense.log", b"cuda error out of memory driver " * (1 << 20)),
         ["explain", "dense.log"],
     ),
+    Case(
+        "explain 20k distinct stack lines, no cause",  # the guess by wording compares them
+        lambda w: _write(
+            w / "stack.log",
+            "".join(
+                f"cuda w{i} gpu d{i} driver k{i} device memory m{i} tensor t{i} capability\n" for i in range(20_000)
+            ),
+        ),
+        ["explain", "stack.log"],
+    ),
     # monitor
     Case(
         "monitor CSV 20k distinct GPUs",

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from gpu_preflight.cli.main import main
-from gpu_preflight.explain import explain_text
+from gpu_preflight.explain import explain_text, resemblance
 from gpu_preflight.explain.logtext import LogText
 from gpu_preflight.explain.render import render_explanation
 from gpu_preflight.explain.resemblance import (
@@ -112,6 +112,14 @@ def test_a_long_log_is_read_at_its_ends_only():
     numbers = [number for number, _ in _stack_lines(LogText.from_text("\n".join(lines)), index)]
     assert len(numbers) == 2 * MAX_LINES
     assert numbers[:2] == [0, 1] and numbers[-1] == 3 * MAX_LINES - 1
+
+
+def test_the_work_per_log_is_bounded(monkeypatch):
+    # a hostile log cannot make the comparison run long: past the budget, what was compared stands
+    log = LogText.from_text(f"starting server\n{REWORDED}\n")
+    assert resemble(log) != []
+    monkeypatch.setattr(resemblance, "MAX_WORK", 0)
+    assert resemble(log) == []
 
 
 @pytest.mark.parametrize(

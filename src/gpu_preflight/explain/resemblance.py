@@ -26,7 +26,9 @@ from gpu_preflight.explain.matcher import LineMatch, line_matches
 NEAREST = 5  # messages whose causes vote
 SHOWN = 3  # causes guessed at most
 MIN_SIMILARITY = 0.15  # below this a message shares a common word or two with the line, no more
-MAX_LINES = 500  # lines read at each end of a long log: a cause shows near its start or its end
+MAX_LINES = 500  # lines read at each end of a long log (the end first): a cause shows near either
+MAX_WORDS = 80  # of a line: a message is shorter; a longer line is data (a dump, a JSON blob)
+MAX_WORK = 400_000  # (term, message) pairs weighed per log: a real log needs a few thousand
 TRACEBACK_FRAME = 'File "'  # a Python traceback's frame line: a place in the code, not a message
 WORD_SIZES = range(2, 31)  # shorter is noise (a unit, a variable); longer is a hash or a path
 
@@ -125,15 +127,22 @@ def resemble(
     if not log.words:  # blank: nothing to compare (and the messages need not be read)
         return []
     index = index or wording_index()
-    best: dict[int, tuple[float, int]] = {}  # wording -> (similarity, line index)
-    scored: set[frozenset[str]] = set()
+    # Lines alike in the words the messages know differ only in length: the shortest is closest.
+    shortest: dict[frozenset[str], tuple[float, int]] = {}
     for line, found in _stack_lines(log, index, information):
-        if (key := frozenset(found)) in scored:
-            continue  # lines alike but for numbers: the first one stands for them
-        scored.add(key)
+        known = frozenset(found & index.postings.keys())
         length = math.sqrt(sum(index.weight.get(t, index.unknown) ** 2 for t in found))
+        if known and (known not in shortest or length < shortest[known][0]):
+            shortest[known] = (length, line)
+    best: dict[int, tuple[float, int]] = {}  # wording -> (similarity, line index)
+    budget = MAX_WORK
+    for known, (length, line) in shortest.items():
+        work = sum(len(index.postings[term]) for term in known)
+        if work > budget:
+            break  # a hostile log: what was compared stands
+        budget -= work
         shared: dict[int, float] = defaultdict(float)
-        for term in found & index.postings.keys():
+        for term in known:
             share = index.weight[term] / length
             for number, weight in index.postings[term]:
                 shared[number] += share * weight
@@ -158,10 +167,10 @@ def resemble(
 
 
 def _stack_lines(log: LogText, index: WordingIndex, information: tuple[Phrase, ...] = ()) -> list[tuple[int, set[str]]]:
-    """(line index, terms) of the distinct lines that mention the stack, among the first and the
-    last MAX_LINES lines of the log (a long log's cause is near its start or its end)."""
+    """(line index, terms) of the distinct lines that mention the stack: all of them, or in a long
+    log the last MAX_LINES lines, then the first MAX_LINES."""
     count = len(log.lines)
-    numbers = range(count) if count <= 2 * MAX_LINES else [*range(MAX_LINES), *range(count - MAX_LINES, count)]
+    numbers = range(count) if count <= 2 * MAX_LINES else [*range(count - MAX_LINES, count), *range(MAX_LINES)]
     seen: set[str] = set()
     found: list[tuple[int, set[str]]] = []
     for number in numbers:
@@ -170,7 +179,7 @@ def _stack_lines(log: LogText, index: WordingIndex, information: tuple[Phrase, .
             continue
         seen.add(line)
         folded = log.folded[log.starts[number] : log.starts[number] + len(line)]
-        words = folded.decode("ascii").split()
+        words = folded.decode("ascii").split()[:MAX_WORDS]
         if index.is_stack_line(words) and not any(p.pattern.search(folded) for p in information):
             found.append((number, terms(words)))
     return found
