@@ -92,6 +92,11 @@ def parse_wordings(text: str) -> WordingIndex:
             raise WordingsError(f"message {str(row.get('text'))[:60]!r}: needs text, a known cause, project, source")
         if row.get("expect") != "none":  # printed as information: never a reason to guess
             wordings.append(Wording(str(row["text"]), str(row["cause"]), str(row["project"]), str(row["source"])))
+    stack_words = frozenset(str(w) for w in data.get("stack_words", []))
+    return build_index(wordings, stack_words, tuple(str(p) for p in data.get("stack_prefixes", [])))
+
+
+def build_index(wordings: list[Wording], stack_words: frozenset[str], stack_prefixes: tuple[str, ...]) -> WordingIndex:
     counted = [terms(_words(w.text)) for w in wordings]
     frequency: dict[str, int] = defaultdict(int)
     for found in counted:
@@ -109,8 +114,8 @@ def parse_wordings(text: str) -> WordingIndex:
         {term: tuple(rows) for term, rows in postings.items()},
         weight,
         math.log((size + 1) / 0.5),
-        frozenset(str(w) for w in data.get("stack_words", [])),
-        tuple(str(p) for p in data.get("stack_prefixes", [])),
+        stack_words,
+        stack_prefixes,
     )
 
 
