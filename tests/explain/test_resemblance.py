@@ -142,11 +142,12 @@ def test_the_terminal_and_the_json_show_the_guess(capsys, tmp_path):
     assert "No known GPU-stack cause recognised" in text
     assert "Reads most like (a guess from wording" in text
     assert "1. driver-too-old" in text and "| line 2:" in text and "resembles ollama:" in text
+    assert "The NVIDIA driver is older than" in text  # what the cause means, beside its id
     assert text.index("Reads most like") < text.index("Next:")
 
     assert main(["explain", str(path), "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["causes"] == []
     guess = document["resembles"][0]
-    assert guess["cause"] == "driver-too-old" and guess["match"]["line"] == 2
+    assert guess["cause"] == "driver-too-old" and guess["match"]["line"] == 2 and guess["title"]
     assert guess["resembles"]["project"] == "ollama" and guess["resembles"]["source"].startswith("https://")

@@ -16,7 +16,7 @@ the code above is generic. The HOST is optional: without one only the log is use
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gpu_preflight.core.host import Host
@@ -95,6 +95,7 @@ def explain_log(log: LogText, host: Host | None = None, db: str | None = None) -
     decide = signatures.decider(causes[0].cause, causes[1].cause) if alike else None
     elsewhere = None if causes else find_elsewhere(log)
     guess = [] if causes or elsewhere else resemble(log, information=signatures.information)
+    guess = [replace(g, title=info.title) if (info := signatures.causes.get(g.cause)) else g for g in guess]
     return Explanation(causes, facts, log.line_count, elsewhere, host, decide, guess)
 
 

@@ -67,6 +67,7 @@ def _no_cause(explanation: Explanation, origin: str) -> str:
         for number, guess in enumerate(explanation.resembles, 1):
             wording = guess.wording
             out.append(f"  {number}. {guess.cause}  (similarity {guess.similarity:.2f})")
+            out.append(f"     {guess.title}")
             out.append(f"     | line {guess.match.line}: {printable(guess.match.text, one_line=True)}")
             out.append(f"     resembles {wording.project}: {printable(_shortened(wording.text), one_line=True)}")
     # `preflight run` explains a command's output with this text: it need not suggest itself

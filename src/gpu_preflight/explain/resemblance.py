@@ -51,10 +51,12 @@ class Resemblance:
     similarity: float  # the cosine of the line and the message, 0..1
     match: LineMatch  # the line of the log
     wording: Wording  # the message it resembles
+    title: str = ""  # what the cause means (its title in signatures.toml)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "cause": self.cause,
+            "title": self.title,
             "similarity": self.similarity,
             "match": self.match.to_dict(),
             "resembles": {"text": self.wording.text, "project": self.wording.project, "source": self.wording.source},
