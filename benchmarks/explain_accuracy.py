@@ -8,7 +8,10 @@ Every log in the corpus comes from a public thread whose confirmed resolution na
 Prints top-1 / top-3 per part, then per cause, per platform, per stack and per collection round
 (seen and held-out side by side, held-out as aggregate counts only), and the goal lines of issue 15.
 "top-1 or its check": right first, or one of the two causes whose telling-apart check explain
-prints ([[decide]] in signatures.toml), so that one command the user runs settles it. `--misses`
+prints ([[decide]] in signatures.toml), so that one command the user runs settles it. "ceiling":
+the most logs any ordering of the causes could put right first with the evidence explain finds
+(logs with the same signatures fired rank alike). A second table counts the guess by wording
+where no cause fits (explain/resemblance.py): what the user reads first. `--misses`
 lists the misses of the seen part only: a held-out log's result is never shown one by one.
 
     python benchmarks/explain_accuracy.py [--misses] [--json]
