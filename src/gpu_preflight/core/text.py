@@ -5,6 +5,11 @@ from __future__ import annotations
 import re
 
 
+def shortened(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, "..." marking the cut."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def show(text: object, limit: int = 60) -> str:
     """``text`` quoted and escaped (one line whatever it holds) and cut short, so 100 kB of input
     stays one readable line."""

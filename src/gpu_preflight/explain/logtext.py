@@ -18,7 +18,7 @@ import re
 import sys
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import accumulate
@@ -178,6 +178,13 @@ class LogText:
                 found.append(index)
             position = self.folded.find(key, self.starts[index] + len(self.lines[index]) + 1)
         return found
+
+    def line_has(self, index: int, phrases: Iterable[Phrase]) -> bool:
+        """Whether one of ``phrases`` occurs within kept line ``index`` (every occurrence counts,
+        not only the first MAX_HITS that ``search`` keeps)."""
+        start = self.starts[index]
+        line = self.folded[start : start + len(self.lines[index])]
+        return any(all(w in self.words for w in p.words) and p.pattern.search(line) for p in phrases)
 
     def search(self, phrase: Phrase) -> list[tuple[int, int]]:
         """(first line, last line) of up to MAX_HITS places where the phrase occurs.

@@ -16,6 +16,7 @@ from typing import Any
 from packaging.version import InvalidVersion
 from packaging.version import Version as PackageVersion
 
+from gpu_preflight.core.text import shortened
 from gpu_preflight.explain.facts import LogFacts
 from gpu_preflight.explain.logtext import LogText
 from gpu_preflight.explain.signatures import CauseInfo, Signature, SignatureSet
@@ -60,7 +61,6 @@ class RankedCause:
 
 
 def fired_signatures(log: LogText, situation: Situation, signatures: SignatureSet) -> list[tuple[Signature, list[int]]]:
-    information = {first for phrase in signatures.information for first, _ in log.search(phrase)}
     fired = []
     for signature in signatures.signatures:
         if signature.versions and not _versions_apply(signature, situation.facts):
@@ -69,7 +69,7 @@ def fired_signatures(log: LogText, situation: Situation, signatures: SignatureSe
         if signature.match:
             for phrase in signature.match:
                 for first, last in log.search(phrase):
-                    if first not in information:
+                    if not log.line_has(first, signatures.information):
                         lines.extend(range(first, min(last, first + 3) + 1))
             if not lines:
                 continue
@@ -142,9 +142,7 @@ def line_matches(log: LogText, indices: list[int]) -> list[LineMatch]:
     for index in sorted(set(indices)):
         if not 0 <= index < len(log.lines):
             continue
-        text = log.lines[index].strip()
-        if len(text) > EVIDENCE_WIDTH:
-            text = text[: EVIDENCE_WIDTH - 3] + "..."
+        text = shortened(log.lines[index].strip(), EVIDENCE_WIDTH)
         if not text or text in texts:
             continue
         texts.add(text)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gpu_preflight.core.text import printable
+from gpu_preflight.core.text import printable, shortened
 from gpu_preflight.explain import Explanation
 
 SHOWN = 3  # causes printed in full; the rest get one line each
@@ -69,13 +69,9 @@ def _no_cause(explanation: Explanation, origin: str) -> str:
             out.append(f"  {number}. {guess.cause}  (similarity {guess.similarity:.2f})")
             out.append(f"     {guess.title}")
             out.append(f"     | line {guess.match.line}: {printable(guess.match.text, one_line=True)}")
-            out.append(f"     resembles {wording.project}: {printable(_shortened(wording.text), one_line=True)}")
+            out.append(f"     resembles {wording.project}: {printable(shortened(wording.text, 160), one_line=True)}")
     # `preflight run` explains a command's output with this text: it need not suggest itself
     steps = [s for s in explanation.next_steps if not (origin == RUN_ORIGIN and s.startswith("preflight run"))]
     out.append("Next:")
     out.extend(f"  - {step}" for step in steps)
     return "\n".join(printable(line) for line in out) + "\n"
-
-
-def _shortened(text: str, width: int = 160) -> str:
-    return text if len(text) <= width else text[: width - 3] + "..."

@@ -185,9 +185,8 @@ def _stack_lines(log: LogText, index: WordingIndex, information: tuple[Phrase, .
         if not line.strip() or line in seen or line.lstrip().startswith(TRACEBACK_FRAME):
             continue
         seen.add(line)
-        folded = log.folded[log.starts[number] : log.starts[number] + len(line)]
-        words = folded.decode("ascii").split()[:MAX_WORDS]
-        if index.is_stack_line(words) and not any(p.pattern.search(folded) for p in information):
+        words = log.folded[log.starts[number] : log.starts[number] + len(line)].decode("ascii").split()[:MAX_WORDS]
+        if index.is_stack_line(words) and not log.line_has(number, information):
             found.append((number, terms(words)))
     return found
 

@@ -99,12 +99,8 @@ class Situation:
         if self.host is not None:
             from gpu_preflight.checks.build import build_for_framework
 
-            for framework in self.host.frameworks:
-                build = (
-                    build_for_framework(self.kb, framework, self.host.wheel_platform())
-                    if framework.name == "torch"
-                    else None
-                )
+            for framework in (f for f in self.host.frameworks if f.name == "torch"):
+                build = build_for_framework(self.kb, framework, self.host.wheel_platform())
                 if build is not None and build.archs is not None:
                     return build.archs, None
         return None

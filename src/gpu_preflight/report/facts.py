@@ -4,6 +4,7 @@ Descriptive only: verdicts come from findings."""
 from __future__ import annotations
 
 from gpu_preflight.core.host import Host
+from gpu_preflight.core.text import shortened
 from gpu_preflight.core.versions import Version, driver_branch
 
 CUDA_VERSION_LABELS = (
@@ -47,7 +48,7 @@ def cuda_version_facts(host: Host) -> list[tuple[str, str]]:
     )
     env = host.container.nvidia_env
     if env.get("NVIDIA_REQUIRE_CUDA"):
-        fifth = f"NVIDIA_REQUIRE_CUDA={_shorten(env['NVIDIA_REQUIRE_CUDA'])}"
+        fifth = f"NVIDIA_REQUIRE_CUDA={shortened(env['NVIDIA_REQUIRE_CUDA'], 90)}"
     elif env.get("CUDA_VERSION"):
         fifth = f"CUDA_VERSION={env['CUDA_VERSION']} (legacy image: means cuda>={env['CUDA_VERSION']})"
     elif host.container.in_container:
@@ -82,7 +83,3 @@ def gpu_facts(host: Host) -> list[str]:
             parts.append("assumed")
         lines.append(", ".join(parts))
     return lines
-
-
-def _shorten(text: str, limit: int = 90) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
